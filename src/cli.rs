@@ -1,16 +1,26 @@
-//! Command line: `serve` (default), `migrate`, `generate`, `import`.
+//! Command line: `serve` (the default), `migrate`, `generate`.
+
 use clap::{Parser, Subcommand};
 
-/// wangge 网格化城市管理服务
+use crate::config::{ServeConfig, StoreConfig};
+
+/// wangge 网格化城市管理服务 — urban grid management.
 #[derive(Debug, Parser)]
 #[command(name = "wangge", version, about)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Settings of `serve`, also accepted without the subcommand.
+    #[command(flatten)]
+    serve: ServeConfig,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the HTTP service (the default).
+    Serve(Box<ServeConfig>),
+    /// Apply the database migrations and exit.
+    Migrate(StoreConfig),
     /// Rebuild `geodata/` (the demo city) from the real inputs and a seed.
     Generate(crate::generate::GenerateArgs),
 }
@@ -20,7 +30,14 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Generate(args)) => crate::generate::run(&args),
-        None => Ok(()),
+        Some(Command::Migrate(config)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(crate::config::LogFormat::Text);
+            rt.block_on(crate::server::migrate(&config))
+        }),
+        Some(Command::Serve(config)) => {
+            runtime().and_then(|rt| rt.block_on(crate::server::serve(*config)))
+        }
+        None => runtime().and_then(|rt| rt.block_on(crate::server::serve(cli.serve))),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -29,4 +46,10 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -1,5 +1,16 @@
 //! wangge (网格): urban grid management (网格化城市管理) for Chinese cities.
+//!
+//! See the README's architecture section for the map of this crate.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
 pub mod generate;
+pub mod http;
+pub mod import;
+pub mod security;
+pub mod server;
+pub mod store;

@@ -1,0 +1,76 @@
+//! Configuration: command-line flags, each with a `WANGGE_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Settings shared by every subcommand that opens the store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreConfig {
+    /// Database URL: `sqlite://PATH` (embedded default) or `postgres://user:pw@host:port/db`.
+    #[arg(
+        long,
+        env = "WANGGE_DATABASE_URL",
+        default_value = "sqlite://data/wangge.db"
+    )]
+    pub database_url: String,
+    /// Maximum database connections.
+    #[arg(long, env = "WANGGE_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(long, env = "WANGGE_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
+    pub db_acquire_timeout_secs: u64,
+}
+
+/// Settings of `wangge serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Store settings.
+    #[command(flatten)]
+    pub store: StoreConfig,
+    /// Address and port to listen on.
+    #[arg(long, env = "WANGGE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Folder with the demo city, loaded into an empty database at first start.
+    #[arg(long, env = "WANGGE_GEODATA", default_value = "geodata")]
+    pub geodata: PathBuf,
+    /// Folder with the map page.
+    #[arg(long, env = "WANGGE_WEB_DIR", default_value = "web")]
+    pub web_dir: PathBuf,
+    /// Do not load the demo city and demo users into an empty database.
+    #[arg(long, env = "WANGGE_NO_DEMO", default_value_t = false)]
+    pub no_demo: bool,
+    /// Accept the demo users' logins even on a non-loopback address (never in production).
+    #[arg(long, env = "WANGGE_ALLOW_DEMO_USERS", default_value_t = false)]
+    pub allow_demo_users: bool,
+    /// Lifetime of a bearer token, in hours.
+    #[arg(long, env = "WANGGE_TOKEN_TTL_HOURS", default_value_t = 12)]
+    pub token_ttl_hours: u32,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "WANGGE_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds before a request is answered 408.
+    #[arg(long, env = "WANGGE_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl StoreConfig {
+    /// Pool options from these settings.
+    pub fn options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            max_connections: self.db_max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout_secs),
+        }
+    }
+}

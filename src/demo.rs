@@ -1,0 +1,221 @@
+//! First start: the demo city from `geodata/` and one demo user per role.
+//!
+//! The city goes through the same import path a city uses for its own data
+//! ([`crate::import`]), so the demo proves the importer.
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::domain::identity::Role;
+use crate::domain::jurisdiction::Layer;
+use crate::domain::unit::{ResponsibleUnit, UnitKind};
+use crate::import::{self, ImportError};
+use crate::store::{Audit, NewUser, Store, StoreError};
+
+/// The password of every demo user. `serve` refuses these logins on a non-loopback address
+/// unless `--allow-demo-users` is given.
+pub const DEMO_PASSWORD: &str = "wangge-demo";
+
+/// The demo users: login name, display name, role.
+pub const DEMO_USERS: [(&str, &str, Role); 7] = [
+    ("demo_inspector", "张网格(监督员)", Role::Inspector),
+    ("demo_clerk", "李受理(受理员)", Role::IntakeClerk),
+    ("demo_shiftlead", "王值班(值班长)", Role::ShiftLead),
+    ("demo_dispatcher", "赵派遣(派遣员)", Role::Dispatcher),
+    ("demo_handler", "刘处置(城管执法)", Role::Handler),
+    ("demo_planner", "陈分析(规划)", Role::Planner),
+    ("demo_admin", "系统管理员", Role::Admin),
+];
+
+/// The unit the demo handler acts for when the city has it: 二七区's 城管执法 department.
+const PREFERRED_HANDLER_UNIT: &str = "dept-410103-cgzf";
+
+/// Number of grids the demo inspector patrols.
+const DEMO_PATROL_GRIDS: usize = 8;
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeedError {
+    /// A geodata file was refused.
+    #[error("{file}: {source}")]
+    Import {
+        /// The file.
+        file: String,
+        /// The refusal.
+        source: ImportError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Password hashing failed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// The instant the demo city's jurisdictions are valid from: 2024-01-01 00:00 Beijing time, so the
+/// two-year history is covered.
+pub fn demo_valid_from() -> DateTime<Utc> {
+    chrono::FixedOffset::east_opt(8 * 3600)
+        .and_then(|tz| tz.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+/// What was loaded.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct LoadReport {
+    /// Responsible units.
+    pub units: usize,
+    /// Features per layer.
+    pub layers: Vec<(Layer, usize)>,
+    /// Basemap features per kind.
+    pub basemap: Vec<(String, usize)>,
+}
+
+fn find(dir: &Path, stem: &str) -> Option<std::path::PathBuf> {
+    [
+        format!("{stem}.geojson"),
+        format!("{stem}.geojson.gz"),
+        format!("{stem}.csv"),
+        format!("{stem}.csv.gz"),
+    ]
+    .into_iter()
+    .map(|name| dir.join(name))
+    .find(|p| p.is_file())
+}
+
+fn read(path: &Path) -> Result<String, SeedError> {
+    import::read_text(path).map_err(|source| SeedError::Import {
+        file: path.display().to_string(),
+        source,
+    })
+}
+
+/// Loads the city in `dir` (units, then layers parents first, then the basemap). Files that are
+/// absent are skipped; a file that is present must import cleanly.
+pub async fn load_city(store: &Store, dir: &Path, audit: &Audit) -> Result<LoadReport, SeedError> {
+    let mut report = LoadReport::default();
+    if let Some(path) = find(dir, "units") {
+        let units = import::parse_units_csv(&read(&path)?).map_err(|source| SeedError::Import {
+            file: path.display().to_string(),
+            source,
+        })?;
+        store.upsert_units(&units, audit).await?;
+        report.units = units.len();
+    }
+    let valid_from = demo_valid_from();
+    for layer in Layer::ALL {
+        let Some(path) = find(dir, layer.as_str()) else {
+            continue;
+        };
+        let features =
+            import::parse_layer(layer, &read(&path)?).map_err(|source| SeedError::Import {
+                file: path.display().to_string(),
+                source,
+            })?;
+        let source = format!(
+            "geodata/{}",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+        );
+        store
+            .publish_layer(layer, &features, valid_from, &source, audit)
+            .await?;
+        report.layers.push((layer, features.len()));
+    }
+    for kind in ["road", "railway", "water"] {
+        let Some(path) = find(dir, kind) else {
+            continue;
+        };
+        let features =
+            import::parse_basemap(kind, &read(&path)?).map_err(|source| SeedError::Import {
+                file: path.display().to_string(),
+                source,
+            })?;
+        store.replace_basemap(kind, &features, audit).await?;
+        report.basemap.push((kind.to_owned(), features.len()));
+    }
+    Ok(report)
+}
+
+/// Creates one demo user per role. The handler acts for the 城管执法 department if the city has
+/// one; the inspector patrols the first grids of the city.
+pub async fn seed_demo_users(store: &Store, audit: &Audit) -> Result<(), SeedError> {
+    let departments = store
+        .list_units(Some(UnitKind::Department), 10_000, 0)
+        .await?;
+    let handler_unit = match departments
+        .iter()
+        .find(|u| u.code == PREFERRED_HANDLER_UNIT)
+        .or_else(|| departments.iter().find(|u| u.code.contains("cgzf")))
+        .or_else(|| departments.first())
+    {
+        Some(u) => u.code.clone(),
+        None => {
+            let unit = ResponsibleUnit {
+                code: "dept-demo-cgzf".into(),
+                name: "城市管理执法局(演示)".into(),
+                kind: UnitKind::Department,
+                parent_code: None,
+            };
+            store
+                .upsert_units(std::slice::from_ref(&unit), audit)
+                .await?;
+            unit.code
+        }
+    };
+    let grids: Vec<String> = store
+        .features_at(Layer::Grid, None)
+        .await?
+        .into_iter()
+        .take(DEMO_PATROL_GRIDS)
+        .map(|g| g.feature.code)
+        .collect();
+    let hash = tokio::task::spawn_blocking(|| crate::security::hash_password(DEMO_PASSWORD))
+        .await
+        .map_err(|e| SeedError::Hash(e.to_string()))?
+        .map_err(|e| SeedError::Hash(e.to_string()))?;
+    for (username, display_name, role) in DEMO_USERS {
+        store
+            .create_user(
+                &NewUser {
+                    username: username.into(),
+                    display_name: display_name.into(),
+                    role,
+                    unit_code: (role == Role::Handler).then(|| handler_unit.clone()),
+                    password_hash: hash.clone(),
+                    is_demo: true,
+                    grids: if role == Role::Inspector {
+                        grids.clone()
+                    } else {
+                        Vec::new()
+                    },
+                },
+                audit,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// First start: loads the city into an empty store and seeds the demo users into a store without
+/// users. Does nothing on a store that has data.
+pub async fn first_start(store: &Store, geodata: &Path, with_demo: bool) -> Result<(), SeedError> {
+    if !with_demo {
+        return Ok(());
+    }
+    let audit = Audit::system();
+    if store.layer_versions(None).await?.is_empty() && geodata.is_dir() {
+        let report = load_city(store, geodata, &audit).await?;
+        tracing::info!(?report, "loaded the demo city from {}", geodata.display());
+    }
+    if store.count_users().await? == 0 {
+        seed_demo_users(store, &audit).await?;
+        tracing::info!(
+            "seeded {} demo users (password {DEMO_PASSWORD:?})",
+            DEMO_USERS.len()
+        );
+    }
+    Ok(())
+}

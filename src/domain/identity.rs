@@ -1,0 +1,234 @@
+//! Roles, principals and the scope rules of who may act where.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The roles of a grid office (see `shared/domain.md`, "Roles").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 监督员/网格员: reports, verifies and checks; scoped to the grids they patrol.
+    Inspector,
+    /// 受理员: takes in citizen and hotline reports.
+    IntakeClerk,
+    /// 值班长: registers (立案) and closes (结案) cases.
+    ShiftLead,
+    /// 派遣员: dispatches cases to responsible units.
+    Dispatcher,
+    /// 处置人员: handles cases for exactly one responsible unit.
+    Handler,
+    /// Planner or leader: read-only analytics.
+    Planner,
+    /// Administrator: users, units, layers, catalogue.
+    Admin,
+}
+
+impl Role {
+    /// Every role, in a stable order.
+    pub const ALL: [Role; 7] = [
+        Role::Inspector,
+        Role::IntakeClerk,
+        Role::ShiftLead,
+        Role::Dispatcher,
+        Role::Handler,
+        Role::Planner,
+        Role::Admin,
+    ];
+
+    /// The stable wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Inspector => "inspector",
+            Role::IntakeClerk => "intake_clerk",
+            Role::ShiftLead => "shift_lead",
+            Role::Dispatcher => "dispatcher",
+            Role::Handler => "handler",
+            Role::Planner => "planner",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The Chinese name shown in the interface.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Inspector => "监督员/网格员",
+            Role::IntakeClerk => "受理员",
+            Role::ShiftLead => "值班长",
+            Role::Dispatcher => "派遣员",
+            Role::Handler => "处置人员",
+            Role::Planner => "规划/领导(只读分析)",
+            Role::Admin => "系统管理员",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not one of [`Role::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown role {0:?}; expected one of inspector, intake_clerk, shift_lead, dispatcher, handler, planner, admin"
+)]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// Who is acting: an authenticated user with their role and scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    /// User id.
+    pub user_id: i64,
+    /// Login name.
+    pub username: String,
+    /// Display name.
+    pub display_name: String,
+    /// The one role of this user.
+    pub role: Role,
+    /// For handlers: the responsible unit they act for.
+    pub unit_code: Option<String>,
+    /// For inspectors: the unit grid codes they patrol.
+    pub grids: BTreeSet<String>,
+}
+
+/// Why a principal may not act on something.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScopeError {
+    /// The role is not among those allowed.
+    #[error("role {role} may not do this; allowed: {allowed}")]
+    Role {
+        /// The principal's role.
+        role: Role,
+        /// The allowed roles, comma-separated.
+        allowed: String,
+    },
+    /// The role fits but the object lies outside the principal's scope.
+    #[error("{0}")]
+    OutOfScope(String),
+}
+
+impl Principal {
+    /// Checks the principal's role against an allowed set.
+    pub fn require_role(&self, allowed: &[Role]) -> Result<(), ScopeError> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ScopeError::Role {
+                role: self.role,
+                allowed: allowed
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    }
+
+    /// An admin acts everywhere; a handler only for their own unit; other roles never for a unit.
+    pub fn require_unit(&self, unit_code: &str) -> Result<(), ScopeError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Handler if self.unit_code.as_deref() == Some(unit_code) => Ok(()),
+            Role::Handler => Err(ScopeError::OutOfScope(format!(
+                "handler {} acts for unit {}, not for {unit_code}",
+                self.username,
+                self.unit_code.as_deref().unwrap_or("-")
+            ))),
+            role => Err(ScopeError::OutOfScope(format!(
+                "role {role} does not act for responsible units"
+            ))),
+        }
+    }
+
+    /// An admin acts everywhere; an inspector only on the grids they patrol.
+    pub fn require_grid(&self, grid_code: &str) -> Result<(), ScopeError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Inspector if self.grids.contains(grid_code) => Ok(()),
+            Role::Inspector => Err(ScopeError::OutOfScope(format!(
+                "inspector {} does not patrol grid {grid_code}",
+                self.username
+            ))),
+            role => Err(ScopeError::OutOfScope(format!(
+                "role {role} is not scoped to grids"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            user_id: 1,
+            username: "u".into(),
+            display_name: "U".into(),
+            role,
+            unit_code: (role == Role::Handler).then(|| "dept-410103-cgzf".to_owned()),
+            grids: ["410103001001001".to_owned()].into(),
+        }
+    }
+
+    #[test]
+    fn every_role_round_trips_through_its_wire_name() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn a_handler_acts_only_for_their_own_unit() {
+        let h = principal(Role::Handler);
+        assert!(h.require_unit("dept-410103-cgzf").is_ok());
+        assert!(matches!(
+            h.require_unit("dept-410103-hw"),
+            Err(ScopeError::OutOfScope(_))
+        ));
+        assert!(
+            principal(Role::Admin)
+                .require_unit("dept-410103-hw")
+                .is_ok()
+        );
+        assert!(
+            principal(Role::Planner)
+                .require_unit("dept-410103-cgzf")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_inspector_acts_only_on_the_grids_they_patrol() {
+        let i = principal(Role::Inspector);
+        assert!(i.require_grid("410103001001001").is_ok());
+        assert!(i.require_grid("410103001001002").is_err());
+    }
+
+    #[test]
+    fn a_role_outside_the_allowed_set_is_named_in_the_refusal() {
+        let err = principal(Role::Planner)
+            .require_role(&[Role::Admin, Role::Dispatcher])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "role planner may not do this; allowed: admin, dispatcher"
+        );
+    }
+}

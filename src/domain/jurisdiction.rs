@@ -1,0 +1,241 @@
+//! Jurisdiction layers (属地): district → street → community → unit grid, plus 门前三包 frontage
+//! segments and zones (城中村, railway land, back alleys, inspection sites).
+//!
+//! A feature is valid for a half-open time interval `[valid_from, valid_to)`. A change never
+//! overwrites: it closes the current row and publishes a new version beside it, so the owner of a
+//! place can be asked for any date.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::codes::{AdminCode, CodeError, CodeLevel};
+
+/// One layer of the jurisdiction tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// 区: district.
+    District,
+    /// 街道/镇: street office area or town.
+    Street,
+    /// 社区/村: community or village.
+    Community,
+    /// 单元网格: unit grid of about 10,000 m².
+    Grid,
+    /// 门前三包 frontage segment: the line in front of a shop or organisation.
+    Frontage,
+    /// Zone: urban village, railway land, back alley, inspection site.
+    Zone,
+}
+
+impl Layer {
+    /// Every layer, parents before children.
+    pub const ALL: [Layer; 6] = [
+        Layer::District,
+        Layer::Street,
+        Layer::Community,
+        Layer::Grid,
+        Layer::Frontage,
+        Layer::Zone,
+    ];
+
+    /// The stable wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::District => "district",
+            Layer::Street => "street",
+            Layer::Community => "community",
+            Layer::Grid => "grid",
+            Layer::Frontage => "frontage",
+            Layer::Zone => "zone",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Layer::District => "区",
+            Layer::Street => "街道/镇",
+            Layer::Community => "社区/村",
+            Layer::Grid => "单元网格",
+            Layer::Frontage => "门前三包责任段",
+            Layer::Zone => "专题区域",
+        }
+    }
+
+    /// The parent layer in the administrative hierarchy, if any.
+    pub fn parent(self) -> Option<Layer> {
+        match self {
+            Layer::District | Layer::Zone => None,
+            Layer::Street => Some(Layer::District),
+            Layer::Community => Some(Layer::Street),
+            Layer::Grid => Some(Layer::Community),
+            Layer::Frontage => Some(Layer::Grid),
+        }
+    }
+
+    /// The code level of this layer, for the layers with numeric codes.
+    fn code_level(self) -> Option<CodeLevel> {
+        match self {
+            Layer::District => Some(CodeLevel::District),
+            Layer::Street => Some(CodeLevel::Street),
+            Layer::Community => Some(CodeLevel::Community),
+            Layer::Grid => Some(CodeLevel::Grid),
+            Layer::Frontage | Layer::Zone => None,
+        }
+    }
+
+    /// Checks a feature code for this layer. Numeric layers must follow the statistical code
+    /// scheme and sit under their parent; frontage and zone codes are free text of at most 64
+    /// printable ASCII characters.
+    pub fn check_code(self, code: &str, parent_code: Option<&str>) -> Result<(), CodeError> {
+        match self.code_level() {
+            Some(level) => {
+                let parsed = AdminCode::parse(code, level)?;
+                match (self.parent(), parent_code) {
+                    (Some(_), Some(parent)) => parsed.ensure_under(parent),
+                    _ => Ok(()),
+                }
+            }
+            None if !code.is_empty()
+                && code.len() <= 64
+                && code.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Ok(())
+            }
+            None => Err(CodeError::NotDigits(code.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A layer name that is not known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown layer {0:?}; expected district, street, community, grid, frontage or zone")]
+pub struct UnknownLayer(pub String);
+
+impl FromStr for Layer {
+    type Err = UnknownLayer;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Layer::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| UnknownLayer(s.to_owned()))
+    }
+}
+
+/// A jurisdiction feature as it enters or leaves the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jurisdiction {
+    /// The layer it belongs to.
+    pub layer: Layer,
+    /// Its code, unique within the layer at any moment.
+    pub code: String,
+    /// Name in Chinese.
+    pub name: String,
+    /// Code of the parent feature (district of a street, grid of a frontage …).
+    pub parent_code: Option<String>,
+    /// Code of the responsible unit (责任单位).
+    pub unit_code: Option<String>,
+    /// Sub-kind: zone kind, committee kind, shop type.
+    pub kind: Option<String>,
+    /// Further attributes (area, depth in metres, management level …).
+    pub props: serde_json::Map<String, serde_json::Value>,
+    /// Geometry in WGS84 (EPSG:4326), longitude then latitude, in degrees.
+    pub geometry: geo::Geometry<f64>,
+}
+
+/// A stored jurisdiction feature with its version and validity interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionedJurisdiction {
+    /// The feature.
+    pub feature: Jurisdiction,
+    /// The layer version that published it.
+    pub version: i64,
+    /// Valid from this instant (inclusive).
+    pub valid_from: DateTime<Utc>,
+    /// Valid until this instant (exclusive); `None` while current.
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// A published version of one layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerVersion {
+    /// The layer.
+    pub layer: Layer,
+    /// Version number, 1 for the first publication of the layer.
+    pub version: i64,
+    /// The version is valid from this instant on.
+    pub valid_from: DateTime<Utc>,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+    /// Where the data came from (file name, "demo city", API import …).
+    pub source: String,
+    /// Number of features in the version.
+    pub feature_count: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grid_code_must_sit_under_its_community() {
+        assert!(
+            Layer::Grid
+                .check_code("410103001001001", Some("410103001001"))
+                .is_ok()
+        );
+        assert!(
+            Layer::Grid
+                .check_code("410103001002001", Some("410103001001"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn frontage_codes_are_free_text_without_spaces() {
+        assert!(
+            Layer::Frontage
+                .check_code("410103001001001M001", None)
+                .is_ok()
+        );
+        assert!(Layer::Frontage.check_code("a b", None).is_err());
+        assert!(Layer::Frontage.check_code("", None).is_err());
+    }
+}
+
+/// A date or instant that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is neither a date (2025-06-01) nor an RFC 3339 instant (2025-06-01T08:00:00+08:00)")]
+pub struct BadInstant(pub String);
+
+/// Parses an "as of" moment. A bare date means the start of that day in China Standard Time
+/// (UTC+8), the time zone every Chinese grid office works in; an RFC 3339 instant is taken as is.
+///
+/// ```
+/// use wangge::domain::jurisdiction::parse_as_of;
+/// let t = parse_as_of("2025-06-01").unwrap();
+/// assert_eq!(t.to_rfc3339(), "2025-05-31T16:00:00+00:00");
+/// ```
+pub fn parse_as_of(text: &str) -> Result<DateTime<Utc>, BadInstant> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| BadInstant(text.to_owned()))?;
+    let cst = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(|| BadInstant(text.to_owned()))?;
+    date.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(cst).single())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| BadInstant(text.to_owned()))
+}

@@ -1,0 +1,9 @@
+//! Pure domain code: the jurisdiction tree, identities and roles, responsible units.
+//!
+//! Architecture invariant: nothing under `domain` imports axum, sqlx, tokio or does IO. The HTTP
+//! layer (`crate::http`) and the store (`crate::store`) translate to and from these types.
+
+pub mod codes;
+pub mod identity;
+pub mod jurisdiction;
+pub mod unit;

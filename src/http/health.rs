@@ -1,0 +1,123 @@
+//! `/healthz` and `/metrics`.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Serialize;
+
+use super::AppState;
+
+/// The process-wide Prometheus recorder, installed on first use (several routers in one test
+/// process share it).
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder is installed already; then ours just stays unused.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Health of the service.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// Database state.
+    pub database: DatabaseHealth,
+    /// The jurisdiction data version the service answers from.
+    pub index_version: i64,
+    /// Build information.
+    pub build: BuildInfo,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+}
+
+/// Database state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DatabaseHealth {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Whether it answered.
+    pub reachable: bool,
+    /// PostGIS version (PostgreSQL only).
+    pub postgis: Option<String>,
+    /// Why it is unreachable.
+    pub error: Option<String>,
+}
+
+/// Build information.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BuildInfo {
+    /// Crate version.
+    pub version: &'static str,
+    /// Target profile the binary was built with.
+    pub profile: &'static str,
+}
+
+/// Health: 200 when the database answers, 503 with the reason when it does not.
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let store = state.store();
+    let (status, database) = match store.ping().await {
+        Ok(postgis) => (
+            StatusCode::OK,
+            DatabaseHealth {
+                backend: store.backend_name(),
+                reachable: true,
+                postgis,
+                error: None,
+            },
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            DatabaseHealth {
+                backend: store.backend_name(),
+                reachable: false,
+                postgis: None,
+                error: Some(e.to_string()),
+            },
+        ),
+    };
+    (
+        status,
+        Json(Health {
+            status: if status == StatusCode::OK {
+                "ok"
+            } else {
+                "unavailable"
+            },
+            database,
+            index_version: state.data_version(),
+            build: BuildInfo {
+                version: env!("CARGO_PKG_VERSION"),
+                profile: if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                },
+            },
+            uptime_secs: state.uptime_secs(),
+        }),
+    )
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    metrics::gauge!("wangge_data_version").set(state.data_version() as f64);
+    metrics::gauge!("wangge_uptime_seconds").set(state.uptime_secs() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics_handle().render(),
+    )
+        .into_response()
+}

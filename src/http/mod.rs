@@ -1,0 +1,197 @@
+//! The HTTP layer: the one place that knows axum. It owns the wire types, turns requests into
+//! domain and store calls, and every failure into [`error::ApiError`].
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod layers;
+pub mod openapi;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::store::Store;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Token lifetime.
+    pub token_ttl: chrono::Duration,
+    /// Accept demo users' logins (false when serving on a non-loopback address without the flag).
+    pub allow_demo_logins: bool,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// Request timeout.
+    pub request_timeout: Duration,
+    /// Folder of the map page, if served.
+    pub web_dir: Option<PathBuf>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            token_ttl: chrono::Duration::hours(12),
+            allow_demo_logins: true,
+            max_body_bytes: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            web_dir: None,
+        }
+    }
+}
+
+/// Shared state of every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    settings: HttpSettings,
+    data_version: AtomicI64,
+    started: Instant,
+}
+
+impl AppState {
+    /// State over a store.
+    pub fn new(store: Store, settings: HttpSettings, data_version: i64) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                data_version: AtomicI64::new(data_version),
+                started: Instant::now(),
+            }),
+        }
+    }
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    /// The settings.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.inner.settings
+    }
+    /// The jurisdiction data version currently served.
+    pub fn data_version(&self) -> i64 {
+        self.inner
+            .data_version
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+    /// Records a newly published data version.
+    pub fn set_data_version(&self, v: i64) {
+        self.inner
+            .data_version
+            .store(v, std::sync::atomic::Ordering::Release);
+        metrics::gauge!("wangge_data_version").set(v as f64);
+    }
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> u64 {
+        self.inner.started.elapsed().as_secs()
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the whole application router. Tests call it directly, without a socket.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings().clone();
+    health::metrics_handle();
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/users", get(admin::list_users).post(admin::create_user))
+        .route("/users/{id}/grids", put(admin::set_user_grids))
+        .route("/users/{id}/revoke-tokens", post(admin::revoke_user_tokens))
+        .route("/units", get(admin::list_units).post(admin::upsert_unit))
+        .route("/units/{code}", get(admin::get_unit))
+        .route("/units/{code}/users", get(admin::unit_users))
+        .route("/events", get(admin::list_events))
+        .route("/layers", get(layers::list_versions))
+        .route("/layers/{layer}", get(layers::export_layer))
+        .route("/basemap/{kind}", get(layers::basemap))
+        .fallback(|| async { error::ApiError::not_found("no such API resource; see /api/docs") });
+
+    let mut app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .nest("/api", api)
+        .merge(openapi::swagger_ui());
+    if let Some(dir) = &settings.web_dir {
+        app = app.fallback_service(
+            ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("404.html"))),
+        );
+    } else {
+        app = app.fallback(|| async {
+            error::ApiError::not_found("no such resource; see /api/docs for the API")
+        });
+    }
+    app.method_not_allowed_fallback(|| async {
+        error::ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this resource does not accept that method",
+        )
+    })
+    .layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::map_response(error::json_errors))
+            .layer(CatchPanicLayer::new())
+            .layer(middleware::from_fn(track_metrics))
+            .layer(CompressionLayer::new())
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                settings.request_timeout,
+            ))
+            .layer(DefaultBodyLimit::max(settings.max_body_bytes)),
+    )
+    .with_state(state)
+}
+
+/// Counts requests and their latency per route template (never per raw path, which would let
+/// clients blow up the metric cardinality).
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("wangge_http_requests_total", &labels).increment(1);
+    metrics::histogram!("wangge_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    res
+}

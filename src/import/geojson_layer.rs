@@ -1,0 +1,160 @@
+//! GeoJSON FeatureCollection → jurisdiction features or basemap features.
+//!
+//! Coordinates are taken as WGS84 lon/lat degrees (RFC 7946). Properties: `code` and `name`
+//! (required), `parent_code`, `unit_code`, and a sub-kind (`zone_kind`, `committee`, `shop_type`
+//! or `kind`); everything else is kept as attributes.
+
+use serde_json::{Map, Value};
+
+use super::ImportError;
+use crate::domain::jurisdiction::{Jurisdiction, Layer};
+use crate::store::BasemapFeature;
+
+/// Property names that are columns, not free attributes.
+const COLUMNS: [&str; 4] = ["code", "name", "parent_code", "unit_code"];
+
+/// Which property carries the sub-kind of a feature in each layer.
+fn kind_property(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Zone => "zone_kind",
+        Layer::Community => "committee",
+        Layer::Frontage => "shop_type",
+        _ => "kind",
+    }
+}
+
+fn collection(text: &str) -> Result<geojson::FeatureCollection, ImportError> {
+    let gj: geojson::GeoJson = text
+        .parse()
+        .map_err(|e: geojson::Error| ImportError::MalformedGeoJson(e.to_string()))?;
+    match gj {
+        geojson::GeoJson::FeatureCollection(fc) => Ok(fc),
+        _ => Err(ImportError::NotAFeatureCollection),
+    }
+}
+
+fn geometry(index: usize, f: &geojson::Feature) -> Result<geo::Geometry<f64>, ImportError> {
+    let g = f.geometry.as_ref().ok_or_else(|| ImportError::BadFeature {
+        index,
+        message: "has no geometry".into(),
+    })?;
+    geo::Geometry::<f64>::try_from(g).map_err(|e| ImportError::BadFeature {
+        index,
+        message: format!("geometry does not convert: {e}"),
+    })
+}
+
+fn text_prop(props: &Map<String, Value>, key: &str) -> Option<String> {
+    match props.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses a FeatureCollection into features of `layer`.
+pub fn parse_layer(layer: Layer, text: &str) -> Result<Vec<Jurisdiction>, ImportError> {
+    let fc = collection(text)?;
+    let kind_key = kind_property(layer);
+    fc.features
+        .iter()
+        .enumerate()
+        .map(|(index, f)| {
+            let props = f.properties.clone().unwrap_or_default();
+            let required = |key: &str| {
+                text_prop(&props, key).ok_or_else(|| ImportError::BadFeature {
+                    index,
+                    message: format!("property {key:?} is missing or empty"),
+                })
+            };
+            let code = required("code")?;
+            let name = required("name")?;
+            let parent_code = text_prop(&props, "parent_code");
+            layer
+                .check_code(&code, parent_code.as_deref())
+                .map_err(|e| ImportError::BadFeature {
+                    index,
+                    message: e.to_string(),
+                })?;
+            let kind = text_prop(&props, kind_key).or_else(|| match props.get(kind_key) {
+                Some(Value::Bool(b)) => Some(b.to_string()),
+                _ => None,
+            });
+            let extra: Map<String, Value> = props
+                .iter()
+                .filter(|(k, _)| !COLUMNS.contains(&k.as_str()) && k.as_str() != kind_key)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Ok(Jurisdiction {
+                layer,
+                code,
+                name,
+                parent_code,
+                unit_code: text_prop(&props, "unit_code"),
+                kind,
+                props: extra,
+                geometry: geometry(index, f)?,
+            })
+        })
+        .collect()
+}
+
+/// Parses a FeatureCollection of basemap features of one `kind` (road, railway …). The `class`
+/// and `name` properties are columns; the rest are kept.
+pub fn parse_basemap(kind: &str, text: &str) -> Result<Vec<BasemapFeature>, ImportError> {
+    let fc = collection(text)?;
+    fc.features
+        .iter()
+        .enumerate()
+        .map(|(index, f)| {
+            let props = f.properties.clone().unwrap_or_default();
+            let extra: Map<String, Value> = props
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "class" | "name"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Ok(BasemapFeature {
+                kind: kind.to_owned(),
+                class: text_prop(&props, "class"),
+                name: text_prop(&props, "name"),
+                props: extra,
+                geometry: geometry(index, f)?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feature_without_a_code_is_refused_with_its_index() {
+        let text = r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"name":"二七区"},"geometry":{"type":"Point","coordinates":[113.6,34.7]}}]}"#;
+        let err = parse_layer(Layer::District, text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "feature #0: property \"code\" is missing or empty"
+        );
+    }
+
+    #[test]
+    fn a_street_code_outside_its_district_is_refused() {
+        let text = r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"code":"410102001","name":"x","parent_code":"410103"},
+             "geometry":{"type":"Point","coordinates":[113.6,34.7]}}]}"#;
+        assert!(matches!(
+            parse_layer(Layer::Street, text),
+            Err(ImportError::BadFeature { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_geojson_names_the_parser_error() {
+        assert!(matches!(
+            parse_layer(Layer::Grid, "{\"type\":"),
+            Err(ImportError::MalformedGeoJson(_))
+        ));
+    }
+}

@@ -1,0 +1,66 @@
+//! Import of jurisdiction layers, responsible units and basemap features: the code path a city
+//! uses for its own data, and the one the demo city is loaded through at first start.
+
+pub mod geojson_layer;
+pub mod units_csv;
+
+pub use geojson_layer::{parse_basemap, parse_layer};
+pub use units_csv::parse_units_csv;
+
+/// Why an import was refused. Nothing is stored when any of these is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The text is not GeoJSON.
+    #[error("malformed GeoJSON: {0}")]
+    MalformedGeoJson(String),
+    /// GeoJSON, but not a FeatureCollection.
+    #[error("expected a GeoJSON FeatureCollection")]
+    NotAFeatureCollection,
+    /// A feature lacks a required property or has it in the wrong type.
+    #[error("feature #{index}: {message}")]
+    BadFeature {
+        /// Zero-based index of the feature in the collection.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The CSV is malformed or misses a column.
+    #[error("CSV line {line}: {message}")]
+    BadCsv {
+        /// One-based line number (header = 1).
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+}
+
+/// Reads a file, transparently gunzipping `*.gz`.
+pub fn read_text(path: &std::path::Path) -> Result<String, ImportError> {
+    use std::io::Read;
+    let io = |e: std::io::Error| ImportError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let bytes = std::fs::read(path).map_err(io)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .map_err(io)?;
+        Ok(text)
+    } else {
+        String::from_utf8(bytes).map_err(|e| ImportError::Io {
+            path: path.display().to_string(),
+            message: format!("not UTF-8: {e}"),
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! `wangge serve` and `wangge migrate`: wiring of configuration, store, seeding and router.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::config::{LogFormat, ServeConfig, StoreConfig};
+use crate::http::{self, AppState, HttpSettings};
+use crate::store::{Store, StoreError};
+
+/// Installs the tracing subscriber (text or JSON lines), honouring `RUST_LOG`.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // try_init: a second call (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Connects and migrates, retrying while the database is unavailable (e.g. PostgreSQL still
+/// starting next to us), for up to two minutes.
+pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url, &config.options()).await?;
+    let mut delay = Duration::from_millis(250);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        match store.migrate().await {
+            Ok(()) => return Ok(store),
+            Err(StoreError::Migrate(sqlx::migrate::MigrateError::Execute(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_),
+            )))
+            | Err(StoreError::Unavailable(_))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!("database not reachable yet; retrying in {delay:?}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e).context("migrating the database"),
+        }
+    }
+}
+
+/// `wangge migrate`.
+pub async fn migrate(config: &StoreConfig) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    tracing::info!(backend = store.backend_name(), "migrations applied");
+    store.close().await;
+    Ok(())
+}
+
+/// `wangge serve`.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    init_tracing(config.log_format);
+    http::health::metrics_handle();
+    let store = open_store(&config.store).await?;
+    crate::demo::first_start(&store, &config.geodata, !config.no_demo)
+        .await
+        .context("loading the demo city")?;
+    let loopback = config.bind.ip().is_loopback();
+    let allow_demo_logins = loopback || config.allow_demo_users;
+    if !allow_demo_logins {
+        tracing::warn!(
+            "listening on the non-loopback address {}: demo accounts are refused (pass --allow-demo-users to accept them)",
+            config.bind
+        );
+    }
+    let web_dir = config.web_dir.is_dir().then(|| config.web_dir.clone());
+    let state = AppState::new(
+        store.clone(),
+        HttpSettings {
+            token_ttl: chrono::Duration::hours(i64::from(config.token_ttl_hours)),
+            allow_demo_logins,
+            max_body_bytes: config.max_body_bytes,
+            request_timeout: Duration::from_secs(config.request_timeout_secs),
+            web_dir,
+        },
+        store.data_version().await?,
+    );
+    let app = http::router(state);
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("binding {}", config.bind))?;
+    tracing::info!(
+        "wangge serving on http://{} ({} store)",
+        listener.local_addr()?,
+        store.backend_name()
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    store.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing requests in flight");
+}

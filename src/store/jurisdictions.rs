@@ -1,0 +1,340 @@
+//! Jurisdiction layers with their version history, and the basemap.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::Row;
+
+use super::geometry::bbox;
+use super::{
+    Audit, Dialect, Store, StoreError, StoreResult, append_event, decode_wkb, encode_wkb, on_pool,
+};
+use crate::domain::jurisdiction::{Jurisdiction, Layer, LayerVersion, VersionedJurisdiction};
+
+/// A basemap feature (road, railway, water, station) in WGS84 lon/lat degrees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasemapFeature {
+    /// `road`, `railway`, `water`, `station`, `building`.
+    pub kind: String,
+    /// Class within the kind (`main`, `secondary`, `alley` for roads).
+    pub class: Option<String>,
+    /// Name in Chinese.
+    pub name: Option<String>,
+    /// Other attributes.
+    pub props: Map<String, Value>,
+    /// Geometry, WGS84 lon/lat degrees.
+    pub geometry: geo::Geometry<f64>,
+}
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+const BATCH: usize = 400;
+
+struct EncodedFeature<'a> {
+    f: &'a Jurisdiction,
+    wkb: Vec<u8>,
+    bbox: (f64, f64, f64, f64),
+}
+
+fn push_geom<'q, DB: sqlx::Database>(
+    b: &mut sqlx::query_builder::Separated<'_, DB, &'static str>,
+    d: Dialect,
+    wkb: Vec<u8>,
+) where
+    Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB> + 'q,
+{
+    match d {
+        Dialect::Sqlite => {
+            b.push_bind(wkb);
+        }
+        Dialect::Postgres => {
+            b.push("ST_GeomFromWKB(")
+                .push_bind_unseparated(wkb)
+                .push_unseparated(", 4326)");
+        }
+    }
+}
+
+impl Store {
+    /// Publishes a new version of a whole layer, valid from `valid_from`: the current features
+    /// are closed (their `valid_to` set), never deleted, and the new ones inserted, all in one
+    /// transaction. `valid_from` must lie after the current version's.
+    pub async fn publish_layer(
+        &self,
+        layer: Layer,
+        features: &[Jurisdiction],
+        valid_from: DateTime<Utc>,
+        source: &str,
+        audit: &Audit,
+    ) -> StoreResult<LayerVersion> {
+        let encoded = features
+            .iter()
+            .map(|f| {
+                if f.layer != layer {
+                    return Err(StoreError::Corrupt(format!(
+                        "feature {} is of layer {}, not {layer}",
+                        f.code, f.layer
+                    )));
+                }
+                Ok(EncodedFeature {
+                    f,
+                    wkb: encode_wkb(&f.geometry)?,
+                    bbox: bbox(&f.geometry)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        let published_at = Utc::now();
+        on_pool!(self, |pool, d| {
+            let mut tx = pool.begin().await?;
+            let last: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
+                "SELECT version, valid_from FROM layer_versions WHERE layer = $1 \
+                 ORDER BY version DESC LIMIT 1",
+            )
+            .bind(layer.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((_, last_from)) = last
+                && valid_from <= last_from
+            {
+                return Err(StoreError::Conflict(format!(
+                    "layer {layer} already has a version valid from {last_from}; a new version must be valid from a later instant"
+                )));
+            }
+            let version = last.map_or(1, |(v, _)| v + 1);
+            sqlx::query(
+                "UPDATE jurisdictions SET valid_to = $1 WHERE layer = $2 AND valid_to IS NULL",
+            )
+            .bind(valid_from)
+            .bind(layer.as_str())
+            .execute(&mut *tx)
+            .await?;
+            for chunk in encoded.chunks(BATCH) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO jurisdictions (layer, code, version, name, parent_code, unit_code, kind, props, \
+                     min_lon, min_lat, max_lon, max_lat, valid_from, geom) ",
+                );
+                qb.push_values(chunk, |mut b, e| {
+                    b.push_bind(layer.as_str())
+                        .push_bind(e.f.code.clone())
+                        .push_bind(version)
+                        .push_bind(e.f.name.clone())
+                        .push_bind(e.f.parent_code.clone())
+                        .push_bind(e.f.unit_code.clone())
+                        .push_bind(e.f.kind.clone())
+                        .push_bind(sqlx::types::Json(e.f.props.clone()))
+                        .push_bind(e.bbox.0)
+                        .push_bind(e.bbox.1)
+                        .push_bind(e.bbox.2)
+                        .push_bind(e.bbox.3)
+                        .push_bind(valid_from);
+                    push_geom(&mut b, d, e.wkb.clone());
+                });
+                qb.build()
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match StoreError::from(e) {
+                        StoreError::Conflict(m) => StoreError::Conflict(format!(
+                            "duplicate {layer} code in the import: {m}"
+                        )),
+                        StoreError::InvalidReference(m) => StoreError::InvalidReference(format!(
+                            "a {layer} feature names a responsible unit that does not exist: {m}"
+                        )),
+                        other => other,
+                    })?;
+            }
+            let count = i64::try_from(features.len()).unwrap_or(i64::MAX);
+            sqlx::query(
+                "INSERT INTO layer_versions (layer, version, valid_from, published_at, source, feature_count, published_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(layer.as_str())
+            .bind(version)
+            .bind(valid_from)
+            .bind(published_at)
+            .bind(source)
+            .bind(count)
+            .bind(audit.actor_id)
+            .execute(&mut *tx)
+            .await?;
+            let detail = serde_json::json!({
+                "version": version, "valid_from": valid_from, "source": source, "feature_count": count,
+            });
+            append_event!(
+                &mut *tx,
+                audit,
+                "layer.published",
+                "layer",
+                layer.as_str(),
+                &detail
+            )?;
+            tx.commit().await?;
+            Ok(LayerVersion {
+                layer,
+                version,
+                valid_from,
+                published_at,
+                source: source.to_owned(),
+                feature_count: count,
+            })
+        })
+    }
+
+    /// The published versions, of one layer or all, oldest first.
+    pub async fn layer_versions(&self, layer: Option<Layer>) -> StoreResult<Vec<LayerVersion>> {
+        on_pool!(self, |pool, d| {
+            let rows = sqlx::query(
+                "SELECT layer, version, valid_from, published_at, source, feature_count FROM layer_versions \
+                 WHERE ($1 IS NULL OR layer = $1) ORDER BY id",
+            )
+            .bind(layer.map(Layer::as_str))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let layer: String = r.try_get("layer")?;
+                    Ok(LayerVersion {
+                        layer: Layer::from_str(&layer)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        version: r.try_get("version")?,
+                        valid_from: r.try_get("valid_from")?,
+                        published_at: r.try_get("published_at")?,
+                        source: r.try_get("source")?,
+                        feature_count: r.try_get("feature_count")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// A number that grows with every published layer version: the data version the in-memory
+    /// index is built from.
+    pub async fn data_version(&self) -> StoreResult<i64> {
+        on_pool!(self, |pool, d| {
+            Ok(
+                sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM layer_versions")
+                    .fetch_one(pool)
+                    .await?,
+            )
+        })
+    }
+
+    /// The features of a layer valid at `at` (the current ones when `None`), ordered by code.
+    pub async fn features_at(
+        &self,
+        layer: Layer,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Vec<VersionedJurisdiction>> {
+        on_pool!(self, |pool, d| {
+            let sql = format!(
+                "SELECT code, version, name, parent_code, unit_code, kind, props, valid_from, valid_to, {} AS wkb \
+                 FROM jurisdictions WHERE layer = $1 AND \
+                 (CASE WHEN $2 IS NULL THEN valid_to IS NULL ELSE valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) END) \
+                 ORDER BY code",
+                d.geom_column("geom")
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(layer.as_str())
+                .bind(at)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let wkb: Vec<u8> = r.try_get("wkb")?;
+                    Ok(VersionedJurisdiction {
+                        feature: Jurisdiction {
+                            layer,
+                            code: r.try_get("code")?,
+                            name: r.try_get("name")?,
+                            parent_code: r.try_get("parent_code")?,
+                            unit_code: r.try_get("unit_code")?,
+                            kind: r.try_get("kind")?,
+                            props: r
+                                .try_get::<sqlx::types::Json<Map<String, Value>>, _>("props")?
+                                .0,
+                            geometry: decode_wkb(&wkb)?,
+                        },
+                        version: r.try_get("version")?,
+                        valid_from: r.try_get("valid_from")?,
+                        valid_to: r.try_get("valid_to")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Replaces every basemap feature of one kind (roads, railway …) in one transaction.
+    pub async fn replace_basemap(
+        &self,
+        kind: &str,
+        features: &[BasemapFeature],
+        audit: &Audit,
+    ) -> StoreResult<u64> {
+        let encoded = features
+            .iter()
+            .map(|f| Ok((f, encode_wkb(&f.geometry)?, bbox(&f.geometry)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        on_pool!(self, |pool, d| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM basemap_features WHERE kind = $1")
+                .bind(kind)
+                .execute(&mut *tx)
+                .await?;
+            for chunk in encoded.chunks(BATCH) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO basemap_features (kind, class, name, props, min_lon, min_lat, max_lon, max_lat, geom) ",
+                );
+                qb.push_values(chunk, |mut b, (f, wkb, bb)| {
+                    b.push_bind(kind.to_owned())
+                        .push_bind(f.class.clone())
+                        .push_bind(f.name.clone())
+                        .push_bind(sqlx::types::Json(f.props.clone()))
+                        .push_bind(bb.0)
+                        .push_bind(bb.1)
+                        .push_bind(bb.2)
+                        .push_bind(bb.3);
+                    push_geom(&mut b, d, wkb.clone());
+                });
+                qb.build().execute(&mut *tx).await?;
+            }
+            let detail = serde_json::json!({ "count": features.len() });
+            append_event!(
+                &mut *tx,
+                audit,
+                "basemap.replaced",
+                "basemap",
+                kind,
+                &detail
+            )?;
+            tx.commit().await?;
+            Ok(features.len() as u64)
+        })
+    }
+
+    /// The basemap features of one kind.
+    pub async fn basemap(&self, kind: &str) -> StoreResult<Vec<BasemapFeature>> {
+        on_pool!(self, |pool, d| {
+            let sql = format!(
+                "SELECT kind, class, name, props, {} AS wkb FROM basemap_features WHERE kind = $1 ORDER BY id",
+                d.geom_column("geom")
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(kind)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let wkb: Vec<u8> = r.try_get("wkb")?;
+                    Ok(BasemapFeature {
+                        kind: r.try_get("kind")?,
+                        class: r.try_get("class")?,
+                        name: r.try_get("name")?,
+                        props: r
+                            .try_get::<sqlx::types::Json<Map<String, Value>>, _>("props")?
+                            .0,
+                        geometry: decode_wkb(&wkb)?,
+                    })
+                })
+                .collect()
+        })
+    }
+}

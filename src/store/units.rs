@@ -1,0 +1,88 @@
+//! Responsible units.
+
+use std::str::FromStr;
+
+use sqlx::Row;
+
+use super::{Audit, Store, StoreError, StoreResult, append_event, on_pool};
+use crate::domain::unit::{ResponsibleUnit, UnitKind};
+
+impl Store {
+    /// Inserts or updates units (by code). Returns how many were written.
+    pub async fn upsert_units(&self, units: &[ResponsibleUnit], audit: &Audit) -> StoreResult<u64> {
+        let now = chrono::Utc::now();
+        on_pool!(self, |pool, d| {
+            let mut tx = pool.begin().await?;
+            let mut written = 0;
+            for chunk in units.chunks(1000) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO responsible_units (code, name, kind, parent_code, created_at) ",
+                );
+                qb.push_values(chunk, |mut b, u| {
+                    b.push_bind(&u.code)
+                        .push_bind(&u.name)
+                        .push_bind(u.kind.as_str())
+                        .push_bind(u.parent_code.as_deref())
+                        .push_bind(now);
+                });
+                qb.push(
+                    " ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                     parent_code = excluded.parent_code",
+                );
+                written += qb.build().execute(&mut *tx).await?.rows_affected();
+            }
+            let detail = serde_json::json!({ "count": units.len() });
+            append_event!(&mut *tx, audit, "units.upserted", "unit", "*", &detail)?;
+            tx.commit().await?;
+            Ok(written)
+        })
+    }
+
+    /// Lists units, optionally of one kind, ordered by code.
+    pub async fn list_units(
+        &self,
+        kind: Option<UnitKind>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<ResponsibleUnit>> {
+        on_pool!(self, |pool, d| {
+            let rows = sqlx::query(
+                "SELECT code, name, kind, parent_code FROM responsible_units \
+                 WHERE ($1 IS NULL OR kind = $1) ORDER BY code LIMIT $2 OFFSET $3",
+            )
+            .bind(kind.map(UnitKind::as_str))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(unit_from_row).collect()
+        })
+    }
+
+    /// One unit by code.
+    pub async fn get_unit(&self, code: &str) -> StoreResult<Option<ResponsibleUnit>> {
+        on_pool!(self, |pool, d| {
+            let row = sqlx::query(
+                "SELECT code, name, kind, parent_code FROM responsible_units WHERE code = $1",
+            )
+            .bind(code)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(unit_from_row).transpose()
+        })
+    }
+}
+
+fn unit_from_row<R: Row>(r: &R) -> StoreResult<ResponsibleUnit>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let kind: String = r.try_get("kind")?;
+    Ok(ResponsibleUnit {
+        code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        kind: UnitKind::from_str(&kind).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        parent_code: r.try_get("parent_code")?,
+    })
+}

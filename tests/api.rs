@@ -1,0 +1,518 @@
+//! The HTTP conventions, identity and roles, through the router without a socket. Runs on SQLite,
+//! and on PostgreSQL + PostGIS when `WANGGE_TEST_DATABASE_URL` is set (see `.ci/run`).
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use common::{spawn_app, spawn_app_with};
+use serde_json::{Value, json};
+use wangge::domain::identity::Role;
+use wangge::http::HttpSettings;
+
+const OWN_UNIT: &str = "dept-410103-cgzf";
+
+/// Every protected endpoint, with the roles that may call it. The test below also checks this
+/// table against the OpenAPI document, so a new endpoint cannot be forgotten here.
+fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [Role])> {
+    use Role::*;
+    vec![
+        (Method::GET, "/api/auth/me", None, &Role::ALL),
+        (Method::POST, "/api/auth/logout", None, &Role::ALL),
+        (Method::GET, "/api/users", None, &[Admin]),
+        (
+            Method::POST,
+            "/api/users",
+            Some(
+                json!({"username": "new_planner", "display_name": "新规划", "role": "planner", "password": "long-enough-pw"}),
+            ),
+            &[Admin],
+        ),
+        (
+            Method::PUT,
+            "/api/users/1/grids",
+            Some(json!({"grids": ["410103001001001"]})),
+            &[Admin],
+        ),
+        (Method::POST, "/api/users/1/revoke-tokens", None, &[Admin]),
+        (Method::GET, "/api/units", None, &Role::ALL),
+        (
+            Method::POST,
+            "/api/units",
+            Some(
+                json!({"code": "shop-test-1", "name": "测试便利店", "kind": "shop", "parent_code": null}),
+            ),
+            &[Admin],
+        ),
+        (Method::GET, "/api/units/dept-410103-cgzf", None, &Role::ALL),
+        (
+            Method::GET,
+            "/api/units/dept-410103-cgzf/users",
+            None,
+            &[Admin, Handler],
+        ),
+        (Method::GET, "/api/events", None, &[Admin]),
+    ]
+}
+
+fn template(path: &str) -> String {
+    path.replace("/1/", "/{id}/")
+        .replace(&format!("/{OWN_UNIT}"), "/{code}")
+}
+
+#[tokio::test]
+async fn every_role_is_allowed_exactly_the_protected_endpoints_of_its_table_row() {
+    let app = spawn_app().await;
+    for (method, path, body, allowed) in protected_endpoints() {
+        let anonymous = app.call(method.clone(), path, None, body.clone()).await;
+        assert_eq!(
+            anonymous.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without a token"
+        );
+        assert_eq!(anonymous.body["code"], "missing_token");
+        for role in Role::ALL {
+            // A fresh token per call: the logout row revokes the one it is given.
+            let token = app.login(role).await;
+            let a = app
+                .call(method.clone(), path, Some(&token), body.clone())
+                .await;
+            if allowed.contains(&role) {
+                assert!(
+                    a.status.is_success(),
+                    "{role} on {method} {path} should pass, got {}: {}",
+                    a.status,
+                    a.text
+                );
+            } else {
+                assert_eq!(
+                    a.status,
+                    StatusCode::FORBIDDEN,
+                    "{role} on {method} {path}: {}",
+                    a.text
+                );
+                assert_eq!(
+                    a.body["code"], "forbidden_role",
+                    "{role} on {method} {path}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_role_table_covers_every_secured_operation_of_the_openapi_document() {
+    let app = spawn_app().await;
+    let doc = app.get("/api/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let mut secured = BTreeSet::new();
+    for (path, ops) in doc.body["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            if op.get("security").is_some() {
+                secured.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let table: BTreeSet<_> = protected_endpoints()
+        .into_iter()
+        .map(|(m, p, _, _)| (m.to_string(), template(p)))
+        .collect();
+    assert_eq!(table, secured);
+}
+
+#[tokio::test]
+async fn a_handler_sees_the_people_of_their_own_unit_only() {
+    let app = spawn_app().await;
+    let token = app.login(Role::Handler).await;
+    let own = app
+        .get(&format!("/api/units/{OWN_UNIT}/users"), Some(&token))
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert_eq!(own.body[0]["username"], "demo_handler");
+    let other = app
+        .get("/api/units/dept-410103-hw/users", Some(&token))
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    assert_eq!(other.body["code"], "out_of_scope");
+}
+
+#[tokio::test]
+async fn an_unknown_route_gets_a_json_404() {
+    let app = spawn_app().await;
+    let a = app.get("/api/nothing-here", None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.body["code"], "not_found");
+}
+
+#[tokio::test]
+async fn with_the_map_page_served_an_unknown_api_route_is_still_a_json_404() {
+    let app = spawn_app_with(HttpSettings {
+        web_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/web").into()),
+        ..HttpSettings::default()
+    })
+    .await;
+    let a = app.get("/api/nothing-here", None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.body["code"], "not_found");
+    let page = app.get("/no-such-page.html", None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.text.contains("页面不存在"));
+    let index = app.get("/", None).await;
+    assert_eq!(index.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_wrong_method_gets_a_json_405() {
+    let app = spawn_app().await;
+    let a = app
+        .call(Method::DELETE, "/api/auth/login", None, None)
+        .await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.body["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn malformed_json_gets_a_400_with_a_code_and_creates_nothing() {
+    let app = spawn_app().await;
+    let token = app.login(Role::Admin).await;
+    let before = app.db.store.list_users().await.unwrap().len();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/users")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"username\": \"x\", "))
+        .unwrap();
+    let a = app.request(req).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.body["code"], "malformed_json");
+    assert_eq!(app.db.store.list_users().await.unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn a_body_without_json_content_type_gets_415() {
+    let app = spawn_app().await;
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/auth/login")
+        .body(Body::from("{}"))
+        .unwrap();
+    let a = app.request(req).await;
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(a.body["code"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_a_json_413() {
+    let app = spawn_app_with(HttpSettings {
+        max_body_bytes: 1024,
+        ..HttpSettings::default()
+    })
+    .await;
+    let big = json!({ "username": "x".repeat(4096), "password": "y" });
+    let a = app
+        .call(Method::POST, "/api/auth/login", None, Some(big))
+        .await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(a.body["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_user_get_the_same_401() {
+    let app = spawn_app().await;
+    for username in ["demo_admin", "nobody"] {
+        let a = app
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(json!({"username": username, "password": "wrong-password"})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(a.body["code"], "invalid_credentials");
+        assert!(a.headers.contains_key(header::WWW_AUTHENTICATE));
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_token_gets_401_invalid_token() {
+    let app = spawn_app().await;
+    let a = app.get("/api/auth/me", Some("wg_0000")).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body["code"], "invalid_token");
+    let req = Request::builder()
+        .uri("/api/auth/me")
+        .header(header::AUTHORIZATION, "Basic Zm9vOmJhcg==")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.request(req).await.body["code"], "invalid_token");
+}
+
+#[tokio::test]
+async fn a_logged_out_token_is_refused_as_revoked() {
+    let app = spawn_app().await;
+    let token = app.login(Role::Planner).await;
+    assert_eq!(
+        app.get("/api/auth/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let out = app
+        .call(Method::POST, "/api/auth/logout", Some(&token), None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let a = app.get("/api/auth/me", Some(&token)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body["code"], "token_revoked");
+}
+
+#[tokio::test]
+async fn an_admin_can_revoke_every_token_of_a_user() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let inspector = app.login(Role::Inspector).await;
+    let me = app.get("/api/auth/me", Some(&inspector)).await;
+    let id = me.body["id"].as_i64().unwrap();
+    let a = app
+        .call(
+            Method::POST,
+            &format!("/api/users/{id}/revoke-tokens"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["revoked"], 1);
+    assert_eq!(
+        app.get("/api/auth/me", Some(&inspector)).await.body["code"],
+        "token_revoked"
+    );
+    let missing = app
+        .call(
+            Method::POST,
+            "/api/users/999999/revoke-tokens",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_as_expired() {
+    let app = spawn_app_with(HttpSettings {
+        token_ttl: chrono::Duration::seconds(-1),
+        ..HttpSettings::default()
+    })
+    .await;
+    let token = app.login(Role::Dispatcher).await;
+    let a = app.get("/api/auth/me", Some(&token)).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body["code"], "token_expired");
+}
+
+#[tokio::test]
+async fn demo_credentials_are_refused_when_the_service_does_not_allow_them() {
+    let app = spawn_app_with(HttpSettings {
+        allow_demo_logins: false,
+        ..HttpSettings::default()
+    })
+    .await;
+    let a = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "demo_admin", "password": wangge::demo::DEMO_PASSWORD})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body["code"], "demo_credentials_refused");
+}
+
+#[tokio::test]
+async fn the_inspector_and_the_handler_carry_their_scope_in_me() {
+    let app = spawn_app().await;
+    let h = app
+        .get("/api/auth/me", Some(&app.login(Role::Handler).await))
+        .await;
+    assert_eq!(h.body["role"], "handler");
+    assert_eq!(h.body["role_zh"], "处置人员");
+    assert_eq!(h.body["unit_code"], OWN_UNIT);
+}
+
+#[tokio::test]
+async fn creating_a_user_is_validated_and_a_duplicate_changes_nothing() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let handler_without_unit = json!({"username": "handler2", "display_name": "处置二", "role": "handler", "password": "long-enough-pw"});
+    let a = app
+        .call(
+            Method::POST,
+            "/api/users",
+            Some(&admin),
+            Some(handler_without_unit),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a.body["code"], "invalid_field");
+
+    let bad_grid = json!({"username": "inspector2", "display_name": "网格员二", "role": "inspector", "password": "long-enough-pw", "grids": ["4101"]});
+    let a = app
+        .call(Method::POST, "/api/users", Some(&admin), Some(bad_grid))
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let unknown_unit = json!({"username": "handler3", "display_name": "处置三", "role": "handler", "password": "long-enough-pw", "unit_code": "no-such-unit"});
+    let a = app
+        .call(Method::POST, "/api/users", Some(&admin), Some(unknown_unit))
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a.body["code"], "invalid_reference");
+
+    let events_before = app
+        .get("/api/events?limit=1000", Some(&admin))
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .len();
+    let users_before = app.db.store.list_users().await.unwrap().len();
+    let dup = json!({"username": "demo_admin", "display_name": "重复", "role": "planner", "password": "long-enough-pw"});
+    let a = app
+        .call(Method::POST, "/api/users", Some(&admin), Some(dup))
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert_eq!(a.body["code"], "conflict");
+    assert_eq!(app.db.store.list_users().await.unwrap().len(), users_before);
+    let events_after = app
+        .get("/api/events?limit=1000", Some(&admin))
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(events_after, events_before);
+}
+
+#[tokio::test]
+async fn a_change_is_logged_with_its_actor_and_request_id() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/users")
+        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", "req-test-42")
+        .body(Body::from(
+            json!({"username": "wang_wu", "display_name": "王五", "role": "inspector", "password": "long-enough-pw", "grids": ["410103001001001"]}).to_string(),
+        ))
+        .unwrap();
+    let a = app.request(req).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.headers["x-request-id"], "req-test-42");
+    let id = a.body["id"].as_i64().unwrap();
+    let events = app
+        .get(
+            &format!("/api/events?entity_type=user&entity_id={id}"),
+            Some(&admin),
+        )
+        .await;
+    let e = &events.body[0];
+    assert_eq!(e["action"], "user.created");
+    assert_eq!(e["actor_name"], "demo_admin");
+    assert_eq!(e["request_id"], "req-test-42");
+    assert_eq!(e["detail"]["grids"][0], "410103001001001");
+}
+
+#[tokio::test]
+async fn healthz_reports_the_database_the_index_version_and_the_build() {
+    let app = spawn_app().await;
+    let a = app.get("/healthz", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body["status"], "ok");
+    assert_eq!(a.body["database"]["reachable"], true);
+    assert_eq!(a.body["database"]["backend"], app.db.store.backend_name());
+    if app.db.store.backend_name() == "postgres" {
+        assert!(
+            a.body["database"]["postgis"]
+                .as_str()
+                .unwrap()
+                .starts_with('3')
+        );
+    }
+    assert!(a.body["index_version"].as_i64().unwrap() >= 1);
+    assert_eq!(a.body["build"]["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn metrics_are_served_as_prometheus_text_with_request_counts() {
+    let app = spawn_app().await;
+    app.get("/healthz", None).await;
+    let a = app.get("/metrics", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.text.contains("wangge_http_requests_total"), "{}", a.text);
+    assert!(a.text.contains("route=\"/healthz\""));
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_a_vendored_swagger_ui_are_served() {
+    let app = spawn_app().await;
+    let doc = app.get("/api/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["paths"]["/api/auth/login"].is_object());
+    let ui = app.get("/api/docs/", None).await;
+    assert_eq!(ui.status, StatusCode::OK);
+    assert!(ui.text.contains("swagger"), "{}", ui.text);
+    // The UI's script is served by us, not by a CDN.
+    let js = app.get("/api/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(
+        !ui.text.contains("https://"),
+        "the UI page must not load anything remote"
+    );
+}
+
+#[tokio::test]
+async fn responses_are_gzipped_when_the_client_accepts_it() {
+    let app = spawn_app().await;
+    let req = Request::builder()
+        .uri("/api/layers/district")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.request(req).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.headers[header::CONTENT_ENCODING], "gzip");
+}
+
+#[tokio::test]
+async fn the_first_start_loads_the_real_district_outlines_as_geojson() {
+    let app = spawn_app().await;
+    let a = app.get("/api/layers/district", None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers[header::CONTENT_TYPE], "application/geo+json");
+    let names: Vec<&str> = a.body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["中原区", "二七区"]);
+    let versions = app.get("/api/layers", None).await;
+    assert_eq!(versions.body[0]["layer"], "district");
+    assert_eq!(versions.body[0]["version"], 1);
+}
+
+#[tokio::test]
+async fn a_layer_export_with_a_bad_date_gets_400() {
+    let app = spawn_app().await;
+    let a = app.get("/api/layers/district?at=yesterday", None).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.body["code"], "invalid_date");
+    let unknown = app.get("/api/layers/province", None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}

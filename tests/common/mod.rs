@@ -1,0 +1,176 @@
+//! Test harness: a fresh store per test on the backend under test, the router without a socket,
+//! and small request helpers.
+//!
+//! The backend is SQLite (a temp file) unless `WANGGE_TEST_DATABASE_URL` names a PostgreSQL
+//! server (any database on it, e.g. `postgres://postgres@127.0.0.1:5433/postgres`): then every
+//! test gets a database of its own, created from scratch. `.ci/run` runs the same suites both ways.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use wangge::domain::identity::Role;
+use wangge::http::{AppState, HttpSettings};
+use wangge::store::{Store, StoreOptions};
+
+/// A store for one test, and what keeps it alive.
+pub struct TestStore {
+    pub store: Store,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn random_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
+}
+
+/// The PostgreSQL server under test, if any.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("WANGGE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh, migrated, empty store.
+pub async fn fresh_store() -> TestStore {
+    let (url, dir) = match postgres_admin_url() {
+        Some(admin) => {
+            let admin_store = Store::connect(&admin, &StoreOptions::default())
+                .await
+                .expect("connect to the PostgreSQL test server");
+            let name = format!("wangge_t_{}", random_suffix());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(admin_store.postgres_pool().expect("a postgres URL"))
+                .await
+                .expect("create the test database");
+            admin_store.close().await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            (format!("{base}/{name}"), None)
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (url, Some(dir))
+        }
+    };
+    let store = Store::connect(&url, &StoreOptions::default())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    if std::env::var("WANGGE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        assert_eq!(store.backend_name(), "postgres", "PostgreSQL was required");
+    }
+    TestStore {
+        store,
+        url,
+        _dir: dir,
+    }
+}
+
+/// The small real fixture: the real outlines of 中原区 and 二七区 and their departments.
+pub fn mini_city() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini")
+}
+
+/// A running application (router + store) with the mini city and the demo users.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub db: TestStore,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(HttpSettings::default()).await
+}
+
+pub async fn spawn_app_with(settings: HttpSettings) -> TestApp {
+    let db = fresh_store().await;
+    wangge::demo::first_start(&db.store, &mini_city(), true)
+        .await
+        .expect("seed the mini city");
+    let version = db.store.data_version().await.expect("data version");
+    let state = AppState::new(db.store.clone(), settings, version);
+    TestApp {
+        router: wangge::http::router(state.clone()),
+        state,
+        db,
+    }
+}
+
+/// A response, with its body parsed as JSON when it is JSON.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub async fn request(&self, req: Request<Body>) -> Answer {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        self.request(req).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// Logs in as the demo user of `role` and returns the token.
+    pub async fn login(&self, role: Role) -> String {
+        let (username, _, _) = wangge::demo::DEMO_USERS
+            .iter()
+            .find(|(_, _, r)| *r == role)
+            .expect("a demo user per role");
+        let a = self
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(serde_json::json!({ "username": username, "password": wangge::demo::DEMO_PASSWORD })),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "login as {username}: {}", a.text);
+        a.body["token"].as_str().expect("token").to_owned()
+    }
+}
