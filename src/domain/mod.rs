@@ -4,6 +4,7 @@
 //! layer (`crate::http`) and the store (`crate::store`) translate to and from these types.
 
 pub mod codes;
+pub mod crs;
 pub mod identity;
 pub mod jurisdiction;
 pub mod unit;
