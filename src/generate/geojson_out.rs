@@ -144,14 +144,6 @@ impl Collection {
         self.buf.push('}');
         self.count += 1;
     }
-    /// Number of features.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-    /// True without features.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
     /// The finished document.
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.push_str("\n]}\n");

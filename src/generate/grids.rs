@@ -44,8 +44,7 @@ pub fn build(
 ) -> Vec<GridDraft> {
     let n = pcs.list.len();
     let mut groups: BTreeMap<(u32, usize, usize, usize), Vec<usize>> = BTreeMap::new();
-    for p in 0..n {
-        let pc = &pcs.list[p];
+    for (p, pc) in pcs.list.iter().enumerate() {
         let k = pc.land.block();
         groups
             .entry((comm[p], k, pc.cell.0 / k, pc.cell.1 / k))

@@ -43,8 +43,6 @@ pub struct Piece {
 pub struct Pieces {
     /// All pieces, in face order.
     pub list: Vec<Piece>,
-    /// Piece of each face (`u32::MAX` for faces outside the districts).
-    pub of_face: Vec<u32>,
     /// Neighbours of each piece with the length of the shared border.
     pub adj: Vec<Vec<(u32, f64)>>,
 }
@@ -89,7 +87,7 @@ pub fn pieces(g: &Graph, lat: &Lattice) -> Pieces {
         .into_iter()
         .map(|m| m.into_iter().collect())
         .collect();
-    Pieces { list, of_face, adj }
+    Pieces { list, adj }
 }
 
 /// Illustrative seed positions of the 30 streets (WGS84 lon, lat), by code.

@@ -367,12 +367,12 @@ impl Graph {
             }
         }
         let mut next = vec![0u32; nh];
-        for h in 0..nh {
+        for (h, nx) in next.iter_mut().enumerate() {
             let tw = h ^ 1;
             let v = origin(tw) as usize;
             let list = &out[v];
             let p = pos[tw] as usize;
-            next[h] = list[(p + list.len() - 1) % list.len()];
+            *nx = list[(p + list.len() - 1) % list.len()];
         }
         let mut face_of = vec![NONE; nh];
         let mut faces = Vec::new();
@@ -484,21 +484,6 @@ impl Graph {
             }
         }
         ring
-    }
-
-    /// Half-edges of a face.
-    pub fn face_halfedges(&self, f: u32) -> Vec<u32> {
-        let h0 = self.faces[f as usize].first;
-        let mut h = h0;
-        let mut out = Vec::new();
-        loop {
-            out.push(h);
-            h = self.next[h as usize];
-            if h == h0 {
-                break;
-            }
-        }
-        out
     }
 
     /// Boundaries of regions given a label per face (`NONE` = no region). Returns, per region,

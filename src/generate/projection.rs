@@ -77,11 +77,6 @@ pub fn fmt7(v: i64) -> String {
     format!("{sign}{}.{:07}", a / 10_000_000, a % 10_000_000)
 }
 
-/// Local metres → degrees (WGS84 lon, lat), unrounded.
-pub fn to_deg(p: [f64; 2]) -> [f64; 2] {
-    [LON0 + p[0] / M_PER_DEG_LON, LAT0 + p[1] / M_PER_DEG_LAT]
-}
-
 /// Degrees (WGS84 lon, lat) → local metres, unrounded.
 pub fn to_metres(lon: f64, lat: f64) -> [f64; 2] {
     [(lon - LON0) * M_PER_DEG_LON, (lat - LAT0) * M_PER_DEG_LAT]

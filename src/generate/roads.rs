@@ -97,10 +97,8 @@ fn name_lines(
             let best = (0..classes.len())
                 .filter(|&k| classes[k] == class && used[k] && !out.contains_key(&k))
                 .min_by(|&a, &b| (pos(a) - t).abs().total_cmp(&(pos(b) - t).abs()));
-            if let Some(k) = best {
-                if (pos(k) - t).abs() < 2500.0 {
-                    out.insert(k, name.to_string());
-                }
+            if let Some(k) = best.filter(|&k| (pos(k) - t).abs() < 2500.0) {
+                out.insert(k, name.to_string());
             }
         }
     }
@@ -153,14 +151,12 @@ pub fn build(city: &City) -> Network {
             _ => false,
         }
     };
-    let mut col_used = vec![false; ni + 1];
-    let mut row_used = vec![false; nj + 1];
-    for i in 0..=ni {
-        col_used[i] = (0..nj).any(|j| drawn(lat.col_class[i], lat.xy(i, j), lat.xy(i, j + 1)));
-    }
-    for j in 0..=nj {
-        row_used[j] = (0..ni).any(|i| drawn(lat.row_class[j], lat.xy(i, j), lat.xy(i + 1, j)));
-    }
+    let col_used: Vec<bool> = (0..=ni)
+        .map(|i| (0..nj).any(|j| drawn(lat.col_class[i], lat.xy(i, j), lat.xy(i, j + 1))))
+        .collect();
+    let row_used: Vec<bool> = (0..=nj)
+        .map(|j| (0..ni).any(|i| drawn(lat.row_class[j], lat.xy(i, j), lat.xy(i + 1, j))))
+        .collect();
     let mut fallback = 0;
     let col_names = name_lines(
         &lat.col_class,

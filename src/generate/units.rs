@@ -88,6 +88,5 @@ pub fn write(city: &City, fronts: &[Frontage], files: &mut BTreeMap<String, Vec<
         };
         row(&f.unit_code, &f.name, kind, &f.grid_code);
     }
-    drop(row);
     files.insert("units.csv".into(), w.into_inner().expect("csv into memory"));
 }

@@ -171,7 +171,7 @@ pub fn build(city: &City, net: &Network, fronts: &[Frontage]) -> Vec<Zone> {
     for (n, &r) in alleys.iter().enumerate() {
         let road = &net.roads[r];
         let pts: Vec<[f64; 2]> = road.pts.iter().map(|p| p.metres()).collect();
-        let a = pts[pts.len() / 2 - if pts.len() % 2 == 0 { 1 } else { 0 }];
+        let a = pts[pts.len() / 2 - usize::from(pts.len().is_multiple_of(2))];
         let b = pts[pts.len() / 2];
         let mid = if a == b {
             a
