@@ -480,7 +480,7 @@ fn frontages_lie_along_a_road_edge_inside_their_grid() {
             "{code}: midpoint outside its grid"
         );
         let depth = f["properties"]["depth_m"].as_f64().unwrap();
-        assert!((3.0..=17.0).contains(&depth));
+        assert!((5.0..=17.0).contains(&depth));
     }
 }
 
@@ -627,4 +627,40 @@ fn the_generator_is_deterministic_and_the_committed_geodata_is_up_to_date() {
         total += a.len() as u64;
     }
     assert!(total < 30_000_000, "geodata is {total} bytes");
+}
+
+#[test]
+fn frontages_in_a_grid_never_overlap_or_touch() {
+    let mut by_grid: BTreeMap<String, Vec<Seg>> = BTreeMap::new();
+    for f in features("frontage.geojson.gz") {
+        let c = f["geometry"]["coordinates"].as_array().unwrap();
+        by_grid
+            .entry(prop(&f, "parent_code").to_string())
+            .or_default()
+            .push((metres(q(&c[0])), metres(q(&c[1]))));
+    }
+    let cross = |o: [f64; 2], a: [f64; 2], b: [f64; 2]| {
+        (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    };
+    for (grid, segs) in by_grid {
+        for i in 0..segs.len() {
+            for j in i + 1..segs.len() {
+                let (a, b) = (segs[i], segs[j]);
+                let crossing = cross(a.0, a.1, b.0) * cross(a.0, a.1, b.1) < 0.0
+                    && cross(b.0, b.1, a.0) * cross(b.0, b.1, a.1) < 0.0;
+                let d = [
+                    dist_to_segment(a.0, b.0, b.1),
+                    dist_to_segment(a.1, b.0, b.1),
+                    dist_to_segment(b.0, a.0, a.1),
+                    dist_to_segment(b.1, a.0, a.1),
+                ]
+                .into_iter()
+                .fold(f64::MAX, f64::min);
+                assert!(
+                    !crossing && d > 0.3,
+                    "{grid}: frontages {i} and {j} overlap ({d:.2} m)"
+                );
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! Rule: along every drawn road edge, on each side, segments are laid one after another on the
 //! road edge line (offset from the centre line by the road's half-width), starting and ending
-//! `half-width of the crossing road + 2 m` away from the crossings, 8–40 m long by shop type, with
+//! `half-width of the crossing road + 3 m + 0.2 × own half-width` away from the crossings, 8–40 m long by shop type, with
 //! 0.5–3 m gaps; each stretch is occupied with a probability that falls from the core to the
 //! village land. Segments on one side of one edge therefore never overlap, and segments of
 //! different edges are kept apart by the crossing margins. The grid is the one containing the
@@ -169,7 +169,10 @@ pub fn build(city: &City, net: &Network) -> Vec<Frontage> {
             let Some(cell) = e.cells[side] else { continue };
             let sgn = if side == 0 { 1.0 } else { -1.0 };
             let off = [nrm[0] * hw * sgn, nrm[1] * hw * sgn];
-            let (start, end) = (e.cross_hw[0] + 2.0, len - e.cross_hw[1] - 2.0);
+            // Crossings are not quite square (the lattice bends up to ~10 %), so the clearance grows
+            // with this road's own half-width: the corner of two offset lines shifts by hw·tan θ.
+            let clear = 3.0 + 0.2 * hw;
+            let (start, end) = (e.cross_hw[0] + clear, len - e.cross_hw[1] - clear);
             let mut pos = start + rng.range(0.0, 3.0);
             while pos + 8.0 <= end {
                 let t = TYPES[rng.weighted(&weights)];
@@ -185,7 +188,8 @@ pub fn build(city: &City, net: &Network) -> Vec<Frontage> {
                     if let Some(g) = city.grid_at(cell, mid) {
                         serial += 1;
                         let name = names::shop(&mut rng, t.as_str(), road_name, serial);
-                        let depth = t.depth() + rng.int(-2, 2) as f64;
+                        // Never under 5 m: the 门前三包 strip covers at least the pavement.
+                        let depth = (t.depth() + rng.int(-2, 2) as f64).max(5.0);
                         out.push(Frontage {
                             code: String::new(),
                             name,

@@ -167,7 +167,7 @@ const SURNAMES: [&str; 24] = [
 /// A shop or organisation name for a frontage of `kind` on `road`.
 pub fn shop(rng: &mut Rng, kind: &str, road: &str, serial: usize) -> String {
     let sn = *rng.pick(&SURNAMES);
-    let short_road = road.trim_end_matches("路").trim_end_matches("街");
+    let short_road = road.strip_suffix('路').unwrap_or(road);
     match kind {
         "restaurant" => match rng.below(4) {
             0 => format!(
