@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `migrate`, `generate`.
+//! Command line: `serve` (the default), `migrate`, `import`, `generate`.
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +21,8 @@ enum Command {
     Serve(Box<ServeConfig>),
     /// Apply the database migrations and exit.
     Migrate(StoreConfig),
+    /// Import jurisdiction layers, basemap, units or OpenStreetMap data, as the admin API does.
+    Import(crate::config::ImportArgs),
     /// Rebuild `geodata/` (the demo city) from the real inputs and a seed.
     Generate(crate::generate::GenerateArgs),
 }
@@ -33,6 +35,10 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Migrate(config)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::migrate(&config))
+        }),
+        Some(Command::Import(args)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(crate::config::LogFormat::Text);
+            rt.block_on(crate::server::import(args))
         }),
         Some(Command::Serve(config)) => {
             runtime().and_then(|rt| rt.block_on(crate::server::serve(*config)))

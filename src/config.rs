@@ -74,3 +74,61 @@ impl StoreConfig {
         }
     }
 }
+
+/// Settings of `wangge import`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// Store settings.
+    #[command(flatten)]
+    pub store: StoreConfig,
+    /// What to import.
+    #[command(subcommand)]
+    pub what: ImportWhat,
+}
+
+/// The kinds of import.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ImportWhat {
+    /// A whole jurisdiction layer from GeoJSON, validated and published as a new version.
+    Layer {
+        /// district, street, community, grid, frontage or zone.
+        layer: String,
+        /// GeoJSON FeatureCollection (`.gz` is gunzipped).
+        file: PathBuf,
+        /// Coordinate system of the file: wgs84 (default), cgcs2000, gcj02, bd09.
+        #[arg(long)]
+        crs: Option<String>,
+        /// Publish despite warnings (errors always refuse).
+        #[arg(long)]
+        accept_warnings: bool,
+        /// Validate only.
+        #[arg(long)]
+        dry_run: bool,
+        /// The version is valid from this date (UTC+8) or RFC 3339 instant; default now.
+        #[arg(long)]
+        valid_from: Option<String>,
+        /// Write the validation report as GeoJSON here, to look at on a map.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Basemap lines of one kind (road, railway, water) from GeoJSON.
+    Basemap {
+        /// road, railway or water.
+        kind: String,
+        /// GeoJSON FeatureCollection.
+        file: PathBuf,
+        /// Coordinate system of the file.
+        #[arg(long)]
+        crs: Option<String>,
+    },
+    /// Responsible units from CSV `code,name,kind,parent_code`.
+    Units {
+        /// CSV file.
+        file: PathBuf,
+    },
+    /// Roads, railways and buildings from an OpenStreetMap PBF file.
+    Osm {
+        /// `.osm.pbf` file.
+        file: PathBuf,
+    },
+}

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use crate::domain::identity::Role;
 use crate::domain::jurisdiction::Layer;
 use crate::domain::unit::{ResponsibleUnit, UnitKind};
-use crate::import::{self, ImportError};
+use crate::import::{self, ImportError, LayerImportOptions};
 use crate::store::{Audit, NewUser, Store, StoreError};
 
 /// The password of every demo user. `serve` refuses these logins on a non-loopback address
@@ -49,6 +49,16 @@ pub enum SeedError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A geodata file failed validation.
+    #[error("{file} was refused by validation: {errors} errors, the first: {first}")]
+    Refused {
+        /// The file.
+        file: String,
+        /// Number of errors.
+        errors: usize,
+        /// The first error message.
+        first: String,
+    },
     /// Password hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
@@ -93,48 +103,63 @@ fn read(path: &Path) -> Result<String, SeedError> {
     })
 }
 
-/// Loads the city in `dir` (units, then layers parents first, then the basemap). Files that are
-/// absent are skipped; a file that is present must import cleanly.
+/// Loads the city in `dir` through the import service, exactly as a city's own data would go:
+/// units, then the basemap (frontage validation needs the roads), then the layers parents first,
+/// each validated and published as version 1. Files that are absent are skipped; a file that is
+/// present must import cleanly (warnings are accepted, errors are not).
 pub async fn load_city(store: &Store, dir: &Path, audit: &Audit) -> Result<LoadReport, SeedError> {
     let mut report = LoadReport::default();
+    let err = |path: &Path| {
+        let file = path.display().to_string();
+        move |source| SeedError::Import { file, source }
+    };
     if let Some(path) = find(dir, "units") {
-        let units = import::parse_units_csv(&read(&path)?).map_err(|source| SeedError::Import {
-            file: path.display().to_string(),
-            source,
-        })?;
-        store.upsert_units(&units, audit).await?;
-        report.units = units.len();
-    }
-    let valid_from = demo_valid_from();
-    for layer in Layer::ALL {
-        let Some(path) = find(dir, layer.as_str()) else {
-            continue;
-        };
-        let features =
-            import::parse_layer(layer, &read(&path)?).map_err(|source| SeedError::Import {
-                file: path.display().to_string(),
-                source,
-            })?;
-        let source = format!(
-            "geodata/{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-        );
-        store
-            .publish_layer(layer, &features, valid_from, &source, audit)
-            .await?;
-        report.layers.push((layer, features.len()));
+        report.units = import::import_units(store, &read(&path)?, audit)
+            .await
+            .map_err(err(&path))?;
     }
     for kind in ["road", "railway", "water"] {
         let Some(path) = find(dir, kind) else {
             continue;
         };
-        let features =
-            import::parse_basemap(kind, &read(&path)?).map_err(|source| SeedError::Import {
-                file: path.display().to_string(),
-                source,
-            })?;
-        store.replace_basemap(kind, &features, audit).await?;
-        report.basemap.push((kind.to_owned(), features.len()));
+        let n = import::service::import_basemap(store, kind, &read(&path)?, None, audit)
+            .await
+            .map_err(err(&path))?;
+        report.basemap.push((kind.to_owned(), n));
+    }
+    for layer in Layer::ALL {
+        let Some(path) = find(dir, layer.as_str()) else {
+            continue;
+        };
+        let options = LayerImportOptions {
+            valid_from: Some(demo_valid_from()),
+            accept_warnings: true,
+            source: format!(
+                "geodata/{}",
+                path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+            ),
+            ..LayerImportOptions::default()
+        };
+        let quiet = |_: &str| {};
+        let outcome = import::import_layer(store, layer, read(&path)?, &options, audit, &quiet)
+            .await
+            .map_err(err(&path))?;
+        match outcome.published {
+            Some(v) => report.layers.push((layer, v.feature_count as usize)),
+            None => {
+                let first = outcome
+                    .report
+                    .issues
+                    .first()
+                    .map(|i| i.message.clone())
+                    .unwrap_or_default();
+                return Err(SeedError::Refused {
+                    file: path.display().to_string(),
+                    errors: outcome.report.errors,
+                    first,
+                });
+            }
+        }
     }
     Ok(report)
 }

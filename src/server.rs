@@ -118,3 +118,94 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutdown signal received; finishing requests in flight");
 }
+
+/// `wangge import …`: the same import service as the admin API, with progress on stderr.
+pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
+    use std::str::FromStr;
+
+    use crate::config::ImportWhat;
+    use crate::domain::crs::Crs;
+    use crate::domain::jurisdiction::{Layer, parse_as_of};
+    use crate::import::{self, LayerImportOptions};
+    use crate::store::Audit;
+
+    let store = open_store(&args.store).await?;
+    let start = std::time::Instant::now();
+    let progress = move |line: &str| eprintln!("[{:>6.1}s] {line}", start.elapsed().as_secs_f64());
+    let audit = Audit {
+        actor_id: None,
+        actor_name: Some(format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )),
+        request_id: None,
+    };
+    let read = |path: &std::path::Path| -> anyhow::Result<String> {
+        progress(&format!("reading {}", path.display()));
+        Ok(import::read_text(path)?)
+    };
+    let crs = |c: &Option<String>| -> anyhow::Result<Option<Crs>> {
+        Ok(c.as_deref().map(Crs::from_str).transpose()?)
+    };
+    match &args.what {
+        ImportWhat::Layer {
+            layer,
+            file,
+            crs: c,
+            accept_warnings,
+            dry_run,
+            valid_from,
+            report,
+        } => {
+            let layer = Layer::from_str(layer)?;
+            let options = LayerImportOptions {
+                crs: crs(c)?,
+                valid_from: valid_from.as_deref().map(parse_as_of).transpose()?,
+                accept_warnings: *accept_warnings,
+                dry_run: *dry_run,
+                source: file.display().to_string(),
+                ..LayerImportOptions::default()
+            };
+            let outcome =
+                import::import_layer(&store, layer, read(file)?, &options, &audit, &progress)
+                    .await?;
+            for issue in outcome.report.issues.iter().take(50) {
+                eprintln!("  {:?} {}: {}", issue.severity, issue.check, issue.message);
+            }
+            if outcome.report.issues.len() > 50 {
+                eprintln!("  … and {} more", outcome.report.issues.len() - 50);
+            }
+            if let Some(path) = report {
+                std::fs::write(path, outcome.report.to_geojson().to_string())?;
+                progress(&format!("validation report written to {}", path.display()));
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "crs": outcome.crs, "errors": outcome.report.errors, "warnings": outcome.report.warnings,
+                    "refused": outcome.refused, "published": outcome.published,
+                }))?
+            );
+            if outcome.refused {
+                anyhow::bail!("the import was refused; nothing was stored");
+            }
+        }
+        ImportWhat::Basemap { kind, file, crs: c } => {
+            let n = import::service::import_basemap(&store, kind, &read(file)?, crs(c)?, &audit)
+                .await?;
+            progress(&format!("{n} {kind} features imported"));
+        }
+        ImportWhat::Units { file } => {
+            let n = import::import_units(&store, &read(file)?, &audit).await?;
+            progress(&format!("{n} units imported"));
+        }
+        ImportWhat::Osm { file } => {
+            progress(&format!("reading {}", file.display()));
+            let outcome =
+                import::import_osm(&store, std::fs::read(file)?, &audit, &progress).await?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+        }
+    }
+    store.close().await;
+    Ok(())
+}

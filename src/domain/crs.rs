@@ -91,14 +91,25 @@ impl fmt::Display for Crs {
 
 /// A coordinate system name that is not supported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown coordinate system {0:?}; declare one of wgs84 (EPSG:4326), cgcs2000 (EPSG:4490), gcj02 (AMap/高德, Tencent) or bd09 (Baidu)")]
+#[error(
+    "unknown coordinate system {0:?}; declare one of wgs84 (EPSG:4326), cgcs2000 (EPSG:4490), gcj02 (AMap/高德, Tencent) or bd09 (Baidu)"
+)]
 pub struct UnknownCrs(pub String);
 
 impl FromStr for Crs {
     type Err = UnknownCrs;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace(['-', '_'], "").as_str() {
-            "wgs84" | "epsg:4326" | "urn:ogc:def:crs:ogc:1.3:crs84" | "crs84" => Ok(Crs::Wgs84),
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "")
+            .as_str()
+        {
+            "wgs84"
+            | "epsg:4326"
+            | "urn:ogc:def:crs:epsg::4326"
+            | "urn:ogc:def:crs:ogc:1.3:crs84"
+            | "crs84" => Ok(Crs::Wgs84),
             "cgcs2000" | "epsg:4490" | "urn:ogc:def:crs:epsg::4490" => Ok(Crs::Cgcs2000),
             "gcj02" | "amap" | "gaode" | "tencent" => Ok(Crs::Gcj02),
             "bd09" | "bd09ll" | "baidu" => Ok(Crs::Bd09),
@@ -196,7 +207,9 @@ pub enum CoordError {
     #[error("a coordinate is not a finite number")]
     NotFinite,
     /// Longitude beyond ±180° or latitude beyond ±90°.
-    #[error("({lon}, {lat}) is not a longitude/latitude pair: longitude must lie within ±180°, latitude within ±90°")]
+    #[error(
+        "({lon}, {lat}) is not a longitude/latitude pair: longitude must lie within ±180°, latitude within ±90°"
+    )]
     OutOfRange {
         /// Given longitude.
         lon: f64,
@@ -204,7 +217,9 @@ pub enum CoordError {
         lat: f64,
     },
     /// The pair lies in the area only when read the other way round.
-    #[error("({lon}, {lat}) looks like latitude, longitude: send longitude first (GeoJSON order), i.e. ({lat}, {lon})")]
+    #[error(
+        "({lon}, {lat}) looks like latitude, longitude: send longitude first (GeoJSON order), i.e. ({lat}, {lon})"
+    )]
     LooksSwapped {
         /// Given first value.
         lon: f64,
@@ -265,14 +280,20 @@ mod tests {
     fn a_point_in_helsinki_is_outside_a_chinese_city() {
         let city = PlausibleArea::around(
             "郑州",
-            geo::Rect::new(geo::coord! {x: 113.4, y: 34.5}, geo::coord! {x: 113.8, y: 34.9}),
+            geo::Rect::new(
+                geo::coord! {x: 113.4, y: 34.5},
+                geo::coord! {x: 113.8, y: 34.9},
+            ),
             20_000.0,
         );
         assert!(matches!(
             city.check(24.94, 60.17),
             Err(CoordError::OutsideArea { .. })
         ));
-        assert!(matches!(city.check(f64::NAN, 1.0), Err(CoordError::NotFinite)));
+        assert!(matches!(
+            city.check(f64::NAN, 1.0),
+            Err(CoordError::NotFinite)
+        ));
         assert!(matches!(
             PlausibleArea::world().check(200.0, 95.0),
             Err(CoordError::OutOfRange { .. })

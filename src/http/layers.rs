@@ -92,15 +92,15 @@ pub async fn export_layer(
 
 /// Basemap features of one kind (road, railway, water) as GeoJSON (public).
 #[utoipa::path(get, path = "/api/basemap/{kind}", tag = "layers",
-    params(("kind" = String, Path, description = "road, railway or water")),
+    params(("kind" = String, Path, description = "road, railway, water or building")),
     responses((status = 200, description = "GeoJSON FeatureCollection", content_type = "application/geo+json")))]
 pub async fn basemap(
     State(state): State<AppState>,
     ApiPath(kind): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    if !matches!(kind.as_str(), "road" | "railway" | "water") {
+    if !matches!(kind.as_str(), "road" | "railway" | "water" | "building") {
         return Err(ApiError::not_found(format!(
-            "basemap kind {kind:?} does not exist; expected road, railway or water"
+            "basemap kind {kind:?} does not exist; expected road, railway, water or building"
         )));
     }
     let features = state

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod import;
 pub mod layers;
 pub mod openapi;
 
@@ -129,6 +130,10 @@ pub fn router(state: AppState) -> Router {
         .route("/layers", get(layers::list_versions))
         .route("/layers/{layer}", get(layers::export_layer))
         .route("/basemap/{kind}", get(layers::basemap))
+        .route("/import/layers/{layer}", post(import::import_layer))
+        .route("/import/basemap/{kind}", post(import::import_basemap))
+        .route("/import/units", post(import::import_units))
+        .route("/import/osm", post(import::import_osm))
         .fallback(|| async { error::ApiError::not_found("no such API resource; see /api/docs") });
 
     let mut app = Router::new()

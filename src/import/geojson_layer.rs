@@ -52,9 +52,30 @@ fn text_prop(props: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// The coordinate system named by a legacy GeoJSON `crs` member (GeoJSON 2008), e.g.
+/// `urn:ogc:def:crs:EPSG::4490`. RFC 7946 dropped the member, but exports from older GIS tools
+/// still carry it.
+fn crs_member(fc: &geojson::FeatureCollection) -> Option<String> {
+    let crs = fc.foreign_members.as_ref()?.get("crs")?;
+    crs.pointer("/properties/name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
 /// Parses a FeatureCollection into features of `layer`.
 pub fn parse_layer(layer: Layer, text: &str) -> Result<Vec<Jurisdiction>, ImportError> {
+    parse_layer_with_crs(layer, text).map(|(f, _)| f)
+}
+
+/// Parses a FeatureCollection into features of `layer`, with the name of the coordinate system its
+/// legacy `crs` member declares, if any. Codes are not checked here but by the validation, so that
+/// every bad code is reported at once.
+pub fn parse_layer_with_crs(
+    layer: Layer,
+    text: &str,
+) -> Result<(Vec<Jurisdiction>, Option<String>), ImportError> {
     let fc = collection(text)?;
+    let crs = crs_member(&fc);
     let kind_key = kind_property(layer);
     fc.features
         .iter()
@@ -70,12 +91,6 @@ pub fn parse_layer(layer: Layer, text: &str) -> Result<Vec<Jurisdiction>, Import
             let code = required("code")?;
             let name = required("name")?;
             let parent_code = text_prop(&props, "parent_code");
-            layer
-                .check_code(&code, parent_code.as_deref())
-                .map_err(|e| ImportError::BadFeature {
-                    index,
-                    message: e.to_string(),
-                })?;
             let kind = text_prop(&props, kind_key).or_else(|| match props.get(kind_key) {
                 Some(Value::Bool(b)) => Some(b.to_string()),
                 _ => None,
@@ -96,7 +111,8 @@ pub fn parse_layer(layer: Layer, text: &str) -> Result<Vec<Jurisdiction>, Import
                 geometry: geometry(index, f)?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()
+        .map(|features| (features, crs))
 }
 
 /// Parses a FeatureCollection of basemap features of one `kind` (road, railway …). The `class`
@@ -140,14 +156,10 @@ mod tests {
     }
 
     #[test]
-    fn a_street_code_outside_its_district_is_refused() {
-        let text = r#"{"type":"FeatureCollection","features":[
-            {"type":"Feature","properties":{"code":"410102001","name":"x","parent_code":"410103"},
-             "geometry":{"type":"Point","coordinates":[113.6,34.7]}}]}"#;
-        assert!(matches!(
-            parse_layer(Layer::Street, text),
-            Err(ImportError::BadFeature { index: 0, .. })
-        ));
+    fn a_legacy_crs_member_is_read() {
+        let text = r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::3857"}},"features":[]}"#;
+        let (_, crs) = parse_layer_with_crs(Layer::Grid, text).unwrap();
+        assert_eq!(crs.as_deref(), Some("urn:ogc:def:crs:EPSG::3857"));
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //! uses for its own data, and the one the demo city is loaded through at first start.
 
 pub mod geojson_layer;
+pub mod osm;
+pub mod service;
 pub mod units_csv;
+pub mod validate;
 
 pub use geojson_layer::{parse_basemap, parse_layer};
+pub use service::{LayerImportOptions, LayerImportOutcome, import_layer, import_osm, import_units};
 pub use units_csv::parse_units_csv;
 
 /// Why an import was refused. Nothing is stored when any of these is returned.
@@ -33,6 +37,26 @@ pub enum ImportError {
         /// What is wrong.
         message: String,
     },
+    /// A coordinate was refused (swapped, out of range, outside the plausible area).
+    #[error("feature #{index}{}: {source}", code.as_ref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    BadCoordinate {
+        /// Zero-based index of the feature.
+        index: usize,
+        /// Its code, if it has one.
+        code: Option<String>,
+        /// What is wrong with the coordinate.
+        source: crate::domain::crs::CoordError,
+    },
+    /// The file names a coordinate system wangge does not know, or one that contradicts the
+    /// declared one.
+    #[error("{0}")]
+    Crs(String),
+    /// The OpenStreetMap file could not be read.
+    #[error("OpenStreetMap PBF: {0}")]
+    Osm(String),
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// A file could not be read.
     #[error("cannot read {path}: {message}")]
     Io {

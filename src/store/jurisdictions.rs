@@ -262,29 +262,42 @@ impl Store {
         })
     }
 
-    /// Replaces every basemap feature of one kind (roads, railway …) in one transaction.
+    /// Replaces every basemap feature of the given kinds (roads, railway …), all in one
+    /// transaction: either every kind is replaced or none is.
     pub async fn replace_basemap(
         &self,
-        kind: &str,
-        features: &[BasemapFeature],
+        sets: &[(&str, &[BasemapFeature])],
         audit: &Audit,
     ) -> StoreResult<u64> {
-        let encoded = features
-            .iter()
-            .map(|f| Ok((f, encode_wkb(&f.geometry)?, bbox(&f.geometry)?)))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut encoded = Vec::new();
+        for (kind, features) in sets {
+            for f in *features {
+                encoded.push((*kind, f, encode_wkb(&f.geometry)?, bbox(&f.geometry)?));
+            }
+        }
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM basemap_features WHERE kind = $1")
-                .bind(kind)
-                .execute(&mut *tx)
-                .await?;
+            for (kind, features) in sets {
+                sqlx::query("DELETE FROM basemap_features WHERE kind = $1")
+                    .bind(*kind)
+                    .execute(&mut *tx)
+                    .await?;
+                let detail = serde_json::json!({ "count": features.len() });
+                append_event!(
+                    &mut *tx,
+                    audit,
+                    "basemap.replaced",
+                    "basemap",
+                    *kind,
+                    &detail
+                )?;
+            }
             for chunk in encoded.chunks(BATCH) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO basemap_features (kind, class, name, props, min_lon, min_lat, max_lon, max_lat, geom) ",
                 );
-                qb.push_values(chunk, |mut b, (f, wkb, bb)| {
-                    b.push_bind(kind.to_owned())
+                qb.push_values(chunk, |mut b, (kind, f, wkb, bb)| {
+                    b.push_bind(kind.to_string())
                         .push_bind(f.class.clone())
                         .push_bind(f.name.clone())
                         .push_bind(sqlx::types::Json(f.props.clone()))
@@ -296,17 +309,8 @@ impl Store {
                 });
                 qb.build().execute(&mut *tx).await?;
             }
-            let detail = serde_json::json!({ "count": features.len() });
-            append_event!(
-                &mut *tx,
-                audit,
-                "basemap.replaced",
-                "basemap",
-                kind,
-                &detail
-            )?;
             tx.commit().await?;
-            Ok(features.len() as u64)
+            Ok(encoded.len() as u64)
         })
     }
 

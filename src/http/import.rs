@@ -1,0 +1,235 @@
+//! Admin imports: jurisdiction layers (GeoJSON, any declared coordinate system), basemap lines,
+//! responsible units (CSV) and OpenStreetMap PBF. A refused import answers 422 with the full
+//! validation report and leaves the store exactly as it was.
+
+use std::str::FromStr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::{AdminOnly, Auth};
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiPath, ApiQuery, RequestId};
+use crate::domain::crs::{CoordError, Crs};
+use crate::domain::jurisdiction::{Layer, parse_as_of};
+use crate::import::{self, ImportError, LayerImportOptions};
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        let e = match e {
+            ImportError::Store(s) => return s.into(),
+            other => other,
+        };
+        let unprocessable = |code, e: &ImportError| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
+        };
+        match &e {
+            ImportError::MalformedGeoJson(_) => {
+                ApiError::bad_request("malformed_geojson", e.to_string())
+            }
+            ImportError::NotAFeatureCollection => {
+                ApiError::bad_request("not_a_feature_collection", e.to_string())
+            }
+            ImportError::BadFeature { .. } => unprocessable("invalid_feature", &e),
+            ImportError::BadCsv { .. } => unprocessable("invalid_csv", &e),
+            ImportError::BadCoordinate { source, .. } => match source {
+                CoordError::LooksSwapped { .. } => unprocessable("swapped_coordinates", &e),
+                CoordError::OutsideArea { .. } => unprocessable("outside_area", &e),
+                _ => unprocessable("invalid_coordinate", &e),
+            },
+            ImportError::Crs(_) => unprocessable("unknown_crs", &e),
+            ImportError::Osm(_) => ApiError::bad_request("malformed_osm", e.to_string()),
+            ImportError::Io { .. } | ImportError::Store(_) => {
+                ApiError::bad_request("unreadable_input", e.to_string())
+            }
+        }
+    }
+}
+
+fn text(body: &Bytes) -> Result<String, ApiError> {
+    String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad_request("not_utf8", "the body must be UTF-8 text"))
+}
+
+fn parse_crs(crs: Option<&str>) -> Result<Option<Crs>, ApiError> {
+    crs.map(Crs::from_str).transpose().map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_crs",
+            e.to_string(),
+        )
+    })
+}
+
+/// Options of a layer import.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LayerImportQuery {
+    /// wgs84 (default), cgcs2000, gcj02 or bd09.
+    pub crs: Option<String>,
+    /// Publish despite warnings (errors always refuse).
+    #[serde(default)]
+    pub accept_warnings: bool,
+    /// Validate only.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The new version is valid from this date (UTC+8) or instant; default now.
+    pub valid_from: Option<String>,
+    /// `json` (default) or `geojson`: the validation report as a FeatureCollection.
+    pub report: Option<String>,
+}
+
+/// Imports a whole layer from a GeoJSON FeatureCollection and publishes it as a new version (admin).
+#[utoipa::path(post, path = "/api/import/layers/{layer}", tag = "import", security(("bearer" = [])),
+    params(("layer" = String, Path, description = "district, street, community, grid, frontage or zone"), LayerImportQuery),
+    request_body(content = String, content_type = "application/geo+json"),
+    responses((status = 201, description = "published"), (status = 200, description = "dry run passed"),
+        (status = 422, description = "refused, with the validation report"), (status = 400, body = ErrorBody)))]
+pub async fn import_layer(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    ApiPath(layer): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LayerImportQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let layer = Layer::from_str(&layer).map_err(|e| ApiError::not_found(e.to_string()))?;
+    let valid_from = q
+        .valid_from
+        .as_deref()
+        .map(parse_as_of)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?;
+    let options = LayerImportOptions {
+        crs: parse_crs(q.crs.as_deref())?,
+        valid_from,
+        accept_warnings: q.accept_warnings,
+        dry_run: q.dry_run,
+        source: format!("API import by {}", auth.principal.username),
+        ..LayerImportOptions::default()
+    };
+    let log = |line: &str| tracing::info!("{line}");
+    let outcome = import::import_layer(
+        state.store(),
+        layer,
+        text(&body)?,
+        &options,
+        &req_id.audit(&auth.principal),
+        &log,
+    )
+    .await?;
+    if outcome.published.is_some() {
+        state.set_data_version(state.store().data_version().await?);
+    }
+    let status = if outcome.refused {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if outcome.published.is_some() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    if q.report.as_deref() == Some("geojson") {
+        return Ok((
+            status,
+            [(header::CONTENT_TYPE, "application/geo+json")],
+            outcome.report.to_geojson().to_string(),
+        )
+            .into_response());
+    }
+    let mut body = serde_json::to_value(&outcome).map_err(ApiError::internal)?;
+    if outcome.refused {
+        body["code"] = json!("import_refused");
+        body["message"] = json!(format!(
+            "导入被拒绝。The import was refused: {} errors, {} warnings{}; nothing was stored",
+            outcome.report.errors,
+            outcome.report.warnings,
+            if outcome.report.errors == 0 {
+                " (pass accept_warnings=true to accept warnings)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok((status, Json(body)).into_response())
+}
+
+/// Options of a basemap import.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct CrsQuery {
+    /// wgs84 (default), cgcs2000, gcj02 or bd09.
+    pub crs: Option<String>,
+}
+
+/// Replaces the basemap lines of one kind (road, railway, water) from GeoJSON (admin).
+#[utoipa::path(post, path = "/api/import/basemap/{kind}", tag = "import", security(("bearer" = [])),
+    params(("kind" = String, Path, description = "road, railway or water"), CrsQuery),
+    request_body(content = String, content_type = "application/geo+json"),
+    responses((status = 201, description = "imported"), (status = 422, body = ErrorBody)))]
+pub async fn import_basemap(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    ApiPath(kind): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CrsQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !matches!(kind.as_str(), "road" | "railway" | "water") {
+        return Err(ApiError::not_found(format!(
+            "basemap kind {kind:?} does not exist; expected road, railway or water"
+        )));
+    }
+    let crs = parse_crs(q.crs.as_deref())?;
+    let n = import::service::import_basemap(
+        state.store(),
+        &kind,
+        &text(&body)?,
+        crs,
+        &req_id.audit(&auth.principal),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "kind": kind, "imported": n })),
+    ))
+}
+
+/// Creates or updates responsible units from CSV `code,name,kind,parent_code` (admin).
+#[utoipa::path(post, path = "/api/import/units", tag = "import", security(("bearer" = [])),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, description = "imported"), (status = 422, body = ErrorBody)))]
+pub async fn import_units(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let n =
+        import::import_units(state.store(), &text(&body)?, &req_id.audit(&auth.principal)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "imported": n }))))
+}
+
+/// Replaces the basemap roads, railways and buildings from an OpenStreetMap PBF file (admin).
+#[utoipa::path(post, path = "/api/import/osm", tag = "import", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "imported"), (status = 400, body = ErrorBody)))]
+pub async fn import_osm(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<import::service::OsmOutcome>), ApiError> {
+    let log = |line: &str| tracing::info!("{line}");
+    let outcome = import::import_osm(
+        state.store(),
+        body.to_vec(),
+        &req_id.audit(&auth.principal),
+        &log,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(outcome)))
+}

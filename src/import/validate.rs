@@ -1,0 +1,798 @@
+//! Validation of a layer before anything is stored: the topology rules of the grid standards
+//! (closed, valid polygons; siblings without gaps or overlaps; every child inside its parent),
+//! code rules, plausible grid areas, and frontage segments lying along a road.
+//!
+//! Pure: geometry in, report out. Coordinates are WGS84 lon/lat degrees; areas are computed on
+//! the sphere (Chamberlain–Duquette, m²) and distances in a local equirectangular projection (m),
+//! accurate to well under 1 % across a city.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use geo::{
+    BooleanOps, BoundingRect, Centroid, ChamberlainDuquetteArea, Geometry, LineString,
+    MultiPolygon, Point, Validation,
+};
+use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Line as RLine};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::domain::jurisdiction::{Jurisdiction, Layer};
+
+/// How bad an issue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Accepted only when the import is told to accept warnings.
+    Warning,
+    /// Always refused.
+    Error,
+}
+
+/// One finding of the validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issue {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable name of the check, e.g. `overlap`, `gap`, `outside_parent`.
+    pub check: &'static str,
+    /// Code of the feature concerned (the first of a pair), if any.
+    pub feature: Option<String>,
+    /// What is wrong and how much, in words a person can act on.
+    pub message: String,
+    /// Where, in WGS84: the overlap, the gap, the part outside the parent, or the feature.
+    #[serde(skip)]
+    pub location: Option<Geometry<f64>>,
+}
+
+/// Thresholds of the checks.
+#[derive(Debug, Clone)]
+pub struct Tolerances {
+    /// Overlaps, gaps and parts outside the parent smaller than this are ignored (m²).
+    pub area_m2: f64,
+    /// A grid smaller than this or larger than `grid_max_m2` is an error (m²).
+    pub grid_min_m2: f64,
+    /// See `grid_min_m2`.
+    pub grid_max_m2: f64,
+    /// Outside this range a grid is unusual: a warning (m²). The standard's 万米单元网格 is about
+    /// 10,000 m² in built-up areas; rural village grids are larger.
+    pub grid_usual_m2: (f64, f64),
+    /// A frontage segment farther than this from every road is an error (m).
+    pub frontage_road_m: f64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Self {
+            area_m2: 1.0,
+            grid_min_m2: 500.0,
+            grid_max_m2: 2_000_000.0,
+            grid_usual_m2: (2_000.0, 120_000.0),
+            frontage_road_m: 30.0,
+        }
+    }
+}
+
+/// What the validation knows besides the features themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The current features of the parent layer (None: the parent layer is not loaded).
+    pub parents: Option<Vec<Jurisdiction>>,
+    /// Road centre lines, WGS84, for the frontage check.
+    pub roads: Vec<LineString<f64>>,
+    /// Thresholds.
+    pub tolerances: Tolerances,
+}
+
+/// The outcome of a validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The layer validated.
+    pub layer: Layer,
+    /// Features validated.
+    pub feature_count: usize,
+    /// Error count.
+    pub errors: usize,
+    /// Warning count.
+    pub warnings: usize,
+    /// The area tolerance used (m²).
+    pub area_tolerance_m2: f64,
+    /// Every finding, errors first.
+    pub issues: Vec<Issue>,
+}
+
+impl Report {
+    /// Whether an import with this report is refused.
+    pub fn refuses(&self, accept_warnings: bool) -> bool {
+        self.errors > 0 || (self.warnings > 0 && !accept_warnings)
+    }
+
+    /// The findings as a GeoJSON FeatureCollection, to be seen on a map.
+    pub fn to_geojson(&self) -> geojson::FeatureCollection {
+        let features = self
+            .issues
+            .iter()
+            .map(|i| {
+                let mut props = Map::new();
+                props.insert(
+                    "severity".into(),
+                    serde_json::to_value(i.severity).unwrap_or(Value::Null),
+                );
+                props.insert("check".into(), i.check.into());
+                props.insert("feature".into(), i.feature.clone().into());
+                props.insert("message".into(), i.message.clone().into());
+                geojson::Feature {
+                    bbox: None,
+                    geometry: i.location.as_ref().map(geojson::Geometry::from),
+                    id: None,
+                    properties: Some(props),
+                    foreign_members: None,
+                }
+            })
+            .collect();
+        geojson::FeatureCollection {
+            bbox: None,
+            features,
+            foreign_members: None,
+        }
+    }
+}
+
+fn polygonal(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
+    match g {
+        Geometry::Polygon(p) => Some(MultiPolygon(vec![p.clone()])),
+        Geometry::MultiPolygon(m) => Some(m.clone()),
+        _ => None,
+    }
+}
+
+fn area_m2(m: &MultiPolygon<f64>) -> f64 {
+    m.chamberlain_duquette_unsigned_area()
+}
+
+fn expects_polygons(layer: Layer) -> bool {
+    matches!(
+        layer,
+        Layer::District | Layer::Street | Layer::Community | Layer::Grid
+    )
+}
+
+struct Findings {
+    issues: Vec<Issue>,
+}
+
+impl Findings {
+    fn push(
+        &mut self,
+        severity: Severity,
+        check: &'static str,
+        feature: Option<&str>,
+        message: String,
+        location: Option<Geometry<f64>>,
+    ) {
+        self.issues.push(Issue {
+            severity,
+            check,
+            feature: feature.map(str::to_owned),
+            message,
+            location,
+        });
+    }
+}
+
+/// Validates a whole layer as it would be published.
+pub fn validate(layer: Layer, features: &[Jurisdiction], ctx: &Context) -> Report {
+    let tol = &ctx.tolerances;
+    let mut f = Findings { issues: Vec::new() };
+
+    // Codes: format, parent prefix, uniqueness.
+    let mut seen = BTreeSet::new();
+    for j in features {
+        if let Err(e) = layer.check_code(&j.code, j.parent_code.as_deref()) {
+            f.push(
+                Severity::Error,
+                "malformed_code",
+                Some(&j.code),
+                e.to_string(),
+                Some(j.geometry.clone()),
+            );
+        }
+        if !seen.insert(j.code.as_str()) {
+            f.push(
+                Severity::Error,
+                "duplicate_code",
+                Some(&j.code),
+                format!("code {} occurs more than once", j.code),
+                Some(j.geometry.clone()),
+            );
+        }
+    }
+
+    // Geometry types and validity.
+    let mut polys: Vec<Option<MultiPolygon<f64>>> = Vec::with_capacity(features.len());
+    for j in features {
+        let poly = polygonal(&j.geometry);
+        if expects_polygons(layer) && poly.is_none() {
+            f.push(
+                Severity::Error,
+                "wrong_geometry_type",
+                Some(&j.code),
+                format!("a {layer} must be a Polygon or MultiPolygon"),
+                Some(j.geometry.clone()),
+            );
+        }
+        if layer == Layer::Frontage
+            && !matches!(
+                j.geometry,
+                Geometry::LineString(_) | Geometry::MultiLineString(_)
+            )
+        {
+            f.push(
+                Severity::Error,
+                "wrong_geometry_type",
+                Some(&j.code),
+                "a frontage segment must be a LineString".into(),
+                Some(j.geometry.clone()),
+            );
+        }
+        let invalid: Vec<String> = match &j.geometry {
+            Geometry::Polygon(p) => p
+                .validation_errors()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            Geometry::MultiPolygon(m) => m
+                .validation_errors()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            Geometry::LineString(l) => l
+                .validation_errors()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !invalid.is_empty() {
+            f.push(
+                Severity::Error,
+                "invalid_geometry",
+                Some(&j.code),
+                format!("invalid geometry: {}", invalid.join("; ")),
+                Some(j.geometry.clone()),
+            );
+        }
+        // Overlap and containment checks need valid polygons; invalid ones are reported above.
+        polys.push(poly.filter(|_| invalid.is_empty()));
+    }
+
+    if expects_polygons(layer) {
+        let overlaps = check_overlaps(features, &polys, tol, &mut f);
+        check_parents(layer, features, &polys, ctx, &overlaps, &mut f);
+    }
+    if layer == Layer::Grid {
+        check_grid_areas(features, &polys, tol, &mut f);
+    }
+    if layer == Layer::Frontage {
+        check_frontage_roads(features, &ctx.roads, tol, &mut f);
+    }
+
+    let mut issues = f.issues;
+    issues.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.feature.cmp(&b.feature))
+    });
+    Report {
+        layer,
+        feature_count: features.len(),
+        errors: issues
+            .iter()
+            .filter(|i| i.severity == Severity::Error)
+            .count(),
+        warnings: issues
+            .iter()
+            .filter(|i| i.severity == Severity::Warning)
+            .count(),
+        area_tolerance_m2: tol.area_m2,
+        issues,
+    }
+}
+
+type Boxed = GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>;
+
+fn bbox_tree(polys: &[Option<MultiPolygon<f64>>]) -> RTree<Boxed> {
+    RTree::bulk_load(
+        polys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let r = p.as_ref()?.bounding_rect()?;
+                Some(GeomWithData::new(
+                    rstar::primitives::Rectangle::from_corners(
+                        [r.min().x, r.min().y],
+                        [r.max().x, r.max().y],
+                    ),
+                    i,
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// Features of a layer must not overlap by more than the tolerance. Returns the overlapping area
+/// per parent code, which the gap check needs (an overlap hides a gap of the same size in the
+/// children's area total).
+fn check_overlaps<'a>(
+    features: &'a [Jurisdiction],
+    polys: &[Option<MultiPolygon<f64>>],
+    tol: &Tolerances,
+    f: &mut Findings,
+) -> BTreeMap<&'a str, f64> {
+    let mut per_parent: BTreeMap<&str, f64> = BTreeMap::new();
+    let tree = bbox_tree(polys);
+    for (i, p) in polys.iter().enumerate() {
+        let Some(p) = p else { continue };
+        let Some(r) = p.bounding_rect() else { continue };
+        let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+        for cand in tree.locate_in_envelope_intersecting(&env) {
+            let k = cand.data;
+            if k <= i {
+                continue;
+            }
+            let Some(q) = &polys[k] else { continue };
+            let overlap = p.intersection(q);
+            let a = area_m2(&overlap);
+            for parent in [&features[i].parent_code, &features[k].parent_code]
+                .into_iter()
+                .flatten()
+            {
+                *per_parent.entry(parent.as_str()).or_default() += a;
+            }
+            if a > tol.area_m2 {
+                f.push(
+                    Severity::Error,
+                    "overlap",
+                    Some(&features[i].code),
+                    format!(
+                        "{} and {} overlap by {a:.1} m² (tolerance {} m²)",
+                        features[i].code, features[k].code, tol.area_m2
+                    ),
+                    Some(Geometry::MultiPolygon(overlap)),
+                );
+            }
+        }
+    }
+    per_parent
+}
+
+/// Every child lies inside its parent; the children of a parent cover it without gaps.
+fn check_parents(
+    layer: Layer,
+    features: &[Jurisdiction],
+    polys: &[Option<MultiPolygon<f64>>],
+    ctx: &Context,
+    overlaps: &BTreeMap<&str, f64>,
+    f: &mut Findings,
+) {
+    let tol = &ctx.tolerances;
+    let Some(parent_layer) = layer.parent() else {
+        return;
+    };
+    let Some(parents) = &ctx.parents else {
+        f.push(
+            Severity::Warning,
+            "parent_layer_missing",
+            None,
+            format!("the {parent_layer} layer is not loaded, so containment and gaps were not checked; import it first"),
+            None,
+        );
+        return;
+    };
+    let parent_polys: BTreeMap<&str, MultiPolygon<f64>> = parents
+        .iter()
+        .filter_map(|p| Some((p.code.as_str(), polygonal(&p.geometry)?)))
+        .collect();
+    let mut children_area: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut children_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, j) in features.iter().enumerate() {
+        let Some(code) = j.parent_code.as_deref() else {
+            f.push(
+                Severity::Error,
+                "missing_parent",
+                Some(&j.code),
+                format!("a {layer} must name its {parent_layer} in parent_code"),
+                Some(j.geometry.clone()),
+            );
+            continue;
+        };
+        let Some(parent) = parent_polys.get(code) else {
+            f.push(Severity::Error, "unknown_parent", Some(&j.code), format!("parent {parent_layer} {code} does not exist in the current {parent_layer} layer"), Some(j.geometry.clone()));
+            continue;
+        };
+        let Some(p) = &polys[i] else { continue };
+        let outside = p.difference(parent);
+        let a = area_m2(&outside);
+        if a > tol.area_m2 {
+            f.push(
+                Severity::Error,
+                "outside_parent",
+                Some(&j.code),
+                format!(
+                    "{} extends {a:.1} m² outside its {parent_layer} {code} (tolerance {} m²)",
+                    j.code, tol.area_m2
+                ),
+                Some(Geometry::MultiPolygon(outside)),
+            );
+        }
+        *children_area.entry(code).or_default() += area_m2(p);
+        children_of.entry(code).or_default().push(i);
+    }
+    for (code, parent) in &parent_polys {
+        let covered = children_area.get(code).copied().unwrap_or(0.0);
+        let whole = area_m2(parent);
+        // The children's total falls short of the parent by the gaps minus the overlaps; only
+        // when that leaves room for a gap is the (costlier) union computed.
+        let overlap = overlaps.get(code).copied().unwrap_or(0.0);
+        if whole - covered + overlap > tol.area_m2 {
+            let gap = children_of.get(code).map_or_else(
+                || parent.clone(),
+                |kids| {
+                    let union = kids
+                        .iter()
+                        .filter_map(|&i| polys[i].clone())
+                        .fold(MultiPolygon::<f64>(vec![]), |acc, p| acc.union(&p));
+                    parent.difference(&union)
+                },
+            );
+            let gap_area = area_m2(&gap);
+            if gap_area > tol.area_m2 {
+                f.push(
+                    Severity::Error,
+                    "gap",
+                    Some(code),
+                    format!("{gap_area:.1} m² of {parent_layer} {code} is covered by no {layer} (tolerance {} m²)", tol.area_m2),
+                    Some(Geometry::MultiPolygon(gap)),
+                );
+            }
+        }
+    }
+}
+
+fn check_grid_areas(
+    features: &[Jurisdiction],
+    polys: &[Option<MultiPolygon<f64>>],
+    tol: &Tolerances,
+    f: &mut Findings,
+) {
+    for (j, p) in features.iter().zip(polys) {
+        let Some(p) = p else { continue };
+        let a = area_m2(p);
+        let location = p.centroid().map(Geometry::Point);
+        if a < tol.grid_min_m2 || a > tol.grid_max_m2 {
+            f.push(
+                Severity::Error,
+                "grid_area",
+                Some(&j.code),
+                format!(
+                    "grid {} covers {a:.0} m², outside the accepted {:.0}–{:.0} m²",
+                    j.code, tol.grid_min_m2, tol.grid_max_m2
+                ),
+                location,
+            );
+        } else if a < tol.grid_usual_m2.0 || a > tol.grid_usual_m2.1 {
+            f.push(
+                Severity::Warning,
+                "grid_area_unusual",
+                Some(&j.code),
+                format!(
+                    "grid {} covers {a:.0} m²; unit grids usually cover {:.0}–{:.0} m² (about 10,000 m² in built-up areas)",
+                    j.code, tol.grid_usual_m2.0, tol.grid_usual_m2.1
+                ),
+                location,
+            );
+        }
+    }
+}
+
+/// A local equirectangular projection to metres around a reference latitude.
+#[derive(Debug, Clone, Copy)]
+struct LocalMetres {
+    lon0: f64,
+    lat0: f64,
+    kx: f64,
+}
+
+const M_PER_DEG_LAT: f64 = 110_946.0;
+
+impl LocalMetres {
+    fn new(lon0: f64, lat0: f64) -> Self {
+        Self {
+            lon0,
+            lat0,
+            kx: 111_320.0 * lat0.to_radians().cos(),
+        }
+    }
+    fn xy(&self, lon: f64, lat: f64) -> [f64; 2] {
+        [
+            (lon - self.lon0) * self.kx,
+            (lat - self.lat0) * M_PER_DEG_LAT,
+        ]
+    }
+}
+
+fn check_frontage_roads(
+    features: &[Jurisdiction],
+    roads: &[LineString<f64>],
+    tol: &Tolerances,
+    f: &mut Findings,
+) {
+    if roads.is_empty() {
+        f.push(Severity::Warning, "roads_missing", None, "no roads are loaded, so frontage segments were not checked against them; import roads first".into(), None);
+        return;
+    }
+    let Some(center) = roads.iter().flat_map(|l| l.0.first()).next() else {
+        return;
+    };
+    let proj = LocalMetres::new(center.x, center.y);
+    let segments: Vec<GeomWithData<RLine<[f64; 2]>, ()>> = roads
+        .iter()
+        .flat_map(|l| l.lines())
+        .map(|s| {
+            GeomWithData::new(
+                RLine::new(proj.xy(s.start.x, s.start.y), proj.xy(s.end.x, s.end.y)),
+                (),
+            )
+        })
+        .collect();
+    let tree = RTree::bulk_load(segments);
+    for j in features {
+        let Some(mid) = midpoint(&j.geometry) else {
+            continue;
+        };
+        let p = proj.xy(mid.x(), mid.y());
+        let d = tree
+            .nearest_neighbor(&p)
+            .map(|s| rstar::PointDistance::distance_2(s.geom(), &p).sqrt())
+            .unwrap_or(f64::INFINITY);
+        if d > tol.frontage_road_m {
+            f.push(
+                Severity::Error,
+                "frontage_far_from_road",
+                Some(&j.code),
+                format!(
+                    "frontage {} lies {d:.0} m from the nearest road (at most {} m allowed)",
+                    j.code, tol.frontage_road_m
+                ),
+                Some(j.geometry.clone()),
+            );
+        }
+    }
+}
+
+fn midpoint(g: &Geometry<f64>) -> Option<Point<f64>> {
+    use geo::{Euclidean, InterpolatableLine};
+    match g {
+        Geometry::LineString(l) => l.point_at_ratio_from_start(&Euclidean, 0.5),
+        other => other.centroid(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A square of `d` degrees at (x, y), WGS84.
+    fn sq(layer: Layer, code: &str, parent: &str, x: f64, y: f64, d: f64) -> Jurisdiction {
+        Jurisdiction {
+            layer,
+            code: code.into(),
+            name: code.into(),
+            parent_code: Some(parent.into()),
+            unit_code: None,
+            kind: None,
+            props: Map::new(),
+            geometry: geo::Polygon::new(
+                LineString::from(vec![(x, y), (x + d, y), (x + d, y + d), (x, y + d), (x, y)]),
+                vec![],
+            )
+            .into(),
+        }
+    }
+
+    fn community() -> Vec<Jurisdiction> {
+        vec![sq(
+            Layer::Community,
+            "410103001001",
+            "410103001",
+            113.650,
+            34.740,
+            0.002,
+        )]
+    }
+
+    fn ctx() -> Context {
+        Context {
+            parents: Some(community()),
+            ..Context::default()
+        }
+    }
+
+    fn four_grids() -> Vec<Jurisdiction> {
+        let d = 0.001;
+        vec![
+            sq(
+                Layer::Grid,
+                "410103001001001",
+                "410103001001",
+                113.650,
+                34.741,
+                d,
+            ),
+            sq(
+                Layer::Grid,
+                "410103001001002",
+                "410103001001",
+                113.651,
+                34.741,
+                d,
+            ),
+            sq(
+                Layer::Grid,
+                "410103001001003",
+                "410103001001",
+                113.650,
+                34.740,
+                d,
+            ),
+            sq(
+                Layer::Grid,
+                "410103001001004",
+                "410103001001",
+                113.651,
+                34.740,
+                d,
+            ),
+        ]
+    }
+
+    fn checks(r: &Report) -> Vec<&'static str> {
+        r.issues.iter().map(|i| i.check).collect()
+    }
+
+    #[test]
+    fn four_grids_that_tile_their_community_pass_clean() {
+        let r = validate(Layer::Grid, &four_grids(), &ctx());
+        assert!(r.issues.is_empty(), "{:?}", r.issues);
+        assert!(!r.refuses(false));
+    }
+
+    #[test]
+    fn an_overlap_and_the_gap_it_leaves_are_both_reported_with_their_areas() {
+        let mut g = four_grids();
+        // Shift the last grid 20 % of its width west: it overlaps its neighbour and leaves a gap.
+        g[3] = sq(
+            Layer::Grid,
+            "410103001001004",
+            "410103001001",
+            113.6508,
+            34.740,
+            0.001,
+        );
+        let r = validate(Layer::Grid, &g, &ctx());
+        let c = checks(&r);
+        assert!(c.contains(&"overlap"), "{c:?}");
+        assert!(c.contains(&"gap"), "{c:?}");
+        let overlap = r.issues.iter().find(|i| i.check == "overlap").unwrap();
+        // 0.0002° × 0.001° at 34.74°N ≈ 18.3 m × 111 m ≈ 2,030 m².
+        assert!(
+            overlap.message.contains("overlap by 20"),
+            "{}",
+            overlap.message
+        );
+        assert!(r.refuses(true));
+    }
+
+    #[test]
+    fn a_grid_outside_its_community_is_refused() {
+        let mut g = four_grids();
+        g.push(sq(
+            Layer::Grid,
+            "410103001001005",
+            "410103001001",
+            113.660,
+            34.740,
+            0.001,
+        ));
+        let r = validate(Layer::Grid, &g, &ctx());
+        assert!(checks(&r).contains(&"outside_parent"));
+    }
+
+    #[test]
+    fn a_self_intersecting_ring_is_invalid() {
+        let mut g = four_grids();
+        g[0].geometry = geo::Polygon::new(
+            LineString::from(vec![
+                (113.650, 34.741),
+                (113.651, 34.742),
+                (113.651, 34.741),
+                (113.650, 34.742),
+                (113.650, 34.741),
+            ]),
+            vec![],
+        )
+        .into();
+        let r = validate(Layer::Grid, &g, &ctx());
+        assert!(checks(&r).contains(&"invalid_geometry"), "{:?}", checks(&r));
+    }
+
+    #[test]
+    fn duplicate_and_malformed_codes_and_unknown_parents_are_reported() {
+        let mut g = four_grids();
+        g[1].code = g[0].code.clone();
+        g[2].code = "41010300100100X".into();
+        g[3].parent_code = Some("410103001009".into());
+        g[3].code = "410103001009004".into();
+        let c = checks(&validate(Layer::Grid, &g, &ctx()));
+        for want in ["duplicate_code", "malformed_code", "unknown_parent"] {
+            assert!(c.contains(&want), "{want} in {c:?}");
+        }
+    }
+
+    #[test]
+    fn a_tiny_grid_is_an_error_and_a_large_one_a_warning() {
+        let tiny = vec![sq(
+            Layer::Grid,
+            "410103001001001",
+            "410103001001",
+            113.650,
+            34.740,
+            0.0001,
+        )];
+        let c = checks(&validate(Layer::Grid, &tiny, &Context::default()));
+        assert!(c.contains(&"grid_area"));
+        let large = vec![sq(
+            Layer::Grid,
+            "410103001001001",
+            "410103001001",
+            113.650,
+            34.740,
+            0.004,
+        )];
+        let r = validate(Layer::Grid, &large, &Context::default());
+        assert!(checks(&r).contains(&"grid_area_unusual"));
+        assert!(checks(&r).contains(&"parent_layer_missing"));
+        assert!(r.refuses(false) && !r.refuses(true));
+    }
+
+    #[test]
+    fn a_frontage_far_from_every_road_is_refused() {
+        let road = LineString::from(vec![(113.650, 34.740), (113.660, 34.740)]);
+        let near = Jurisdiction {
+            layer: Layer::Frontage,
+            code: "F1".into(),
+            name: "小卖部".into(),
+            parent_code: None,
+            unit_code: None,
+            kind: None,
+            props: Map::new(),
+            // ~11 m north of the road.
+            geometry: LineString::from(vec![(113.6520, 34.7401), (113.6522, 34.7401)]).into(),
+        };
+        let mut far = near.clone();
+        far.code = "F2".into();
+        // ~111 m north.
+        far.geometry = LineString::from(vec![(113.6520, 34.7410), (113.6522, 34.7410)]).into();
+        let ctx = Context {
+            roads: vec![road],
+            ..Context::default()
+        };
+        let r = validate(Layer::Frontage, &[near, far], &ctx);
+        let flagged: Vec<_> = r
+            .issues
+            .iter()
+            .filter(|i| i.check == "frontage_far_from_road")
+            .map(|i| i.feature.clone())
+            .collect();
+        assert_eq!(flagged, [Some("F2".to_owned())]);
+    }
+}
