@@ -29,6 +29,31 @@ pub struct ExportQuery {
     /// The moment to answer for: a date (start of day, UTC+8) or an RFC 3339 instant. Current
     /// version when absent.
     pub at: Option<String>,
+    /// Only features meeting this box: `min_lon,min_lat,max_lon,max_lat` (WGS84 degrees).
+    pub bbox: Option<String>,
+}
+
+/// Parses `min_lon,min_lat,max_lon,max_lat`.
+pub fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_bbox",
+            format!("bbox {text:?} must be min_lon,min_lat,max_lon,max_lat in WGS84 degrees"),
+        )
+    };
+    let v: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    match v.as_slice() {
+        &[w, s, e, n]
+            if w <= e && s <= n && w >= -180.0 && e <= 180.0 && s >= -90.0 && n <= 90.0 =>
+        {
+            Ok([w, s, e, n])
+        }
+        _ => Err(bad()),
+    }
 }
 
 fn geojson_response(fc: geojson::FeatureCollection) -> Response {
@@ -65,7 +90,8 @@ pub async fn export_layer(
             .map(parse_as_of)
             .transpose()
             .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?;
-    let rows = state.store().features_at(layer, at).await?;
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    let rows = state.store().features_in(layer, at, bbox).await?;
     let features = rows
         .into_iter()
         .map(|r| {

@@ -224,17 +224,34 @@ impl Store {
         layer: Layer,
         at: Option<DateTime<Utc>>,
     ) -> StoreResult<Vec<VersionedJurisdiction>> {
+        self.features_in(layer, at, None).await
+    }
+
+    /// Like [`Store::features_at`], limited to features whose bounding box meets `bbox`
+    /// (`[min_lon, min_lat, max_lon, max_lat]`, WGS84 degrees).
+    pub async fn features_in(
+        &self,
+        layer: Layer,
+        at: Option<DateTime<Utc>>,
+        bbox: Option<[f64; 4]>,
+    ) -> StoreResult<Vec<VersionedJurisdiction>> {
+        let [w, s, e, n] = bbox.unwrap_or([-180.0, -90.0, 180.0, 90.0]);
         on_pool!(self, |pool, d| {
             let sql = format!(
                 "SELECT code, version, name, parent_code, unit_code, kind, props, valid_from, valid_to, {} AS wkb \
                  FROM jurisdictions WHERE layer = $1 AND \
                  (CASE WHEN $2 IS NULL THEN valid_to IS NULL ELSE valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2) END) \
+                 AND max_lon >= $3 AND min_lon <= $4 AND max_lat >= $5 AND min_lat <= $6 \
                  ORDER BY code",
                 d.geom_column("geom")
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(layer.as_str())
                 .bind(at)
+                .bind(w)
+                .bind(e)
+                .bind(s)
+                .bind(n)
                 .fetch_all(pool)
                 .await?;
             rows.iter()
