@@ -54,6 +54,59 @@ pub struct ServeConfig {
     /// Log format: `text` or `json`.
     #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Assignment engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Seconds between checks of the store's data version (other replicas, CLI imports).
+    #[arg(long, env = "WANGGE_INDEX_POLL_SECS", default_value_t = 5)]
+    pub index_poll_secs: u64,
+    /// Most points in one `POST /api/assign/batch`.
+    #[arg(
+        long,
+        env = "WANGGE_ASSIGN_BATCH_MAX_POINTS",
+        default_value_t = 2_000_000
+    )]
+    pub assign_batch_max_points: usize,
+    /// Largest `POST /api/assign/batch` body, bytes.
+    #[arg(long, env = "WANGGE_ASSIGN_BATCH_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub assign_batch_max_bytes: usize,
+}
+
+/// Settings of the assignment engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Railway corridor widths in metres; every answer says which it lies within.
+    #[arg(
+        long,
+        env = "WANGGE_RAILWAY_M",
+        value_delimiter = ',',
+        default_value = "50,100,200"
+    )]
+    pub railway_m: Vec<f64>,
+    /// A point this close (m) to a back alley's centre line is on the alley.
+    #[arg(long, env = "WANGGE_BACK_ALLEY_M", default_value_t = 10.0)]
+    pub back_alley_m: f64,
+    /// A point this close (m) to an inspection site (测评点位) is near it.
+    #[arg(long, env = "WANGGE_INSPECTION_SITE_M", default_value_t = 100.0)]
+    pub inspection_site_m: f64,
+    /// Frontage strips whose distances differ by less than this (m) make the owner ambiguous.
+    #[arg(long, env = "WANGGE_FRONTAGE_AMBIGUITY_M", default_value_t = 1.0)]
+    pub frontage_ambiguity_m: f64,
+}
+
+impl EngineArgs {
+    /// The engine configuration.
+    pub fn config(&self) -> crate::assign::EngineConfig {
+        let mut railway_m = self.railway_m.clone();
+        railway_m.sort_by(f64::total_cmp);
+        crate::assign::EngineConfig {
+            railway_m,
+            back_alley_m: self.back_alley_m,
+            inspection_site_m: self.inspection_site_m,
+            frontage_ambiguity_m: self.frontage_ambiguity_m,
+            ..crate::assign::EngineConfig::default()
+        }
+    }
 }
 
 /// Log output format.

@@ -4,10 +4,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod assign;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod engine;
 pub mod generate;
 pub mod http;
 pub mod import;

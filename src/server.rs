@@ -69,6 +69,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     let web_dir = config.web_dir.is_dir().then(|| config.web_dir.clone());
+    let engine = crate::engine::Engine::load(store.clone(), config.engine.config()).await?;
+    let _poller = engine.spawn_poller(Duration::from_secs(config.index_poll_secs.max(1)));
     let state = AppState::new(
         store.clone(),
         HttpSettings {
@@ -77,8 +79,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             max_body_bytes: config.max_body_bytes,
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             web_dir,
+            assign_batch_max_points: config.assign_batch_max_points,
+            assign_batch_max_bytes: config.assign_batch_max_bytes,
         },
-        store.data_version().await?,
+        engine,
     );
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)

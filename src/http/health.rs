@@ -113,7 +113,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    metrics::gauge!("wangge_data_version").set(state.data_version() as f64);
+    metrics::gauge!("wangge_index_version").set(state.data_version() as f64);
     metrics::gauge!("wangge_uptime_seconds").set(state.uptime_secs() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -124,7 +124,7 @@ pub async fn import_layer(
     )
     .await?;
     if outcome.published.is_some() {
-        state.set_data_version(state.store().data_version().await?);
+        state.engine().reload_if_changed().await?;
     }
     let status = if outcome.refused {
         StatusCode::UNPROCESSABLE_ENTITY

@@ -2,6 +2,7 @@
 //! domain and store calls, and every failure into [`error::ApiError`].
 
 pub mod admin;
+pub mod assign;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -12,7 +13,6 @@ pub mod openapi;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -29,6 +29,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::engine::Engine;
 use crate::store::Store;
 
 /// Settings of the HTTP layer.
@@ -44,6 +45,10 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Folder of the map page, if served.
     pub web_dir: Option<PathBuf>,
+    /// Most points in one assignment batch.
+    pub assign_batch_max_points: usize,
+    /// Largest assignment batch body, bytes.
+    pub assign_batch_max_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -54,6 +59,8 @@ impl Default for HttpSettings {
             max_body_bytes: 64 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             web_dir: None,
+            assign_batch_max_points: 2_000_000,
+            assign_batch_max_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -67,21 +74,25 @@ pub struct AppState {
 struct Inner {
     store: Store,
     settings: HttpSettings,
-    data_version: AtomicI64,
+    engine: Arc<Engine>,
     started: Instant,
 }
 
 impl AppState {
-    /// State over a store.
-    pub fn new(store: Store, settings: HttpSettings, data_version: i64) -> Self {
+    /// State over a store and the assignment engine built from it.
+    pub fn new(store: Store, settings: HttpSettings, engine: Arc<Engine>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 settings,
-                data_version: AtomicI64::new(data_version),
+                engine,
                 started: Instant::now(),
             }),
         }
+    }
+    /// The assignment engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
     }
     /// The store.
     pub fn store(&self) -> &Store {
@@ -91,18 +102,9 @@ impl AppState {
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }
-    /// The jurisdiction data version currently served.
+    /// The jurisdiction data version the engine currently answers from.
     pub fn data_version(&self) -> i64 {
-        self.inner
-            .data_version
-            .load(std::sync::atomic::Ordering::Acquire)
-    }
-    /// Records a newly published data version.
-    pub fn set_data_version(&self, v: i64) {
-        self.inner
-            .data_version
-            .store(v, std::sync::atomic::Ordering::Release);
-        metrics::gauge!("wangge_data_version").set(v as f64);
+        self.inner.engine.current().version()
     }
     /// Seconds since start.
     pub fn uptime_secs(&self) -> u64 {
@@ -130,6 +132,8 @@ pub fn router(state: AppState) -> Router {
         .route("/layers", get(layers::list_versions))
         .route("/layers/{layer}", get(layers::export_layer))
         .route("/basemap/{kind}", get(layers::basemap))
+        .route("/assign", get(assign::assign_point))
+        .route("/assign/batch", post(assign::assign_batch))
         .route("/import/layers/{layer}", post(import::import_layer))
         .route("/import/basemap/{kind}", post(import::import_basemap))
         .route("/import/units", post(import::import_units))

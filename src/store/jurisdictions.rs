@@ -8,7 +8,8 @@ use sqlx::Row;
 
 use super::geometry::bbox;
 use super::{
-    Audit, Dialect, Store, StoreError, StoreResult, append_event, decode_wkb, encode_wkb, on_pool,
+    Audit, Dialect, Store, StoreError, StoreResult, append_event, bump_revision, decode_wkb,
+    encode_wkb, on_pool,
 };
 use crate::domain::jurisdiction::{Jurisdiction, Layer, LayerVersion, VersionedJurisdiction};
 
@@ -167,6 +168,7 @@ impl Store {
                 layer.as_str(),
                 &detail
             )?;
+            bump_revision!(&mut *tx)?;
             tx.commit().await?;
             Ok(LayerVersion {
                 layer,
@@ -309,6 +311,7 @@ impl Store {
                     &detail
                 )?;
             }
+            bump_revision!(&mut *tx)?;
             for chunk in encoded.chunks(BATCH) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO basemap_features (kind, class, name, props, min_lon, min_lat, max_lon, max_lat, geom) ",

@@ -240,6 +240,16 @@ macro_rules! append_event {
 }
 pub(crate) use append_event;
 
+/// Increments the data revision in the same transaction as the change.
+macro_rules! bump_revision {
+    ($exec:expr) => {
+        sqlx::query("UPDATE data_revision SET n = n + 1 WHERE id = 1")
+            .execute($exec)
+            .await
+    };
+}
+pub(crate) use bump_revision;
+
 /// The store handle; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {

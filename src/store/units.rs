@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use sqlx::Row;
 
-use super::{Audit, Store, StoreError, StoreResult, append_event, on_pool};
+use super::{Audit, Store, StoreError, StoreResult, append_event, bump_revision, on_pool};
 use crate::domain::unit::{ResponsibleUnit, UnitKind};
 
 impl Store {
@@ -33,6 +33,7 @@ impl Store {
             }
             let detail = serde_json::json!({ "count": units.len() });
             append_event!(&mut *tx, audit, "units.upserted", "unit", "*", &detail)?;
+            bump_revision!(&mut *tx)?;
             tx.commit().await?;
             Ok(written)
         })

@@ -98,8 +98,10 @@ pub async fn spawn_app_with(settings: HttpSettings) -> TestApp {
     wangge::demo::first_start(&db.store, &mini_city(), true)
         .await
         .expect("seed the mini city");
-    let version = db.store.data_version().await.expect("data version");
-    let state = AppState::new(db.store.clone(), settings, version);
+    let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
+        .await
+        .expect("build the assignment engine");
+    let state = AppState::new(db.store.clone(), settings, engine);
     TestApp {
         router: wangge::http::router(state.clone()),
         state,

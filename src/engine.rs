@@ -1,0 +1,259 @@
+//! The running assignment engine: the current [`CityIndex`] behind an atomic pointer, rebuilt
+//! beside the old one and swapped in when the jurisdiction data changes, and a small cache of
+//! indexes for past dates (`as_of`).
+//!
+//! Readers never wait: they load the current `Arc<CityIndex>` and keep it for their request, so a
+//! rebuild (about a second) neither blocks them nor shows them a half-built index. The baseline
+//! advances only when a rebuild succeeds. Other replicas and the CLI publish through the same
+//! store, so besides reloading after its own imports the engine polls the store's data version.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+
+use crate::assign::{CityIndex, CityLayers, EngineConfig};
+use crate::domain::catalogue::{self, Category};
+use crate::domain::crs::{CoordError, Crs, PlausibleArea};
+use crate::domain::jurisdiction::Layer;
+use crate::domain::unit::UnitKind;
+use crate::store::{Store, StoreError};
+
+/// How many past-date indexes are kept.
+const HISTORY_SLOTS: usize = 4;
+
+/// The per-layer versions an index was built from; equal keys mean equal data.
+type VersionKey = Vec<(Layer, i64)>;
+
+/// The engine.
+pub struct Engine {
+    store: Store,
+    config: EngineConfig,
+    current: ArcSwap<CityIndex>,
+    current_key: ArcSwap<VersionKey>,
+    history: Mutex<Vec<(VersionKey, Arc<CityIndex>)>>,
+    catalogue: Vec<Category>,
+    rebuild: tokio::sync::Mutex<()>,
+}
+
+/// Why a point could not be answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssignError {
+    /// The coordinate is refused (swapped, out of range, far from the city).
+    #[error(transparent)]
+    Coordinate(#[from] CoordError),
+    /// The category code is not in the catalogue.
+    #[error("unknown category {0:?}; see the category catalogue")]
+    UnknownCategory(String),
+    /// No jurisdiction data was valid at the requested date.
+    #[error("no jurisdiction data is valid on {0}")]
+    NothingValid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("version", &self.current.load().version())
+            .finish()
+    }
+}
+
+async fn version_key(store: &Store, at: Option<DateTime<Utc>>) -> Result<VersionKey, StoreError> {
+    let versions = store.layer_versions(None).await?;
+    let mut key: VersionKey = Vec::new();
+    for layer in Layer::ALL {
+        let v = versions
+            .iter()
+            .filter(|v| v.layer == layer && at.is_none_or(|t| v.valid_from <= t))
+            .map(|v| v.version)
+            .max();
+        if let Some(v) = v {
+            key.push((layer, v));
+        }
+    }
+    Ok(key)
+}
+
+/// Reads every layer valid at `at` (current when `None`) into the engine's input.
+pub async fn load_layers(
+    store: &Store,
+    at: Option<DateTime<Utc>>,
+) -> Result<CityLayers, StoreError> {
+    let get = |layer| async move {
+        store
+            .features_at(layer, at)
+            .await
+            .map(|rows| rows.into_iter().map(|r| r.feature).collect::<Vec<_>>())
+    };
+    let railways = store
+        .basemap("railway")
+        .await?
+        .into_iter()
+        .filter(|f| f.class.as_deref().is_none_or(|c| c == "rail"))
+        .filter_map(|f| match f.geometry {
+            geo::Geometry::LineString(l) => Some(vec![l]),
+            geo::Geometry::MultiLineString(m) => Some(m.0),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    Ok(CityLayers {
+        version: store.data_version().await?,
+        districts: get(Layer::District).await?,
+        streets: get(Layer::Street).await?,
+        communities: get(Layer::Community).await?,
+        grids: get(Layer::Grid).await?,
+        frontages: get(Layer::Frontage).await?,
+        zones: get(Layer::Zone).await?,
+        railways,
+        departments: store
+            .list_units(Some(UnitKind::Department), 100_000, 0)
+            .await?,
+    })
+}
+
+async fn build(
+    store: &Store,
+    at: Option<DateTime<Utc>>,
+    config: &EngineConfig,
+) -> Result<CityIndex, StoreError> {
+    let layers = load_layers(store, at).await?;
+    let config = config.clone();
+    let start = std::time::Instant::now();
+    let index = tokio::task::spawn_blocking(move || CityIndex::build(&layers, config))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("index build panicked: {e}")))?;
+    let (grids, frontages, zones) = index.counts();
+    tracing::info!(
+        version = index.version(),
+        grids,
+        frontages,
+        zones,
+        "built the assignment index in {:.0?}",
+        start.elapsed()
+    );
+    metrics::histogram!("wangge_index_build_seconds").record(start.elapsed().as_secs_f64());
+    Ok(index)
+}
+
+impl Engine {
+    /// Builds the engine over the store's current data.
+    pub async fn load(store: Store, config: EngineConfig) -> Result<Arc<Self>, StoreError> {
+        let key = version_key(&store, None).await?;
+        let index = build(&store, None, &config).await?;
+        metrics::gauge!("wangge_index_version").set(index.version() as f64);
+        Ok(Arc::new(Self {
+            store,
+            config,
+            current: ArcSwap::from_pointee(index),
+            current_key: ArcSwap::from_pointee(key),
+            history: Mutex::new(Vec::new()),
+            catalogue: catalogue::default_catalogue(),
+            rebuild: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// The current index (cheap; keep it for the duration of one request).
+    pub fn current(&self) -> Arc<CityIndex> {
+        self.current.load_full()
+    }
+
+    /// The category catalogue.
+    pub fn catalogue(&self) -> &[Category] {
+        &self.catalogue
+    }
+
+    /// Looks a category up.
+    pub fn category(&self, code: &str) -> Result<&Category, AssignError> {
+        catalogue::find(&self.catalogue, code)
+            .ok_or_else(|| AssignError::UnknownCategory(code.to_owned()))
+    }
+
+    /// The index for a past date: the current one when the same versions were valid then,
+    /// otherwise a cached or newly built one.
+    pub async fn at(&self, at: DateTime<Utc>) -> Result<Arc<CityIndex>, AssignError> {
+        let key = version_key(&self.store, Some(at)).await?;
+        if key.is_empty() {
+            return Err(AssignError::NothingValid(at.to_rfc3339()));
+        }
+        if key == **self.current_key.load() {
+            return Ok(self.current());
+        }
+        if let Some(hit) = self
+            .history
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned cache".into()))?
+            .iter()
+            .find(|(k, _)| *k == key)
+        {
+            return Ok(hit.1.clone());
+        }
+        let index = Arc::new(build(&self.store, Some(at), &self.config).await?);
+        let mut history = self
+            .history
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned cache".into()))?;
+        if history.len() >= HISTORY_SLOTS {
+            history.remove(0);
+        }
+        history.push((key, index.clone()));
+        Ok(index)
+    }
+
+    /// Rebuilds and swaps in a new index if the store's data changed. Returns whether it did.
+    /// Concurrent calls coalesce: one rebuild at a time.
+    pub async fn reload_if_changed(&self) -> Result<bool, StoreError> {
+        let _guard = self.rebuild.lock().await;
+        let version = self.store.data_version().await?;
+        if version == self.current.load().version() {
+            return Ok(false);
+        }
+        let key = version_key(&self.store, None).await?;
+        let index = build(&self.store, None, &self.config).await?;
+        self.current.store(Arc::new(index));
+        self.current_key.store(Arc::new(key));
+        metrics::gauge!("wangge_index_version").set(version as f64);
+        Ok(true)
+    }
+
+    /// Polls the store's data version every `every` and reloads on change, until the process
+    /// ends. Errors (e.g. the database is down) are logged and retried at the next tick.
+    pub fn spawn_poller(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(engine) = engine.upgrade() else {
+                    break;
+                };
+                if let Err(e) = engine.reload_if_changed().await {
+                    tracing::warn!(error = %e, "index reload check failed; keeping the current index");
+                }
+            }
+        })
+    }
+
+    /// The area in which points are plausible: the covered area plus 20 km.
+    pub fn plausible_area(&self, index: &CityIndex) -> PlausibleArea {
+        PlausibleArea::around("the city", index.extent(), 20_000.0)
+    }
+
+    /// Checks and converts an input point to WGS84.
+    pub fn to_wgs84(
+        &self,
+        index: &CityIndex,
+        lon: f64,
+        lat: f64,
+        crs: Crs,
+    ) -> Result<(f64, f64), CoordError> {
+        self.plausible_area(index).check(lon, lat)?;
+        Ok(crs.to_wgs84(lon, lat))
+    }
+}
