@@ -93,11 +93,25 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(HttpSettings::default()).await
 }
 
+/// The whole demo city of `geodata/`.
+pub fn demo_city() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata")
+}
+
+/// An app over the whole demo city (slower to start: tens of thousands of features).
+pub async fn spawn_demo_app(settings: HttpSettings) -> TestApp {
+    spawn_city_app(&demo_city(), settings).await
+}
+
 pub async fn spawn_app_with(settings: HttpSettings) -> TestApp {
+    spawn_city_app(&mini_city(), settings).await
+}
+
+pub async fn spawn_city_app(city: &Path, settings: HttpSettings) -> TestApp {
     let db = fresh_store().await;
-    wangge::demo::first_start(&db.store, &mini_city(), true)
+    wangge::demo::first_start(&db.store, city, true)
         .await
-        .expect("seed the mini city");
+        .expect("seed the city");
     let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
         .await
         .expect("build the assignment engine");
