@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `migrate`, `import`, `generate`.
+//! Command line: `serve` (the default), `init`, `migrate`, `import`, `assign`, `generate`.
 
 use clap::{Parser, Subcommand};
 
@@ -19,8 +19,12 @@ pub struct Cli {
 enum Command {
     /// Run the HTTP service (the default).
     Serve(Box<ServeConfig>),
+    /// Apply the migrations, load the demo city and demo users into an empty store, and exit.
+    Init(Box<ServeConfig>),
     /// Apply the database migrations and exit.
     Migrate(StoreConfig),
+    /// Assign a file of points to their owners (CSV or GeoJSON in, CSV/GeoJSON/JSON out).
+    Assign(Box<crate::config::AssignArgs>),
     /// Import jurisdiction layers, basemap, units or OpenStreetMap data, as the admin API does.
     Import(crate::config::ImportArgs),
     /// Rebuild `geodata/` (the demo city) from the real inputs and a seed.
@@ -32,10 +36,15 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Generate(args)) => crate::generate::run(&args),
+        Some(Command::Init(config)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(config.log_format);
+            rt.block_on(crate::server::init(*config))
+        }),
         Some(Command::Migrate(config)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::migrate(&config))
         }),
+        Some(Command::Assign(args)) => runtime().and_then(|rt| rt.block_on(crate::server::assign(*args))),
         Some(Command::Import(args)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::import(args))

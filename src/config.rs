@@ -185,3 +185,29 @@ pub enum ImportWhat {
         file: PathBuf,
     },
 }
+
+/// Settings of `wangge assign`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AssignArgs {
+    /// Store settings.
+    #[command(flatten)]
+    pub store: StoreConfig,
+    /// Engine settings.
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Input: CSV with lon,lat (and optional id) columns, or a GeoJSON FeatureCollection of
+    /// Points (`.geojson`/`.json`); `-` reads CSV from standard input.
+    pub input: PathBuf,
+    /// Output file (default: standard output).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Coordinate system of the input: wgs84 (default), cgcs2000, gcj02, bd09.
+    #[arg(long, default_value = "wgs84")]
+    pub crs: String,
+    /// Output format: csv, geojson or json (default: csv for CSV input, geojson otherwise).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Answer from the jurisdictions valid on this date (UTC+8) or instant.
+    #[arg(long)]
+    pub as_of: Option<String>,
+}

@@ -52,6 +52,17 @@ pub async fn migrate(config: &StoreConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `wangge init`: migrate and load the first-start data, then exit (for deployments and benches).
+pub async fn init(config: ServeConfig) -> anyhow::Result<()> {
+    let store = open_store(&config.store).await?;
+    crate::demo::first_start(&store, &config.geodata, !config.no_demo)
+        .await
+        .context("loading the demo city")?;
+    tracing::info!(version = store.data_version().await?, "initialised");
+    store.close().await;
+    Ok(())
+}
+
 /// `wangge serve`.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     init_tracing(config.log_format);
@@ -211,5 +222,94 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
         }
     }
     store.close().await;
+    Ok(())
+}
+
+/// `wangge assign`: the batch assignment of `POST /api/assign/batch` over files, with a progress
+/// line on stderr.
+pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    use std::str::FromStr;
+
+    use crate::batch::{self, CsvPoints, Format};
+    use crate::domain::crs::Crs;
+
+    let crs = Crs::from_str(&args.crs)?;
+    let store = open_store(&args.store).await?;
+    let at = args.as_of.as_deref().map(crate::domain::jurisdiction::parse_as_of).transpose()?;
+    let start = std::time::Instant::now();
+    let layers = crate::engine::load_layers(&store, at).await?;
+    let config = args.engine.config();
+    let index = tokio::task::spawn_blocking(move || crate::assign::CityIndex::build(&layers, config)).await?;
+    store.close().await;
+    eprintln!("index of data version {} built in {:.2?}", index.version(), start.elapsed());
+    let area = crate::domain::crs::PlausibleArea::around("the city", index.extent(), 20_000.0);
+    let is_geojson = args.input.extension().is_some_and(|e| e == "geojson" || e == "json");
+    let format = match args.format.as_deref() {
+        Some(f) => Format::parse(f).ok_or_else(|| anyhow::anyhow!("--format must be csv, geojson or json"))?,
+        None if is_geojson => Format::GeoJson,
+        None => Format::Csv,
+    };
+    let input = args.input.clone();
+    let output = args.output.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut out: Box<dyn Write> = match &output {
+            Some(p) => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p)?)),
+            None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        };
+        out.write_all(&batch::header(format))?;
+        let started = std::time::Instant::now();
+        let mut done = 0usize;
+        let mut buf = Vec::with_capacity(8 << 20);
+        let mut emit = |points: &[batch::InputPoint], out: &mut Box<dyn Write>, done: &mut usize| -> anyhow::Result<()> {
+            buf.clear();
+            batch::process_chunk(&index, &area, crs, points, format, *done == 0, &mut buf);
+            out.write_all(&buf)?;
+            *done += points.len();
+            let rate = *done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            eprint!("\rassigned {done:>10} points  {rate:>12.0} points/s");
+            Ok(())
+        };
+        if is_geojson {
+            let mut bytes = Vec::new();
+            std::fs::File::open(&input)?.read_to_end(&mut bytes)?;
+            let points = batch::geojson_points(&bytes, usize::MAX)?;
+            drop(bytes);
+            for chunk in points.chunks(batch::CHUNK * 8) {
+                emit(chunk, &mut out, &mut done)?;
+            }
+        } else {
+            let reader: Box<dyn BufRead> = if input.as_os_str() == "-" {
+                Box::new(std::io::BufReader::new(std::io::stdin().lock()))
+            } else {
+                Box::new(std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&input)?))
+            };
+            let mut csv = CsvPoints::default();
+            let mut pending = Vec::new();
+            let mut reader = reader;
+            loop {
+                let chunk = reader.fill_buf()?;
+                if chunk.is_empty() {
+                    pending.extend(csv.finish()?);
+                    break;
+                }
+                let n = chunk.len();
+                pending.extend(csv.feed(chunk)?);
+                reader.consume(n);
+                if pending.len() >= batch::CHUNK * 8 {
+                    emit(&pending, &mut out, &mut done)?;
+                    pending.clear();
+                }
+            }
+            if !pending.is_empty() {
+                emit(&pending, &mut out, &mut done)?;
+            }
+        }
+        out.write_all(&batch::footer(format))?;
+        out.flush()?;
+        eprintln!("\rassigned {done} points in {:.2?} ({:.0} points/s)", started.elapsed(), done as f64 / started.elapsed().as_secs_f64().max(1e-9));
+        Ok(())
+    })
+    .await??;
     Ok(())
 }
