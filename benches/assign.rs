@@ -21,16 +21,20 @@ fn layers() -> CityLayers {
             .into_iter()
             .find(|n| dir.join(n).exists())
             .expect("geodata");
-        import::parse_layer(layer, &import::read_text(&dir.join(name)).expect("read")).expect("parse")
+        import::parse_layer(layer, &import::read_text(&dir.join(name)).expect("read"))
+            .expect("parse")
     };
-    let railways = import::parse_basemap("railway", &import::read_text(&dir.join("railway.geojson")).expect("railway"))
-        .expect("parse")
-        .into_iter()
-        .filter_map(|f| match f.geometry {
-            geo::Geometry::LineString(l) => Some(l),
-            _ => None,
-        })
-        .collect();
+    let railways = import::parse_basemap(
+        "railway",
+        &import::read_text(&dir.join("railway.geojson")).expect("railway"),
+    )
+    .expect("parse")
+    .into_iter()
+    .filter_map(|f| match f.geometry {
+        geo::Geometry::LineString(l) => Some(l),
+        _ => None,
+    })
+    .collect();
     CityLayers {
         version: 1,
         districts: read(Layer::District),
@@ -56,7 +60,12 @@ fn points(index: &CityIndex, n: usize) -> Vec<(f64, f64)> {
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
     };
     (0..n)
-        .map(|_| (e.min().x + next() * e.width(), e.min().y + next() * e.height()))
+        .map(|_| {
+            (
+                e.min().x + next() * e.width(),
+                e.min().y + next() * e.height(),
+            )
+        })
         .collect()
 }
 
@@ -88,7 +97,10 @@ fn main() {
     let t = Instant::now();
     let index = CityIndex::build(&layers, EngineConfig::default());
     println!("RESULT index_build_s {:.3}", t.elapsed().as_secs_f64());
-    println!("RESULT index_tables_mb {:.1}", index.table_bytes() as f64 / 1e6);
+    println!(
+        "RESULT index_tables_mb {:.1}",
+        index.table_bytes() as f64 / 1e6
+    );
     let pts = points(&index, 1_000_000);
 
     percentiles(&index, &pts[..200_000]);
@@ -109,20 +121,43 @@ fn main() {
             .sum();
         let s = t.elapsed().as_secs_f64();
         if round == 2 {
-            println!("RESULT batch_full_chain_points_per_s {:.0} (assigned {assigned} of {})", pts.len() as f64 / s, pts.len());
+            println!(
+                "RESULT batch_full_chain_points_per_s {:.0} (assigned {assigned} of {})",
+                pts.len() as f64 / s,
+                pts.len()
+            );
         }
     }
     // The same with CSV formatting of every answer (what `wangge assign` writes).
-    let input: Vec<InputPoint> = pts.iter().enumerate().map(|(i, &(x, y))| InputPoint { id: i.to_string(), x, y }).collect();
+    let input: Vec<InputPoint> = pts
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| InputPoint {
+            id: i.to_string(),
+            x,
+            y,
+        })
+        .collect();
     let area = PlausibleArea::around("bench", index.extent(), 20_000.0);
     let t = Instant::now();
     let mut bytes = 0;
     for chunk in input.chunks(batch::CHUNK * 8) {
         let mut out = Vec::new();
-        batch::process_chunk(&index, &area, Crs::Wgs84, chunk, Format::Csv, false, &mut out);
+        batch::process_chunk(
+            &index,
+            &area,
+            Crs::Wgs84,
+            chunk,
+            Format::Csv,
+            false,
+            &mut out,
+        );
         bytes += out.len();
     }
-    println!("RESULT batch_csv_points_per_s {:.0} ({bytes} bytes)", pts.len() as f64 / t.elapsed().as_secs_f64());
+    println!(
+        "RESULT batch_csv_points_per_s {:.0} ({bytes} bytes)",
+        pts.len() as f64 / t.elapsed().as_secs_f64()
+    );
 
     let mut c = Criterion::default()
         .measurement_time(Duration::from_secs(3))

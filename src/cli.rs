@@ -44,7 +44,9 @@ pub fn main() -> std::process::ExitCode {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::migrate(&config))
         }),
-        Some(Command::Assign(args)) => runtime().and_then(|rt| rt.block_on(crate::server::assign(*args))),
+        Some(Command::Assign(args)) => {
+            runtime().and_then(|rt| rt.block_on(crate::server::assign(*args)))
+        }
         Some(Command::Import(args)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::import(args))

@@ -179,6 +179,14 @@ pub enum ImportWhat {
         /// CSV file.
         file: PathBuf,
     },
+    /// Historical problem reports from CSV `id,reported_at,category,lon,lat[,channel][,closed_at]`.
+    History {
+        /// CSV file (`.gz` is gunzipped).
+        file: PathBuf,
+        /// Coordinate system of the file.
+        #[arg(long)]
+        crs: Option<String>,
+    },
     /// Roads, railways and buildings from an OpenStreetMap PBF file.
     Osm {
         /// `.osm.pbf` file.

@@ -59,6 +59,9 @@ pub enum SeedError {
         /// The first error message.
         first: String,
     },
+    /// A background task failed.
+    #[error("a background task failed: {0}")]
+    Task(String),
     /// Password hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
@@ -164,6 +167,36 @@ pub async fn load_city(store: &Store, dir: &Path, audit: &Audit) -> Result<LoadR
     Ok(report)
 }
 
+/// Loads `history.csv(.gz)` of `dir`, each report assigned by an index built from the store.
+pub async fn load_history(store: &Store, dir: &Path, audit: &Audit) -> Result<usize, SeedError> {
+    let Some(path) = find(dir, "history") else {
+        return Ok(0);
+    };
+    let layers = crate::engine::load_layers(store, None).await?;
+    let index = tokio::task::spawn_blocking(move || {
+        crate::assign::CityIndex::build(&layers, Default::default())
+    })
+    .await
+    .map_err(|e| SeedError::Task(e.to_string()))?;
+    let source = format!(
+        "geodata/{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    );
+    import::service::import_history(
+        store,
+        std::sync::Arc::new(index),
+        read(&path)?,
+        None,
+        &source,
+        audit,
+    )
+    .await
+    .map_err(|source| SeedError::Import {
+        file: path.display().to_string(),
+        source,
+    })
+}
+
 /// Creates one demo user per role. The handler acts for the 城管执法 department if the city has
 /// one; the inspector patrols the first grids of the city.
 pub async fn seed_demo_users(store: &Store, audit: &Audit) -> Result<(), SeedError> {
@@ -234,6 +267,8 @@ pub async fn first_start(store: &Store, geodata: &Path, with_demo: bool) -> Resu
     if store.layer_versions(None).await?.is_empty() && geodata.is_dir() {
         let report = load_city(store, geodata, &audit).await?;
         tracing::info!(?report, "loaded the demo city from {}", geodata.display());
+        let n = load_history(store, geodata, &audit).await?;
+        tracing::info!("loaded {n} historical reports");
     }
     if store.count_users().await? == 0 {
         seed_demo_users(store, &audit).await?;

@@ -214,6 +214,24 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
             let n = import::import_units(&store, &read(file)?, &audit).await?;
             progress(&format!("{n} units imported"));
         }
+        ImportWhat::History { file, crs: c } => {
+            let layers = crate::engine::load_layers(&store, None).await?;
+            let index = tokio::task::spawn_blocking(move || {
+                crate::assign::CityIndex::build(&layers, Default::default())
+            })
+            .await?;
+            progress("assignment index built");
+            let n = import::service::import_history(
+                &store,
+                std::sync::Arc::new(index),
+                read(file)?,
+                crs(c)?,
+                &file.display().to_string(),
+                &audit,
+            )
+            .await?;
+            progress(&format!("{n} historical reports imported and assigned"));
+        }
         ImportWhat::Osm { file } => {
             progress(&format!("reading {}", file.display()));
             let outcome =
@@ -236,17 +254,31 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
 
     let crs = Crs::from_str(&args.crs)?;
     let store = open_store(&args.store).await?;
-    let at = args.as_of.as_deref().map(crate::domain::jurisdiction::parse_as_of).transpose()?;
+    let at = args
+        .as_of
+        .as_deref()
+        .map(crate::domain::jurisdiction::parse_as_of)
+        .transpose()?;
     let start = std::time::Instant::now();
     let layers = crate::engine::load_layers(&store, at).await?;
     let config = args.engine.config();
-    let index = tokio::task::spawn_blocking(move || crate::assign::CityIndex::build(&layers, config)).await?;
+    let index =
+        tokio::task::spawn_blocking(move || crate::assign::CityIndex::build(&layers, config))
+            .await?;
     store.close().await;
-    eprintln!("index of data version {} built in {:.2?}", index.version(), start.elapsed());
+    eprintln!(
+        "index of data version {} built in {:.2?}",
+        index.version(),
+        start.elapsed()
+    );
     let area = crate::domain::crs::PlausibleArea::around("the city", index.extent(), 20_000.0);
-    let is_geojson = args.input.extension().is_some_and(|e| e == "geojson" || e == "json");
+    let is_geojson = args
+        .input
+        .extension()
+        .is_some_and(|e| e == "geojson" || e == "json");
     let format = match args.format.as_deref() {
-        Some(f) => Format::parse(f).ok_or_else(|| anyhow::anyhow!("--format must be csv, geojson or json"))?,
+        Some(f) => Format::parse(f)
+            .ok_or_else(|| anyhow::anyhow!("--format must be csv, geojson or json"))?,
         None if is_geojson => Format::GeoJson,
         None => Format::Csv,
     };
@@ -254,14 +286,20 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
     let output = args.output.clone();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let mut out: Box<dyn Write> = match &output {
-            Some(p) => Box::new(std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(p)?)),
+            Some(p) => Box::new(std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::fs::File::create(p)?,
+            )),
             None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
         };
         out.write_all(&batch::header(format))?;
         let started = std::time::Instant::now();
         let mut done = 0usize;
         let mut buf = Vec::with_capacity(8 << 20);
-        let mut emit = |points: &[batch::InputPoint], out: &mut Box<dyn Write>, done: &mut usize| -> anyhow::Result<()> {
+        let mut emit = |points: &[batch::InputPoint],
+                        out: &mut Box<dyn Write>,
+                        done: &mut usize|
+         -> anyhow::Result<()> {
             buf.clear();
             batch::process_chunk(&index, &area, crs, points, format, *done == 0, &mut buf);
             out.write_all(&buf)?;
@@ -282,7 +320,10 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
             let reader: Box<dyn BufRead> = if input.as_os_str() == "-" {
                 Box::new(std::io::BufReader::new(std::io::stdin().lock()))
             } else {
-                Box::new(std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&input)?))
+                Box::new(std::io::BufReader::with_capacity(
+                    1 << 20,
+                    std::fs::File::open(&input)?,
+                ))
             };
             let mut csv = CsvPoints::default();
             let mut pending = Vec::new();
@@ -307,7 +348,11 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
         }
         out.write_all(&batch::footer(format))?;
         out.flush()?;
-        eprintln!("\rassigned {done} points in {:.2?} ({:.0} points/s)", started.elapsed(), done as f64 / started.elapsed().as_secs_f64().max(1e-9));
+        eprintln!(
+            "\rassigned {done} points in {:.2?} ({:.0} points/s)",
+            started.elapsed(),
+            done as f64 / started.elapsed().as_secs_f64().max(1e-9)
+        );
         Ok(())
     })
     .await??;

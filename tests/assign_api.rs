@@ -247,3 +247,45 @@ async fn an_import_swaps_in_a_new_index_and_health_reports_its_version() {
         .await;
     assert_eq!(then.body["district"]["name"], "二七区");
 }
+
+#[tokio::test]
+async fn the_demo_history_is_loaded_assigned_and_a_bad_history_file_changes_nothing() {
+    let app = spawn_demo_app(HttpSettings::default()).await;
+    let n = app.db.store.count_history().await.unwrap();
+    assert_eq!(n, 200_000);
+    let top = app.db.store.history_per_grid(5).await.unwrap();
+    assert!(top[0].1 > 50, "{top:?}");
+    assert!(top[0].0.len() == 15);
+
+    let token = app.login(wangge::domain::identity::Role::Admin).await;
+    let send = |body: &'static str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/import/history")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let ok = app
+        .request(send("id,reported_at,category,lon,lat,channel,closed_at\nH1,2025-03-01T09:00:00+08:00,0201,113.6584,34.7459,hotline_12345,\n"))
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text);
+    let bad = app
+        .request(send("id,reported_at,category,lon,lat\nH2,2025-03-01T09:00:00+08:00,0201,113.6584,34.7459\nH3,2025-03-01T09:00:00+08:00,0101,34.7459,113.6584\n"))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["code"], "invalid_csv");
+    assert!(
+        bad.body["message"].as_str().unwrap().contains("line 3"),
+        "{}",
+        bad.text
+    );
+    let dup = app
+        .request(send(
+            "id,reported_at,category,lon,lat\nH1,2025-03-01T09:00:00+08:00,0201,113.6584,34.7459\n",
+        ))
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    assert_eq!(app.db.store.count_history().await.unwrap(), 200_001);
+}

@@ -213,6 +213,32 @@ pub async fn import_units(
     Ok((StatusCode::CREATED, Json(json!({ "imported": n }))))
 }
 
+/// Imports historical reports from CSV `id,reported_at,category,lon,lat[,channel][,closed_at]`,
+/// each assigned to its owners by the current index (admin).
+#[utoipa::path(post, path = "/api/import/history", tag = "import", security(("bearer" = [])), params(CrsQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, description = "imported"), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn import_history(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    ApiQuery(q): ApiQuery<CrsQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let crs = parse_crs(q.crs.as_deref())?;
+    let source = format!("API import by {}", auth.principal.username);
+    let n = import::service::import_history(
+        state.store(),
+        state.engine().current(),
+        text(&body)?,
+        crs,
+        &source,
+        &req_id.audit(&auth.principal),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "imported": n }))))
+}
+
 /// Replaces the basemap roads, railways and buildings from an OpenStreetMap PBF file (admin).
 #[utoipa::path(post, path = "/api/import/osm", tag = "import", security(("bearer" = [])),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),

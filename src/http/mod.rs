@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .route("/import/layers/{layer}", post(import::import_layer))
         .route("/import/basemap/{kind}", post(import::import_basemap))
         .route("/import/units", post(import::import_units))
+        .route("/import/history", post(import::import_history))
         .route("/import/osm", post(import::import_osm))
         .fallback(|| async { error::ApiError::not_found("no such API resource; see /api/docs") });
 

@@ -31,7 +31,7 @@ impl Modify for BearerAuth {
         admin::list_units, admin::upsert_unit, admin::get_unit, admin::unit_users, admin::list_events,
         layers::list_versions, layers::export_layer, layers::basemap,
         assign::assign_point, assign::assign_batch,
-        import::import_layer, import::import_basemap, import::import_units, import::import_osm,
+        import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

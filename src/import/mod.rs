@@ -2,6 +2,7 @@
 //! uses for its own data, and the one the demo city is loaded through at first start.
 
 pub mod geojson_layer;
+pub mod history_csv;
 pub mod osm;
 pub mod service;
 pub mod units_csv;

@@ -271,6 +271,29 @@ pub async fn import_basemap(
     Ok(features.len())
 }
 
+/// Imports historical reports from CSV, each assigned by `index`; returns how many.
+pub async fn import_history(
+    store: &Store,
+    index: std::sync::Arc<crate::assign::CityIndex>,
+    text: String,
+    crs: Option<Crs>,
+    source: &str,
+    audit: &Audit,
+) -> Result<usize, ImportError> {
+    let catalogue = crate::domain::catalogue::default_catalogue();
+    let crs = crs.unwrap_or_default();
+    let rows = tokio::task::spawn_blocking(move || {
+        super::history_csv::parse_history_csv(&text, crs, &index, &catalogue)
+    })
+    .await
+    .map_err(|e| ImportError::Io {
+        path: "history".into(),
+        message: e.to_string(),
+    })??;
+    store.insert_history(&rows, source, audit).await?;
+    Ok(rows.len())
+}
+
 /// What an OpenStreetMap import loaded, per basemap kind.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct OsmOutcome {

@@ -9,6 +9,7 @@
 //! event exists exactly when its change does.
 
 mod geometry;
+mod history;
 mod jurisdictions;
 mod units;
 mod users;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
 };
 
 pub use geometry::{decode_wkb, encode_wkb};
+pub use history::HistoryReport;
 pub use jurisdictions::BasemapFeature;
 pub use users::{NewUser, TokenLookup, UserRecord};
 
