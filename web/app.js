@@ -87,6 +87,11 @@ map.on('click', (e) => {
   }
   map.getSource('selected').setData({ type: 'FeatureCollection', features: [fullFeature(top)] });
   info.show(top, chain);
+  // On a phone the panel is a bottom sheet: bring the clicked place into the part left visible.
+  if (PHONE.matches) {
+    const visible = map.getCanvas().clientHeight - info.el.offsetHeight;
+    if (e.point.y > visible - 24) map.panBy([0, e.point.y - visible / 2], { duration: 250 });
+  }
 });
 
 map.on('mousemove', (e) => {
@@ -156,7 +161,7 @@ window.wangge = {
   async idle() {
     await ready;
     for (;;) {
-      if (loader.pending === 0 && map.loaded() && map.areTilesLoaded()) return;
+      if (loader.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
   },

@@ -345,7 +345,7 @@ export function buildStyle() {
       paint: halo(COLORS.community),
     },
     {
-      id: 'street-label', type: 'symbol', source: 'labels', minzoom: 10.5, maxzoom: 16, filter: ['==', ['get', 'layer'], 'street'],
+      id: 'street-label', type: 'symbol', source: 'labels', minzoom: 9, maxzoom: 16, filter: ['==', ['get', 'layer'], 'street'],
       layout: text('name', ['interpolate', ['linear'], ['zoom'], 10.5, 12, 14, 16]),
       paint: halo(COLORS.street, 2),
     },
