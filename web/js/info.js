@@ -87,6 +87,13 @@ export class InfoPanel {
     this.onClose = onClose;
     el.addEventListener('click', (e) => {
       if (e.target.closest('[data-action=close]')) this.hide();
+      const expand = e.target.closest('[data-action=expand]');
+      if (expand) {
+        // Phone bottom sheet: a short "peek" by default, the whole list on demand.
+        const open = el.classList.toggle('expanded');
+        expand.setAttribute('aria-expanded', String(open));
+        expand.textContent = open ? '收起' : '展开';
+      }
     });
   }
 
@@ -104,10 +111,13 @@ export class InfoPanel {
       <header>
         <span class="tag">${escapeHtml(layerTitle(source, p))}</span>
         <h2>${escapeHtml(p.name ?? p.code ?? '')}</h2>
+        <button type="button" class="expand" data-action="expand" aria-expanded="false">展开</button>
         <button type="button" class="icon" data-action="close" aria-label="关闭">×</button>
       </header>
       <table class="props">${rows}</table>
       ${chain ? `<h3>所在位置</h3><ul class="chain">${chain}</ul>` : ''}`;
+    this.el.classList.remove('expanded');
+    this.el.scrollTop = 0;
     this.el.hidden = false;
     this.el.dataset.source = source;
     this._resolveUnits();
