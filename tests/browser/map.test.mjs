@@ -204,6 +204,7 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
       await jump(ctx.page, [113.64, 34.75], 14.5);
       const n = await renderedCounts(ctx.page, ['community-line', 'community-label', 'community-fill', 'road-alley', 'road-label']);
       for (const [id, count] of Object.entries(n)) assert.ok(count > 0, `${id} rendered nothing: ${JSON.stringify(n)}`);
+      await ctx.page.screenshot({ path: path.join(SHOTS, 'desktop-communities.png') });
     });
 
     it('loads unit grids for the viewport from zoom 13 and labels their codes at high zoom', async () => {

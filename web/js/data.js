@@ -81,8 +81,11 @@ export class DataLoader {
     for (const f of fc.features) this.names.set(f.properties.code, { name: f.properties.name, layer });
   }
 
-  /** Loads the whole-city layers and the basemap; resolves to the districts' bounding box. */
-  async loadStatic() {
+  /**
+   * Loads the whole-city layers (and the basemap, which has no date, unless `basemap` is false);
+   * resolves to the districts' bounding box.
+   */
+  async loadStatic({ basemap = true } = {}) {
     this.error = null;
     const at = this.at;
     const jobs = STATIC_LAYERS.map(async (name) => {
@@ -92,7 +95,7 @@ export class DataLoader {
       this._index(name, fc);
       return [name, fc];
     });
-    const base = BASEMAP.map(async (kind) => {
+    const base = (basemap ? BASEMAP : []).map(async (kind) => {
       const fc = await this._track(api.basemap(kind));
       if (fc) this._set(kind, fc);
     });
@@ -116,7 +119,7 @@ export class DataLoader {
   async setDate(at) {
     this.at = at || null;
     for (const v of Object.values(this.viewport)) v.loaded = null;
-    await Promise.all([this.loadStatic(), this.loadViewport()]);
+    await Promise.all([this.loadStatic({ basemap: false }), this.loadViewport()]);
   }
 
   setEnabled(name, enabled) {
