@@ -77,12 +77,12 @@ map.on('click', (e) => {
   }
   usable.sort((a, b) => CLICKABLE.indexOf(a.layer.id) - CLICKABLE.indexOf(b.layer.id));
   const top = usable[0];
-  // The 属地 chain: the areas (grid → community → street → district) holding the click.
-  const seen = new Set([top.source]);
+  // The 属地 chain: the areas (grid → zones → community → street → district) holding the click.
+  const seen = new Set([top.layer.id]);
   const chain = [];
   for (const f of usable.slice(1)) {
-    if (f.layer.type !== 'fill' || seen.has(f.source) || f.source === 'zone') continue;
-    seen.add(f.source);
+    if (f.layer.type !== 'fill' || seen.has(f.layer.id)) continue;
+    seen.add(f.layer.id);
     chain.push(f);
   }
   map.getSource('selected').setData({ type: 'FeatureCollection', features: [fullFeature(top)] });

@@ -269,7 +269,7 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
           const p = map.project(f.geometry.coordinates);
           const d = Math.hypot(p.x - c.x, p.y - c.y);
           const covered = map.queryRenderedFeatures([p.x, p.y], {
-            layers: ['zone-inspection-site', 'frontage-line', 'zone-back-alley'],
+            layers: ['zone-inspection-site', 'frontage-line', 'zone-back-alley', 'station'],
           }).length > 0;
           if (!covered && (!best || d < best.d)) best = { d, x: p.x, y: p.y, code: f.properties.code };
         }
@@ -319,6 +319,20 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
       await ctx.page.fill('#login-form input[name="password"]', 'wrong');
       await ctx.page.click('#login-form button[type="submit"]');
       await ctx.page.locator('#login-form .error', { hasText: '用户名或密码错误' }).waitFor();
+      assert.equal(await ctx.page.evaluate(() => sessionStorage.getItem('wangge.session')), null);
+    });
+
+    it('shows a clicked inspection site (测评点位) with its site type', async () => {
+      const pos = await zonePosition(ctx.page, 'inspection_site');
+      await jump(ctx.page, pos, 16);
+      const p = await ctx.page.evaluate((c) => window.wangge.map.project(c), pos);
+      const canvas = await ctx.page.locator('#map canvas').boundingBox();
+      await ctx.page.mouse.click(canvas.x + p.x, canvas.y + p.y);
+      const info = ctx.page.locator('#info');
+      await info.waitFor({ state: 'visible' });
+      assert.equal(await info.getAttribute('data-source'), 'zone');
+      const text = await info.textContent();
+      for (const label of ['测评点位', '点位类型', '责任单位', '所在位置']) assert.ok(text.includes(label), `panel lacks ${label}: ${text}`);
     });
 
     it('made no external request and logged no error', () => {

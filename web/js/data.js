@@ -52,7 +52,9 @@ export class DataLoader {
     this.pending++;
     this.onChange(this);
     try {
-      return await promise;
+      const result = await promise;
+      this.error = null; // a later successful load clears the message of an earlier failure
+      return result;
     } catch (e) {
       if (e.name !== 'AbortError') {
         this.error = e;

@@ -165,10 +165,14 @@ export const GROUPS = [
   },
 ];
 
-/** Layers a click can select, topmost first. */
+/**
+ * Layers a click can select, in order of preference: points and lines first, then areas from the
+ * smallest (the unit grid) to the largest, so a click inside an urban village still selects the
+ * grid when grids are shown (the village is listed in the panel's 所在位置).
+ */
 export const CLICKABLE = [
   'zone-inspection-site', 'frontage-line', 'zone-back-alley', 'station',
-  'zone-urban-village-fill', 'zone-railway-land-fill', 'grid-fill', 'community-fill',
+  'grid-fill', 'zone-urban-village-fill', 'zone-railway-land-fill', 'community-fill',
   'street-fill', 'district-fill',
 ];
 
