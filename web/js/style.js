@@ -88,7 +88,9 @@ const pxPerMetre = (z) => 2 ** z / 64340;
  */
 function roadWidth(metres, fromZoom, minPx, extra = 0) {
   const at = (z) => Math.max(minPx, metres * pxPerMetre(z)) + extra;
-  return ['interpolate', ['exponential', 2], ['zoom'], fromZoom, minPx + extra, 14, at(14), 19, at(19)];
+  // One zoom level below `fromZoom` the line is half as wide, so the city overview stays light.
+  return ['interpolate', ['exponential', 2], ['zoom'],
+    fromZoom - 1, (minPx + extra) / 2, fromZoom, minPx + extra, 14, at(14), 19, at(19)];
 }
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
@@ -224,7 +226,7 @@ export function buildStyle() {
       paint: { 'line-color': '#ffffff', 'line-width': roadWidth(ROAD_M.alley, 12, 0.5) },
     },
     {
-      id: 'road-secondary-casing', type: 'line', source: 'road', filter: ['==', ['get', 'class'], 'secondary'],
+      id: 'road-secondary-casing', type: 'line', source: 'road', minzoom: 11, filter: ['==', ['get', 'class'], 'secondary'],
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': COLORS.roadCasing, 'line-width': roadWidth(ROAD_M.secondary, 10, 1.6, 2) },
     },
@@ -234,7 +236,7 @@ export function buildStyle() {
       paint: { 'line-color': COLORS.roadSecondary, 'line-width': roadWidth(ROAD_M.secondary, 10, 0.8) },
     },
     {
-      id: 'road-main-casing', type: 'line', source: 'road', filter: ['==', ['get', 'class'], 'main'],
+      id: 'road-main-casing', type: 'line', source: 'road', minzoom: 11, filter: ['==', ['get', 'class'], 'main'],
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': COLORS.roadMainCasing, 'line-width': roadWidth(ROAD_M.main, 10, 2.6, 2) },
     },
@@ -316,9 +318,10 @@ export function buildStyle() {
     {
       id: 'zone-inspection-site', type: 'circle', source: 'zone', filter: zoneFilter('inspection_site', 'Point'),
       paint: {
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 3.5, 16, 8],
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, 2, 12, 4, 16, 8],
         'circle-color': matchBy('site_type', SITE_TYPES, '#555555'),
-        'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5,
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 9, 0.5, 12, 1.5],
       },
     },
     {
