@@ -27,6 +27,9 @@ const SHOTS = path.join(ROOT, 'artifacts', 'screenshots');
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // A second fence below Playwright's request routing: anything not on loopback (which Chromium
+  // never sends through a proxy) goes to a closed local port and fails.
+  '--proxy-server=http://127.0.0.1:9',
 ];
 const STARTUP_TIMEOUT_MS = 180_000;
 
@@ -93,15 +96,16 @@ async function startWangge(dir, port) {
  */
 async function openContext(browser, options) {
   const context = await browser.newContext({ ...options, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-  const record = { external: [], consoleErrors: [], pageErrors: [], badResponses: [], requests: 0 };
+  const record = { external: [], consoleErrors: [], pageErrors: [], badResponses: [], requests: 0, paths: new Set() };
   await context.route('**/*', (route) => {
     const url = route.request().url();
     if (isLocal(url)) return route.continue();
-    record.external.push(url);
+    if (!record.external.includes(url)) record.external.push(url);
     return route.abort('blockedbyclient');
   });
   context.on('request', (req) => {
     record.requests++;
+    if (req.url().startsWith('http')) record.paths.add(new URL(req.url()).pathname);
     if (!isLocal(req.url()) && !record.external.includes(req.url())) record.external.push(req.url());
   });
   context.on('response', (res) => {
@@ -141,8 +145,13 @@ function zonePosition(page, kind) {
   }, kind);
 }
 
+// Everything the page may load from wangge: itself, its modules, vendored MapLibre, the API.
+// A glyph, sprite or tile request (there is no such server) would show up here.
+const ALLOWED_PATH = /^\/(|app\.(js|css)|js\/[\w-]+\.js|vendor\/maplibre-gl\/[\w.-]+|healthz|api\/(layers|basemap|auth|units)(\/.*)?)$/;
+
 function assertClean(record) {
   assert.deepEqual(record.external, [], 'requests to non-loopback addresses');
+  assert.deepEqual([...record.paths].filter((p) => !ALLOWED_PATH.test(p)), [], 'unexpected requests to wangge');
   assert.deepEqual(record.pageErrors, [], 'uncaught page errors');
   assert.deepEqual(record.consoleErrors, [], 'console errors');
   assert.deepEqual(record.badResponses, [], 'HTTP error responses');
