@@ -1,0 +1,168 @@
+// wangge map page: entry point. Builds the map from wangge's own layers and wires the panels.
+// Plain ES modules, no bundler; MapLibre GL JS is vendored under vendor/ (see update-vendor.sh).
+
+import * as maplibregl from './vendor/maplibre-gl/maplibre-gl.mjs';
+import { buildStyle, GROUPS, CLICKABLE, FONT_STACK } from './js/style.js';
+import { DataLoader } from './js/data.js';
+import { InfoPanel } from './js/info.js';
+import { renderLayerList, LoginBox, renderStatus } from './js/panel.js';
+
+const $ = (sel) => document.querySelector(sel);
+const PHONE = window.matchMedia('(max-width: 720px)');
+
+// Whole demo city, shown until the district outlines arrive.
+const CITY_BOUNDS = [[113.44, 34.60], [113.68, 34.87]];
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style: buildStyle(),
+  bounds: CITY_BOUNDS,
+  maxZoom: 19,
+  minZoom: 8,
+  // The style has no glyph server: all text is drawn from local fonts (see style.js). This also
+  // names the font for CJK characters should a style with the default font stack be used.
+  localIdeographFontFamily: FONT_STACK.join(', '),
+  attributionControl: { compact: true, customAttribution: '区界 天地图 · 区划 国家统计局 · 街道以下为示意数据' },
+  dragRotate: false,
+  pitchWithRotate: false,
+});
+map.touchZoomRotate.disableRotation();
+map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+
+const loading = $('#loading');
+const loadError = $('#load-error');
+const loader = new DataLoader(map, ({ pending, error }) => {
+  loading.hidden = pending === 0;
+  loadError.hidden = !error;
+  if (error) loadError.textContent = `数据加载失败:${error.message}`;
+});
+
+// --- layer switches -------------------------------------------------------------------------
+
+const updateZoomHints = renderLayerList($('#layer-list'), GROUPS, (group, visible) => {
+  for (const id of group.layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+  if (group.id === 'grid' || group.id === 'frontage') loader.setEnabled(group.id, visible);
+});
+const showZoom = () => {
+  const z = map.getZoom();
+  $('#zoom').textContent = z.toFixed(1);
+  updateZoomHints(z);
+};
+map.on('zoomend', showZoom);
+
+// --- selection --------------------------------------------------------------------------------
+
+const info = new InfoPanel($('#info'), loader.names, {
+  onClose: () => map.getSource('selected').setData({ type: 'FeatureCollection', features: [] }),
+});
+
+/** The clicked feature's full geometry (rendered features are cut at tile edges). */
+function fullFeature(f) {
+  return loader.feature(f.source, f.properties.code) ?? { type: 'Feature', geometry: f.geometry, properties: {} };
+}
+
+map.on('click', (e) => {
+  // A few pixels of tolerance so thin lines (frontages, alleys) and points are easy to hit on a phone.
+  const r = PHONE.matches ? 10 : 5;
+  const box = [[e.point.x - r, e.point.y - r], [e.point.x + r, e.point.y + r]];
+  const layers = CLICKABLE.filter((id) => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
+  const hits = map.queryRenderedFeatures(box, { layers });
+  // Areas must contain the click itself, not just touch the tolerance box.
+  const atPoint = new Set(map.queryRenderedFeatures(e.point, { layers }).map((f) => `${f.layer.id}:${f.properties.code}`));
+  const usable = hits.filter((f) => f.layer.type !== 'fill' || atPoint.has(`${f.layer.id}:${f.properties.code}`));
+  if (!usable.length) {
+    info.hide();
+    return;
+  }
+  usable.sort((a, b) => CLICKABLE.indexOf(a.layer.id) - CLICKABLE.indexOf(b.layer.id));
+  const top = usable[0];
+  // The 属地 chain: the areas (grid → zones → community → street → district) holding the click.
+  const seen = new Set([top.layer.id]);
+  const chain = [];
+  for (const f of usable.slice(1)) {
+    if (f.layer.type !== 'fill' || seen.has(f.layer.id)) continue;
+    seen.add(f.layer.id);
+    chain.push(f);
+  }
+  map.getSource('selected').setData({ type: 'FeatureCollection', features: [fullFeature(top)] });
+  info.show(top, chain);
+  // On a phone the panel is a bottom sheet: bring the clicked place into the part left visible.
+  if (PHONE.matches) {
+    const visible = map.getCanvas().clientHeight - info.el.offsetHeight;
+    if (e.point.y > visible - 24) map.panBy([0, e.point.y - visible / 2], { duration: 250 });
+  }
+});
+
+map.on('mousemove', (e) => {
+  if (PHONE.matches) return;
+  const layers = CLICKABLE.filter((id) => id !== 'community-fill' && id !== 'street-fill' && id !== 'district-fill');
+  const hit = map.queryRenderedFeatures(e.point, { layers: layers.filter((id) => map.getLayer(id)) }).length > 0;
+  map.getCanvas().style.cursor = hit ? 'pointer' : '';
+});
+
+// --- login: the inspector's own grids are tinted ----------------------------------------------
+
+let myGrids = [];
+function markMyGrids() {
+  if (!map.getSource('grid')) return;
+  map.removeFeatureState({ source: 'grid' });
+  for (const code of myGrids) map.setFeatureState({ source: 'grid', id: code }, { mine: true });
+}
+loader.afterGridLoad(markMyGrids);
+const login = new LoginBox($('#login-box'), (session) => {
+  myGrids = session?.user?.grids ?? [];
+  if (map.loaded()) markMyGrids();
+  document.body.classList.toggle('logged-in', !!session);
+  $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';
+});
+
+// --- panel open/close -----------------------------------------------------------------------
+
+const panelToggle = $('#panel-toggle');
+function setPanel(open) {
+  document.body.classList.toggle('panel-open', open);
+  panelToggle.setAttribute('aria-expanded', String(open));
+  // The map container changes size on desktop; on phones the panel floats over the map.
+  setTimeout(() => map.resize(), 220);
+}
+panelToggle.addEventListener('click', () => setPanel(!document.body.classList.contains('panel-open')));
+$('#panel-close').addEventListener('click', () => setPanel(false));
+setPanel(!PHONE.matches);
+
+// --- date ---------------------------------------------------------------------------------------
+
+$('#at').addEventListener('change', (e) => loader.setDate(e.target.value));
+
+// --- start ----------------------------------------------------------------------------------------
+
+let markReady;
+const ready = new Promise((resolve) => { markReady = resolve; });
+
+map.on('load', async () => {
+  const bbox = await loader.loadStatic();
+  if (bbox) map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 16, animate: false });
+  showZoom();
+  await loader.loadViewport();
+  markMyGrids();
+  markReady();
+});
+
+login.init();
+renderStatus($('#status-box'));
+
+// For the browser test and for debugging in the console.
+window.wangge = {
+  map,
+  loader,
+  groups: GROUPS,
+  ready,
+  /** Resolves once no request is pending and the map has rendered everything. */
+  async idle() {
+    await ready;
+    for (;;) {
+      if (loader.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  },
+};
