@@ -40,6 +40,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &[Admin],
         ),
         (Method::POST, "/api/import/osm", Some(json!("")), &[Admin]),
+        (
+            Method::POST,
+            "/api/import/history",
+            Some(json!("")),
+            &[Admin],
+        ),
         (Method::GET, "/api/auth/me", None, &Role::ALL),
         (Method::POST, "/api/auth/logout", None, &Role::ALL),
         (Method::GET, "/api/users", None, &[Admin]),

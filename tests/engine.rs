@@ -1,6 +1,8 @@
 //! The assignment engine on the real demo city, without a database: properties that must hold for
 //! every point, the boundary tie-break, frontage strips, and unassigned points.
 
+mod common;
+
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -89,18 +91,6 @@ fn city() -> &'static City {
     })
 }
 
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 fn find<'a>(features: &'a [Jurisdiction], code: &str) -> &'a Jurisdiction {
     features.iter().find(|f| f.code == code).unwrap()
 }
@@ -109,7 +99,7 @@ fn find<'a>(features: &'a [Jurisdiction], code: &str) -> &'a Jurisdiction {
 fn every_point_inside_a_district_gets_exactly_one_grid_whose_community_and_street_cover_it() {
     let c = city();
     let extent = c.index.extent();
-    let mut rng = Rng(7);
+    let mut rng = common::Rng(7);
     let mut checked = 0;
     while checked < 20_000 {
         let lon = extent.min().x + rng.next() * extent.width();

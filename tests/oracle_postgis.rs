@@ -13,17 +13,6 @@ use wangge::assign::{CityIndex, EngineConfig};
 use wangge::domain::crs::Crs;
 use wangge::store::Audit;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 type Sets = BTreeMap<i32, BTreeSet<String>>;
 
 async fn sets(pool: &sqlx::PgPool, sql: &str) -> Sets {
@@ -57,7 +46,7 @@ async fn the_engine_agrees_with_postgis_on_every_level_for_every_point() {
     // The points.
     let mut pts: Vec<(f64, f64)> = Vec::new();
     let extent = index.extent();
-    let mut rng = Rng(20_231);
+    let mut rng = common::Rng(20_231);
     for _ in 0..100_000 {
         pts.push((
             extent.min().x + rng.next() * extent.width(),

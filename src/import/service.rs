@@ -115,6 +115,24 @@ fn resolve_crs(declared: Option<Crs>, member: Option<String>) -> Result<Crs, Imp
     }
 }
 
+/// Checks every coordinate of feature `index` (in its declared system) against the area.
+fn check_coords(
+    area: &PlausibleArea,
+    index: usize,
+    code: Option<&str>,
+    geometry: &geo::Geometry<f64>,
+) -> Result<(), ImportError> {
+    for c in geometry.coords_iter() {
+        area.check(c.x, c.y)
+            .map_err(|source| ImportError::BadCoordinate {
+                index,
+                code: code.map(str::to_owned),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
 /// Checks every coordinate in its declared system, then converts the features to WGS84.
 pub fn to_wgs84(
     features: &mut [Jurisdiction],
@@ -122,14 +140,7 @@ pub fn to_wgs84(
     area: &PlausibleArea,
 ) -> Result<(), ImportError> {
     for (index, f) in features.iter_mut().enumerate() {
-        for c in f.geometry.coords_iter() {
-            area.check(c.x, c.y)
-                .map_err(|source| ImportError::BadCoordinate {
-                    index,
-                    code: Some(f.code.clone()),
-                    source,
-                })?;
-        }
+        check_coords(area, index, Some(&f.code), &f.geometry)?;
         f.geometry = crs.geometry_to_wgs84(&f.geometry);
     }
     Ok(())
@@ -257,14 +268,7 @@ pub async fn import_basemap(
     let crs = crs.unwrap_or_default();
     let area = plausible_area(store, crs).await?;
     for (index, f) in features.iter_mut().enumerate() {
-        for c in f.geometry.coords_iter() {
-            area.check(c.x, c.y)
-                .map_err(|source| ImportError::BadCoordinate {
-                    index,
-                    code: f.name.clone(),
-                    source,
-                })?;
-        }
+        check_coords(&area, index, f.name.as_deref(), &f.geometry)?;
         f.geometry = crs.geometry_to_wgs84(&f.geometry);
     }
     store.replace_basemap(&[(kind, &features)], audit).await?;
@@ -332,14 +336,7 @@ pub async fn import_osm(
         .chain(&extract.buildings)
         .enumerate()
     {
-        for c in f.geometry.coords_iter() {
-            area.check(c.x, c.y)
-                .map_err(|source| ImportError::BadCoordinate {
-                    index,
-                    code: f.name.clone(),
-                    source,
-                })?;
-        }
+        check_coords(&area, index, f.name.as_deref(), &f.geometry)?;
     }
     store
         .replace_basemap(
