@@ -1,0 +1,694 @@
+//! The case (案卷) workflow as a pure state machine: the trade's seven steps
+//! 采集 → 核实 → 立案 → 派遣 → 处置 → 反馈 → 核查 → 结案, the rework loop (返工) and the side
+//! requests that need approval: 延时 (extend), 回退 (send back as wrongly dispatched), 挂账 (park)
+//! and 作废 (void). Every action is allowed to the right role in the right scope only.
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::{Principal, Role, ScopeError};
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// 核实: a citizen or hotline report waits for the grid's inspector to verify it on site.
+    Verifying,
+    /// 采集: a verified report (or an inspector's own) waits to be registered.
+    Collected,
+    /// 立案: registered, waits for dispatch.
+    Registered,
+    /// 派遣: dispatched to a responsible unit; the clock runs.
+    Dispatched,
+    /// 处置: the unit is handling it.
+    Handling,
+    /// 反馈: the unit reported back; waits for the inspector's check.
+    FedBack,
+    /// 核查通过: checked on site; waits to be closed.
+    Checked,
+    /// 结案.
+    Closed,
+    /// 挂账: parked, cannot be fixed now.
+    Parked,
+    /// 作废: void.
+    Voided,
+}
+
+impl Status {
+    /// The Chinese name.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::Verifying => "核实",
+            Status::Collected => "采集",
+            Status::Registered => "立案",
+            Status::Dispatched => "派遣",
+            Status::Handling => "处置",
+            Status::FedBack => "反馈",
+            Status::Checked => "核查通过",
+            Status::Closed => "结案",
+            Status::Parked => "挂账",
+            Status::Voided => "作废",
+        }
+    }
+
+    /// Whether the case is finished.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Closed | Status::Voided)
+    }
+}
+
+/// A side request that needs approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestKind {
+    /// 延时: more time.
+    Extend,
+    /// 回退: wrongly dispatched, back to the dispatcher.
+    SendBack,
+    /// 挂账: park.
+    Park,
+    /// 作废: void.
+    Void,
+}
+
+impl RequestKind {
+    /// Who may ask.
+    fn requesters(self) -> &'static [Role] {
+        match self {
+            RequestKind::Extend | RequestKind::SendBack => &[Role::Handler],
+            RequestKind::Park => &[Role::Dispatcher, Role::ShiftLead],
+            RequestKind::Void => &[Role::IntakeClerk, Role::Dispatcher, Role::ShiftLead],
+        }
+    }
+
+    /// Who may approve or reject.
+    fn approvers(self) -> &'static [Role] {
+        match self {
+            RequestKind::Extend => &[Role::Dispatcher, Role::ShiftLead],
+            RequestKind::SendBack => &[Role::Dispatcher],
+            RequestKind::Park | RequestKind::Void => &[Role::ShiftLead],
+        }
+    }
+
+    /// In which statuses it may be asked.
+    fn from(self) -> &'static [Status] {
+        match self {
+            RequestKind::Extend | RequestKind::SendBack => &[Status::Dispatched, Status::Handling],
+            RequestKind::Park => &[Status::Registered, Status::Dispatched, Status::Handling],
+            RequestKind::Void => &[Status::Verifying, Status::Collected, Status::Registered],
+        }
+    }
+}
+
+/// What someone does to a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    /// The inspector verified on site (核实): the problem exists or it does not (不属实).
+    Verify {
+        /// Whether the problem was found.
+        confirmed: bool,
+    },
+    /// 立案.
+    Register,
+    /// 派遣 to a responsible unit.
+    Dispatch {
+        /// The unit.
+        unit_code: String,
+    },
+    /// The unit takes the case on.
+    Accept,
+    /// The unit reports back (反馈).
+    Feedback,
+    /// The inspector's check on site (核查): passed, or back to the unit (返工).
+    Check {
+        /// Whether the problem is fixed.
+        passed: bool,
+    },
+    /// 结案.
+    Close,
+    /// Ask for 延时, 回退, 挂账 or 作废.
+    Request {
+        /// Which.
+        kind: RequestKind,
+    },
+    /// Approve the pending request.
+    Approve,
+    /// Reject the pending request.
+    Reject,
+    /// Take a parked case up again.
+    Resume,
+}
+
+/// The parts of a case the rules look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseState {
+    /// Status.
+    pub status: Status,
+    /// The unit grid of the case (inspectors act on their own grids only).
+    pub grid_code: Option<String>,
+    /// The unit it is dispatched to (handlers act for their own unit only).
+    pub unit_code: Option<String>,
+    /// A request waiting for approval.
+    pub pending: Option<RequestKind>,
+    /// The status a parked case returns to.
+    pub parked_from: Option<Status>,
+}
+
+/// What an allowed action does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The new status.
+    pub to: Status,
+    /// The unit after the action (None: unchanged; Some(None): cleared).
+    pub unit: Option<Option<String>>,
+    /// The pending request after the action (None: unchanged; Some(x): set to x).
+    pub pending: Option<Option<RequestKind>>,
+    /// A failed check: count one rework (返工).
+    pub rework: bool,
+    /// Sent back as wrongly dispatched: count against 准确派遣率.
+    pub wrong_dispatch: bool,
+    /// An approved extension: the deadline moves.
+    pub extended: bool,
+    /// The clock of the handling time limit starts.
+    pub clock_starts: bool,
+    /// When parking: the status to resume to later.
+    pub parked_from: Option<Status>,
+}
+
+impl Transition {
+    fn to(to: Status) -> Self {
+        Self {
+            to,
+            unit: None,
+            pending: None,
+            rework: false,
+            wrong_dispatch: false,
+            extended: false,
+            clock_starts: false,
+            parked_from: None,
+        }
+    }
+}
+
+/// Why an action is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkflowError {
+    /// The role or scope does not allow it (403).
+    #[error(transparent)]
+    Forbidden(#[from] ScopeError),
+    /// Not possible in this status (409).
+    #[error("{action} is not possible while the case is {status} ({zh})", zh = status.label_zh(), status = serde_json::to_string(status).unwrap_or_default().trim_matches('"'))]
+    InvalidTransition {
+        /// The action's name.
+        action: &'static str,
+        /// The status.
+        status: Status,
+    },
+    /// Another request waits for approval (409).
+    #[error("a {0:?} request is already waiting for approval")]
+    RequestPending(RequestKind),
+    /// Nothing to approve or reject (409).
+    #[error("no request is waiting for approval")]
+    NothingPending,
+}
+
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::Verify { .. } => "verify",
+        Action::Register => "register",
+        Action::Dispatch { .. } => "dispatch",
+        Action::Accept => "accept",
+        Action::Feedback => "feedback",
+        Action::Check { .. } => "check",
+        Action::Close => "close",
+        Action::Request { .. } => "request",
+        Action::Approve => "approve",
+        Action::Reject => "reject",
+        Action::Resume => "resume",
+    }
+}
+
+fn grid_scope(actor: &Principal, case: &CaseState) -> Result<(), ScopeError> {
+    match &case.grid_code {
+        Some(g) => actor.require_grid(g),
+        None if actor.role == Role::Admin => Ok(()),
+        None => Err(ScopeError::OutOfScope(
+            "the case has no grid; only an admin may act".into(),
+        )),
+    }
+}
+
+fn unit_scope(actor: &Principal, case: &CaseState) -> Result<(), ScopeError> {
+    match &case.unit_code {
+        Some(u) => actor.require_unit(u),
+        None => Err(ScopeError::OutOfScope(
+            "the case is not dispatched to any unit".into(),
+        )),
+    }
+}
+
+/// Decides whether `actor` may do `action` to `case`, and what it does.
+pub fn apply(
+    case: &CaseState,
+    actor: &Principal,
+    action: &Action,
+) -> Result<Transition, WorkflowError> {
+    use Status::*;
+    let invalid = || WorkflowError::InvalidTransition {
+        action: action_name(action),
+        status: case.status,
+    };
+    let roles = |allowed: &[Role]| -> Result<(), WorkflowError> {
+        if actor.role == Role::Admin {
+            return Ok(());
+        }
+        actor.require_role(allowed).map_err(WorkflowError::from)
+    };
+    if case.pending.is_some() && !matches!(action, Action::Approve | Action::Reject) {
+        // A waiting request freezes the case until it is decided.
+        if let Some(kind) = case.pending {
+            return Err(WorkflowError::RequestPending(kind));
+        }
+    }
+    match action {
+        Action::Verify { confirmed } => {
+            roles(&[Role::Inspector])?;
+            grid_scope(actor, case)?;
+            if case.status != Verifying {
+                return Err(invalid());
+            }
+            Ok(Transition::to(if *confirmed { Collected } else { Voided }))
+        }
+        Action::Register => {
+            roles(&[Role::IntakeClerk, Role::ShiftLead])?;
+            if case.status != Collected {
+                return Err(invalid());
+            }
+            Ok(Transition::to(Registered))
+        }
+        Action::Dispatch { unit_code } => {
+            roles(&[Role::Dispatcher])?;
+            if case.status != Registered {
+                return Err(invalid());
+            }
+            Ok(Transition {
+                unit: Some(Some(unit_code.clone())),
+                clock_starts: true,
+                ..Transition::to(Dispatched)
+            })
+        }
+        Action::Accept => {
+            roles(&[Role::Handler])?;
+            unit_scope(actor, case)?;
+            if case.status != Dispatched {
+                return Err(invalid());
+            }
+            Ok(Transition::to(Handling))
+        }
+        Action::Feedback => {
+            roles(&[Role::Handler])?;
+            unit_scope(actor, case)?;
+            if case.status != Handling {
+                return Err(invalid());
+            }
+            Ok(Transition::to(FedBack))
+        }
+        Action::Check { passed } => {
+            roles(&[Role::Inspector])?;
+            grid_scope(actor, case)?;
+            if case.status != FedBack {
+                return Err(invalid());
+            }
+            Ok(if *passed {
+                Transition::to(Checked)
+            } else {
+                Transition {
+                    rework: true,
+                    ..Transition::to(Handling)
+                }
+            })
+        }
+        Action::Close => {
+            roles(&[Role::ShiftLead])?;
+            if case.status != Checked {
+                return Err(invalid());
+            }
+            Ok(Transition::to(Closed))
+        }
+        Action::Request { kind } => {
+            roles(kind.requesters())?;
+            if actor.role == Role::Handler {
+                unit_scope(actor, case)?;
+            }
+            if !kind.from().contains(&case.status) {
+                return Err(invalid());
+            }
+            Ok(Transition {
+                pending: Some(Some(*kind)),
+                ..Transition::to(case.status)
+            })
+        }
+        Action::Approve | Action::Reject => {
+            let kind = case.pending.ok_or(WorkflowError::NothingPending)?;
+            roles(kind.approvers())?;
+            let cleared = Transition {
+                pending: Some(None),
+                ..Transition::to(case.status)
+            };
+            if matches!(action, Action::Reject) {
+                return Ok(cleared);
+            }
+            Ok(match kind {
+                RequestKind::Extend => Transition {
+                    extended: true,
+                    ..cleared
+                },
+                RequestKind::SendBack => Transition {
+                    to: Registered,
+                    unit: Some(None),
+                    wrong_dispatch: true,
+                    ..cleared
+                },
+                RequestKind::Park => Transition {
+                    to: Parked,
+                    parked_from: Some(case.status),
+                    ..cleared
+                },
+                RequestKind::Void => Transition {
+                    to: Voided,
+                    ..cleared
+                },
+            })
+        }
+        Action::Resume => {
+            roles(&[Role::ShiftLead])?;
+            if case.status != Parked {
+                return Err(invalid());
+            }
+            Ok(Transition::to(case.parked_from.unwrap_or(Registered)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRID: &str = "410103001001001";
+    const UNIT: &str = "dept-410103-hw";
+
+    fn who(role: Role) -> Principal {
+        Principal {
+            user_id: 1,
+            username: role.as_str().into(),
+            display_name: role.label_zh().into(),
+            role,
+            unit_code: (role == Role::Handler).then(|| UNIT.to_owned()),
+            grids: [GRID.to_owned()].into(),
+        }
+    }
+
+    fn case(status: Status) -> CaseState {
+        CaseState {
+            status,
+            grid_code: Some(GRID.into()),
+            unit_code: matches!(
+                status,
+                Status::Dispatched | Status::Handling | Status::FedBack | Status::Checked
+            )
+            .then(|| UNIT.to_owned()),
+            pending: None,
+            parked_from: None,
+        }
+    }
+
+    fn run(mut c: CaseState, steps: &[(Role, Action)]) -> CaseState {
+        for (role, action) in steps {
+            let t = apply(&c, &who(*role), action)
+                .unwrap_or_else(|e| panic!("{role} {action:?} on {:?}: {e}", c.status));
+            c.status = t.to;
+            if let Some(u) = t.unit {
+                c.unit_code = u;
+            }
+            if let Some(p) = t.pending {
+                c.pending = p;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn a_citizen_report_travels_the_whole_loop_with_one_rework() {
+        use Action::*;
+        let c = run(
+            case(Status::Verifying),
+            &[
+                (Role::Inspector, Verify { confirmed: true }),
+                (Role::IntakeClerk, Register),
+                (
+                    Role::Dispatcher,
+                    Dispatch {
+                        unit_code: UNIT.into(),
+                    },
+                ),
+                (Role::Handler, Accept),
+                (Role::Handler, Feedback),
+                (Role::Inspector, Check { passed: false }),
+                (Role::Handler, Feedback),
+                (Role::Inspector, Check { passed: true }),
+                (Role::ShiftLead, Close),
+            ],
+        );
+        assert_eq!(c.status, Status::Closed);
+    }
+
+    #[test]
+    fn a_failed_check_counts_a_rework_and_returns_the_case_to_the_unit() {
+        let t = apply(
+            &case(Status::FedBack),
+            &who(Role::Inspector),
+            &Action::Check { passed: false },
+        )
+        .unwrap();
+        assert_eq!(t.to, Status::Handling);
+        assert!(t.rework);
+    }
+
+    #[test]
+    fn dispatch_starts_the_clock() {
+        let t = apply(
+            &case(Status::Registered),
+            &who(Role::Dispatcher),
+            &Action::Dispatch {
+                unit_code: UNIT.into(),
+            },
+        )
+        .unwrap();
+        assert!(t.clock_starts);
+        assert_eq!(t.unit, Some(Some(UNIT.into())));
+    }
+
+    #[test]
+    fn an_unconfirmed_report_is_void() {
+        let t = apply(
+            &case(Status::Verifying),
+            &who(Role::Inspector),
+            &Action::Verify { confirmed: false },
+        )
+        .unwrap();
+        assert_eq!(t.to, Status::Voided);
+    }
+
+    #[test]
+    fn each_step_is_refused_to_every_other_role() {
+        use Action::*;
+        let steps: [(Status, Action, &[Role]); 7] = [
+            (
+                Status::Verifying,
+                Verify { confirmed: true },
+                &[Role::Inspector, Role::Admin],
+            ),
+            (
+                Status::Collected,
+                Register,
+                &[Role::IntakeClerk, Role::ShiftLead, Role::Admin],
+            ),
+            (
+                Status::Registered,
+                Dispatch {
+                    unit_code: UNIT.into(),
+                },
+                &[Role::Dispatcher, Role::Admin],
+            ),
+            (Status::Dispatched, Accept, &[Role::Handler, Role::Admin]),
+            (Status::Handling, Feedback, &[Role::Handler, Role::Admin]),
+            (
+                Status::FedBack,
+                Check { passed: true },
+                &[Role::Inspector, Role::Admin],
+            ),
+            (Status::Checked, Close, &[Role::ShiftLead, Role::Admin]),
+        ];
+        for (status, action, allowed) in steps {
+            for role in Role::ALL {
+                let r = apply(&case(status), &who(role), &action);
+                assert_eq!(
+                    r.is_ok(),
+                    allowed.contains(&role),
+                    "{role} {action:?} on {status:?}: {r:?}"
+                );
+                if let Err(e) = r {
+                    assert!(matches!(e, WorkflowError::Forbidden(_)), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_inspector_outside_the_grid_and_a_handler_of_another_unit_are_out_of_scope() {
+        let mut other = case(Status::FedBack);
+        other.grid_code = Some("410103001001002".into());
+        let e = apply(
+            &other,
+            &who(Role::Inspector),
+            &Action::Check { passed: true },
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            WorkflowError::Forbidden(ScopeError::OutOfScope(_))
+        ));
+        let mut elsewhere = case(Status::Dispatched);
+        elsewhere.unit_code = Some("dept-410103-yl".into());
+        let e = apply(&elsewhere, &who(Role::Handler), &Action::Accept).unwrap_err();
+        assert!(matches!(
+            e,
+            WorkflowError::Forbidden(ScopeError::OutOfScope(_))
+        ));
+    }
+
+    #[test]
+    fn steps_out_of_order_are_invalid_transitions() {
+        let e = apply(
+            &case(Status::Registered),
+            &who(Role::ShiftLead),
+            &Action::Close,
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            WorkflowError::InvalidTransition {
+                action: "close",
+                status: Status::Registered
+            }
+        ));
+        assert!(e.to_string().contains("立案"));
+        let e = apply(
+            &case(Status::Closed),
+            &who(Role::Dispatcher),
+            &Action::Dispatch {
+                unit_code: UNIT.into(),
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, WorkflowError::InvalidTransition { .. }));
+    }
+
+    #[test]
+    fn a_send_back_needs_the_dispatcher_and_counts_a_wrong_dispatch() {
+        let mut c = case(Status::Handling);
+        let t = apply(
+            &c,
+            &who(Role::Handler),
+            &Action::Request {
+                kind: RequestKind::SendBack,
+            },
+        )
+        .unwrap();
+        c.pending = t.pending.flatten();
+        // While it waits, the case is frozen.
+        assert_eq!(
+            apply(&c, &who(Role::Handler), &Action::Feedback),
+            Err(WorkflowError::RequestPending(RequestKind::SendBack))
+        );
+        assert!(apply(&c, &who(Role::ShiftLead), &Action::Approve).is_err());
+        let t = apply(&c, &who(Role::Dispatcher), &Action::Approve).unwrap();
+        assert_eq!(t.to, Status::Registered);
+        assert!(t.wrong_dispatch);
+        assert_eq!(t.unit, Some(None));
+        assert_eq!(t.pending, Some(None));
+    }
+
+    #[test]
+    fn extension_park_void_and_their_approvers() {
+        let mut c = case(Status::Handling);
+        c.pending = Some(RequestKind::Extend);
+        assert!(
+            apply(&c, &who(Role::Dispatcher), &Action::Approve)
+                .unwrap()
+                .extended
+        );
+        c.pending = Some(RequestKind::Park);
+        assert!(apply(&c, &who(Role::Dispatcher), &Action::Approve).is_err());
+        let parked = apply(&c, &who(Role::ShiftLead), &Action::Approve).unwrap();
+        assert_eq!(
+            (parked.to, parked.parked_from),
+            (Status::Parked, Some(Status::Handling))
+        );
+        let mut v = case(Status::Collected);
+        let t = apply(
+            &v,
+            &who(Role::IntakeClerk),
+            &Action::Request {
+                kind: RequestKind::Void,
+            },
+        )
+        .unwrap();
+        v.pending = t.pending.flatten();
+        assert_eq!(
+            apply(&v, &who(Role::ShiftLead), &Action::Reject)
+                .unwrap()
+                .pending,
+            Some(None)
+        );
+        assert_eq!(
+            apply(&v, &who(Role::ShiftLead), &Action::Approve)
+                .unwrap()
+                .to,
+            Status::Voided
+        );
+        // Voiding a case already at work is not a request anyone can make.
+        assert!(
+            apply(
+                &case(Status::Handling),
+                &who(Role::ShiftLead),
+                &Action::Request {
+                    kind: RequestKind::Void
+                }
+            )
+            .is_err()
+        );
+        assert_eq!(
+            apply(
+                &case(Status::Handling),
+                &who(Role::Dispatcher),
+                &Action::Approve
+            ),
+            Err(WorkflowError::NothingPending)
+        );
+    }
+
+    #[test]
+    fn a_parked_case_resumes_where_it_stood() {
+        let mut c = case(Status::Parked);
+        c.parked_from = Some(Status::Dispatched);
+        assert_eq!(
+            apply(&c, &who(Role::ShiftLead), &Action::Resume)
+                .unwrap()
+                .to,
+            Status::Dispatched
+        );
+        assert!(apply(&c, &who(Role::Dispatcher), &Action::Resume).is_err());
+    }
+}
