@@ -46,6 +46,22 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!("")),
             &[Admin],
         ),
+        (
+            Method::POST,
+            "/api/cases",
+            Some(
+                json!({"idempotency_key": "k", "category": "9999", "description": "x", "lon": 113.6, "lat": 34.7, "crs": "wgs84"}),
+            ),
+            &[Inspector, IntakeClerk, Admin],
+        ),
+        (Method::GET, "/api/cases", None, &Role::ALL),
+        (Method::GET, "/api/cases/999999", None, &Role::ALL),
+        (
+            Method::POST,
+            "/api/cases/999999/actions",
+            Some(json!({"action": "close"})),
+            &Role::ALL,
+        ),
         (Method::GET, "/api/auth/me", None, &Role::ALL),
         (Method::POST, "/api/auth/logout", None, &Role::ALL),
         (Method::GET, "/api/users", None, &[Admin]),
@@ -90,6 +106,7 @@ fn template(path: &str) -> String {
         .replace(&format!("/{OWN_UNIT}"), "/{code}")
         .replace("/layers/zone", "/layers/{layer}")
         .replace("/basemap/water", "/basemap/{kind}")
+        .replace("/999999", "/{id}")
 }
 
 #[tokio::test]

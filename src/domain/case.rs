@@ -391,6 +391,67 @@ pub fn apply(
     }
 }
 
+impl Status {
+    /// Every status.
+    pub const ALL: [Status; 10] = [
+        Status::Verifying,
+        Status::Collected,
+        Status::Registered,
+        Status::Dispatched,
+        Status::Handling,
+        Status::FedBack,
+        Status::Checked,
+        Status::Closed,
+        Status::Parked,
+        Status::Voided,
+    ];
+
+    /// The stable wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Verifying => "verifying",
+            Status::Collected => "collected",
+            Status::Registered => "registered",
+            Status::Dispatched => "dispatched",
+            Status::Handling => "handling",
+            Status::FedBack => "fed_back",
+            Status::Checked => "checked",
+            Status::Closed => "closed",
+            Status::Parked => "parked",
+            Status::Voided => "voided",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl RequestKind {
+    /// The stable wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Extend => "extend",
+            RequestKind::SendBack => "send_back",
+            RequestKind::Park => "park",
+            RequestKind::Void => "void",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<RequestKind> {
+        [
+            RequestKind::Extend,
+            RequestKind::SendBack,
+            RequestKind::Park,
+            RequestKind::Void,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod assign;
 pub mod auth;
+pub mod cases;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -75,6 +76,7 @@ struct Inner {
     store: Store,
     settings: HttpSettings,
     engine: Arc<Engine>,
+    calendar: crate::domain::calendar::WorkCalendar,
     started: Instant,
 }
 
@@ -86,9 +88,14 @@ impl AppState {
                 store,
                 settings,
                 engine,
+                calendar: crate::domain::calendar::WorkCalendar::china_default(),
                 started: Instant::now(),
             }),
         }
+    }
+    /// The working calendar deadlines are counted in.
+    pub fn calendar(&self) -> &crate::domain::calendar::WorkCalendar {
+        &self.inner.calendar
     }
     /// The assignment engine.
     pub fn engine(&self) -> &Arc<Engine> {
@@ -132,6 +139,11 @@ pub fn router(state: AppState) -> Router {
         .route("/layers", get(layers::list_versions))
         .route("/layers/{layer}", get(layers::export_layer))
         .route("/basemap/{kind}", get(layers::basemap))
+        .route("/cases", get(cases::list_cases).post(cases::create_case))
+        .route("/cases/{id}", get(cases::get_case))
+        .route("/cases/{id}/actions", post(cases::act))
+        .route("/public/reports", post(cases::public_report))
+        .route("/public/reports/{id}", get(cases::follow_report))
         .route("/assign", get(assign::assign_point))
         .route("/assign/batch", post(assign::assign_batch))
         .route("/import/layers/{layer}", post(import::import_layer))

@@ -8,6 +8,7 @@
 //! Every write that changes state also appends its audit event in the same transaction, so an
 //! event exists exactly when its change does.
 
+mod cases;
 mod geometry;
 mod history;
 mod jurisdictions;
@@ -24,6 +25,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use cases::{CaseFilter, CaseRecord, NewCase};
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
 pub use jurisdictions::BasemapFeature;
