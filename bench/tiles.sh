@@ -64,7 +64,7 @@ psql "$DB" -At -F' ' -c "SELECT 'RESULT postgis_z' || tz, round(percentile_disc(
 
 echo "== wangge TileSet::tile in process ($ROUNDS passes)"
 WANGGE_BENCH_DATABASE_URL="$DB" WANGGE_BENCH_TILES="$WORK/tiles.csv" WANGGE_BENCH_ROUNDS="$ROUNDS" \
-  cargo bench --bench tiles -q 2>/dev/null | grep RESULT | tee -a "$OUT"
+  cargo bench --profile release --bench tiles -q 2>/dev/null | grep RESULT | tee -a "$OUT"
 
 echo
 echo "== summary ($(nproc) cores; milliseconds per grid tile; ratio = PostGIS / wangge)"
