@@ -19,6 +19,7 @@ use crate::domain::crs::{CoordError, Crs, PlausibleArea};
 use crate::domain::jurisdiction::Layer;
 use crate::domain::unit::UnitKind;
 use crate::store::{Store, StoreError};
+use crate::tiles::TileSet;
 
 /// How many past-date indexes are kept.
 const HISTORY_SLOTS: usize = 4;
@@ -32,6 +33,7 @@ pub struct Engine {
     config: EngineConfig,
     current: ArcSwap<CityIndex>,
     current_key: ArcSwap<VersionKey>,
+    tiles: ArcSwap<TileSet>,
     history: Mutex<Vec<(VersionKey, Arc<CityIndex>)>>,
     catalogue: Vec<Category>,
     rebuild: tokio::sync::Mutex<()>,
@@ -122,12 +124,26 @@ async fn build(
     at: Option<DateTime<Utc>>,
     config: &EngineConfig,
 ) -> Result<CityIndex, StoreError> {
+    Ok(build_with_tiles(store, at, config, false).await?.0)
+}
+
+/// Builds the index and, for the current data only (tiles are never served for past dates),
+/// the vector tile set from the same read of the layers, so both carry the same version.
+async fn build_with_tiles(
+    store: &Store,
+    at: Option<DateTime<Utc>>,
+    config: &EngineConfig,
+    with_tiles: bool,
+) -> Result<(CityIndex, Option<TileSet>), StoreError> {
     let layers = load_layers(store, at).await?;
     let config = config.clone();
     let start = std::time::Instant::now();
-    let index = tokio::task::spawn_blocking(move || CityIndex::build(&layers, config))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("index build panicked: {e}")))?;
+    let (index, tiles) = tokio::task::spawn_blocking(move || {
+        let tiles = with_tiles.then(|| TileSet::build(&layers));
+        (CityIndex::build(&layers, config), tiles)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("index build panicked: {e}")))?;
     let (grids, frontages, zones) = index.counts();
     tracing::info!(
         version = index.version(),
@@ -138,20 +154,26 @@ async fn build(
         start.elapsed()
     );
     metrics::histogram!("wangge_index_build_seconds").record(start.elapsed().as_secs_f64());
-    Ok(index)
+    Ok((index, tiles))
+}
+
+fn current_tiles(tiles: Option<TileSet>) -> Result<TileSet, StoreError> {
+    tiles
+        .ok_or_else(|| StoreError::Corrupt("the tile set of the current data was not built".into()))
 }
 
 impl Engine {
     /// Builds the engine over the store's current data.
     pub async fn load(store: Store, config: EngineConfig) -> Result<Arc<Self>, StoreError> {
         let key = version_key(&store, None).await?;
-        let index = build(&store, None, &config).await?;
+        let (index, tiles) = build_with_tiles(&store, None, &config, true).await?;
         metrics::gauge!("wangge_index_version").set(index.version() as f64);
         Ok(Arc::new(Self {
             store,
             config,
             current: ArcSwap::from_pointee(index),
             current_key: ArcSwap::from_pointee(key),
+            tiles: ArcSwap::from_pointee(current_tiles(tiles)?),
             history: Mutex::new(Vec::new()),
             catalogue: catalogue::default_catalogue(),
             rebuild: tokio::sync::Mutex::new(()),
@@ -161,6 +183,11 @@ impl Engine {
     /// The current index (cheap; keep it for the duration of one request).
     pub fn current(&self) -> Arc<CityIndex> {
         self.current.load_full()
+    }
+
+    /// The vector tile set of the current data (cheap; keep it for the duration of one request).
+    pub fn tiles(&self) -> Arc<TileSet> {
+        self.tiles.load_full()
     }
 
     /// The category catalogue.
@@ -214,7 +241,8 @@ impl Engine {
             return Ok(false);
         }
         let key = version_key(&self.store, None).await?;
-        let index = build(&self.store, None, &self.config).await?;
+        let (index, tiles) = build_with_tiles(&self.store, None, &self.config, true).await?;
+        self.tiles.store(Arc::new(current_tiles(tiles)?));
         self.current.store(Arc::new(index));
         self.current_key.store(Arc::new(key));
         metrics::gauge!("wangge_index_version").set(version as f64);

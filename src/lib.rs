@@ -17,3 +17,4 @@ pub mod import;
 pub mod security;
 pub mod server;
 pub mod store;
+pub mod tiles;

@@ -11,6 +11,7 @@ pub mod health;
 pub mod import;
 pub mod layers;
 pub mod openapi;
+pub mod tiles;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -156,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .nest("/api", api)
         .merge(openapi::swagger_ui());
     if let Some(dir) = &settings.web_dir {

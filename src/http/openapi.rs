@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{admin, assign, auth, cases, error, health, import, layers};
+use super::{admin, assign, auth, cases, error, health, import, layers, tiles};
 
 struct BearerAuth;
 
@@ -29,7 +29,7 @@ impl Modify for BearerAuth {
         auth::login, auth::logout, auth::me,
         admin::list_users, admin::create_user, admin::set_user_grids, admin::revoke_user_tokens,
         admin::list_units, admin::upsert_unit, admin::get_unit, admin::unit_users, admin::list_events,
-        layers::list_versions, layers::export_layer, layers::basemap,
+        layers::list_versions, layers::export_layer, layers::basemap, tiles::tile,
         assign::assign_point, assign::assign_batch,
         cases::create_case, cases::public_report, cases::follow_report, cases::get_case, cases::act, cases::list_cases,
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,

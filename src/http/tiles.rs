@@ -1,0 +1,105 @@
+//! `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: Mapbox Vector Tiles of the big layers, cut from the
+//! engine's in-memory [`TileSet`](crate::tiles::TileSet), with ETags that change with the data.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiPath;
+use crate::tiles::{self, TileLayer};
+
+/// Media type of an MVT tile.
+pub const MVT: &str = "application/vnd.mapbox-vector-tile";
+/// Short enough that a published edit shows within a minute; revalidation is a cheap 304.
+const CACHE_CONTROL: &str = "public, max-age=60";
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_tile", message)
+}
+
+/// Parses `z`, `x` and `y.mvt` of an XYZ address.
+fn parse_address(z: &str, x: &str, file: &str) -> Result<(u8, u32, u32), ApiError> {
+    let y = file
+        .strip_suffix(".mvt")
+        .ok_or_else(|| invalid(format!("{file:?} must be a row number followed by .mvt")))?;
+    let num = |s: &str| {
+        // Only plain decimal digits: "+1" or " 1" would make several URLs of one tile.
+        (!s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| invalid(format!("tile address part {s:?} is not a number")))
+    };
+    let (z, x, y) = (num(z)?, num(x)?, num(y)?);
+    let z = u32::try_from(z).map_err(|_| invalid(format!("zoom {z} is out of range")))?;
+    tiles::check_address(z, x, y).map_err(|e| invalid(e.to_string()))?;
+    // check_address bounds z by 24 and x, y below 2^z, so these conversions cannot fail.
+    Ok((z as u8, x as u32, y as u32))
+}
+
+fn etag(version: i64, layer: TileLayer, z: u8, x: u32, y: u32) -> String {
+    let digest = Sha256::digest(format!("{version}/{}/{z}/{x}/{y}", layer.as_str()));
+    format!("\"{}\"", &hex::encode(digest)[..20])
+}
+
+/// `If-None-Match` holds this tag (or `*`); weak tags compare equal too (RFC 9110 §13.1.2).
+fn matches(headers: &HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+}
+
+/// One vector tile (public). Web Mercator XYZ scheme, extent 4096, buffer 64; layers `street`,
+/// `community` (z10–18), `grid` (z12–18) and `frontage` (z14–18). Outside a layer's zoom range or
+/// where it has no feature the answer is 200 with an empty body (a valid tile without layers).
+#[utoipa::path(get, path = "/tiles/{layer}/{z}/{x}/{y}.mvt", tag = "layers", params(
+        ("layer" = String, Path, description = "street, community, grid or frontage"),
+        ("z" = u32, Path, description = "zoom, 0–24 (features at 10–18)"),
+        ("x" = u32, Path, description = "column, below 2^z"),
+        ("y" = u32, Path, description = "row, below 2^z (north first)")),
+    responses(
+        (status = 200, description = "Mapbox Vector Tile (possibly empty)", content_type = "application/vnd.mapbox-vector-tile"),
+        (status = 304, description = "unchanged since the ETag given in If-None-Match"),
+        (status = 400, description = "invalid_tile", body = ErrorBody),
+        (status = 404, description = "not_found: no such layer", body = ErrorBody)))]
+pub async fn tile(
+    State(state): State<AppState>,
+    ApiPath((layer, z, x, file)): ApiPath<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let layer = TileLayer::parse(&layer).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "tile layer {layer:?} does not exist; expected street, community, grid or frontage"
+        ))
+    })?;
+    let (z, x, y) = parse_address(&z, &x, &file)?;
+    // One tile set for the whole request: its version names the ETag and cuts the tile.
+    let set = state.engine().tiles();
+    let tag = etag(set.version(), layer, z, x, y);
+    let tag_value = HeaderValue::from_str(&tag).map_err(ApiError::internal)?;
+    let cache = HeaderValue::from_static(CACHE_CONTROL);
+    if matches(&headers, &tag) {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, tag_value), (header::CACHE_CONTROL, cache)],
+        )
+            .into_response());
+    }
+    let body = set.tile(layer, z, x, y);
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
+            (header::ETAG, tag_value),
+            (header::CACHE_CONTROL, cache),
+        ],
+        Body::from(body),
+    )
+        .into_response())
+}
