@@ -209,24 +209,9 @@ async fn an_import_swaps_in_a_new_index_and_health_reports_its_version() {
     let before = app.get("/healthz", None).await.body["index_version"]
         .as_i64()
         .unwrap();
-    let token = app.login(wangge::domain::identity::Role::Admin).await;
-    let mut fc: geojson::FeatureCollection =
-        wangge::import::read_text(&common::demo_city().join("district.geojson"))
-            .unwrap()
-            .parse()
-            .unwrap();
-    for f in &mut fc.features {
-        let name = f.property("name").unwrap().as_str().unwrap().to_owned();
-        f.set_property("name", format!("{name}(新)"));
-    }
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/api/import/layers/district")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/geo+json")
-        .body(Body::from(fc.to_string()))
-        .unwrap();
-    let a = app.request(req).await;
+    let a = app
+        .republish_renamed("district.geojson", "district", "")
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     let after = app.get("/healthz", None).await.body["index_version"]
         .as_i64()

@@ -355,24 +355,9 @@ async fn a_tile_answers_304_to_its_etag_until_an_import_publishes_new_data() {
     assert_eq!(stale.status, StatusCode::OK);
 
     // Renaming every street publishes a new version: new tag, new contents.
-    let token = app.login(wangge::domain::identity::Role::Admin).await;
-    let mut fc: geojson::FeatureCollection =
-        wangge::import::read_text(&common::demo_city().join("street.geojson"))
-            .unwrap()
-            .parse()
-            .unwrap();
-    for f in &mut fc.features {
-        let name = f.property("name").unwrap().as_str().unwrap().to_owned();
-        f.set_property("name", format!("{name}(新)"));
-    }
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/api/import/layers/street?accept_warnings=true")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/geo+json")
-        .body(Body::from(fc.to_string()))
-        .unwrap();
-    let a = app.request(req).await;
+    let a = app
+        .republish_renamed("street.geojson", "street", "?accept_warnings=true")
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     let after = raw(&app, &path, Some(&tag)).await;
     assert_eq!(

@@ -172,6 +172,32 @@ impl TestApp {
         self.call(Method::GET, path, token, None).await
     }
 
+    /// As admin, re-imports a demo-city layer with "(新)" appended to every name, publishing a
+    /// new version; `query` is appended to the import URL (e.g. `?accept_warnings=true`).
+    pub async fn republish_renamed(&self, file: &str, layer: &str, query: &str) -> Answer {
+        let token = self.login(Role::Admin).await;
+        let mut fc: geojson::FeatureCollection = wangge::import::read_text(&demo_city().join(file))
+            .expect("read the layer")
+            .parse()
+            .expect("parse the layer");
+        for f in &mut fc.features {
+            let name = f
+                .property("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            f.set_property("name", format!("{name}(新)"));
+        }
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/import/layers/{layer}{query}"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/geo+json")
+            .body(Body::from(fc.to_string()))
+            .expect("request");
+        self.request(req).await
+    }
+
     /// Logs in as the demo user of `role` and returns the token.
     pub async fn login(&self, role: Role) -> String {
         let (username, _, _) = wangge::demo::DEMO_USERS
