@@ -132,6 +132,7 @@ fn template(path: &str) -> String {
         .replace("/basemap/water", "/basemap/{kind}")
         .replace("/999999", "/{id}")
         .replace("/0101", "/{code}")
+        .replace("/12/3339/1623.mvt", "/{z}/{x}/{y}.mvt")
 }
 
 #[tokio::test]
