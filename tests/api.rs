@@ -62,6 +62,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &Role::ALL,
         ),
         (
+            Method::GET,
+            "/tiles/cases/12/3339/1623.mvt",
+            None,
+            &Role::ALL,
+        ),
+        (
             Method::POST,
             "/api/cases/hotline?crs=wgs84",
             Some(json!("ticket_no,reported_at,category,description,lon,lat")),
