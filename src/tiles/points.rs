@@ -66,7 +66,9 @@ pub fn cases_tile(
     };
     // Cell size in tile units: a 256 px tile has EXTENT/256 units per pixel.
     let cell = f64::from(cell_px.max(1) * (EXTENT / 256));
-    let mut groups: BTreeMap<(i64, i64), Vec<(&CasePoint, (f64, f64))>> = BTreeMap::new();
+    // Cell (or case id at pin zoom) → the members with their tile coordinates.
+    type Members<'a> = Vec<(&'a CasePoint, (f64, f64))>;
+    let mut groups: BTreeMap<(i64, i64), Members> = BTreeMap::new();
     for p in points {
         let t = to_tile(p);
         if !inside(t) {
