@@ -92,10 +92,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             web_dir,
             assign_batch_max_points: config.assign_batch_max_points,
             assign_batch_max_bytes: config.assign_batch_max_bytes,
+            photos: config.photo_config(),
         },
         engine,
     );
-    let app = http::router(state);
+    let app = http::router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
@@ -105,7 +106,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store.backend_name()
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live streams would otherwise hold the graceful shutdown open forever.
+            state.begin_shutdown();
+        })
         .await?;
     store.close().await;
     tracing::info!("shut down cleanly");

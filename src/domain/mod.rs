@@ -10,4 +10,5 @@ pub mod codes;
 pub mod crs;
 pub mod identity;
 pub mod jurisdiction;
+pub mod photo;
 pub mod unit;

@@ -77,7 +77,7 @@ pub struct CaseView {
     pub light: Option<Light>,
 }
 
-fn view(state: &AppState, case: CaseRecord) -> CaseView {
+pub(crate) fn view(state: &AppState, case: CaseRecord) -> CaseView {
     let light = match (
         case.dispatched_at,
         case.deadline_at,
@@ -255,6 +255,10 @@ pub struct Followup {
     pub reported_at: chrono::DateTime<Utc>,
     /// When closed.
     pub closed_at: Option<chrono::DateTime<Utc>>,
+    /// The note of the closing (结案) step, once closed (反馈给反映人).
+    pub closing_note: Option<String>,
+    /// The after-photos (处置后), once closed.
+    pub after_photos: Vec<super::photos::PhotoView>,
 }
 
 /// A citizen follows their report with the token from the receipt (public).
@@ -270,12 +274,15 @@ pub async fn follow_report(
     if case.follow_token_hash.as_deref() != Some(security::token_hash(&q.token).as_str()) {
         return Err(not_found());
     }
+    let (closing_note, after_photos) = super::photos::closing_feedback(&state, &case).await?;
     Ok(Json(Followup {
         case_no: format!("AJ{:08}", case.id),
         status: case.status.as_str().into(),
         status_zh: case.status.label_zh(),
         reported_at: case.reported_at,
         closed_at: case.closed_at,
+        closing_note,
+        after_photos,
     }))
 }
 
@@ -285,6 +292,8 @@ pub struct CaseDetail {
     /// The case.
     #[serde(flatten)]
     pub case: CaseView,
+    /// Before/after photos, oldest first.
+    pub photos: Vec<super::photos::PhotoView>,
     /// Every change, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub timeline: Vec<crate::store::EventRecord>,
@@ -314,6 +323,7 @@ pub async fn get_case(
         .await?;
     timeline.reverse();
     Ok(Json(CaseDetail {
+        photos: super::photos::photo_views(&state, id).await?,
         case: view(&state, case),
         timeline,
     }))

@@ -11,6 +11,8 @@ pub mod health;
 pub mod import;
 pub mod layers;
 pub mod openapi;
+pub mod photos;
+pub mod stream;
 pub mod tiles;
 
 use std::path::PathBuf;
@@ -51,6 +53,8 @@ pub struct HttpSettings {
     pub assign_batch_max_points: usize,
     /// Largest assignment batch body, bytes.
     pub assign_batch_max_bytes: usize,
+    /// Case photos: folder and limits.
+    pub photos: crate::photos::PhotoConfig,
 }
 
 impl Default for HttpSettings {
@@ -63,6 +67,7 @@ impl Default for HttpSettings {
             web_dir: None,
             assign_batch_max_points: 2_000_000,
             assign_batch_max_bytes: 256 * 1024 * 1024,
+            photos: crate::photos::PhotoConfig::default(),
         }
     }
 }
@@ -79,6 +84,9 @@ struct Inner {
     engine: Arc<Engine>,
     calendar: crate::domain::calendar::WorkCalendar,
     started: Instant,
+    photos: crate::photos::PhotoFiles,
+    feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -87,10 +95,13 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
+                photos: crate::photos::PhotoFiles::new(settings.photos.dir.clone()),
                 settings,
                 engine,
                 calendar: crate::domain::calendar::WorkCalendar::china_default(),
                 started: Instant::now(),
+                feed: tokio::sync::OnceCell::new(),
+                shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -113,6 +124,15 @@ impl AppState {
     /// The jurisdiction data version the engine currently answers from.
     pub fn data_version(&self) -> i64 {
         self.inner.engine.current().version()
+    }
+    /// The photo folder.
+    pub fn photos(&self) -> &crate::photos::PhotoFiles {
+        &self.inner.photos
+    }
+    /// Tells long-lived responses (the case stream) to end, so a graceful shutdown is not held
+    /// open by them.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
     }
     /// Seconds since start.
     pub fn uptime_secs(&self) -> u64 {
@@ -141,10 +161,19 @@ pub fn router(state: AppState) -> Router {
         .route("/layers/{layer}", get(layers::export_layer))
         .route("/basemap/{kind}", get(layers::basemap))
         .route("/cases", get(cases::list_cases).post(cases::create_case))
+        .route("/cases/stream", get(stream::case_stream))
         .route("/cases/{id}", get(cases::get_case))
+        .route(
+            "/cases/{id}/photos",
+            post(photos::add_case_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
+        )
         .route("/cases/{id}/actions", post(cases::act))
         .route("/public/reports", post(cases::public_report))
         .route("/public/reports/{id}", get(cases::follow_report))
+        .route(
+            "/public/reports/{id}/photos",
+            post(photos::add_citizen_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
+        )
         .route("/assign", get(assign::assign_point))
         .route("/assign/batch", post(assign::assign_batch))
         .route("/import/layers/{layer}", post(import::import_layer))
@@ -158,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/photos/{sha256}", get(photos::get_photo))
         .nest("/api", api)
         .merge(openapi::swagger_ui());
     if let Some(dir) = &settings.web_dir {
@@ -185,7 +215,7 @@ pub fn router(state: AppState) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+                tracing::info_span!("http", method = %req.method(), uri = %auth::redact_access_token(req.uri()), request_id = %id)
             }))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::map_response(error::json_errors))

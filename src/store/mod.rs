@@ -8,10 +8,12 @@
 //! Every write that changes state also appends its audit event in the same transaction, so an
 //! event exists exactly when its change does.
 
+mod case_feed;
 mod cases;
 mod geometry;
 mod history;
 mod jurisdictions;
+mod photos;
 mod units;
 mod users;
 
@@ -25,10 +27,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use case_feed::FeedEvent;
 pub use cases::{CaseFilter, CaseRecord, NewCase};
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
 pub use jurisdictions::BasemapFeature;
+pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
 pub use users::{NewUser, TokenLookup, UserRecord};
 
 /// Errors of the store, sorted by what the caller can do about them.

@@ -87,6 +87,8 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub db: TestStore,
+    /// The app's photo folder (its `photos/` subfolder is `settings.photos.dir`).
+    pub photos: tempfile::TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -107,8 +109,11 @@ pub async fn spawn_app_with(settings: HttpSettings) -> TestApp {
     spawn_city_app(&mini_city(), settings).await
 }
 
-pub async fn spawn_city_app(city: &Path, settings: HttpSettings) -> TestApp {
+pub async fn spawn_city_app(city: &Path, mut settings: HttpSettings) -> TestApp {
     let db = fresh_store().await;
+    // Every app gets a photo folder of its own, removed with it.
+    let photos = tempfile::tempdir().expect("photo dir");
+    settings.photos.dir = photos.path().join("photos");
     wangge::demo::first_start(&db.store, city, true)
         .await
         .expect("seed the city");
@@ -120,6 +125,7 @@ pub async fn spawn_city_app(city: &Path, settings: HttpSettings) -> TestApp {
         router: wangge::http::router(state.clone()),
         state,
         db,
+        photos,
     }
 }
 
