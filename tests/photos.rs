@@ -364,6 +364,36 @@ async fn refused_uploads_say_why_and_leave_no_file_and_no_row() {
         "{files:?}"
     );
     assert_eq!(photo_rows(&app, id).await, 3);
+    // Racing uploads cannot pass the limit together.
+    let (raced, _) = citizen_case(&app, 1, "r-2").await;
+    let race_path = format!("/api/cases/{raced}/photos?stage=before");
+    let racers = (10..16).map(|seed| {
+        upload(
+            &app,
+            &race_path,
+            Some(&clerk),
+            "image/jpeg",
+            jpeg(seed, 100),
+        )
+    });
+    let answers = futures_util::future::join_all(racers).await;
+    let created = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(
+        created,
+        2,
+        "{:?}",
+        answers.iter().map(|a| &a.text).collect::<Vec<_>>()
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status == StatusCode::CREATED || a.body["code"] == "too_many_photos")
+    );
+    assert_eq!(photo_rows(&app, raced).await, 2);
+
     let missing = upload(
         &app,
         "/api/cases/999999/photos?stage=before",
@@ -535,7 +565,7 @@ async fn a_citizen_adds_before_photos_with_the_token_and_sees_the_closing_note_a
         (a.status, a.body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
-    let a = up(format!("stage=before"), 2).await;
+    let a = up("stage=before".into(), 2).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     let a = up(format!("token={token}&stage=after"), 2).await;
     assert_eq!(

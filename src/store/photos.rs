@@ -97,8 +97,10 @@ impl Store {
     /// `case.photo_added` {sha256, stage, content_type, bytes} in the same transaction.
     ///
     /// The limit holds under concurrent uploads: the transaction first takes the case's row lock
-    /// (PostgreSQL) or the database write lock (SQLite) with a no-op update, so counting and
-    /// inserting cannot interleave with another upload to the same case.
+    /// (PostgreSQL) or the database write lock (SQLite) with a no-op update of `version` (not of
+    /// `id`, an identity column PostgreSQL refuses to set), so counting and inserting cannot
+    /// interleave with another upload to the same case. The version itself stays: a photo does
+    /// not conflict with a workflow action.
     pub async fn add_case_photo(
         &self,
         new: &NewCasePhoto,
@@ -107,7 +109,7 @@ impl Store {
         let sha = new.hash.to_hex();
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            let locked = sqlx::query("UPDATE cases SET id = id WHERE id = $1")
+            let locked = sqlx::query("UPDATE cases SET version = version WHERE id = $1")
                 .bind(new.case_id)
                 .execute(&mut *tx)
                 .await?
