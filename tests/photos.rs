@@ -620,3 +620,54 @@ async fn a_citizen_adds_before_photos_with_the_token_and_sees_the_closing_note_a
     );
     assert_eq!(photo_rows(&app, id).await, 2);
 }
+
+/// Not a check: prints sustained upload throughput with durability on (fsync of file and folder,
+/// then the database commit). `cargo test --release --test photos -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "measurement"]
+async fn measure_photo_upload_throughput() {
+    let app = common::spawn_app().await;
+    let clerk = app.login(Role::IntakeClerk).await;
+    let d = app
+        .db
+        .store
+        .features_at(Layer::District, None)
+        .await
+        .unwrap();
+    let p = d[0].feature.geometry.interior_point().unwrap();
+    for (size, count) in [(200 * 1024, 120), (2 * 1024 * 1024, 30)] {
+        let mut ids = Vec::new();
+        for i in 0..count / 6 {
+            let r = app
+                .call(
+                    Method::POST,
+                    "/api/cases",
+                    Some(&clerk),
+                    Some(json!({"idempotency_key": format!("m-{size}-{i}"), "category": "0101", "description": "x", "lon": p.x(), "lat": p.y(), "crs": "wgs84"})),
+                )
+                .await;
+            ids.push(r.body["id"].as_i64().unwrap());
+        }
+        let start = std::time::Instant::now();
+        for i in 0..count {
+            let id = ids[i / 6];
+            let a = upload(
+                &app,
+                &format!("/api/cases/{id}/photos?stage=before"),
+                Some(&clerk),
+                "image/jpeg",
+                jpeg((i % 251) as u8, size + i),
+            )
+            .await;
+            assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{}: {count} photos of {} KiB in {secs:.2} s = {:.1} photos/s, {:.1} MiB/s",
+            app.db.store.backend_name(),
+            size / 1024,
+            count as f64 / secs,
+            (count * size) as f64 / secs / 1048576.0
+        );
+    }
+}

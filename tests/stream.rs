@@ -345,3 +345,74 @@ async fn a_stream_needs_a_token_which_may_come_as_access_token_for_this_endpoint
         (StatusCode::BAD_REQUEST, Some("invalid_query"))
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_too_slow_for_the_buffer_gets_the_missed_events_from_the_store() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let (_, _, mut stream) = open(&app, "/api/cases/stream", &[bearer(&admin)]).await;
+    let (lon, lat) = city_point(&app).await;
+    // More than the broadcast buffer (1024), written while the subscriber reads nothing.
+    let n = 1500;
+    for i in 0..n {
+        let new = wangge::store::NewCase {
+            idempotency_key: format!("lag-{i}"),
+            source: "inspector".into(),
+            category: "0101".into(),
+            description: "暴露垃圾".into(),
+            lon,
+            lat,
+            input_crs: "wgs84".into(),
+            chain: [None, None, None, None],
+            frontage_code: None,
+            status: wangge::domain::case::Status::Collected,
+            reported_by: None,
+            follow_token_hash: None,
+        };
+        app.db
+            .store
+            .create_case(&new, &wangge::store::Audit::system())
+            .await
+            .unwrap();
+    }
+    // Let the poller broadcast them all past the subscriber.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let got = stream.drain(QUIET).await;
+    let ids: Vec<i64> = got.iter().map(|m| m.id).collect();
+    assert_eq!(ids.len(), n, "every event arrives once");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in order, no duplicates"
+    );
+    let cases: std::collections::BTreeSet<i64> = got
+        .iter()
+        .map(|m| m.data["case_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(cases.len(), n);
+}
+
+/// Not a check: prints the delay from a committed change to its message on an open stream.
+/// `cargo test --release --test stream -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "measurement"]
+async fn measure_stream_latency() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let (_, _, mut stream) = open(&app, "/api/cases/stream", &[bearer(&admin)]).await;
+    let mut delays = Vec::new();
+    for i in 0..20 {
+        let id = new_case(&app, &admin, &format!("lat-{i}")).await;
+        let t = std::time::Instant::now();
+        let m = stream.next(WAIT).await.unwrap();
+        assert_eq!(m.data["case_id"], id);
+        delays.push(t.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(137)).await;
+    }
+    delays.sort_by(f64::total_cmp);
+    println!(
+        "{}: change → message median {:.0} ms, max {:.0} ms (poll every 500 ms)",
+        app.db.store.backend_name(),
+        delays[delays.len() / 2],
+        delays[delays.len() - 1]
+    );
+}

@@ -163,6 +163,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cases", get(cases::list_cases).post(cases::create_case))
         .route("/cases/stream", get(stream::case_stream))
         .route("/cases/{id}", get(cases::get_case))
+        // The photo handlers count the raw body themselves (413 `photo_too_large`); the route
+        // limit keeps any body extractor on these routes at the photo maximum, not the global one.
         .route(
             "/cases/{id}/photos",
             post(photos::add_case_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
