@@ -416,3 +416,37 @@ async fn measure_stream_latency() {
         delays[delays.len() - 1]
     );
 }
+
+#[tokio::test]
+async fn the_stream_outlives_the_request_timeout_is_not_compressed_and_ends_on_shutdown() {
+    let app = common::spawn_app_with(wangge::http::HttpSettings {
+        request_timeout: Duration::from_millis(500),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.login(Role::Admin).await;
+    let (status, headers, mut stream) = open(
+        &app,
+        "/api/cases/stream",
+        &[bearer(&admin), ("accept-encoding", "gzip".into())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let id = new_case(&app, &admin, "t-1").await;
+    let m = stream
+        .next(WAIT)
+        .await
+        .expect("still open after the timeout");
+    assert_eq!(m.data["case_id"], id);
+
+    app.state.begin_shutdown();
+    let ended = tokio::time::timeout(WAIT, async {
+        while let Some(frame) = stream.body.frame().await {
+            frame.expect("a frame");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends on shutdown");
+}
