@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use common::{Answer, TestApp, spawn_demo_app};
+use common::{Answer, TestApp, spawn_city_without_history};
 use geo::InteriorPoint;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -134,7 +134,7 @@ async fn drive(app: &TestApp, admin: &str, id: i64, unit: &str, target: &str, no
 
 #[tokio::test]
 async fn a_photo_comes_back_byte_identical_is_stored_once_and_shows_in_the_timeline() {
-    let app = spawn_demo_app(HttpSettings::default()).await;
+    let app = spawn_city_without_history(HttpSettings::default()).await;
     let (a, _) = citizen_case(&app, 0, "p-1").await;
     let (b, _) = citizen_case(&app, 1, "p-2").await;
     let inspector = app.login(Role::Inspector).await;
@@ -250,7 +250,7 @@ async fn refused_uploads_say_why_and_leave_no_file_and_no_row() {
     let mut settings = HttpSettings::default();
     settings.photos.max_bytes = 4096;
     settings.photos.max_per_stage = 2;
-    let app = spawn_demo_app(settings).await;
+    let app = spawn_city_without_history(settings).await;
     let (id, _) = citizen_case(&app, 0, "r-1").await;
     let clerk = app.login(Role::IntakeClerk).await;
     let path = format!("/api/cases/{id}/photos?stage=after");
@@ -463,7 +463,7 @@ async fn refused_uploads_say_why_and_leave_no_file_and_no_row() {
 
 #[tokio::test]
 async fn each_role_adds_photos_only_within_its_scope() {
-    let app = spawn_demo_app(HttpSettings::default()).await;
+    let app = spawn_city_without_history(HttpSettings::default()).await;
     let (own, _) = citizen_case(&app, 0, "s-1").await;
     let (foreign, _) = citizen_case(&app, 30, "s-2").await;
     let inspector = app.login(Role::Inspector).await;
@@ -537,7 +537,7 @@ async fn each_role_adds_photos_only_within_its_scope() {
 
 #[tokio::test]
 async fn a_citizen_adds_before_photos_with_the_token_and_sees_the_closing_note_and_after_photos() {
-    let app = spawn_demo_app(HttpSettings::default()).await;
+    let app = spawn_city_without_history(HttpSettings::default()).await;
     let (id, token) = citizen_case(&app, 0, "c-1").await;
     let admin = app.login(Role::Admin).await;
     let unit = app
