@@ -70,6 +70,16 @@ pub struct ServeConfig {
     /// Largest `POST /api/assign/batch` body, bytes.
     #[arg(long, env = "WANGGE_ASSIGN_BATCH_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub assign_batch_max_bytes: usize,
+    /// The city's working calendar (JSON: hours, weekend, holidays, 调休); default: China's
+    /// national calendar with 08:30–12:00 and 14:00–17:30.
+    #[arg(long, env = "WANGGE_CALENDAR")]
+    pub calendar: Option<PathBuf>,
+    /// The automatic dispatch rule table (JSON); default: the built-in table (README).
+    #[arg(long, env = "WANGGE_DISPATCH_RULES")]
+    pub dispatch_rules: Option<PathBuf>,
+    /// Seconds between two 门前三包 escalation sweeps.
+    #[arg(long, env = "WANGGE_ESCALATION_SWEEP_SECS", default_value_t = 60)]
+    pub escalation_sweep_secs: u64,
 }
 
 /// Settings of the assignment engine.

@@ -14,7 +14,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 
 use crate::assign::{CityIndex, CityLayers, EngineConfig};
-use crate::domain::catalogue::{self, Category};
+use crate::domain::catalogue::{self, Catalogue, Category};
 use crate::domain::crs::{CoordError, Crs, PlausibleArea};
 use crate::domain::jurisdiction::Layer;
 use crate::domain::unit::UnitKind;
@@ -35,7 +35,7 @@ pub struct Engine {
     current_key: ArcSwap<VersionKey>,
     tiles: ArcSwap<TileSet>,
     history: Mutex<Vec<(VersionKey, Arc<CityIndex>)>>,
-    catalogue: Vec<Category>,
+    catalogue: ArcSwap<Catalogue>,
     rebuild: tokio::sync::Mutex<()>,
 }
 
@@ -119,6 +119,23 @@ pub async fn load_layers(
     })
 }
 
+/// The stored catalogue; defaults stand in (as version 1) for codes the store has not seen, so
+/// an engine over a store that was never seeded still knows the categories.
+async fn load_catalogue(store: &Store) -> Result<Catalogue, StoreError> {
+    let stored = store.category_versions().await?;
+    let defaults = catalogue::default_catalogue()
+        .into_iter()
+        .filter(|d| !stored.iter().any(|s| s.category.code == d.code))
+        .map(|d| (1, d))
+        .collect::<Vec<_>>();
+    Ok(Catalogue::new(
+        stored
+            .into_iter()
+            .map(|s| (s.version, s.category))
+            .chain(defaults),
+    ))
+}
+
 async fn build(
     store: &Store,
     at: Option<DateTime<Utc>>,
@@ -167,6 +184,7 @@ impl Engine {
     pub async fn load(store: Store, config: EngineConfig) -> Result<Arc<Self>, StoreError> {
         let key = version_key(&store, None).await?;
         let (index, tiles) = build_with_tiles(&store, None, &config, true).await?;
+        let catalogue = ArcSwap::from_pointee(load_catalogue(&store).await?);
         metrics::gauge!("wangge_index_version").set(index.version() as f64);
         Ok(Arc::new(Self {
             store,
@@ -175,7 +193,7 @@ impl Engine {
             current_key: ArcSwap::from_pointee(key),
             tiles: ArcSwap::from_pointee(current_tiles(tiles)?),
             history: Mutex::new(Vec::new()),
-            catalogue: catalogue::default_catalogue(),
+            catalogue,
             rebuild: tokio::sync::Mutex::new(()),
         }))
     }
@@ -190,14 +208,26 @@ impl Engine {
         self.tiles.load_full()
     }
 
-    /// The category catalogue.
-    pub fn catalogue(&self) -> &[Category] {
-        &self.catalogue
+    /// The category catalogue, every version (cheap; keep it for one request).
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.catalogue.load_full()
     }
 
-    /// Looks a category up.
-    pub fn category(&self, code: &str) -> Result<&Category, AssignError> {
-        catalogue::find(&self.catalogue, code)
+    /// The current version of a category.
+    pub fn category(&self, code: &str) -> Result<(i64, Category), AssignError> {
+        self.catalogue
+            .load()
+            .current(code)
+            .map(|(v, c)| (v, c.clone()))
+            .ok_or_else(|| AssignError::UnknownCategory(code.to_owned()))
+    }
+
+    /// The version of a category a case was opened under.
+    pub fn category_version(&self, code: &str, version: i64) -> Result<Category, AssignError> {
+        self.catalogue
+            .load()
+            .version(code, version)
+            .cloned()
             .ok_or_else(|| AssignError::UnknownCategory(code.to_owned()))
     }
 
@@ -242,6 +272,8 @@ impl Engine {
         }
         let key = version_key(&self.store, None).await?;
         let (index, tiles) = build_with_tiles(&self.store, None, &self.config, true).await?;
+        self.catalogue
+            .store(Arc::new(load_catalogue(&self.store).await?));
         self.tiles.store(Arc::new(current_tiles(tiles)?));
         self.current.store(Arc::new(index));
         self.current_key.store(Arc::new(key));

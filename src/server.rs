@@ -28,7 +28,14 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Store> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         match store.migrate().await {
-            Ok(()) => return Ok(store),
+            Ok(()) => {
+                // Version 1 of every default category, so the store is the catalogue's truth.
+                store
+                    .seed_categories(&crate::domain::catalogue::default_catalogue())
+                    .await
+                    .context("seeding the category catalogue")?;
+                return Ok(store);
+            }
             Err(StoreError::Migrate(sqlx::migrate::MigrateError::Execute(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_),
             )))
@@ -80,6 +87,22 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         );
     }
     let web_dir = config.web_dir.is_dir().then(|| config.web_dir.clone());
+    let calendar = match &config.calendar {
+        Some(path) => crate::domain::calendar::WorkCalendar::from_json(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading the calendar {}", path.display()))?,
+        )
+        .with_context(|| format!("in {}", path.display()))?,
+        None => crate::domain::calendar::WorkCalendar::china_default(),
+    };
+    let dispatch_rules = match &config.dispatch_rules {
+        Some(path) => crate::domain::dispatch::RuleTable::from_json(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading the dispatch rules {}", path.display()))?,
+        )
+        .with_context(|| format!("in {}", path.display()))?,
+        None => crate::domain::dispatch::RuleTable::default(),
+    };
     let engine = crate::engine::Engine::load(store.clone(), config.engine.config()).await?;
     let _poller = engine.spawn_poller(Duration::from_secs(config.index_poll_secs.max(1)));
     let state = AppState::new(
@@ -92,9 +115,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             web_dir,
             assign_batch_max_points: config.assign_batch_max_points,
             assign_batch_max_bytes: config.assign_batch_max_bytes,
+            calendar,
+            dispatch_rules,
         },
         engine,
     );
+    let _sweeper = state
+        .cases()
+        .spawn_sweeper(Duration::from_secs(config.escalation_sweep_secs.max(1)));
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await

@@ -55,6 +55,30 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &[Inspector, IntakeClerk, Admin],
         ),
         (Method::GET, "/api/cases", None, &Role::ALL),
+        (
+            Method::GET,
+            "/api/cases/export?format=csv",
+            None,
+            &Role::ALL,
+        ),
+        (
+            Method::POST,
+            "/api/cases/hotline?crs=wgs84",
+            Some(json!("ticket_no,reported_at,category,description,lon,lat")),
+            &[IntakeClerk, ShiftLead, Admin],
+        ),
+        (
+            Method::GET,
+            "/api/categories/0101/versions",
+            None,
+            &Role::ALL,
+        ),
+        (
+            Method::PUT,
+            "/api/categories/0101",
+            Some(json!({"code": "0101"})),
+            &[Admin],
+        ),
         (Method::GET, "/api/cases/999999", None, &Role::ALL),
         (
             Method::POST,
@@ -107,6 +131,7 @@ fn template(path: &str) -> String {
         .replace("/layers/zone", "/layers/{layer}")
         .replace("/basemap/water", "/basemap/{kind}")
         .replace("/999999", "/{id}")
+        .replace("/0101", "/{code}")
 }
 
 #[tokio::test]

@@ -582,6 +582,11 @@ impl CityIndex {
         ]
     }
 
+    /// Whether a department unit is known.
+    pub fn has_department(&self, unit_code: &str) -> bool {
+        self.departments.contains_key(unit_code)
+    }
+
     /// Whether two frontage distances are too close to call.
     pub fn is_ambiguous(&self, hit: &Hit) -> bool {
         hit.frontage2 != NONE
@@ -789,9 +794,10 @@ impl CityIndex {
                     code
                 ));
                 Some(AreaRef {
-                    code: code.clone(),
-                    name: name.unwrap_or(code),
-                    unit_code: None,
+                    // The unit answering, when the department is a known unit.
+                    unit_code: name.is_some().then(|| code.clone()),
+                    name: name.unwrap_or_else(|| code.clone()),
+                    code,
                 })
             }
             _ => None,

@@ -134,3 +134,73 @@ pub struct Assignment {
     /// One short reason per link of the chain.
     pub reasons: Vec<String>,
 }
+
+impl Assignment {
+    /// What the dispatch rules need to know of this place.
+    pub fn place(&self) -> crate::domain::dispatch::Place {
+        use crate::domain::dispatch::{ChainLink, Place};
+        let area = |level: &str, a: &AreaRef| ChainLink {
+            level: level.into(),
+            code: a.code.clone(),
+            name: a.name.clone(),
+            unit_code: a.unit_code.clone(),
+        };
+        let zone = |level: &str, z: &ZoneHit| ChainLink {
+            level: level.into(),
+            code: z.code.clone(),
+            name: z.name.clone(),
+            unit_code: z.unit_code.clone(),
+        };
+        let chain: Vec<ChainLink> = [
+            ("grid", &self.grid),
+            ("community", &self.community),
+            ("street", &self.street),
+            ("district", &self.district),
+        ]
+        .into_iter()
+        .filter_map(|(level, a)| a.as_ref().map(|a| area(level, a)))
+        .collect();
+        let territorial = chain
+            .iter()
+            .filter(|l| l.level != "district")
+            .find(|l| l.unit_code.is_some())
+            .cloned();
+        Place {
+            district_code: self
+                .district
+                .as_ref()
+                .map(|d| d.code.clone())
+                .or_else(|| self.nearest.as_ref().and_then(|n| n.district.clone())),
+            inside_grid: self.grid.is_some(),
+            chain,
+            frontage: self
+                .frontages
+                .first()
+                .filter(|_| !self.ambiguous)
+                .map(|f| ChainLink {
+                    level: "frontage".into(),
+                    code: f.code.clone(),
+                    name: f.name.clone(),
+                    unit_code: f.unit_code.clone(),
+                }),
+            frontage_ambiguous: self.ambiguous,
+            railway_land: self
+                .zones
+                .railway_land
+                .as_ref()
+                .map(|z| zone("railway_land", z)),
+            urban_village: self
+                .zones
+                .urban_village
+                .as_ref()
+                .map(|z| zone("urban_village", z)),
+            back_alley: self
+                .zones
+                .back_alley
+                .as_ref()
+                .map(|z| zone("back_alley", z)),
+            department: self.department.as_ref().map(|d| area("department", d)),
+            territorial,
+        }
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::catalogue::TimeLimit;
 
@@ -28,6 +28,108 @@ pub struct WorkCalendar {
     pub holidays: BTreeSet<NaiveDate>,
     /// Swapped workdays (调休): working even on a weekend.
     pub workdays: BTreeSet<NaiveDate>,
+}
+
+/// A city's working calendar as written in its JSON file (`--calendar`). Example:
+/// `{"extends": "china", "utc_offset": "+08:00", "periods": [["08:00","12:00"],["14:30","18:00"]],
+///   "holidays": [["2027-01-01","2027-01-03"]], "workdays": ["2027-01-04"]}`. With `extends:
+/// "china"` the national holidays and swapped workdays are kept and the file adds to them; the
+/// periods and weekend, when given, replace the defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarFile {
+    /// `china` to start from the national calendar, or absent for an empty one.
+    #[serde(default)]
+    pub extends: Option<String>,
+    /// Local offset, e.g. `+08:00`.
+    #[serde(default)]
+    pub utc_offset: Option<String>,
+    /// Working periods, local `HH:MM` pairs.
+    #[serde(default)]
+    pub periods: Option<Vec<(String, String)>>,
+    /// Weekdays off, e.g. `["sat","sun"]`.
+    #[serde(default)]
+    pub weekend: Option<Vec<String>>,
+    /// Holidays: single dates or `[first, last]` ranges.
+    #[serde(default)]
+    pub holidays: Vec<DateOrRange>,
+    /// Swapped workdays (调休).
+    #[serde(default)]
+    pub workdays: Vec<NaiveDate>,
+}
+
+/// A date or an inclusive range of dates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DateOrRange {
+    /// One date.
+    One(NaiveDate),
+    /// First and last date.
+    Range(NaiveDate, NaiveDate),
+}
+
+impl CalendarFile {
+    fn build(self) -> Result<WorkCalendar, CalendarError> {
+        let base = match self.extends.as_deref() {
+            Some("china") => WorkCalendar::china_default(),
+            None => WorkCalendar {
+                holidays: BTreeSet::new(),
+                workdays: BTreeSet::new(),
+                ..WorkCalendar::china_default()
+            },
+            Some(other) => {
+                return Err(CalendarError(format!(
+                    "unknown base calendar {other:?}; use \"china\" or leave it out"
+                )));
+            }
+        };
+        let zone = match self.utc_offset.as_deref() {
+            None => base.zone,
+            Some(text) => text
+                .parse::<FixedOffset>()
+                .map_err(|_| CalendarError(format!("utc_offset {text:?} is not like +08:00")))?,
+        };
+        let time = |t: &str| {
+            NaiveTime::parse_from_str(t, "%H:%M")
+                .map_err(|_| CalendarError(format!("time {t:?} is not HH:MM")))
+        };
+        let periods = match self.periods {
+            None => base.periods,
+            Some(p) => p
+                .iter()
+                .map(|(a, b)| Ok((time(a)?, time(b)?)))
+                .collect::<Result<_, CalendarError>>()?,
+        };
+        let weekend = match self.weekend {
+            None => base.weekend,
+            Some(w) => w
+                .iter()
+                .map(|d| {
+                    d.parse::<Weekday>()
+                        .map_err(|_| CalendarError(format!("weekday {d:?} is not like \"sat\"")))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let mut holidays = base.holidays;
+        for h in self.holidays {
+            match h {
+                DateOrRange::One(d) => {
+                    holidays.insert(d);
+                }
+                DateOrRange::Range(a, b) if a <= b && (b - a).num_days() < 60 => {
+                    holidays.extend(days(a, b));
+                }
+                DateOrRange::Range(a, b) => {
+                    return Err(CalendarError(format!(
+                        "holiday range {a}..{b} is reversed or longer than 60 days"
+                    )));
+                }
+            }
+        }
+        let mut workdays = base.workdays;
+        workdays.extend(self.workdays);
+        WorkCalendar::new(zone, periods, weekend, holidays, workdays)
+    }
 }
 
 /// A calendar definition that does not make sense.
@@ -84,7 +186,14 @@ impl WorkCalendar {
         })
     }
 
-    /// The national calendar of China (国务院办公厅 holiday notices) for 2024 and 2025, with the
+    /// A city's calendar from its JSON definition (see [`CalendarFile`]).
+    pub fn from_json(text: &str) -> Result<Self, CalendarError> {
+        let f: CalendarFile = serde_json::from_str(text)
+            .map_err(|e| CalendarError(format!("not a calendar definition: {e}")))?;
+        f.build()
+    }
+
+    /// The national calendar of China (国务院办公厅 holiday notices) for 2024 to 2026, with the
     /// usual office hours 08:30–12:00 and 14:00–17:30. Cities adjust hours; later years are added
     /// as the notices are published.
     pub fn china_default() -> Self {
@@ -106,6 +215,14 @@ impl WorkCalendar {
             (date(2025, 5, 1), date(2025, 5, 5)),
             (date(2025, 5, 31), date(2025, 6, 2)),
             (date(2025, 10, 1), date(2025, 10, 8)),
+            // 2026 (国办发明电〔2025〕7号).
+            (date(2026, 1, 1), date(2026, 1, 3)),
+            (date(2026, 2, 15), date(2026, 2, 23)),
+            (date(2026, 4, 4), date(2026, 4, 6)),
+            (date(2026, 5, 1), date(2026, 5, 5)),
+            (date(2026, 6, 19), date(2026, 6, 21)),
+            (date(2026, 9, 25), date(2026, 9, 27)),
+            (date(2026, 10, 1), date(2026, 10, 7)),
         ] {
             holidays.extend(days(a, b));
         }
@@ -123,6 +240,12 @@ impl WorkCalendar {
             date(2025, 4, 27),
             date(2025, 9, 28),
             date(2025, 10, 11),
+            date(2026, 1, 4),
+            date(2026, 2, 14),
+            date(2026, 2, 28),
+            date(2026, 5, 9),
+            date(2026, 9, 20),
+            date(2026, 10, 10),
         ] {
             workdays.insert(d);
         }
@@ -361,5 +484,37 @@ mod tests {
         );
         let d = BTreeSet::from([date(2025, 1, 1)]);
         assert!(WorkCalendar::new(z, vec![(t(8), t(12))], vec![], d.clone(), d).is_err());
+    }
+
+    #[test]
+    fn a_city_calendar_file_adds_its_own_days_to_the_national_ones() {
+        let c = WorkCalendar::from_json(
+            r#"{"extends":"china","periods":[["08:00","12:00"],["14:30","18:00"]],
+                "holidays":["2027-01-01",["2027-01-02","2027-01-03"]],"workdays":["2027-01-04"]}"#,
+        )
+        .unwrap();
+        assert!(
+            !c.is_working_day(date(2026, 10, 1)),
+            "national holiday kept"
+        );
+        assert!(!c.is_working_day(date(2027, 1, 2)));
+        assert_eq!(c.day_length(), Duration::minutes(450));
+        assert!(WorkCalendar::from_json(r#"{"extends":"mars"}"#).is_err());
+        assert!(WorkCalendar::from_json(r#"{"periods":[["14:00","12:00"]]}"#).is_err());
+        assert!(
+            WorkCalendar::from_json(r#"{"holiday":[]}"#).is_err(),
+            "typos are refused"
+        );
+    }
+
+    #[test]
+    fn the_2026_national_day_week_and_its_swapped_saturday() {
+        let c = WorkCalendar::china_default();
+        assert!(!c.is_working_day(date(2026, 10, 7)));
+        assert!(
+            c.is_working_day(date(2026, 10, 10)),
+            "Saturday 10 October is a workday"
+        );
+        assert!(c.is_working_day(date(2026, 10, 8)));
     }
 }

@@ -5,7 +5,25 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::catalogue::TimeLimit;
 use super::identity::{Principal, Role, ScopeError};
+
+/// The time the command centre's own steps may take, in working time (the handling step's
+/// limit is the category's). Overall, a case is due at the category's limit plus one working
+/// day for these steps.
+pub fn step_limit(status: Status) -> Option<TimeLimit> {
+    match status {
+        // 核实: the grid's inspector goes to look.
+        Status::Verifying => Some(TimeLimit::WorkingHours(2)),
+        // 立案 and 派遣: desk work at the command centre.
+        Status::Collected | Status::Registered => Some(TimeLimit::WorkingHours(1)),
+        // 核查: the inspector checks the fix on site.
+        Status::FedBack => Some(TimeLimit::WorkingHours(4)),
+        // 结案.
+        Status::Checked => Some(TimeLimit::WorkingHours(1)),
+        _ => None,
+    }
+}
 
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,6 +49,8 @@ pub enum Status {
     Parked,
     /// 作废: void.
     Voided,
+    /// 已合并: a duplicate report folded into an open case of the same problem.
+    Merged,
 }
 
 impl Status {
@@ -47,12 +67,13 @@ impl Status {
             Status::Closed => "结案",
             Status::Parked => "挂账",
             Status::Voided => "作废",
+            Status::Merged => "已合并",
         }
     }
 
     /// Whether the case is finished.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Closed | Status::Voided)
+        matches!(self, Status::Closed | Status::Voided | Status::Merged)
     }
 }
 
@@ -137,6 +158,11 @@ pub enum Action {
     Reject,
     /// Take a parked case up again.
     Resume,
+    /// Fold this report into an open case of the same problem (a duplicate).
+    Link {
+        /// The case it duplicates.
+        into: i64,
+    },
 }
 
 /// The parts of a case the rules look at.
@@ -152,6 +178,9 @@ pub struct CaseState {
     pub pending: Option<RequestKind>,
     /// The status a parked case returns to.
     pub parked_from: Option<Status>,
+    /// Dispatched to a 门前三包 shop that fixes it itself: the grid's inspector confirms on the
+    /// shop's behalf (shops have no accounts).
+    pub shop_self_fix: bool,
 }
 
 /// What an allowed action does.
@@ -226,6 +255,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::Approve => "approve",
         Action::Reject => "reject",
         Action::Resume => "resume",
+        Action::Link { .. } => "link",
     }
 }
 
@@ -299,16 +329,14 @@ pub fn apply(
             })
         }
         Action::Accept => {
-            roles(&[Role::Handler])?;
-            unit_scope(actor, case)?;
+            handler_or_shop_inspector(actor, case)?;
             if case.status != Dispatched {
                 return Err(invalid());
             }
             Ok(Transition::to(Handling))
         }
         Action::Feedback => {
-            roles(&[Role::Handler])?;
-            unit_scope(actor, case)?;
+            handler_or_shop_inspector(actor, case)?;
             if case.status != Handling {
                 return Err(invalid());
             }
@@ -388,12 +416,31 @@ pub fn apply(
             }
             Ok(Transition::to(case.parked_from.unwrap_or(Registered)))
         }
+        Action::Link { .. } => {
+            roles(&[Role::IntakeClerk, Role::ShiftLead, Role::Dispatcher])?;
+            if !matches!(case.status, Verifying | Collected | Registered) {
+                return Err(invalid());
+            }
+            Ok(Transition::to(Merged))
+        }
     }
+}
+
+/// Accept and feedback belong to the handler of the unit, or, while a 门前三包 shop fixes the
+/// problem itself, to the grid's inspector who sees it done.
+fn handler_or_shop_inspector(actor: &Principal, case: &CaseState) -> Result<(), WorkflowError> {
+    if actor.role == Role::Inspector && case.shop_self_fix {
+        return Ok(grid_scope(actor, case)?);
+    }
+    if actor.role != Role::Admin {
+        actor.require_role(&[Role::Handler])?;
+    }
+    Ok(unit_scope(actor, case)?)
 }
 
 impl Status {
     /// Every status.
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         Status::Verifying,
         Status::Collected,
         Status::Registered,
@@ -404,6 +451,7 @@ impl Status {
         Status::Closed,
         Status::Parked,
         Status::Voided,
+        Status::Merged,
     ];
 
     /// The stable wire and storage name.
@@ -419,6 +467,7 @@ impl Status {
             Status::Closed => "closed",
             Status::Parked => "parked",
             Status::Voided => "voided",
+            Status::Merged => "merged",
         }
     }
 
@@ -481,6 +530,7 @@ mod tests {
             .then(|| UNIT.to_owned()),
             pending: None,
             parked_from: None,
+            shop_self_fix: false,
         }
     }
 
@@ -751,5 +801,49 @@ mod tests {
             Status::Dispatched
         );
         assert!(apply(&c, &who(Role::Dispatcher), &Action::Resume).is_err());
+    }
+
+    #[test]
+    fn a_duplicate_report_is_linked_by_intake_staff_before_dispatch_only() {
+        let link = Action::Link { into: 7 };
+        for status in [Status::Verifying, Status::Collected, Status::Registered] {
+            let t = apply(&case(status), &who(Role::IntakeClerk), &link).unwrap();
+            assert_eq!(t.to, Status::Merged);
+        }
+        assert!(matches!(
+            apply(&case(Status::Dispatched), &who(Role::ShiftLead), &link),
+            Err(WorkflowError::InvalidTransition { .. })
+        ));
+        assert!(matches!(
+            apply(&case(Status::Collected), &who(Role::Handler), &link),
+            Err(WorkflowError::Forbidden(_))
+        ));
+        assert!(Status::Merged.is_final());
+    }
+
+    #[test]
+    fn the_grids_inspector_confirms_a_shops_own_fix_but_not_a_departments() {
+        let mut c = case(Status::Dispatched);
+        c.unit_code = Some("shop-1".into());
+        let inspector = who(Role::Inspector);
+        assert!(matches!(
+            apply(&c, &inspector, &Action::Accept),
+            Err(WorkflowError::Forbidden(_))
+        ));
+        c.shop_self_fix = true;
+        assert_eq!(
+            apply(&c, &inspector, &Action::Accept).unwrap().to,
+            Status::Handling
+        );
+        c.status = Status::Handling;
+        assert_eq!(
+            apply(&c, &inspector, &Action::Feedback).unwrap().to,
+            Status::FedBack
+        );
+        c.grid_code = Some("410103001001999".into());
+        assert!(matches!(
+            apply(&c, &inspector, &Action::Feedback),
+            Err(WorkflowError::Forbidden(_))
+        ));
     }
 }

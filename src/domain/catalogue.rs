@@ -54,6 +54,93 @@ pub struct Category {
     pub duplicate_radius_m: f64,
     /// … and this time (h) of an open case of the same category are linked to it.
     pub duplicate_window_h: f64,
+    /// Link duplicates at once (merge) instead of suggesting the link to the intake clerk.
+    #[serde(default)]
+    pub duplicate_merge: bool,
+}
+
+/// A category definition that does not make sense.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid category: {0}")]
+pub struct CategoryError(pub String);
+
+impl Category {
+    /// Checks an edited definition: a 4-digit code, names, a positive time limit, a plain
+    /// department key, a duplicate radius of 0–1000 m and window of 0–720 h.
+    pub fn check(&self) -> Result<(), CategoryError> {
+        let bad = |m: String| Err(CategoryError(m));
+        if self.code.len() != 4 || !self.code.bytes().all(|b| b.is_ascii_digit()) {
+            return bad(format!(
+                "code {:?} must be 4 digits (大类 2 + 小类 2)",
+                self.code
+            ));
+        }
+        if self.name.trim().is_empty() || self.major_name.trim().is_empty() {
+            return bad("name and major_name must not be empty".into());
+        }
+        if matches!(
+            self.time_limit,
+            TimeLimit::WorkingHours(0) | TimeLimit::WorkingDays(0)
+        ) {
+            return bad("time_limit must be positive".into());
+        }
+        if self.department.is_empty() || !self.department.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return bad(format!(
+                "department {:?} must be a plain key like \"hw\" (the unit is dept-<district>-<key>)",
+                self.department
+            ));
+        }
+        if !(0.0..=1000.0).contains(&self.duplicate_radius_m) {
+            return bad("duplicate_radius_m must be 0–1000".into());
+        }
+        if !(0.0..=720.0).contains(&self.duplicate_window_h) {
+            return bad("duplicate_window_h must be 0–720".into());
+        }
+        Ok(())
+    }
+}
+
+/// Every version of every category, and which one is current: a case is answered by the
+/// version it was opened under.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    versions: std::collections::BTreeMap<(String, i64), Category>,
+    current: std::collections::BTreeMap<String, i64>,
+}
+
+impl Catalogue {
+    /// From (version, category) rows.
+    pub fn new(rows: impl IntoIterator<Item = (i64, Category)>) -> Self {
+        let mut c = Catalogue::default();
+        for (v, cat) in rows {
+            let cur = c.current.entry(cat.code.clone()).or_insert(v);
+            *cur = (*cur).max(v);
+            c.versions.insert((cat.code.clone(), v), cat);
+        }
+        c
+    }
+
+    /// The current version of a category.
+    pub fn current(&self, code: &str) -> Option<(i64, &Category)> {
+        let v = *self.current.get(code)?;
+        self.versions.get(&(code.to_owned(), v)).map(|c| (v, c))
+    }
+
+    /// A given version (falls back to the current one for a version never stored).
+    pub fn version(&self, code: &str, version: i64) -> Option<&Category> {
+        self.versions
+            .get(&(code.to_owned(), version))
+            .or_else(|| self.current(code).map(|(_, c)| c))
+    }
+
+    /// Every current category, by code.
+    pub fn list(&self) -> Vec<(i64, &Category)> {
+        self.current
+            .keys()
+            .filter_map(|k| self.current(k))
+            .collect()
+    }
 }
 
 impl Category {
@@ -90,6 +177,9 @@ fn cat(
         frontage,
         duplicate_radius_m: if litter { 50.0 } else { 30.0 },
         duplicate_window_h: if litter { 72.0 } else { 168.0 },
+        // Litter is the same pile whoever reports it: merge. Others (a vendor, a car) may be a
+        // new occurrence: let the intake clerk decide.
+        duplicate_merge: litter,
     }
 }
 
@@ -290,6 +380,114 @@ pub fn default_catalogue() -> Vec<Category> {
             false,
             false,
         ),
+        cat(
+            "0204",
+            "市场秩序混乱",
+            E,
+            "街面秩序",
+            "集贸市场内外摊位越线、通道堵塞、秩序混乱",
+            "摊位归位，通道畅通",
+            D(1),
+            "scjg",
+            false,
+            false,
+        ),
+        cat(
+            "0303",
+            "出租车乱停靠",
+            E,
+            "交通秩序",
+            "出租车、网约车在禁停路段随意停靠上下客",
+            "车辆驶离，现场秩序恢复",
+            H(2),
+            "jj",
+            false,
+            false,
+        ),
+        cat(
+            "0304",
+            "代步车三轮车违规行驶",
+            E,
+            "交通秩序",
+            "老年代步车、三轮车混入机动车道行驶或违规载客",
+            "违规车辆劝离或依法处理",
+            H(4),
+            "jj",
+            false,
+            false,
+        ),
+        cat(
+            "0305",
+            "行人车辆闯红灯",
+            E,
+            "交通秩序",
+            "路口行人、非机动车集中闯红灯",
+            "路口设置劝导，秩序恢复",
+            D(1),
+            "jj",
+            false,
+            false,
+        ),
+        cat(
+            "0402",
+            "违规建房",
+            E,
+            "违法建设",
+            "未经审批新建、扩建、改建房屋",
+            "停工并依法处理，拆除或补办手续",
+            D(20),
+            "cgzf",
+            false,
+            false,
+        ),
+        cat(
+            "0503",
+            "立面不整",
+            E,
+            "宣传广告",
+            "建筑立面破损、杂物悬挂、招牌残缺",
+            "立面整洁，招牌完好",
+            D(5),
+            "cgzf",
+            false,
+            true,
+        ),
+        cat(
+            "0603",
+            "路面不平",
+            C,
+            "公共设施",
+            "人行道、车行道破损、坑洼、塌陷",
+            "路面修复平整",
+            D(3),
+            "zj",
+            false,
+            false,
+        ),
+        cat(
+            "0604",
+            "盲道不通",
+            C,
+            "公共设施",
+            "盲道被占用、断头或破损",
+            "盲道连续畅通",
+            D(2),
+            "zj",
+            false,
+            true,
+        ),
+        cat(
+            "0605",
+            "设施损坏",
+            C,
+            "公共设施",
+            "护栏、果皮箱、座椅、指示牌等设施损坏失灵",
+            "设施修复或更换，恢复功能",
+            D(3),
+            "zj",
+            false,
+            false,
+        ),
     ]
 }
 
@@ -314,6 +512,45 @@ mod tests {
                 .iter()
                 .all(|c| c.len() == 4 && c.bytes().all(|b| b.is_ascii_digit()))
         );
+    }
+
+    #[test]
+    fn a_case_keeps_the_version_it_was_opened_under() {
+        let mut v1 = find(&default_catalogue(), "0101").cloned().unwrap();
+        let mut v2 = v1.clone();
+        v2.time_limit = TimeLimit::WorkingHours(2);
+        v1.name = "暴露垃圾".into();
+        let c = Catalogue::new([(2, v2.clone()), (1, v1.clone())]);
+        assert_eq!(c.current("0101"), Some((2, &v2)));
+        assert_eq!(c.version("0101", 1), Some(&v1));
+        assert_eq!(c.version("0101", 9), Some(&v2));
+        assert_eq!(c.list().len(), 1);
+    }
+
+    #[test]
+    fn a_nonsensical_edit_is_refused() {
+        let ok = find(&default_catalogue(), "0101").cloned().unwrap();
+        assert!(ok.check().is_ok());
+        for broken in [
+            Category {
+                code: "101".into(),
+                ..ok.clone()
+            },
+            Category {
+                time_limit: TimeLimit::WorkingDays(0),
+                ..ok.clone()
+            },
+            Category {
+                department: "../hw".into(),
+                ..ok.clone()
+            },
+            Category {
+                duplicate_radius_m: -1.0,
+                ..ok.clone()
+            },
+        ] {
+            assert!(broken.check().is_err(), "{broken:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod case;
 pub mod catalogue;
 pub mod codes;
 pub mod crs;
+pub mod dispatch;
 pub mod identity;
 pub mod jurisdiction;
 pub mod unit;

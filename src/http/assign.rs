@@ -114,7 +114,7 @@ pub async fn assign_point(
     let category = q
         .category
         .as_deref()
-        .map(|c| engine.category(c))
+        .map(|c| engine.category(c).map(|(_, c)| c))
         .transpose()?;
     let index = match q.as_of.as_deref() {
         Some(text) => {
@@ -127,7 +127,7 @@ pub async fn assign_point(
     };
     let (lon, lat) = engine.to_wgs84(&index, q.lon, q.lat, crs)?;
     metrics::counter!("wangge_assign_points_total", "mode" => "single").increment(1);
-    Ok(Json(index.assign(lon, lat, crs, category)))
+    Ok(Json(index.assign(lon, lat, crs, category.as_ref())))
 }
 
 /// Options of a batch.

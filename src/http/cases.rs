@@ -3,26 +3,36 @@
 //! traffic light, and the timeline rebuilt from the append-only events.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
-use chrono::Utc;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::{AnyRole, Auth, Policy};
+use super::auth::{AdminOnly, AnyRole, Auth, Policy};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
+use crate::cases::{CaseError, Channel, DuplicateHint, HotlineOutcome, Report, case_no};
 use crate::domain::calendar::Light;
-use crate::domain::case::{self, Action, CaseState, Status, WorkflowError};
+use crate::domain::case::{Action, Status, WorkflowError};
+use crate::domain::catalogue::Category;
 use crate::domain::crs::Crs;
 use crate::domain::identity::Role;
 use crate::security;
-use crate::store::{Audit, CaseFilter, CaseRecord, EventFilter, NewCase};
+use crate::store::{Audit, CaseFilter, CaseRecord, CategoryVersion, EventFilter};
 
 /// Inspectors report what they see; intake clerks enter hotline calls.
 pub struct Reporters;
 impl Policy for Reporters {
     const ROLES: &'static [Role] = &[Role::Inspector, Role::IntakeClerk, Role::Admin];
+}
+
+/// Intake clerks import hotline exports.
+pub struct Intake;
+impl Policy for Intake {
+    const ROLES: &'static [Role] = &[Role::IntakeClerk, Role::ShiftLead, Role::Admin];
 }
 
 impl From<WorkflowError> for ApiError {
@@ -42,13 +52,27 @@ impl From<WorkflowError> for ApiError {
     }
 }
 
+impl From<CaseError> for ApiError {
+    fn from(e: CaseError) -> Self {
+        match e {
+            CaseError::Invalid { code, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            CaseError::NotFound(m) => ApiError::not_found(m),
+            CaseError::Workflow(w) => w.into(),
+            CaseError::Assign(a) => a.into(),
+            CaseError::Store(s) => s.into(),
+        }
+    }
+}
+
 /// A report.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReport {
     /// The client's key: retries with the same key never create a second case.
     pub idempotency_key: String,
-    /// Category code (e.g. 0101 暴露垃圾).
+    /// Category code (e.g. 0101 暴露垃圾); see GET /api/categories.
     pub category: String,
     /// What was seen.
     pub description: String,
@@ -59,6 +83,12 @@ pub struct NewReport {
     /// The coordinate system of lon/lat: wgs84, cgcs2000, gcj02 or bd09. Required: a phone map's
     /// GCJ-02 taken as WGS84 lands 500 m off.
     pub crs: String,
+    /// Inspectors only: register (立案) at once, so the case is dispatched automatically.
+    #[serde(default)]
+    pub register: bool,
+    /// The hotline work-order number, when an intake clerk enters a 12345 call.
+    #[serde(default)]
+    pub external_ref: Option<String>,
 }
 
 /// A case as sent to clients.
@@ -72,88 +102,105 @@ pub struct CaseView {
     pub case_no: String,
     /// Status in Chinese.
     pub status_zh: &'static str,
-    /// Deadline light (green/yellow/red) while the clock runs.
+    /// Category name.
+    pub category_name: Option<String>,
+    /// Handling-deadline light (green/yellow/red) while the unit's clock runs.
     #[schema(value_type = Option<String>)]
     pub light: Option<Light>,
+    /// Light of the current step's deadline.
+    #[schema(value_type = Option<String>)]
+    pub step_light: Option<Light>,
+    /// Open and past a deadline (handling, step or overall).
+    pub overdue: bool,
+    /// Open cases this report may duplicate (intake answer only): link with action `link`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicateHint>,
 }
 
-fn view(state: &AppState, case: CaseRecord) -> CaseView {
-    let light = match (
-        case.dispatched_at,
-        case.deadline_at,
-        case.status.is_final() || case.status == Status::Parked,
-    ) {
-        (Some(start), Some(due), false) => Some(state.calendar().light(start, due, Utc::now())),
+/// The view of a case at `now`.
+pub(crate) fn view(state: &AppState, case: CaseRecord) -> CaseView {
+    let now = Utc::now();
+    let cal = state.calendar();
+    let open = !case.status.is_final() && case.status != Status::Parked;
+    let light = match (case.dispatched_at, case.deadline_at, open) {
+        (Some(start), Some(due), true)
+            if matches!(case.status, Status::Dispatched | Status::Handling) =>
+        {
+            Some(cal.light(start, due, now))
+        }
         _ => None,
     };
+    let step_light = match (case.step_started_at, case.step_due_at, open) {
+        (Some(start), Some(due), true) => Some(cal.light(start, due, now)),
+        _ => None,
+    };
+    let past = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t < now);
+    let overdue = open
+        && (past(case.step_due_at)
+            || past(case.due_at)
+            || (matches!(case.status, Status::Dispatched | Status::Handling)
+                && past(case.deadline_at)));
     CaseView {
-        case_no: format!("AJ{:08}", case.id),
+        case_no: case_no(case.id),
         status_zh: case.status.label_zh(),
+        category_name: state
+            .engine()
+            .category_version(&case.category, case.category_version)
+            .ok()
+            .map(|c| c.name),
         light,
+        step_light,
+        overdue,
+        duplicates: Vec::new(),
         case,
     }
 }
 
-async fn intake(
-    state: &AppState,
-    body: NewReport,
-    source: &str,
-    status: Status,
-    reported_by: Option<i64>,
-    follow: Option<String>,
-    audit: &Audit,
-) -> Result<(CaseRecord, bool), ApiError> {
-    let key = body.idempotency_key.trim();
-    if key.is_empty() || key.len() > 128 {
-        return Err(ApiError::new(
+fn parse_crs(text: &str) -> Result<Crs, ApiError> {
+    text.parse().map_err(|e: crate::domain::crs::UnknownCrs| {
+        ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "idempotency_key must be 1–128 characters",
-        ));
-    }
-    if body.description.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "description must not be empty",
-        ));
-    }
-    let engine = state.engine();
-    engine.category(&body.category)?;
-    let crs: Crs = body
-        .crs
-        .parse()
-        .map_err(|e: crate::domain::crs::UnknownCrs| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_crs",
-                e.to_string(),
-            )
-        })?;
-    let index = engine.current();
-    let (lon, lat) = engine.to_wgs84(&index, body.lon, body.lat, crs)?;
-    let hit = index.locate(lon, lat);
-    let chain = index.chain_codes(&hit).map(|c| c.map(str::to_owned));
-    let frontage_code = index.frontage(hit.frontage).map(|f| f.0.to_owned());
-    let new = NewCase {
-        idempotency_key: key.to_owned(),
-        source: source.to_owned(),
-        category: body.category,
-        description: body.description.trim().to_owned(),
-        lon,
-        lat,
-        input_crs: crs.as_str().to_owned(),
-        chain,
-        frontage_code,
-        status,
-        reported_by,
-        follow_token_hash: follow.as_deref().map(security::token_hash),
-    };
-    Ok(state.store().create_case(&new, audit).await?)
+            "unknown_crs",
+            e.to_string(),
+        )
+    })
 }
 
-/// Reports a problem as an inspector (registered at once, no on-site verification needed) or
-/// enters a hotline call as an intake clerk (goes to 核实 by the grid's inspector).
+fn report_of(
+    body: NewReport,
+    reported_by: Option<i64>,
+    follow: Option<&str>,
+) -> Result<Report, ApiError> {
+    Ok(Report {
+        idempotency_key: body.idempotency_key,
+        category: body.category,
+        description: body.description,
+        lon: body.lon,
+        lat: body.lat,
+        crs: parse_crs(&body.crs)?,
+        external_ref: body
+            .external_ref
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty()),
+        reported_at: None,
+        register_now: body.register,
+        reported_by,
+        follow_token_hash: follow.map(security::token_hash),
+    })
+}
+
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// Reports a problem as an inspector (registered at once with `register: true`, and then
+/// dispatched automatically) or enters a hotline call as an intake clerk (goes to 核实 by the
+/// grid's inspector). A report near an open case of the same category is merged into it or
+/// answered with `duplicates`, per the category's rule.
 #[utoipa::path(post, path = "/api/cases", tag = "cases", security(("bearer" = [])), request_body = NewReport,
     responses((status = 201, body = CaseView), (status = 200, description = "a retry of an earlier submit", body = CaseView), (status = 422, body = ErrorBody)))]
 pub async fn create_case(
@@ -162,28 +209,25 @@ pub async fn create_case(
     auth: Auth<Reporters>,
     ApiJson(body): ApiJson<NewReport>,
 ) -> Result<(StatusCode, Json<CaseView>), ApiError> {
-    let (source, status) = match auth.principal.role {
-        Role::IntakeClerk => ("hotline_12345", Status::Verifying),
-        _ => ("inspector", Status::Collected),
+    let channel = match auth.principal.role {
+        Role::IntakeClerk => Channel::Hotline,
+        _ => Channel::Inspector,
     };
-    let (case, created) = intake(
-        &state,
-        body,
-        source,
-        status,
-        Some(auth.principal.user_id),
-        None,
-        &req_id.audit(&auth.principal),
-    )
-    .await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(view(&state, case)),
-    ))
+    if body.register && channel != Channel::Inspector {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "only an inspector's own report can be registered at once; a hotline call is verified on site first",
+        ));
+    }
+    let report = report_of(body, Some(auth.principal.user_id), None)?;
+    let intake = state
+        .cases()
+        .intake(report, channel, &req_id.audit(&auth.principal))
+        .await?;
+    let mut v = view(&state, intake.case);
+    v.duplicates = intake.duplicates;
+    Ok((created_or_ok(intake.created), Json(v)))
 }
 
 /// A citizen's report receipt.
@@ -205,32 +249,30 @@ pub async fn public_report(
     req_id: RequestId,
     ApiJson(body): ApiJson<NewReport>,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
+    if body.register || body.external_ref.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "register and external_ref are for staff; leave them out",
+        ));
+    }
     let token = security::new_token();
     let audit = Audit {
         actor_id: None,
         actor_name: Some("citizen".into()),
         request_id: req_id.0,
     };
-    let (case, created) = intake(
-        &state,
-        body,
-        "citizen",
-        Status::Verifying,
-        None,
-        Some(token.clone()),
-        &audit,
-    )
-    .await?;
+    let report = report_of(body, None, Some(&token))?;
+    let intake = state
+        .cases()
+        .intake(report, Channel::Citizen, &audit)
+        .await?;
     Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
+        created_or_ok(intake.created),
         Json(Receipt {
-            case_no: format!("AJ{:08}", case.id),
-            id: case.id,
-            follow_token: created.then_some(token),
+            case_no: case_no(intake.case.id),
+            id: intake.case.id,
+            follow_token: intake.created.then_some(token),
         }),
     ))
 }
@@ -255,6 +297,8 @@ pub struct Followup {
     pub reported_at: chrono::DateTime<Utc>,
     /// When closed.
     pub closed_at: Option<chrono::DateTime<Utc>>,
+    /// The case the report was merged into, when it duplicated one (its status is shown).
+    pub merged_into: Option<String>,
 }
 
 /// A citizen follows their report with the token from the receipt (public).
@@ -270,12 +314,21 @@ pub async fn follow_report(
     if case.follow_token_hash.as_deref() != Some(security::token_hash(&q.token).as_str()) {
         return Err(not_found());
     }
+    // A merged report follows the case it was folded into.
+    let (shown, merged_into) = match case.linked_to {
+        Some(primary) => match state.store().get_case(primary).await? {
+            Some(p) => (p, Some(case_no(primary))),
+            None => (case, None),
+        },
+        None => (case, None),
+    };
     Ok(Json(Followup {
-        case_no: format!("AJ{:08}", case.id),
-        status: case.status.as_str().into(),
-        status_zh: case.status.label_zh(),
-        reported_at: case.reported_at,
-        closed_at: case.closed_at,
+        case_no: case_no(id),
+        status: shown.status.as_str().into(),
+        status_zh: shown.status.label_zh(),
+        reported_at: shown.reported_at,
+        closed_at: shown.closed_at,
+        merged_into,
     }))
 }
 
@@ -323,7 +376,8 @@ pub async fn get_case(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ActionRequest {
     /// The action: verify {confirmed}, register, dispatch {unit_code}, accept, feedback, check
-    /// {passed}, close, request {kind: extend|send_back|park|void}, approve, reject, resume.
+    /// {passed}, close, request {kind: extend|send_back|park|void}, approve, reject, resume,
+    /// link {into}.
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub action: Action,
@@ -332,6 +386,7 @@ pub struct ActionRequest {
 }
 
 /// Performs a workflow action; 403 for the wrong role or scope, 409 when not possible now.
+/// `register` dispatches automatically by the rule table (or into the triage queue).
 #[utoipa::path(post, path = "/api/cases/{id}/actions", tag = "cases", security(("bearer" = [])), params(("id" = i64, Path, description = "case id")),
     request_body = ActionRequest,
     responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -342,65 +397,12 @@ pub async fn act(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ActionRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let before = state
-        .store()
-        .get_case(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("case {id} does not exist")))?;
-    if let Action::Dispatch { unit_code } = &body.action
-        && state.store().get_unit(unit_code).await?.is_none()
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_reference",
-            format!("responsible unit {unit_code} does not exist"),
-        ));
-    }
-    let current = CaseState {
-        status: before.status,
-        grid_code: before.grid_code.clone(),
-        unit_code: before.unit_code.clone(),
-        pending: before.pending_request,
-        parked_from: before.parked_from,
-    };
-    let t = case::apply(&current, &auth.principal, &body.action)?;
-    let now = Utc::now();
-    let mut after = before.clone();
-    after.status = t.to;
-    if let Some(unit) = t.unit {
-        after.unit_code = unit;
-    }
-    if let Some(p) = t.pending {
-        after.pending_request = p;
-    }
-    if t.parked_from.is_some() {
-        after.parked_from = t.parked_from;
-    }
-    after.rework_count += i64::from(t.rework);
-    after.wrong_dispatches += i64::from(t.wrong_dispatch);
-    let limit = state.engine().category(&before.category)?.time_limit;
-    if t.clock_starts {
-        after.dispatched_at = Some(now);
-        after.deadline_at = Some(state.calendar().deadline(now, limit));
-    }
-    if t.extended
-        && let Some(due) = after.deadline_at
-    {
-        after.deadline_at = Some(state.calendar().deadline(due.max(now), limit));
-    }
-    if t.to == Status::Closed {
-        after.closed_at = Some(now);
-    }
-    let name = serde_json::to_value(&body.action)
-        .ok()
-        .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(str::to_owned))
-        .unwrap_or_default();
     let case = state
-        .store()
-        .update_case(
-            &before,
-            &after,
-            &name,
+        .cases()
+        .act(
+            id,
+            &auth.principal,
+            &body.action,
             body.note.as_deref(),
             &req_id.audit(&auth.principal),
         )
@@ -408,31 +410,62 @@ pub async fn act(
     Ok(Json(view(&state, case)))
 }
 
-/// Case list filters.
+/// Case list filters (all optional, combined with AND).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct CaseQuery {
-    /// Status (verifying, collected, registered, dispatched, handling, fed_back, checked, closed, parked, voided).
+    /// Status (verifying, collected, registered, dispatched, handling, fed_back, checked, closed, parked, voided, merged).
     pub status: Option<String>,
     /// Unit grid code.
     pub grid: Option<String>,
-    /// Responsible unit.
+    /// Community code.
+    pub community: Option<String>,
+    /// Street code.
+    pub street: Option<String>,
+    /// Responsible unit (dispatched to, or co-owner).
     pub unit: Option<String>,
     /// Category code.
     pub category: Option<String>,
-    /// Only cases with an id below this (paging).
+    /// Source channel: inspector, citizen, hotline_12345.
+    pub source: Option<String>,
+    /// `triage`: the 创文办 triage queue.
+    pub queue: Option<String>,
+    /// WGS84 box `west,south,east,north`.
+    pub bbox: Option<String>,
+    /// A drawn area: a GeoJSON Polygon or MultiPolygon geometry in WGS84.
+    pub polygon: Option<String>,
+    /// Reported at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Reported before (RFC 3339).
+    pub to: Option<String>,
+    /// `true`: only open cases past a deadline.
+    pub overdue: Option<bool>,
+    /// Only cases with an id below this (paging; the `x-next-before-id` header of a full page).
     pub before_id: Option<i64>,
-    /// Page size (1–1000, default 100).
+    /// Page size (1–1000, default 100; export up to 10000).
     pub limit: Option<i64>,
 }
 
-/// Lists cases, newest first (any staff role).
-#[utoipa::path(get, path = "/api/cases", tag = "cases", security(("bearer" = [])), params(CaseQuery),
-    responses((status = 200, body = [CaseView])))]
-pub async fn list_cases(
-    State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
-    ApiQuery(q): ApiQuery<CaseQuery>,
-) -> Result<Json<Vec<CaseView>>, ApiError> {
+/// A parsed list query.
+struct ListQuery {
+    filter: CaseFilter,
+    polygon: Option<geo::MultiPolygon<f64>>,
+}
+
+fn parse_time(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.map(|t| {
+        DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("{name} {t:?} is not an RFC 3339 time like 2026-11-28T08:00:00+08:00"),
+                )
+            })
+    })
+    .transpose()
+}
+
+fn parse_query(q: CaseQuery, max_limit: i64) -> Result<ListQuery, ApiError> {
     let status = q
         .status
         .as_deref()
@@ -442,16 +475,410 @@ pub async fn list_cases(
             })
         })
         .transpose()?;
-    let cases = state
-        .store()
-        .list_cases(&CaseFilter {
+    let bbox = q
+        .bbox
+        .as_deref()
+        .map(|b| {
+            let v: Vec<f64> = b.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            match v[..] {
+                [w, s, e, n]
+                    if w < e
+                        && s < n
+                        && (-180.0..=180.0).contains(&w)
+                        && (-90.0..=90.0).contains(&s)
+                        && e <= 180.0
+                        && n <= 90.0 =>
+                {
+                    Ok([w, s, e, n])
+                }
+                _ => Err(ApiError::bad_request(
+                    "invalid_bbox",
+                    format!("bbox {b:?} must be west,south,east,north in WGS84 degrees"),
+                )),
+            }
+        })
+        .transpose()?;
+    let polygon = q
+        .polygon
+        .as_deref()
+        .map(|text| {
+            let bad = |why: String| ApiError::bad_request("invalid_polygon", why);
+            let g: geojson::Geometry = text
+                .parse::<geojson::GeoJson>()
+                .map_err(|e| bad(format!("polygon is not GeoJSON: {e}")))
+                .and_then(|gj| match gj {
+                    geojson::GeoJson::Geometry(g) => Ok(g),
+                    geojson::GeoJson::Feature(f) => f
+                        .geometry
+                        .ok_or_else(|| bad("the polygon feature has no geometry".into())),
+                    _ => Err(bad(
+                        "polygon must be a Polygon or MultiPolygon geometry".into()
+                    )),
+                })?;
+            let geom: geo::Geometry<f64> =
+                g.try_into().map_err(|e| bad(format!("polygon: {e}")))?;
+            match geom {
+                geo::Geometry::Polygon(p) => Ok(geo::MultiPolygon(vec![p])),
+                geo::Geometry::MultiPolygon(m) => Ok(m),
+                _ => Err(bad(
+                    "polygon must be a Polygon or MultiPolygon geometry".into()
+                )),
+            }
+        })
+        .transpose()?;
+    let bbox = match (&polygon, bbox) {
+        (Some(p), b) => {
+            use geo::BoundingRect;
+            let r = p
+                .bounding_rect()
+                .ok_or_else(|| ApiError::bad_request("invalid_polygon", "the polygon is empty"))?;
+            let pb = [r.min().x, r.min().y, r.max().x, r.max().y];
+            Some(match b {
+                Some(b) => [
+                    pb[0].max(b[0]),
+                    pb[1].max(b[1]),
+                    pb[2].min(b[2]),
+                    pb[3].min(b[3]),
+                ],
+                None => pb,
+            })
+        }
+        (None, b) => b,
+    };
+    Ok(ListQuery {
+        filter: CaseFilter {
             status,
             grid_code: q.grid,
+            community_code: q.community,
+            street_code: q.street,
             unit_code: q.unit,
             category: q.category,
+            source: q.source,
+            queue: q.queue,
+            bbox,
+            from: parse_time("from", q.from.as_deref())?,
+            to: parse_time("to", q.to.as_deref())?,
+            overdue_at: q.overdue.unwrap_or(false).then(Utc::now),
             before_id: q.before_id,
-            limit: q.limit.unwrap_or(100),
-        })
+            limit: q.limit.unwrap_or(100).clamp(1, max_limit),
+        },
+        polygon,
+    })
+}
+
+/// Runs a list query; with a polygon, pages through the bbox candidates until the page is full.
+async fn run_query(
+    state: &AppState,
+    q: ListQuery,
+) -> Result<(Vec<CaseRecord>, Option<i64>), ApiError> {
+    let limit = q.filter.limit;
+    let Some(poly) = q.polygon else {
+        let cases = state.store().list_cases(&q.filter).await?;
+        let next = (cases.len() as i64 == limit)
+            .then(|| cases.last().map(|c| c.id))
+            .flatten();
+        return Ok((cases, next));
+    };
+    use geo::Intersects;
+    let mut out = Vec::new();
+    let mut filter = q.filter;
+    filter.limit = 1000;
+    loop {
+        let page = state.store().list_cases(&filter).await?;
+        let full = page.len() as i64 == filter.limit;
+        filter.before_id = page.last().map(|c| c.id);
+        for c in page {
+            if poly.intersects(&geo::Point::new(c.lon, c.lat)) {
+                out.push(c);
+                if out.len() as i64 == limit {
+                    let next = out.last().map(|c| c.id);
+                    return Ok((out, next));
+                }
+            }
+        }
+        if !full {
+            return Ok((out, None));
+        }
+    }
+}
+
+/// Lists cases, newest first (any staff role). A full page carries `x-next-before-id`.
+#[utoipa::path(get, path = "/api/cases", tag = "cases", security(("bearer" = [])), params(CaseQuery),
+    responses((status = 200, body = [CaseView]), (status = 400, body = ErrorBody)))]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    _auth: Auth<AnyRole>,
+    ApiQuery(q): ApiQuery<CaseQuery>,
+) -> Result<Response, ApiError> {
+    let (cases, next) = run_query(&state, parse_query(q, 1000)?).await?;
+    let views: Vec<CaseView> = cases.into_iter().map(|c| view(&state, c)).collect();
+    let mut res = Json(views).into_response();
+    if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
+        res.headers_mut().insert("x-next-before-id", n);
+    }
+    Ok(res)
+}
+
+/// Export format.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExportQuery {
+    /// geojson (default) or csv.
+    pub format: Option<String>,
+}
+
+const CSV_COLUMNS: [&str; 22] = [
+    "case_no",
+    "id",
+    "status",
+    "status_zh",
+    "category",
+    "category_name",
+    "source",
+    "external_ref",
+    "lon",
+    "lat",
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "frontage_code",
+    "unit_code",
+    "dispatch_rule",
+    "queue",
+    "reported_at",
+    "deadline_at",
+    "closed_at",
+    "overdue",
+];
+
+/// Exports the filtered cases (same filters as the list; up to 10,000 per call) as GeoJSON
+/// points or CSV (UTF-8 with BOM, so spreadsheet software reads the Chinese right).
+#[utoipa::path(get, path = "/api/cases/export", tag = "cases", security(("bearer" = [])), params(CaseQuery, ExportQuery),
+    responses((status = 200, description = "GeoJSON FeatureCollection or CSV"), (status = 400, body = ErrorBody)))]
+pub async fn export_cases(
+    State(state): State<AppState>,
+    _auth: Auth<AnyRole>,
+    ApiQuery(q): ApiQuery<CaseQuery>,
+    ApiQuery(e): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let mut q = q;
+    q.limit = Some(q.limit.unwrap_or(10_000));
+    let (cases, next) = run_query(&state, parse_query(q, 10_000)?).await?;
+    let views: Vec<CaseView> = cases.into_iter().map(|c| view(&state, c)).collect();
+    let mut res = match e.format.as_deref().unwrap_or("geojson") {
+        "geojson" => {
+            let features: Vec<serde_json::Value> = views
+                .iter()
+                .map(|v| {
+                    serde_json::json!({
+                        "type": "Feature", "id": v.case.id,
+                        "geometry": { "type": "Point", "coordinates": [v.case.lon, v.case.lat] },
+                        "properties": v,
+                    })
+                })
+                .collect();
+            (
+                [(header::CONTENT_TYPE, "application/geo+json")],
+                Json(serde_json::json!({ "type": "FeatureCollection", "features": features })),
+            )
+                .into_response()
+        }
+        "csv" => {
+            let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+            w.write_record(CSV_COLUMNS).map_err(ApiError::internal)?;
+            let t = |x: Option<DateTime<Utc>>| x.map(|t| t.to_rfc3339()).unwrap_or_default();
+            for v in &views {
+                let c = &v.case;
+                let o = |x: &Option<String>| x.clone().unwrap_or_default();
+                w.write_record([
+                    v.case_no.clone(),
+                    c.id.to_string(),
+                    c.status.as_str().into(),
+                    v.status_zh.into(),
+                    c.category.clone(),
+                    v.category_name.clone().unwrap_or_default(),
+                    c.source.clone(),
+                    o(&c.external_ref),
+                    c.lon.to_string(),
+                    c.lat.to_string(),
+                    o(&c.grid_code),
+                    o(&c.community_code),
+                    o(&c.street_code),
+                    o(&c.district_code),
+                    o(&c.frontage_code),
+                    o(&c.unit_code),
+                    o(&c.dispatch_rule),
+                    o(&c.queue),
+                    t(Some(c.reported_at)),
+                    t(c.deadline_at),
+                    t(c.closed_at),
+                    v.overdue.to_string(),
+                ])
+                .map_err(ApiError::internal)?;
+            }
+            let bytes = w.into_inner().map_err(ApiError::internal)?;
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"cases.csv\"",
+                    ),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        other => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("format {other:?} must be geojson or csv"),
+            ));
+        }
+    };
+    if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
+        res.headers_mut().insert("x-next-before-id", n);
+    }
+    Ok(res)
+}
+
+/// Hotline import options.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HotlineQuery {
+    /// The coordinate system of rows without a crs column: wgs84, cgcs2000, gcj02, bd09.
+    pub crs: Option<String>,
+}
+
+/// Imports a 12345 hotline export (CSV body): each good row becomes a case in 核实, keyed by
+/// its work-order number, so a re-sent export creates nothing twice; bad rows come back with
+/// their line and reason (intake clerk, shift lead, admin).
+#[utoipa::path(post, path = "/api/cases/hotline", tag = "cases", security(("bearer" = [])), params(HotlineQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = [HotlineOutcome]), (status = 422, body = ErrorBody)))]
+pub async fn import_hotline(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<Intake>,
+    ApiQuery(q): ApiQuery<HotlineQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Vec<HotlineOutcome>>, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.starts_with("text/csv") && !ct.starts_with("text/plain") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the export as text/csv (UTF-8)",
+        ));
+    }
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_csv",
+            "the file is not UTF-8; save the export as UTF-8 CSV",
+        )
+    })?;
+    let crs = q.crs.as_deref().map(parse_crs).transpose()?;
+    let out = state
+        .cases()
+        .import_hotline(
+            text,
+            crs,
+            Some(auth.principal.user_id),
+            &req_id.audit(&auth.principal),
+        )
         .await?;
-    Ok(Json(cases.into_iter().map(|c| view(&state, c)).collect()))
+    Ok(Json(out))
+}
+
+/// A category with its current version.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CategoryView {
+    /// The definition.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub category: Category,
+    /// Its current version.
+    pub version: i64,
+}
+
+/// The category catalogue, current versions (public: citizens pick a category too).
+#[utoipa::path(get, path = "/api/categories", tag = "cases",
+    responses((status = 200, body = [CategoryView])))]
+pub async fn list_categories(State(state): State<AppState>) -> Json<Vec<CategoryView>> {
+    let catalogue = state.engine().catalogue();
+    Json(
+        catalogue
+            .list()
+            .into_iter()
+            .map(|(version, c)| CategoryView {
+                category: c.clone(),
+                version,
+            })
+            .collect(),
+    )
+}
+
+/// Every version of one category (any staff role).
+#[utoipa::path(get, path = "/api/categories/{code}/versions", tag = "cases", security(("bearer" = [])), params(("code" = String, Path, description = "category code")),
+    responses((status = 200, body = [Object]), (status = 404, body = ErrorBody)))]
+pub async fn category_versions(
+    State(state): State<AppState>,
+    _auth: Auth<AnyRole>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<Vec<CategoryVersion>>, ApiError> {
+    let versions: Vec<CategoryVersion> = state
+        .store()
+        .category_versions()
+        .await?
+        .into_iter()
+        .filter(|v| v.category.code == code)
+        .collect();
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "category {code} does not exist"
+        )));
+    }
+    Ok(Json(versions))
+}
+
+/// Writes a new version of a category (admin). Open cases keep the version they were opened
+/// under; new cases use this one.
+#[utoipa::path(put, path = "/api/categories/{code}", tag = "cases", security(("bearer" = [])), params(("code" = String, Path, description = "category code")),
+    request_body = Object,
+    responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
+pub async fn put_category(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(category): ApiJson<Category>,
+) -> Result<Json<CategoryVersion>, ApiError> {
+    if category.code != code {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!(
+                "the body's code {:?} differs from the path's {code:?}",
+                category.code
+            ),
+        ));
+    }
+    category.check().map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_category",
+            e.to_string(),
+        )
+    })?;
+    let saved = state
+        .store()
+        .put_category(&category, &req_id.audit(&auth.principal))
+        .await?;
+    // Answer from the new version at once, without waiting for the poller.
+    state.engine().reload_if_changed().await?;
+    Ok(Json(saved))
 }

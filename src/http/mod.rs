@@ -51,6 +51,10 @@ pub struct HttpSettings {
     pub assign_batch_max_points: usize,
     /// Largest assignment batch body, bytes.
     pub assign_batch_max_bytes: usize,
+    /// The city's working calendar.
+    pub calendar: crate::domain::calendar::WorkCalendar,
+    /// The automatic dispatch rule table.
+    pub dispatch_rules: crate::domain::dispatch::RuleTable,
 }
 
 impl Default for HttpSettings {
@@ -63,6 +67,8 @@ impl Default for HttpSettings {
             web_dir: None,
             assign_batch_max_points: 2_000_000,
             assign_batch_max_bytes: 256 * 1024 * 1024,
+            calendar: crate::domain::calendar::WorkCalendar::china_default(),
+            dispatch_rules: crate::domain::dispatch::RuleTable::default(),
         }
     }
 }
@@ -77,26 +83,36 @@ struct Inner {
     store: Store,
     settings: HttpSettings,
     engine: Arc<Engine>,
-    calendar: crate::domain::calendar::WorkCalendar,
+    cases: crate::cases::CaseService,
     started: Instant,
 }
 
 impl AppState {
     /// State over a store and the assignment engine built from it.
     pub fn new(store: Store, settings: HttpSettings, engine: Arc<Engine>) -> Self {
+        let cases = crate::cases::CaseService::new(
+            store.clone(),
+            engine.clone(),
+            settings.calendar.clone(),
+            settings.dispatch_rules.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 store,
                 settings,
                 engine,
-                calendar: crate::domain::calendar::WorkCalendar::china_default(),
+                cases,
                 started: Instant::now(),
             }),
         }
     }
     /// The working calendar deadlines are counted in.
     pub fn calendar(&self) -> &crate::domain::calendar::WorkCalendar {
-        &self.inner.calendar
+        self.inner.cases.calendar()
+    }
+    /// The case service.
+    pub fn cases(&self) -> &crate::cases::CaseService {
+        &self.inner.cases
     }
     /// The assignment engine.
     pub fn engine(&self) -> &Arc<Engine> {
@@ -141,6 +157,11 @@ pub fn router(state: AppState) -> Router {
         .route("/layers/{layer}", get(layers::export_layer))
         .route("/basemap/{kind}", get(layers::basemap))
         .route("/cases", get(cases::list_cases).post(cases::create_case))
+        .route("/cases/export", get(cases::export_cases))
+        .route("/cases/hotline", post(cases::import_hotline))
+        .route("/categories", get(cases::list_categories))
+        .route("/categories/{code}", put(cases::put_category))
+        .route("/categories/{code}/versions", get(cases::category_versions))
         .route("/cases/{id}", get(cases::get_case))
         .route("/cases/{id}/actions", post(cases::act))
         .route("/public/reports", post(cases::public_report))

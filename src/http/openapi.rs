@@ -32,6 +32,7 @@ impl Modify for BearerAuth {
         layers::list_versions, layers::export_layer, layers::basemap, tiles::tile,
         assign::assign_point, assign::assign_batch,
         cases::create_case, cases::public_report, cases::follow_report, cases::get_case, cases::act, cases::list_cases,
+        cases::export_cases, cases::import_hotline, cases::list_categories, cases::category_versions, cases::put_category,
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
     ),
     components(schemas(error::ErrorBody)),

@@ -3,6 +3,7 @@
 
 pub mod geojson_layer;
 pub mod history_csv;
+pub mod hotline_csv;
 pub mod osm;
 pub mod service;
 pub mod units_csv;

@@ -5,36 +5,36 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
+use sqlx::types::Json;
+
 use super::{Audit, Store, StoreError, StoreResult, append_event, on_pool};
 use crate::domain::case::{RequestKind, Status};
+use crate::domain::dispatch::ChainLink;
 
-/// A case to create.
+/// A case to create. The row is inserted in its final intake state (for an inspector's report
+/// registered at once, already dispatched), and `follow_up` events are appended after
+/// `case.created` in the same transaction.
 #[derive(Debug, Clone)]
 pub struct NewCase {
     /// The client's key: a retried submit returns the first case instead of creating a second.
     pub idempotency_key: String,
-    /// inspector, citizen, hotline, video.
-    pub source: String,
-    /// Category code.
-    pub category: String,
-    /// What was seen.
-    pub description: String,
-    /// WGS84 longitude.
-    pub lon: f64,
-    /// WGS84 latitude.
-    pub lat: f64,
-    /// The system the point was given in.
-    pub input_crs: String,
-    /// Grid, community, street, district codes from the engine.
-    pub chain: [Option<String>; 4],
-    /// The frontage whose strip holds the point.
-    pub frontage_code: Option<String>,
-    /// Initial status (核实 for public reports, 采集 for an inspector's own).
-    pub status: Status,
-    /// The reporting user.
-    pub reported_by: Option<i64>,
-    /// Hash of the reporter's follow-up token.
-    pub follow_token_hash: Option<String>,
+    /// The case as it is to be stored (`id`, `version` and `reported_at` are set by the store).
+    pub case: CaseRecord,
+    /// Events after `case.created`: (action, detail).
+    pub follow_up: Vec<(String, serde_json::Value)>,
+}
+
+/// One step of a change: the action, its note, the case after it and extra detail for the event.
+#[derive(Debug, Clone)]
+pub struct CaseStep {
+    /// Action name (the event is `case.<action>`).
+    pub action: String,
+    /// A note for the timeline.
+    pub note: Option<String>,
+    /// The case after this step.
+    pub after: CaseRecord,
+    /// More for the event (rule, owner chain …).
+    pub extra: serde_json::Value,
 }
 
 /// A stored case.
@@ -42,10 +42,12 @@ pub struct NewCase {
 pub struct CaseRecord {
     /// Id.
     pub id: i64,
-    /// Source channel.
+    /// Source channel: inspector, citizen, hotline_12345.
     pub source: String,
     /// Category code.
     pub category: String,
+    /// The catalogue version the case was opened under (its rules and time limit).
+    pub category_version: i64,
     /// Description.
     pub description: String,
     /// WGS84 longitude.
@@ -54,6 +56,8 @@ pub struct CaseRecord {
     pub lat: f64,
     /// Input CRS.
     pub input_crs: String,
+    /// The number of the case in the channel it came from (a 12345 work-order number).
+    pub external_ref: Option<String>,
     /// Unit grid.
     pub grid_code: Option<String>,
     /// Community.
@@ -68,6 +72,26 @@ pub struct CaseRecord {
     pub status: Status,
     /// The unit it is dispatched to.
     pub unit_code: Option<String>,
+    /// The dispatch rule that fired.
+    pub dispatch_rule: Option<String>,
+    /// The owner chain the dispatch decision was made on.
+    pub owner_chain: Option<Vec<ChainLink>>,
+    /// A unit answering with the main one (railway land: the street office).
+    pub co_owner_unit: Option<String>,
+    /// `triage`: waiting in the 创文办 triage queue.
+    pub queue: Option<String>,
+    /// The triage office of the queue.
+    pub triage_unit: Option<String>,
+    /// 门前三包 escalation steps taken: 0 none, 1 reminder, 2 warning, 3 enforcement.
+    pub escalation: i64,
+    /// When the next escalation step is due (while the shop has not fixed it).
+    pub escalation_due_at: Option<DateTime<Utc>>,
+    /// The enforcement unit the ladder ends at.
+    pub enforcement_unit: Option<String>,
+    /// Merged into this case as a duplicate.
+    pub linked_to: Option<i64>,
+    /// Reports merged into this case.
+    pub linked_count: i64,
     /// Request waiting for approval.
     pub pending_request: Option<RequestKind>,
     /// Status to resume to when parked.
@@ -84,6 +108,12 @@ pub struct CaseRecord {
     pub dispatched_at: Option<DateTime<Utc>>,
     /// Deadline of the handling time limit.
     pub deadline_at: Option<DateTime<Utc>>,
+    /// When the current step started.
+    pub step_started_at: Option<DateTime<Utc>>,
+    /// Deadline of the current step.
+    pub step_due_at: Option<DateTime<Utc>>,
+    /// Deadline of the whole case, report to close.
+    pub due_at: Option<DateTime<Utc>>,
     /// When closed.
     pub closed_at: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version.
@@ -93,9 +123,14 @@ pub struct CaseRecord {
     pub follow_token_hash: Option<String>,
 }
 
-const COLUMNS: &str = "id, source, category, description, lon, lat, input_crs, grid_code, community_code, street_code, \
-    district_code, frontage_code, status, unit_code, pending_request, parked_from, rework_count, wrong_dispatches, \
-    reported_by, reported_at, dispatched_at, deadline_at, closed_at, version, follow_token_hash";
+const COLUMNS: &str = "id, source, category, category_version, description, lon, lat, input_crs, external_ref, \
+    grid_code, community_code, street_code, district_code, frontage_code, status, unit_code, dispatch_rule, owner_chain, \
+    co_owner_unit, queue, triage_unit, escalation, escalation_due_at, enforcement_unit, linked_to, linked_count, \
+    pending_request, parked_from, rework_count, wrong_dispatches, reported_by, reported_at, dispatched_at, deadline_at, \
+    step_started_at, step_due_at, due_at, closed_at, version, follow_token_hash";
+
+/// Statuses in which a case is finished or folded into another.
+const NOT_OPEN: &str = "('closed', 'voided', 'merged')";
 
 fn case_from_row<R: Row>(r: &R) -> StoreResult<CaseRecord>
 where
@@ -105,19 +140,24 @@ where
     i32: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     f64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     DateTime<Utc>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Json<serde_json::Value>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
 {
     let status: String = r.try_get("status")?;
     let pending: Option<String> = r.try_get("pending_request")?;
     let parked: Option<String> = r.try_get("parked_from")?;
     let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("unknown {what} {v:?}"));
+    let chain: Option<Json<serde_json::Value>> = r.try_get("owner_chain")?;
+    let small = |c: &str| -> StoreResult<i64> { Ok(i64::from(r.try_get::<i32, _>(c)?)) };
     Ok(CaseRecord {
         id: r.try_get("id")?,
         source: r.try_get("source")?,
         category: r.try_get("category")?,
+        category_version: small("category_version")?,
         description: r.try_get("description")?,
         lon: r.try_get("lon")?,
         lat: r.try_get("lat")?,
         input_crs: r.try_get("input_crs")?,
+        external_ref: r.try_get("external_ref")?,
         grid_code: r.try_get("grid_code")?,
         community_code: r.try_get("community_code")?,
         street_code: r.try_get("street_code")?,
@@ -125,6 +165,19 @@ where
         frontage_code: r.try_get("frontage_code")?,
         status: Status::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         unit_code: r.try_get("unit_code")?,
+        dispatch_rule: r.try_get("dispatch_rule")?,
+        owner_chain: chain
+            .map(|j| serde_json::from_value(j.0))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("owner chain: {e}")))?,
+        co_owner_unit: r.try_get("co_owner_unit")?,
+        queue: r.try_get("queue")?,
+        triage_unit: r.try_get("triage_unit")?,
+        escalation: small("escalation")?,
+        escalation_due_at: r.try_get("escalation_due_at")?,
+        enforcement_unit: r.try_get("enforcement_unit")?,
+        linked_to: r.try_get("linked_to")?,
+        linked_count: small("linked_count")?,
         pending_request: pending
             .as_deref()
             .map(|p| RequestKind::parse(p).ok_or_else(|| corrupt("request", p)))
@@ -133,69 +186,166 @@ where
             .as_deref()
             .map(|p| Status::parse(p).ok_or_else(|| corrupt("status", p)))
             .transpose()?,
-        rework_count: i64::from(r.try_get::<i32, _>("rework_count")?),
-        wrong_dispatches: i64::from(r.try_get::<i32, _>("wrong_dispatches")?),
+        rework_count: small("rework_count")?,
+        wrong_dispatches: small("wrong_dispatches")?,
         reported_by: r.try_get("reported_by")?,
         reported_at: r.try_get("reported_at")?,
         dispatched_at: r.try_get("dispatched_at")?,
         deadline_at: r.try_get("deadline_at")?,
+        step_started_at: r.try_get("step_started_at")?,
+        step_due_at: r.try_get("step_due_at")?,
+        due_at: r.try_get("due_at")?,
         closed_at: r.try_get("closed_at")?,
-        version: i64::from(r.try_get::<i32, _>("version")?),
+        version: small("version")?,
         follow_token_hash: r.try_get("follow_token_hash")?,
     })
 }
 
-/// Filter of the case list.
+/// Filter of the case list; every given field must hold.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
     /// Only this status.
     pub status: Option<Status>,
     /// Only this grid.
     pub grid_code: Option<String>,
-    /// Only cases dispatched to this unit.
+    /// Only this community.
+    pub community_code: Option<String>,
+    /// Only this street.
+    pub street_code: Option<String>,
+    /// Only cases dispatched to this unit (or co-owned by it).
     pub unit_code: Option<String>,
     /// Only this category.
     pub category: Option<String>,
+    /// Only this source channel.
+    pub source: Option<String>,
+    /// Only this queue (`triage`).
+    pub queue: Option<String>,
+    /// WGS84 bbox [west, south, east, north].
+    pub bbox: Option<[f64; 4]>,
+    /// Reported at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Reported before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only cases open and past a deadline (handling, step or overall) at this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
     /// Only ids below this (paging, newest first).
     pub before_id: Option<i64>,
-    /// Page size (1–1000).
+    /// Page size (1–10000).
     pub limit: i64,
+}
+
+/// What to write: (column, value) pairs shared by insert and update.
+fn bind_state<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    c: &'q CaseRecord,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<DateTime<Utc>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Json<&'q Vec<ChainLink>>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let int = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    q.bind(c.status.as_str())
+        .bind(c.unit_code.as_deref())
+        .bind(c.dispatch_rule.as_deref())
+        .bind(c.owner_chain.as_ref().map(Json))
+        .bind(c.co_owner_unit.as_deref())
+        .bind(c.queue.as_deref())
+        .bind(c.triage_unit.as_deref())
+        .bind(int(c.escalation))
+        .bind(c.escalation_due_at)
+        .bind(c.enforcement_unit.as_deref())
+        .bind(c.linked_to)
+        .bind(int(c.linked_count))
+        .bind(c.pending_request.map(RequestKind::as_str))
+        .bind(c.parked_from.map(Status::as_str))
+        .bind(int(c.rework_count))
+        .bind(int(c.wrong_dispatches))
+        .bind(c.dispatched_at)
+        .bind(c.deadline_at)
+        .bind(c.step_started_at)
+        .bind(c.step_due_at)
+        .bind(c.due_at)
+        .bind(c.closed_at)
+}
+
+/// The mutable columns, in `bind_state` order.
+const STATE_COLUMNS: [&str; 22] = [
+    "status",
+    "unit_code",
+    "dispatch_rule",
+    "owner_chain",
+    "co_owner_unit",
+    "queue",
+    "triage_unit",
+    "escalation",
+    "escalation_due_at",
+    "enforcement_unit",
+    "linked_to",
+    "linked_count",
+    "pending_request",
+    "parked_from",
+    "rework_count",
+    "wrong_dispatches",
+    "dispatched_at",
+    "deadline_at",
+    "step_started_at",
+    "step_due_at",
+    "due_at",
+    "closed_at",
+];
+
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store {
     /// Creates a case, or returns the one created earlier with the same idempotency key (then the
-    /// flag is false). Concurrent retries race on the unique key; exactly one insert wins.
+    /// flag is false). Concurrent retries race on the unique key; exactly one insert wins. A
+    /// report merged as a duplicate (`linked_to`) bumps its case's count in the same transaction.
     pub async fn create_case(
         &self,
         new: &NewCase,
         audit: &Audit,
     ) -> StoreResult<(CaseRecord, bool)> {
+        let c = &new.case;
+        let n = STATE_COLUMNS.len();
+        let sql = format!(
+            "INSERT INTO cases (idempotency_key, source, category, category_version, description, lon, lat, input_crs, \
+             external_ref, grid_code, community_code, street_code, district_code, frontage_code, reported_by, \
+             follow_token_hash, reported_at, {}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, {}) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}",
+            STATE_COLUMNS.join(", "),
+            placeholders(18, n)
+        );
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO cases (idempotency_key, source, category, description, lon, lat, input_crs, grid_code, \
-                 community_code, street_code, district_code, frontage_code, status, reported_by, follow_token_hash, reported_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                 ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
-            )))
-            .bind(&new.idempotency_key)
-            .bind(&new.source)
-            .bind(&new.category)
-            .bind(&new.description)
-            .bind(new.lon)
-            .bind(new.lat)
-            .bind(&new.input_crs)
-            .bind(new.chain[0].as_deref())
-            .bind(new.chain[1].as_deref())
-            .bind(new.chain[2].as_deref())
-            .bind(new.chain[3].as_deref())
-            .bind(new.frontage_code.as_deref())
-            .bind(new.status.as_str())
-            .bind(new.reported_by)
-            .bind(new.follow_token_hash.as_deref())
-            .bind(Utc::now())
-            .fetch_optional(&mut *tx)
-            .await?;
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(&new.idempotency_key)
+                .bind(&c.source)
+                .bind(&c.category)
+                .bind(i32::try_from(c.category_version).unwrap_or(1))
+                .bind(&c.description)
+                .bind(c.lon)
+                .bind(c.lat)
+                .bind(&c.input_crs)
+                .bind(c.external_ref.as_deref())
+                .bind(c.grid_code.as_deref())
+                .bind(c.community_code.as_deref())
+                .bind(c.street_code.as_deref())
+                .bind(c.district_code.as_deref())
+                .bind(c.frontage_code.as_deref())
+                .bind(c.reported_by)
+                .bind(c.follow_token_hash.as_deref())
+                .bind(c.reported_at);
+            let row = bind_state(q, c).fetch_optional(&mut *tx).await?;
             let Some(row) = row else {
                 tx.rollback().await?;
                 let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -207,15 +357,47 @@ impl Store {
                 return Ok((case_from_row(&existing)?, false));
             };
             let case = case_from_row(&row)?;
-            let detail = serde_json::json!({ "after": &case });
+            let id = case.id.to_string();
             append_event!(
                 &mut *tx,
                 audit,
                 "case.created",
                 "case",
-                case.id.to_string(),
-                &detail
+                id.clone(),
+                &serde_json::json!({ "after": &case })
             )?;
+            for (action, detail) in &new.follow_up {
+                append_event!(
+                    &mut *tx,
+                    audit,
+                    format!("case.{action}"),
+                    "case",
+                    id.clone(),
+                    detail
+                )?;
+            }
+            if let Some(primary) = case.linked_to {
+                let bumped = sqlx::query(
+                    "UPDATE cases SET linked_count = linked_count + 1, version = version + 1 WHERE id = $1 RETURNING linked_count",
+                )
+                .bind(primary)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(bumped) = bumped else {
+                    return Err(StoreError::InvalidReference(format!(
+                        "case {primary} does not exist"
+                    )));
+                };
+                let count: i32 = bumped.try_get("linked_count")?;
+                append_event!(
+                    &mut *tx,
+                    audit,
+                    "case.linked",
+                    "case",
+                    primary.to_string(),
+                    &serde_json::json!({ "duplicate": case.id, "linked_count": count })
+                )?;
+            }
             tx.commit().await?;
             Ok((case, true))
         })
@@ -235,35 +417,37 @@ impl Store {
     }
 
     /// Writes a changed case if nobody changed it since `before` was read (else `Conflict`), and
-    /// appends the event with before and after, in one transaction.
+    /// appends one event per step (each with its before and after), in one transaction. When the
+    /// last step merges the case into another (`linked_to` newly set), that case's count goes up.
     pub async fn update_case(
         &self,
         before: &CaseRecord,
-        after: &CaseRecord,
-        action: &str,
-        note: Option<&str>,
+        steps: &[CaseStep],
         audit: &Audit,
     ) -> StoreResult<CaseRecord> {
+        let Some(last) = steps.last() else {
+            return Ok(before.clone());
+        };
+        let n = STATE_COLUMNS.len();
+        let sets = STATE_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE cases SET {sets}, version = version + 1 WHERE id = ${} AND version = ${} RETURNING {COLUMNS}",
+            n + 1,
+            n + 2
+        );
+        let newly_linked = last.after.linked_to.filter(|_| before.linked_to.is_none());
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE cases SET status = $1, unit_code = $2, pending_request = $3, parked_from = $4, rework_count = $5, \
-                 wrong_dispatches = $6, dispatched_at = $7, deadline_at = $8, closed_at = $9, version = version + 1 \
-                 WHERE id = $10 AND version = $11 RETURNING {COLUMNS}"
-            )))
-            .bind(after.status.as_str())
-            .bind(after.unit_code.as_deref())
-            .bind(after.pending_request.map(RequestKind::as_str))
-            .bind(after.parked_from.map(Status::as_str))
-            .bind(i32::try_from(after.rework_count).unwrap_or(i32::MAX))
-            .bind(i32::try_from(after.wrong_dispatches).unwrap_or(i32::MAX))
-            .bind(after.dispatched_at)
-            .bind(after.deadline_at)
-            .bind(after.closed_at)
-            .bind(before.id)
-            .bind(i32::try_from(before.version).unwrap_or(i32::MAX))
-            .fetch_optional(&mut *tx)
-            .await?;
+            let row = bind_state(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), &last.after)
+                .bind(before.id)
+                .bind(i32::try_from(before.version).unwrap_or(i32::MAX))
+                .fetch_optional(&mut *tx)
+                .await?;
             let Some(row) = row else {
                 return Err(StoreError::Conflict(format!(
                     "case {} was changed by someone else meanwhile; reload it and try again",
@@ -271,18 +455,50 @@ impl Store {
                 )));
             };
             let case = case_from_row(&row)?;
-            let detail = serde_json::json!({
-                "from": before.status.as_str(), "to": case.status.as_str(), "note": note,
-                "before": before, "after": &case,
-            });
-            append_event!(
-                &mut *tx,
-                audit,
-                format!("case.{action}"),
-                "case",
-                case.id.to_string(),
-                &detail
-            )?;
+            let mut prev = before;
+            for step in steps {
+                let mut detail = serde_json::json!({
+                    "from": prev.status.as_str(), "to": step.after.status.as_str(), "note": &step.note,
+                    "before": prev, "after": &step.after,
+                });
+                if let (Some(d), serde_json::Value::Object(extra)) =
+                    (detail.as_object_mut(), &step.extra)
+                {
+                    d.extend(extra.clone());
+                }
+                append_event!(
+                    &mut *tx,
+                    audit,
+                    format!("case.{}", step.action),
+                    "case",
+                    case.id.to_string(),
+                    &detail
+                )?;
+                prev = &step.after;
+            }
+            if let Some(primary) = newly_linked {
+                let bumped = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE cases SET linked_count = linked_count + 1, version = version + 1 \
+                     WHERE id = $1 AND status NOT IN {NOT_OPEN} RETURNING linked_count"
+                )))
+                .bind(primary)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(bumped) = bumped else {
+                    return Err(StoreError::Conflict(format!(
+                        "case {primary} is not open (or does not exist); a report can only be linked to an open case"
+                    )));
+                };
+                let count: i32 = bumped.try_get("linked_count")?;
+                append_event!(
+                    &mut *tx,
+                    audit,
+                    "case.linked",
+                    "case",
+                    primary.to_string(),
+                    &serde_json::json!({ "duplicate": case.id, "linked_count": count })
+                )?;
+            }
             tx.commit().await?;
             Ok(case)
         })
@@ -290,18 +506,75 @@ impl Store {
 
     /// Cases, newest first.
     pub async fn list_cases(&self, f: &CaseFilter) -> StoreResult<Vec<CaseRecord>> {
+        let [w, s, e, n] = f.bbox.map_or([None; 4], |b| b.map(Some));
         on_pool!(self, |pool, d| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM cases WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR grid_code = $2) \
-                 AND ($3 IS NULL OR unit_code = $3) AND ($4 IS NULL OR category = $4) AND ($5 IS NULL OR id < $5) \
-                 ORDER BY id DESC LIMIT $6"
+                 AND ($3 IS NULL OR unit_code = $3 OR co_owner_unit = $3) AND ($4 IS NULL OR category = $4) \
+                 AND ($5 IS NULL OR id < $5) AND ($6 IS NULL OR community_code = $6) AND ($7 IS NULL OR street_code = $7) \
+                 AND ($8 IS NULL OR source = $8) AND ($9 IS NULL OR queue = $9) \
+                 AND ($10 IS NULL OR lon >= $10) AND ($11 IS NULL OR lat >= $11) AND ($12 IS NULL OR lon <= $12) \
+                 AND ($13 IS NULL OR lat <= $13) AND ($14 IS NULL OR reported_at >= $14) AND ($15 IS NULL OR reported_at < $15) \
+                 AND ($16 IS NULL OR (status NOT IN ('closed', 'voided', 'merged', 'parked') AND \
+                      (deadline_at < $16 OR step_due_at < $16 OR due_at < $16))) \
+                 ORDER BY id DESC LIMIT $17"
             )))
             .bind(f.status.map(Status::as_str))
             .bind(f.grid_code.as_deref())
             .bind(f.unit_code.as_deref())
             .bind(f.category.as_deref())
             .bind(f.before_id)
-            .bind(f.limit.clamp(1, 1000))
+            .bind(f.community_code.as_deref())
+            .bind(f.street_code.as_deref())
+            .bind(f.source.as_deref())
+            .bind(f.queue.as_deref())
+            .bind(w)
+            .bind(s)
+            .bind(e)
+            .bind(n)
+            .bind(f.from)
+            .bind(f.to)
+            .bind(f.overdue_at)
+            .bind(f.limit.clamp(1, 10_000))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(case_from_row).collect()
+        })
+    }
+
+    /// Open cases of a category reported since `since` inside a WGS84 box: the candidates for a
+    /// duplicate (the caller measures the exact distance). Merged reports are never candidates.
+    pub async fn open_cases_near(
+        &self,
+        category: &str,
+        bbox: [f64; 4],
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<CaseRecord>> {
+        on_pool!(self, |pool, d| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM cases WHERE category = $1 AND status NOT IN {NOT_OPEN} AND reported_at >= $2 \
+                 AND lon >= $3 AND lat >= $4 AND lon <= $5 AND lat <= $6 ORDER BY id LIMIT 200"
+            )))
+            .bind(category)
+            .bind(since)
+            .bind(bbox[0])
+            .bind(bbox[1])
+            .bind(bbox[2])
+            .bind(bbox[3])
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(case_from_row).collect()
+        })
+    }
+
+    /// Cases whose next 门前三包 escalation step is due at `now`.
+    pub async fn escalations_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<CaseRecord>> {
+        on_pool!(self, |pool, d| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM cases WHERE escalation_due_at <= $1 AND status IN ('dispatched', 'handling') \
+                 AND pending_request IS NULL ORDER BY escalation_due_at LIMIT 500"
+            )))
+            .bind(now)
             .fetch_all(pool)
             .await?;
             rows.iter().map(case_from_row).collect()

@@ -9,6 +9,7 @@
 //! event exists exactly when its change does.
 
 mod cases;
+mod catalogue;
 mod geometry;
 mod history;
 mod jurisdictions;
@@ -25,7 +26,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use cases::{CaseFilter, CaseRecord, NewCase};
+pub use cases::{CaseFilter, CaseRecord, CaseStep, NewCase};
+pub use catalogue::CategoryVersion;
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
 pub use jurisdictions::BasemapFeature;
