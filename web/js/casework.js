@@ -47,7 +47,11 @@ const ACTION_ZH = {
   'case.created': '上报', 'case.verify': '核实', 'case.register': '立案', 'case.dispatch': '派遣',
   'case.accept': '接收', 'case.feedback': '反馈', 'case.check': '核查', 'case.close': '结案',
   'case.request': '申请', 'case.approve': '批准', 'case.reject': '驳回', 'case.resume': '恢复',
-  'case.photo': '照片', 'case.auto_dispatch': '自动派遣', 'case.escalate': '督办',
+  'case.photo': '照片', 'case.auto_dispatch': '自动派遣', 'case.escalate': '督办', 'case.linked': '关联重复上报',
+};
+const LEVEL_ZH = {
+  grid: '单元网格', community: '社区/村', street: '街道/镇', district: '区', frontage: '门前三包',
+  railway_land: '铁路用地', urban_village: '城中村', back_alley: '背街小巷', department: '主管部门', inspection_site: '测评点位',
 };
 const SOURCE_ZH = { inspector: '监督员上报', hotline_12345: '12345 热线', citizen: '市民随手拍', history: '历史导入' };
 const STAGE_ZH = { before: '处置前', after: '处置后' };
@@ -193,7 +197,8 @@ export class CaseWork {
   }
 
   categoryName(code) {
-    return this.categories.find((c) => c.code === code)?.name_zh ?? code;
+    const c = this.categories.find((x) => x.code === code);
+    return c?.name_zh ?? c?.name ?? code;
   }
 
   // --- the side card ---------------------------------------------------------------------------
@@ -412,8 +417,11 @@ export class CaseWork {
     add('责任单位', c.unit_code && `<span class="unit" data-unit="${escapeHtml(c.unit_code)}"><span class="code">${escapeHtml(c.unit_code)}</span></span>`, 'unit');
     add('派遣规则', c.dispatch_rule && `<span class="code">${escapeHtml(c.dispatch_rule)}</span>`, 'dispatch-rule');
     add('队列', c.queue === 'triage' ? '创文办分拣队列(需人工派遣)' : c.queue && escapeHtml(c.queue));
+    add('共管单位', c.co_owner_unit && `<span class="unit" data-unit="${escapeHtml(c.co_owner_unit)}"><span class="code">${escapeHtml(c.co_owner_unit)}</span></span>`);
+    add('执法单位', c.enforcement_unit && `<span class="unit" data-unit="${escapeHtml(c.enforcement_unit)}"><span class="code">${escapeHtml(c.enforcement_unit)}</span></span>`);
     add('督办级别', c.escalation ? `${c.escalation} 级` : null);
     add('关联案件', c.linked_to ? `并入 AJ${String(c.linked_to).padStart(8, '0')}` : c.linked_count ? `${c.linked_count} 件重复上报` : null);
+    add('疑似重复', c.duplicates?.length ? c.duplicates.map((d) => escapeHtml(d.case_no ?? `AJ${String(d.id ?? d.case_id).padStart(8, '0')}`)).join('、') : null);
     add('返工次数', c.rework_count ? String(c.rework_count) : null);
     add('待审批申请', c.pending_request && escapeHtml(c.pending_request));
 
@@ -426,7 +434,7 @@ export class CaseWork {
       const d = ev.detail ?? {};
       const from = d.from && (STATUS[d.from]?.[0] ?? d.from);
       const to = d.to && (STATUS[d.to]?.[0] ?? d.to);
-      const unit = d.after?.unit_code && ev.action === 'case.dispatch' ? ` → <span class="unit" data-unit="${escapeHtml(d.after.unit_code)}"><span class="code">${escapeHtml(d.after.unit_code)}</span></span>` : '';
+      const unit = d.after?.unit_code && ['case.dispatch', 'case.auto_dispatch'].includes(ev.action) ? ` → <span class="unit" data-unit="${escapeHtml(d.after.unit_code)}"><span class="code">${escapeHtml(d.after.unit_code)}</span></span>` : '';
       return `<li data-action="${escapeHtml(ev.action)}"><time>${escapeHtml(fmtTime(ev.at))}</time>
         <strong>${escapeHtml(ACTION_ZH[ev.action] ?? ev.action)}</strong>${unit}
         ${from && to && from !== to ? `<small>${escapeHtml(from)} → ${escapeHtml(to)}</small>` : ''}
@@ -443,6 +451,12 @@ export class CaseWork {
 
   _chainHtml(c) {
     const oc = c.owner_chain;
+    if (Array.isArray(oc) && oc.length) {
+      // The chain recorded at intake (ChainLink: level, code, name, unit_code).
+      return `<ol class="chain owner-chain">${oc.map((l) => `<li data-level="${escapeHtml(l.level)}">
+        <span class="tag">${escapeHtml(LEVEL_ZH[l.level] ?? l.level)}</span> ${escapeHtml(l.name)} <span class="code">${escapeHtml(l.code)}</span>
+        ${l.unit_code ? `<br><small>责任单位 <span class="unit" data-unit="${escapeHtml(l.unit_code)}"><span class="code">${escapeHtml(l.unit_code)}</span></span></small>` : ''}</li>`).join('')}</ol>`;
+    }
     if (oc && typeof oc === 'object' && (oc.grid || oc.district || oc.reasons)) return ownerChainHtml(oc);
     const row = (label, code) => {
       if (!code) return '';
@@ -476,7 +490,8 @@ export class CaseWork {
 
   /** The department unit to preselect: the owner chain's, else the category's in that district. */
   _suggestUnit(c) {
-    const fromChain = c.owner_chain?.department?.unit_code;
+    const chain = Array.isArray(c.owner_chain) ? c.owner_chain : [];
+    const fromChain = chain.find((l) => l.level === 'department')?.unit_code ?? c.triage_unit;
     if (fromChain) return fromChain;
     const dept = this.categories.find((x) => x.code === c.category)?.department;
     const district = c.district_code;
