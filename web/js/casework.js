@@ -439,7 +439,7 @@ export class CaseWork {
         <strong>${escapeHtml(ACTION_ZH[ev.action] ?? ev.action)}</strong>${unit}
         ${from && to && from !== to ? `<small>${escapeHtml(from)} → ${escapeHtml(to)}</small>` : ''}
         ${ev.actor_name ? `<small class="muted">${escapeHtml(ev.actor_name)}</small>` : ''}
-        ${d.note ? `<div class="note">${escapeHtml(d.note)}</div>` : ''}</li>`;
+        ${d.note ? `<div class="note" title="${escapeHtml(d.note)}">${escapeHtml(zhPart(d.note))}</div>` : ''}</li>`;
     }).join('');
     return `
       <table class="props case-props">${rows.join('')}</table>
@@ -463,8 +463,9 @@ export class CaseWork {
       const name = this.names.get(code)?.name;
       return `<li><span class="tag">${label}</span> ${escapeHtml(name ?? '')} <span class="code">${escapeHtml(code)}</span></li>`;
     };
-    return `<ol class="chain">${row('单元网格', c.grid_code)}${row('社区/村', c.community_code)}${row('街道/镇', c.street_code)}
-      ${row('区', c.district_code)}${row('门前三包', c.frontage_code)}</ol>`;
+    const rows = [row('单元网格', c.grid_code), row('社区/村', c.community_code), row('街道/镇', c.street_code),
+      row('区', c.district_code), row('门前三包', c.frontage_code)].join('');
+    return rows ? `<ol class="chain">${rows}</ol>` : '<p class="warn">上报位置不在任何单元网格内,无属地归属(由创文办研判)。</p>';
   }
 
   _actionsHtml(c) {
