@@ -63,7 +63,23 @@ const info = new InfoPanel($('#info'), loader.names, {
 
 // --- cases ------------------------------------------------------------------------------------
 
-const feed = new CaseFeed(map, () => casework.onCases());
+/** 门前三包 frontages with open cases are drawn red (feature state `open`, see style.js). */
+function markOpenFrontages() {
+  if (!map.getSource('frontage')) return;
+  const target = loader.tiles ? { source: 'frontage', sourceLayer: 'frontage' } : { source: 'frontage' };
+  map.removeFeatureState(target);
+  const open = new Map();
+  for (const c of feed.cases.values()) {
+    if (c.frontage_code && !['closed', 'voided'].includes(c.status)) open.set(c.frontage_code, (open.get(c.frontage_code) ?? 0) + 1);
+  }
+  for (const [id, n] of open) map.setFeatureState({ ...target, id }, { open: n });
+}
+
+const feed = new CaseFeed(map, () => {
+  casework.onCases();
+  markOpenFrontages();
+});
+loader.afterGridLoad(markOpenFrontages);
 const casework = new CaseWork({ map, info, feed, box: $('#case-box'), names: loader.names, at: () => loader.at });
 
 /** The owner chain of a clicked point (GET /api/assign), as HTML for the panel. */

@@ -32,6 +32,7 @@ export const COLORS = {
   railwayLand: '#5d6d7e',
   backAlley: '#a0522d',
   highlight: '#00b3ff',
+  openProblem: '#ff1744',
 };
 
 /** 门前三包 frontages: shop type → [中文, colour]. */
@@ -117,7 +118,7 @@ export function bigSource(name, tiles) {
     };
   }
   // Keep full precision for small polygons: grid and frontage geometry is metre-scale.
-  return geojson({ tolerance: 0.2, ...(name === 'grid' ? { promoteId: 'code' } : {}) });
+  return geojson({ tolerance: 0.2, promoteId: 'code' });
 }
 
 /** The 门前三包 shop type: `shop_type` in tiles, `kind` in the GeoJSON export. */
@@ -174,6 +175,7 @@ export const GROUPS = [
     legend: [
       ...Object.values(SHOP_TYPES).map(([label, color]) => ({ label, kind: 'line', color, width: 4 })),
       { label: '其他', kind: 'line', color: SHOP_OTHER, width: 4 },
+      { label: '有未结案件(登录后)', kind: 'line', color: '#ff1744', width: 6 },
     ],
   },
   {
@@ -324,8 +326,12 @@ export function buildStyle({ tiles = true } = {}) {
       id: 'frontage-line', type: 'line', source: 'frontage', minzoom: FRONTAGE_MIN_ZOOM,
       layout: { 'line-cap': 'butt' },
       paint: {
-        'line-color': matchBy(SHOP_TYPE_EXPR, SHOP_TYPES, SHOP_OTHER),
-        'line-width': ['interpolate', ['linear'], ['zoom'], 15, 2.5, 18, 8],
+        // "open" (set by the page from the cases it lists): open problems on this frontage.
+        'line-color': ['case', ['>', ['coalesce', ['feature-state', 'open'], 0], 0], COLORS.openProblem,
+          matchBy(SHOP_TYPE_EXPR, SHOP_TYPES, SHOP_OTHER)],
+        'line-width': ['interpolate', ['linear'], ['zoom'], 15,
+          ['case', ['>', ['coalesce', ['feature-state', 'open'], 0], 0], 5, 2.5], 18,
+          ['case', ['>', ['coalesce', ['feature-state', 'open'], 0], 0], 12, 8]],
       },
     },
 
