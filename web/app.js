@@ -80,7 +80,10 @@ const feed = new CaseFeed(map, () => {
   markOpenFrontages();
 });
 loader.afterGridLoad(markOpenFrontages);
-const casework = new CaseWork({ map, info, feed, box: $('#case-box'), names: loader.names, at: () => loader.at });
+const casework = new CaseWork({
+  map, info, feed, box: $('#case-box'), names: loader.names,
+  onPick: () => { if (PHONE.matches) setPanel(false); },
+});
 
 /** The owner chain of a clicked point (GET /api/assign), as HTML for the panel. */
 const ownerChain = (lngLat) => assign(lngLat.lng, lngLat.lat, { asOf: loader.at })

@@ -153,10 +153,11 @@ export class CaseWork {
    * @param feed the CaseFeed
    * @param box the side-panel card element
    * @param names code → {name} of loaded jurisdictions
-   * @param at () => the date field's value (null = today), for the owner chain
+   * @param onPick called when the user picked a case or started a report from the side panel
+   *   (the page closes the panel on a phone, where it covers the map)
    */
-  constructor({ map, info, feed, box, names, at = () => null }) {
-    Object.assign(this, { map, info, feed, box, names, at });
+  constructor({ map, info, feed, box, names, onPick = () => {} }) {
+    Object.assign(this, { map, info, feed, box, names, onPick });
     this.session = null;
     this.categories = FALLBACK_CATEGORIES;
     this.units = [];
@@ -237,9 +238,15 @@ export class CaseWork {
   }
 
   _onBoxClick(e) {
-    if (e.target.closest('[data-action=report]')) this.setReporting(!this.reporting);
+    if (e.target.closest('[data-action=report]')) {
+      this.setReporting(!this.reporting);
+      if (this.reporting) this.onPick();
+    }
     const item = e.target.closest('[data-case]');
-    if (item) this.showCase(Number(item.dataset.case), { fly: true });
+    if (item) {
+      this.onPick();
+      this.showCase(Number(item.dataset.case), { fly: true });
+    }
   }
 
   _onBoxChange(e) {
@@ -314,7 +321,7 @@ export class CaseWork {
     this._marker([lng, lat]);
     const cats = this.categories.map((c) => `<option value="${escapeHtml(c.code)}">${escapeHtml(c.code)} ${escapeHtml(c.name_zh ?? c.name)}</option>`).join('');
     this.info.open({
-      source: 'report', tag: '上报', title: '上报问题',
+      source: 'report', tag: '上报', title: '上报问题', expanded: true,
       body: `
         <form id="report-form" class="case-form" data-lon="${lng}" data-lat="${lat}">
           <p class="muted small">位置 ${lng.toFixed(6)}, ${lat.toFixed(6)}(WGS84)</p>
@@ -394,7 +401,7 @@ export class CaseWork {
     this._marker([view.lon, view.lat]);
     if (fly) this.map.easeTo({ center: [view.lon, view.lat], zoom: Math.max(this.map.getZoom(), 16) });
     this.info.open({
-      source: 'case', tag: '案件',
+      source: 'case', tag: '案件', expanded: true,
       title: `${view.case_no ?? id} · ${view.category_name ?? this.categoryName(view.category)}`,
       body: this._detailHtml(view, c.timeline ?? [], c.photos ?? []),
     });

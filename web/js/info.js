@@ -125,18 +125,21 @@ export class InfoPanel {
     }
   }
 
-  /** Opens the panel with any content: {source, tag, title, body (HTML), actions (HTML)}. */
-  open({ source, tag, title, body, head = '' }) {
+  /**
+   * Opens the panel with any content: {source, tag, title, body (HTML)}. `expanded`: on a phone,
+   * open the bottom sheet fully (forms and case work need more than the peek).
+   */
+  open({ source, tag, title, body, head = '', expanded = false }) {
     this._token = (this._token ?? 0) + 1;
     this.el.innerHTML = `
       <header>
         <span class="tag">${escapeHtml(tag)}</span>
         <h2>${escapeHtml(title)}</h2>${head}
-        <button type="button" class="expand" data-action="expand" aria-expanded="false">展开</button>
+        <button type="button" class="expand" data-action="expand" aria-expanded="${expanded}">${expanded ? '收起' : '展开'}</button>
         <button type="button" class="icon" data-action="close" aria-label="关闭">×</button>
       </header>
       ${body}`;
-    this.el.classList.remove('expanded');
+    this.el.classList.toggle('expanded', expanded);
     this.el.scrollTop = 0;
     this.el.hidden = false;
     this.el.dataset.source = source;
