@@ -1,12 +1,17 @@
 //! Cases through the API over the demo city, on SQLite and PostgreSQL + PostGIS: the whole loop
-//! with every role, deadlines, forbidden transitions, idempotent intake under racing retries.
+//! with every role, automatic dispatch (department, 门前三包 shop with its escalation ladder,
+//! railway land, triage), duplicates, the versioned catalogue, hotline import, deadlines and the
+//! overdue list, filters and export, forbidden transitions, idempotent intake under racing
+//! retries.
 
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{TestApp, spawn_demo_app};
+use chrono::{DateTime, Utc};
+use common::{TestApp, spawn_city_without_history, spawn_demo_app};
 use geo::InteriorPoint;
 use serde_json::{Value, json};
+use wangge::domain::crs::Crs;
 use wangge::domain::identity::Role;
 use wangge::domain::jurisdiction::Layer;
 use wangge::http::HttpSettings;
@@ -33,7 +38,8 @@ async fn act(app: &TestApp, token: &str, id: i64, action: Value) -> common::Answ
 async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
     let app = spawn_demo_app(HttpSettings::default()).await;
     let (lon, lat, grid) = patrolled_point(&app).await;
-    let report = json!({"idempotency_key": "citizen-1", "category": "0101", "description": "路边暴露垃圾", "lon": lon, "lat": lat, "crs": "wgs84"});
+    // 私搭乱建 goes to the district's 城管执法 (not a 门前三包 problem).
+    let report = json!({"idempotency_key": "citizen-1", "category": "0401", "description": "楼顶私搭乱建", "lon": lon, "lat": lat, "crs": "wgs84"});
     let r = app
         .call(Method::POST, "/api/public/reports", None, Some(report))
         .await;
@@ -44,13 +50,8 @@ async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
     let ti = app.login(Role::Inspector).await;
     let tc = app.login(Role::IntakeClerk).await;
     let td = app.login(Role::Dispatcher).await;
-    let th = app.login(Role::Handler).await;
     let ts = app.login(Role::ShiftLead).await;
     let tp = app.login(Role::Planner).await;
-    let unit = app.get("/api/auth/me", Some(&th)).await.body["unit_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
 
     let c = app.get(&format!("/api/cases/{id}"), Some(&tp)).await;
     assert_eq!(c.body["status"], "verifying");
@@ -71,18 +72,47 @@ async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     assert_eq!(a.body["code"], "forbidden_role");
 
+    let steps: Vec<(&str, Value, &str)> = vec![(
+        ti.as_str(),
+        json!({"action": "verify", "confirmed": true, "note": "现场确认"}),
+        "collected",
+    )];
+    for (token, action, want) in steps {
+        let a = act(&app, token, id, action.clone()).await;
+        assert_eq!(a.status, StatusCode::OK, "{action}: {}", a.text);
+        assert_eq!(a.body["status"], want, "{action}");
+    }
+    // 立案 dispatches by the rule table: 私搭乱建 → the district's 住建 department, clock running.
+    let a = act(&app, &tc, id, json!({"action": "register"})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.body["status"], "dispatched");
+    assert_eq!(a.body["dispatch_rule"], "department");
+    let district = a.body["district_code"].as_str().unwrap().to_owned();
+    let unit = format!("dept-{district}-zj");
+    assert_eq!(a.body["unit_code"], unit.as_str());
+    assert!(a.body["deadline_at"].is_string());
+    assert_eq!(a.body["light"], "green");
+    let chain: Vec<&str> = a.body["owner_chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["level"].as_str().unwrap())
+        .collect();
+    assert!(
+        chain.contains(&"grid") && chain.contains(&"department"),
+        "{chain:?}"
+    );
+    // A dispatcher may not dispatch again what is dispatched.
+    let again = act(
+        &app,
+        &td,
+        id,
+        json!({"action": "dispatch", "unit_code": unit}),
+    )
+    .await;
+    assert_eq!(again.body["code"], "invalid_transition");
+    let th = handler_of(&app, &unit).await;
     let steps: Vec<(&str, Value, &str)> = vec![
-        (
-            ti.as_str(),
-            json!({"action": "verify", "confirmed": true, "note": "现场确认"}),
-            "collected",
-        ),
-        (tc.as_str(), json!({"action": "register"}), "registered"),
-        (
-            td.as_str(),
-            json!({"action": "dispatch", "unit_code": unit}),
-            "dispatched",
-        ),
         (th.as_str(), json!({"action": "accept"}), "handling"),
         (
             th.as_str(),
@@ -106,10 +136,6 @@ async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
         let a = act(&app, token, id, action.clone()).await;
         assert_eq!(a.status, StatusCode::OK, "{action}: {}", a.text);
         assert_eq!(a.body["status"], want, "{action}");
-        if want == "dispatched" {
-            assert!(a.body["deadline_at"].is_string());
-            assert_eq!(a.body["light"], "green");
-        }
     }
     let done = app.get(&format!("/api/cases/{id}"), Some(&tp)).await;
     assert_eq!(done.body["rework_count"], 1);
@@ -121,6 +147,8 @@ async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions[0], "case.created");
+    assert_eq!(actions[3], "case.auto_dispatch");
+    assert_eq!(done.body["timeline"][3]["detail"]["rule"], "department");
     assert_eq!(actions.len(), 10, "{actions:?}");
     assert_eq!(done.body["timeline"][1]["actor_name"], "demo_inspector");
     assert_eq!(done.body["timeline"][1]["detail"]["note"], "现场确认");
@@ -186,4 +214,656 @@ async fn retried_submits_never_create_a_second_case_even_when_they_race() {
             .status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+}
+
+/// Creates a handler for `unit` and logs in as them.
+async fn handler_of(app: &TestApp, unit: &str) -> String {
+    let admin = app.login(Role::Admin).await;
+    let username = format!("h_{}", unit.replace('-', "_"));
+    let body = json!({"username": username, "display_name": "处置人员", "role": "handler", "password": "long-enough-pw", "unit_code": unit});
+    let created = app
+        .call(Method::POST, "/api/users", Some(&admin), Some(body))
+        .await;
+    assert!(created.status.is_success(), "{}", created.text);
+    let a = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": username, "password": "long-enough-pw"})),
+        )
+        .await;
+    a.body["token"].as_str().unwrap().to_owned()
+}
+
+/// An inspector who patrols the grid of a point.
+async fn inspector_of(app: &TestApp, grid: &str) -> String {
+    let admin = app.login(Role::Admin).await;
+    let username = format!("i_{grid}");
+    let body = json!({"username": username, "display_name": "监督员", "role": "inspector", "password": "long-enough-pw", "grids": [grid]});
+    let created = app
+        .call(Method::POST, "/api/users", Some(&admin), Some(body))
+        .await;
+    assert!(created.status.is_success(), "{}", created.text);
+    let a = app
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": username, "password": "long-enough-pw"})),
+        )
+        .await;
+    a.body["token"].as_str().unwrap().to_owned()
+}
+
+/// Finds a point of the demo city whose assignment satisfies `want`.
+async fn find_point(
+    app: &TestApp,
+    layer: Layer,
+    want: impl Fn(&wangge::assign::Assignment) -> bool,
+) -> (f64, f64, wangge::assign::Assignment) {
+    let index = app.state.engine().current();
+    let features = app.db.store.features_at(layer, None).await.unwrap();
+    for f in &features {
+        let mut candidates = Vec::new();
+        match &f.feature.geometry {
+            geo::Geometry::LineString(l) => {
+                // Midpoints of segments (inside one strip) and vertices (where strips meet).
+                for w in l.0.windows(2) {
+                    candidates.push(((w[0].x + w[1].x) / 2.0, (w[0].y + w[1].y) / 2.0));
+                }
+                candidates.extend(l.0.iter().map(|c| (c.x, c.y)));
+            }
+            g => {
+                if let Some(p) = g.interior_point() {
+                    candidates.push((p.x(), p.y()));
+                }
+            }
+        }
+        for (x, y) in candidates {
+            let a = index.assign(x, y, Crs::Wgs84, None);
+            if want(&a) {
+                return (x, y, a);
+            }
+        }
+    }
+    panic!("no point of {layer:?} fits");
+}
+
+fn report(key: &str, category: &str, lon: f64, lat: f64) -> Value {
+    json!({"idempotency_key": key, "category": category, "description": "现场发现问题", "lon": lon, "lat": lat, "crs": "wgs84", "register": true})
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_frontage_problem_goes_to_the_shop_and_climbs_the_ladder_to_enforcement() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, a) = find_point(&app, Layer::Frontage, |a| {
+        !a.ambiguous
+            && a.frontages.first().is_some_and(|f| f.unit_code.is_some())
+            && a.zones.railway_land.is_none()
+            && a.grid.is_some()
+    })
+    .await;
+    let shop = a.frontages[0].unit_code.clone().unwrap();
+    let grid = a.grid.as_ref().unwrap().code.clone();
+    let district = a.district.as_ref().unwrap().code.clone();
+    let ti = inspector_of(&app, &grid).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/cases",
+            Some(&ti),
+            Some(report("shop-1", "0202", lon, lat)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["status"], "dispatched");
+    assert_eq!(r.body["dispatch_rule"], "frontage_shop");
+    assert_eq!(r.body["unit_code"], shop.as_str());
+    assert_eq!(r.body["escalation"], 0);
+    assert_eq!(r.body["owner_chain"][0]["level"], "frontage");
+    let id = r.body["id"].as_i64().unwrap();
+    let cases = app.state.cases();
+
+    // Before the window ends nothing happens; then reminder, warning, enforcement.
+    let due = time(&r.body["escalation_due_at"]);
+    assert_eq!(
+        cases
+            .sweep_escalations(due - chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        0
+    );
+    let mut now = due;
+    for (level, unit) in [(1, shop.as_str()), (2, shop.as_str())] {
+        assert_eq!(cases.sweep_escalations(now).await.unwrap(), 1);
+        let c = app.state.store().get_case(id).await.unwrap().unwrap();
+        assert_eq!(c.escalation, level);
+        assert_eq!(c.unit_code.as_deref(), Some(unit));
+        now = c.escalation_due_at.unwrap();
+    }
+    assert_eq!(cases.sweep_escalations(now).await.unwrap(), 1);
+    let c = app.state.store().get_case(id).await.unwrap().unwrap();
+    assert_eq!(c.escalation, 3);
+    assert_eq!(c.unit_code, Some(format!("dept-{district}-cgzf")));
+    assert_eq!(c.status.as_str(), "dispatched");
+    assert!(c.escalation_due_at.is_none());
+    assert_eq!(
+        cases
+            .sweep_escalations(now + chrono::Duration::days(30))
+            .await
+            .unwrap(),
+        0,
+        "the ladder ends at enforcement"
+    );
+    let tl = app.get(&format!("/api/cases/{id}"), Some(&ti)).await;
+    let kinds: Vec<&str> = tl.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "case.escalate")
+        .map(|e| e["detail"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reminder", "warning", "enforcement"]);
+    assert_eq!(
+        tl.body["timeline"][0]["actor_name"],
+        format!("i_{grid}").as_str()
+    );
+
+    // A shop that fixes it in time: the inspector confirms on its behalf and the ladder stops.
+    let r = app
+        .call(
+            Method::POST,
+            "/api/cases",
+            Some(&ti),
+            Some(report("shop-2", "0204", lon, lat)),
+        )
+        .await;
+    let id2 = r.body["id"].as_i64().unwrap();
+    assert_eq!(
+        r.body["dispatch_rule"], "department",
+        "0204 is not a 门前三包 category"
+    );
+    let r = app
+        .call(
+            Method::POST,
+            "/api/cases",
+            Some(&ti),
+            Some(report("shop-3", "0101", lon, lat)),
+        )
+        .await;
+    assert_eq!(r.body["dispatch_rule"], "frontage_shop", "{}", r.text);
+    let id3 = r.body["id"].as_i64().unwrap();
+    for action in [
+        json!({"action": "accept"}),
+        json!({"action": "feedback", "note": "商户已自行清理"}),
+    ] {
+        let a = act(&app, &ti, id3, action).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    }
+    let c = app.state.store().get_case(id3).await.unwrap().unwrap();
+    assert!(c.escalation_due_at.is_none());
+    assert_eq!(
+        cases
+            .sweep_escalations(now + chrono::Duration::days(30))
+            .await
+            .unwrap(),
+        0
+    );
+    // The grid's inspector may not accept a department's case.
+    let a = act(&app, &ti, id2, json!({"action": "accept"})).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+}
+
+#[tokio::test]
+async fn railway_land_goes_to_the_railway_bureau_with_the_street_office_as_co_owner() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, a) = find_point(&app, Layer::Zone, |a| {
+        a.zones.railway_land.is_some() && a.grid.is_some()
+    })
+    .await;
+    let street_unit = a.street.as_ref().unwrap().unit_code.clone().unwrap();
+    let ti = inspector_of(&app, &a.grid.as_ref().unwrap().code).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/cases",
+            Some(&ti),
+            Some(report("rail-1", "0102", lon, lat)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["dispatch_rule"], "railway_land");
+    assert_eq!(r.body["unit_code"], "dept-railway-zzj");
+    assert_eq!(r.body["co_owner_unit"], street_unit.as_str());
+    // The street office sees it among its cases.
+    let list = app
+        .get(&format!("/api/cases?unit={street_unit}"), Some(&ti))
+        .await;
+    assert!(
+        list.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == r.body["id"])
+    );
+}
+
+#[tokio::test]
+async fn ambiguous_and_unowned_cases_wait_in_the_triage_queue_until_a_dispatcher_decides() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, a) = find_point(&app, Layer::Frontage, |a| {
+        a.ambiguous && a.zones.railway_land.is_none() && a.grid.is_some()
+    })
+    .await;
+    let district = a.district.as_ref().unwrap().code.clone();
+    let ti = inspector_of(&app, &a.grid.as_ref().unwrap().code).await;
+    let r = app
+        .call(
+            Method::POST,
+            "/api/cases",
+            Some(&ti),
+            Some(report("amb-1", "0101", lon, lat)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["status"], "registered");
+    assert_eq!(r.body["queue"], "triage");
+    assert_eq!(r.body["dispatch_rule"], "frontage_ambiguous");
+    assert_eq!(
+        r.body["triage_unit"],
+        format!("dept-{district}-cwb").as_str()
+    );
+    assert!(r.body["unit_code"].is_null(), "never silently guessed");
+    let id = r.body["id"].as_i64().unwrap();
+
+    // Outside every grid (east of the covered area, within the plausible area): triage too.
+    let extent = app.state.engine().current().extent();
+    let (ox, oy) = (extent.max().x + 0.01, extent.center().y);
+    let admin = app.login(Role::Admin).await;
+    let out = app
+        .call(
+            Method::POST,
+            "/api/cases",
+            Some(&admin),
+            Some(report("out-1", "0401", ox, oy)),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::CREATED, "{}", out.text);
+    assert_eq!(out.body["dispatch_rule"], "unassigned");
+    assert_eq!(out.body["queue"], "triage");
+
+    let td = app.login(Role::Dispatcher).await;
+    let queue = app.get("/api/cases?queue=triage", Some(&td)).await;
+    let ids: Vec<i64> = queue
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&id) && ids.contains(&out.body["id"].as_i64().unwrap()));
+    let shop = a.frontages[0].unit_code.clone().unwrap();
+    let d = act(
+        &app,
+        &td,
+        id,
+        json!({"action": "dispatch", "unit_code": shop, "note": "创文办研判：归前一家"}),
+    )
+    .await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(d.body["status"], "dispatched");
+    assert_eq!(d.body["dispatch_rule"], "manual");
+    assert!(d.body["queue"].is_null());
+    let queue = app.get("/api/cases?queue=triage", Some(&td)).await;
+    assert!(!queue.body.as_array().unwrap().iter().any(|c| c["id"] == id));
+}
+
+#[tokio::test]
+async fn duplicates_are_merged_or_suggested_per_category_and_counted_on_the_case() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, grid) = patrolled_point(&app).await;
+    let ti = app.login(Role::Inspector).await;
+    let tc = app.login(Role::IntakeClerk).await;
+    let first = app
+        .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "d-1", "category": "0102", "description": "渣土", "lon": lon, "lat": lat, "crs": "wgs84"})))
+        .await;
+    let primary = first.body["id"].as_i64().unwrap();
+    // 20 m north: the same pile, merged at once (litter categories merge).
+    let near = lat + 20.0 / 111_000.0;
+    let citizen = app
+        .call(Method::POST, "/api/public/reports", None, Some(json!({"idempotency_key": "d-2", "category": "0102", "description": "路边渣土", "lon": lon, "lat": near, "crs": "wgs84"})))
+        .await;
+    assert_eq!(citizen.status, StatusCode::CREATED, "{}", citizen.text);
+    let dup = citizen.body["id"].as_i64().unwrap();
+    let token = citizen.body["follow_token"].as_str().unwrap();
+    let c = app.get(&format!("/api/cases/{dup}"), Some(&ti)).await;
+    assert_eq!(c.body["status"], "merged");
+    assert_eq!(c.body["linked_to"], primary);
+    let p = app.get(&format!("/api/cases/{primary}"), Some(&ti)).await;
+    assert_eq!(p.body["linked_count"], 1);
+    let f = app
+        .get(&format!("/api/public/reports/{dup}?token={token}"), None)
+        .await;
+    assert_eq!(f.body["merged_into"], first.body["case_no"]);
+    assert_eq!(
+        f.body["status"], "collected",
+        "the citizen sees the case it joined"
+    );
+
+    // 300 m away: a different place, no link.
+    let far = app
+        .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "d-3", "category": "0102", "description": "渣土", "lon": lon, "lat": lat + 300.0 / 111_000.0, "crs": "wgs84"})))
+        .await;
+    assert_eq!(far.body["status"], "collected");
+
+    // An illegal structure (私搭乱建) is only suggested: the clerk decides and links.
+    let v1 = app
+        .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "v-1", "category": "0401", "description": "违建", "lon": lon, "lat": lat, "crs": "wgs84"})))
+        .await;
+    let v2 = app
+        .call(Method::POST, "/api/cases", Some(&tc), Some(json!({"idempotency_key": "v-2", "category": "0401", "description": "12345: 楼顶违建", "lon": lon, "lat": near, "crs": "wgs84"})))
+        .await;
+    assert_eq!(v2.body["status"], "verifying");
+    assert_eq!(v2.body["duplicates"][0]["id"], v1.body["id"]);
+    let v2id = v2.body["id"].as_i64().unwrap();
+    let wrong = act(&app, &tc, v2id, json!({"action": "link", "into": primary})).await;
+    assert_eq!(wrong.body["code"], "invalid_reference", "other category");
+    let linked = act(
+        &app,
+        &tc,
+        v2id,
+        json!({"action": "link", "into": v1.body["id"]}),
+    )
+    .await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text);
+    assert_eq!(linked.body["status"], "merged");
+    let v1now = app
+        .get(&format!("/api/cases/{}", v1.body["id"]), Some(&ti))
+        .await;
+    assert_eq!(v1now.body["linked_count"], 1);
+    let _ = grid;
+}
+
+#[tokio::test]
+async fn an_edited_category_applies_to_new_cases_while_old_ones_keep_their_version() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, _) = patrolled_point(&app).await;
+    let ti = app.login(Role::Inspector).await;
+    let admin = app.login(Role::Admin).await;
+    let old = app
+        .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "c-1", "category": "0102", "description": "渣土", "lon": lon, "lat": lat, "crs": "wgs84"})))
+        .await;
+    assert_eq!(old.body["category_version"], 1);
+    let cats = app.get("/api/categories", None).await;
+    let mut def = cats
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "0102")
+        .unwrap()
+        .clone();
+    let obj = def.as_object_mut().unwrap();
+    obj.remove("version");
+    obj.insert("duplicate_radius_m".into(), json!(0.0));
+    obj.insert(
+        "time_limit".into(),
+        json!({"unit": "working_days", "value": 3}),
+    );
+    let put = app
+        .call(
+            Method::PUT,
+            "/api/categories/0102",
+            Some(&admin),
+            Some(def.clone()),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+    assert_eq!(put.body["version"], 2);
+    // Radius 0: the same spot is no longer merged, and the new case records version 2.
+    let new = app
+        .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "c-2", "category": "0102", "description": "渣土", "lon": lon, "lat": lat, "crs": "wgs84"})))
+        .await;
+    assert_eq!(new.body["status"], "collected");
+    assert_eq!(new.body["category_version"], 2);
+    let versions = app.get("/api/categories/0102/versions", Some(&ti)).await;
+    assert_eq!(versions.body.as_array().unwrap().len(), 2);
+    // The old case's deadline follows version 1 (1 working day), the new one's version 2 (3).
+    let tc = app.login(Role::IntakeClerk).await;
+    let o = act(
+        &app,
+        &tc,
+        old.body["id"].as_i64().unwrap(),
+        json!({"action": "register"}),
+    )
+    .await;
+    let n = act(
+        &app,
+        &tc,
+        new.body["id"].as_i64().unwrap(),
+        json!({"action": "register"}),
+    )
+    .await;
+    let span = |v: &Value| time(&v["deadline_at"]) - time(&v["dispatched_at"]);
+    assert!(span(&n.body) > span(&o.body), "{} vs {}", n.text, o.text);
+    // Nonsense is refused with a reason.
+    obj_bad(&app, &admin, def).await;
+}
+
+async fn obj_bad(app: &TestApp, admin: &str, mut def: Value) {
+    def["time_limit"] = json!({"unit": "working_hours", "value": 0});
+    let bad = app
+        .call(
+            Method::PUT,
+            "/api/categories/0102",
+            Some(admin),
+            Some(def.clone()),
+        )
+        .await;
+    assert_eq!(bad.body["code"], "invalid_category", "{}", bad.text);
+    let other = app
+        .call(Method::PUT, "/api/categories/0103", Some(admin), Some(def))
+        .await;
+    assert_eq!(other.body["code"], "invalid_field");
+}
+
+#[tokio::test]
+async fn a_hotline_export_is_imported_once_with_bad_rows_named_and_old_calls_overdue() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, grid) = patrolled_point(&app).await;
+    let (gx, gy) = Crs::Gcj02.from_wgs84(lon, lat);
+    let tc = app.login(Role::IntakeClerk).await;
+    let csv = format!(
+        "工单编号,受理时间,问题类别,问题描述,经度,纬度,坐标系\n\
+         ZZ-0001,2026-01-05 09:30,占道经营,菜市场门口占道,{gx},{gy},gcj02\n\
+         ZZ-0002,2026-01-05 10:00,不存在的类别,x,{lon},{lat},wgs84\n\
+         ZZ-0003,2026-01-05 11:00,0401,违建,{lat},{lon},wgs84\n"
+    );
+    let send = |csv: String| {
+        let req = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri("/api/cases/hotline")
+            .header("authorization", format!("Bearer {tc}"))
+            .header("content-type", "text/csv")
+            .body(axum::body::Body::from(csv))
+            .unwrap();
+        app.request(req)
+    };
+    let r = send(csv.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let outcomes: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["created", "error", "error"], "{}", r.text);
+    assert!(
+        r.body[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("latitude, longitude"),
+        "{}",
+        r.text
+    );
+    let id = r.body[0]["case_id"].as_i64().unwrap();
+    let c = app.get(&format!("/api/cases/{id}"), Some(&tc)).await;
+    assert_eq!(c.body["status"], "verifying");
+    assert_eq!(c.body["source"], "hotline_12345");
+    assert_eq!(c.body["external_ref"], "ZZ-0001");
+    assert_eq!(c.body["grid_code"], grid.as_str(), "GCJ-02 converted");
+    // Called in January: long past its deadlines, on the overdue list.
+    assert_eq!(c.body["overdue"], true);
+    let overdue = app.get("/api/cases?overdue=true", Some(&tc)).await;
+    assert!(
+        overdue
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id)
+    );
+    // The same export again creates nothing.
+    let again = send(csv).await;
+    assert_eq!(again.body[0]["outcome"], "already_imported");
+    assert_eq!(again.body[0]["case_id"], id);
+    // A fresh report is not overdue.
+    let ti = app.login(Role::Inspector).await;
+    let fresh = app
+        .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "f-1", "category": "0401", "description": "违建", "lon": lon, "lat": lat, "crs": "wgs84"})))
+        .await;
+    assert_eq!(fresh.body["overdue"], false);
+    assert!(fresh.body["step_due_at"].is_string() && fresh.body["due_at"].is_string());
+}
+
+#[tokio::test]
+async fn cases_are_found_by_area_drawn_polygon_time_and_page_and_exported() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let ti = app.login(Role::Inspector).await;
+    let grids = app.db.store.features_at(Layer::Grid, None).await.unwrap();
+    let mut made = Vec::new();
+    for (k, g) in grids.iter().take(5).enumerate() {
+        let p = g.feature.geometry.interior_point().unwrap();
+        let r = app
+            .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": format!("q-{k}"), "category": "0401", "description": "违建", "lon": p.x(), "lat": p.y(), "crs": "wgs84"})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        made.push((r.body["id"].as_i64().unwrap(), g.feature.code.clone(), p));
+    }
+    let (id0, grid0, p0) = &made[0];
+    let bbox = format!(
+        "{},{},{},{}",
+        p0.x() - 1e-4,
+        p0.y() - 1e-4,
+        p0.x() + 1e-4,
+        p0.y() + 1e-4
+    );
+    let hit = app.get(&format!("/api/cases?bbox={bbox}"), Some(&ti)).await;
+    let ids: Vec<i64> = hit
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [*id0]);
+    // The first grid drawn as a polygon.
+    let shape = grids[0].feature.geometry.clone();
+    let gj = geojson::Geometry::from(&shape).to_string();
+    let enc: String = url_encode(&gj);
+    let poly = app
+        .get(&format!("/api/cases?polygon={enc}"), Some(&ti))
+        .await;
+    assert_eq!(poly.status, StatusCode::OK, "{}", poly.text);
+    let ids: Vec<i64> = poly
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [*id0]);
+    assert_eq!(
+        app.get(
+            "/api/cases?polygon=%7B%22type%22%3A%22Point%22%7D",
+            Some(&ti)
+        )
+        .await
+        .body["code"],
+        "invalid_polygon"
+    );
+    assert_eq!(
+        app.get("/api/cases?bbox=1,2,3", Some(&ti)).await.body["code"],
+        "invalid_bbox"
+    );
+    let by_grid = app
+        .get(&format!("/api/cases?grid={grid0}"), Some(&ti))
+        .await;
+    assert_eq!(by_grid.body.as_array().unwrap().len(), 1);
+    let community = grids[0].feature.parent_code.clone().unwrap();
+    let by_comm = app
+        .get(&format!("/api/cases?community={community}"), Some(&ti))
+        .await;
+    assert!(
+        by_comm
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["community_code"] == community.as_str())
+    );
+    let future = app
+        .get("/api/cases?from=2100-01-01T00:00:00Z", Some(&ti))
+        .await;
+    assert!(future.body.as_array().unwrap().is_empty());
+
+    // Pages of two, following the header.
+    let mut seen = Vec::new();
+    let mut path = "/api/cases?limit=2".to_owned();
+    loop {
+        let page = app.get(&path, Some(&ti)).await;
+        seen.extend(
+            page.body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap()),
+        );
+        match page.headers.get("x-next-before-id") {
+            Some(n) => path = format!("/api/cases?limit=2&before_id={}", n.to_str().unwrap()),
+            None => break,
+        }
+    }
+    let mut all: Vec<i64> = made.iter().map(|m| m.0).collect();
+    all.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(seen, all);
+
+    let gj = app.get("/api/cases/export?format=geojson", Some(&ti)).await;
+    assert_eq!(gj.body["features"].as_array().unwrap().len(), 5);
+    assert_eq!(gj.body["features"][0]["geometry"]["type"], "Point");
+    assert_eq!(gj.body["features"][0]["properties"]["status"], "collected");
+    let csv = app
+        .get(
+            &format!("/api/cases/export?format=csv&grid={grid0}"),
+            Some(&ti),
+        )
+        .await;
+    assert!(csv.text.starts_with('\u{feff}'));
+    assert_eq!(csv.text.lines().count(), 2, "{}", csv.text);
+    assert!(csv.text.contains("私搭乱建"));
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -208,12 +208,12 @@ impl Store {
         })
     }
 
-    /// A number that grows with every published layer version: the data version the in-memory
-    /// index is built from.
+    /// A number that grows with every change of what the in-memory index and catalogue are
+    /// built from (layers, basemap, units, categories): the data version replicas poll.
     pub async fn data_version(&self) -> StoreResult<i64> {
         on_pool!(self, |pool, d| {
             Ok(
-                sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM layer_versions")
+                sqlx::query_scalar::<_, i64>("SELECT n FROM data_revision WHERE id = 1")
                     .fetch_one(pool)
                     .await?,
             )

@@ -103,6 +103,32 @@ pub async fn spawn_demo_app(settings: HttpSettings) -> TestApp {
     spawn_city_app(&demo_city(), settings).await
 }
 
+/// The demo city without its two-year history: seconds instead of a minute, for tests of
+/// live cases.
+pub async fn spawn_city_without_history(settings: HttpSettings) -> TestApp {
+    let db = fresh_store().await;
+    let audit = wangge::store::Audit::system();
+    wangge::demo::load_city(&db.store, &demo_city(), &audit)
+        .await
+        .expect("load the demo city");
+    wangge::demo::seed_demo_users(&db.store, &audit)
+        .await
+        .expect("seed the demo users");
+    db.store
+        .seed_categories(&wangge::domain::catalogue::default_catalogue())
+        .await
+        .expect("seed the catalogue");
+    let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
+        .await
+        .expect("build the assignment engine");
+    let state = AppState::new(db.store.clone(), settings, engine);
+    TestApp {
+        router: wangge::http::router(state.clone()),
+        state,
+        db,
+    }
+}
+
 pub async fn spawn_app_with(settings: HttpSettings) -> TestApp {
     spawn_city_app(&mini_city(), settings).await
 }
