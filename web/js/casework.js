@@ -47,7 +47,7 @@ const ACTION_ZH = {
   'case.created': '上报', 'case.verify': '核实', 'case.register': '立案', 'case.dispatch': '派遣',
   'case.accept': '接收', 'case.feedback': '反馈', 'case.check': '核查', 'case.close': '结案',
   'case.request': '申请', 'case.approve': '批准', 'case.reject': '驳回', 'case.resume': '恢复',
-  'case.photo': '照片', 'case.auto_dispatch': '自动派遣', 'case.escalate': '督办', 'case.linked': '关联重复上报',
+  'case.photo': '照片', 'case.photo_added': '添加照片', 'case.auto_dispatch': '自动派遣', 'case.escalate': '督办', 'case.linked': '关联重复上报',
 };
 const LEVEL_ZH = {
   grid: '单元网格', community: '社区/村', street: '街道/镇', district: '区', frontage: '门前三包',
