@@ -369,8 +369,7 @@ export class CaseWork {
           photoError = `案件已上报,但照片未能上传:${errorZh(e)}`;
         }
       }
-      await this.showCase(c.id);
-      if (photoError) this._error(photoError);
+      await this.showCase(c.id, { notice: photoError });
     } catch (e) {
       err.textContent = errorZh(e);
       btn.disabled = false;
@@ -386,7 +385,8 @@ export class CaseWork {
 
   // --- detail -----------------------------------------------------------------------------------
 
-  async showCase(id, { fly = false } = {}) {
+  /** Opens case `id` in the panel; `notice` is an error to show above it (e.g. a failed photo). */
+  async showCase(id, { fly = false, notice = '' } = {}) {
     this.openCase = id;
     let c;
     try {
@@ -403,7 +403,7 @@ export class CaseWork {
     this.info.open({
       source: 'case', tag: '案件', expanded: true,
       title: `${view.case_no ?? id} · ${view.category_name ?? this.categoryName(view.category)}`,
-      body: this._detailHtml(view, c.timeline ?? [], c.photos ?? []),
+      body: `${notice ? `<p class="error" role="alert">${escapeHtml(notice)}</p>` : ''}${this._detailHtml(view, c.timeline ?? [], c.photos ?? [])}`,
     });
     this.info.el.dataset.case = String(id);
   }
@@ -505,11 +505,6 @@ export class CaseWork {
     const district = c.district_code;
     if (dept && district) return `dept-${district}-${dept}`;
     return district ? `dept-${district}-cgzf` : this.units[0]?.code;
-  }
-
-  _error(text) {
-    const el = this.info.el.querySelector('.case-actions .error, .case-form .error');
-    if (el) el.textContent = text;
   }
 
   async _onPanelClick(e) {
