@@ -302,7 +302,18 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
       return;
     }
     const { page } = ctx;
-    assert.equal(await page.evaluate(() => window.wangge.feed.live), 'stream');
+    // (Re)connect: the refusal test above paused live updates.
+    await page.evaluate(() => window.wangge.feed.start());
+    await page.waitForFunction(() => window.wangge.feed.live === 'stream');
+    // A case made elsewhere (through the API) reaches the open page without a reload or a poll.
+    const token = await apiLogin(server.base, 'demo_inspector');
+    const r = await fetch(`${server.base}/api/cases`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ idempotency_key: 'stream-1', category: '0501', description: '电线杆上有小广告', lon: target[0], lat: target[1], crs: 'wgs84' }),
+    });
+    assert.equal(r.status, 201);
+    const id = (await r.json()).id;
+    await page.waitForFunction((i) => window.wangge.feed.cases.has(i), id, { timeout: 10_000 });
   });
 
   it('made no external request and logged no error', async () => {
