@@ -230,7 +230,12 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     await idle(page);
     await page.screenshot({ path: path.join(SHOTS, 'desktop-case-closed.png') });
     if (process.env.WANGGE_README_SHOTS) {
-      fs.mkdirSync(README_SHOT, { recursive: true });
+      // Scroll the panel to the owner chain and the timeline for the README.
+      await page.evaluate(() => {
+        const info = document.querySelector('#info');
+        const h = [...info.querySelectorAll('h3')].find((e) => e.textContent === '照片');
+        info.scrollTop = h.offsetTop - 8;
+      });
       await page.screenshot({ path: path.join(README_SHOT, 'screenshot-case.png') });
     }
   });

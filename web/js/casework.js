@@ -261,11 +261,12 @@ export class CaseWork {
     const keep = new Set([...open].map((d) => d.dataset.list ?? 'heat'));
     this.renderBox();
     if (keep.has('heat')) this.box.querySelector('.heat-filter')?.setAttribute('open', '');
-    // A case shown in the panel that somebody else moved on is shown afresh (not while acting).
-    if (this.openCase && !this.busy && this.info.el.dataset.source === 'case') {
+    // A case shown in the panel that somebody else changed is shown afresh: only for a newer
+    // version than the one shown, and not while this page is acting or loading it (the answer to
+    // our own action and its echo on the stream must not wipe a form being filled in).
+    if (this.openCase && !this.busy && !this.loading && this.info.el.dataset.source === 'case') {
       const c = this.feed.cases.get(this.openCase);
-      const shown = this.info.el.querySelector('[data-field=status]')?.dataset.status;
-      if (c && shown && c.status !== shown) this.showCase(c.id);
+      if (c && this.shownVersion != null && c.version > this.shownVersion) this.showCase(c.id);
     }
   }
 
@@ -389,14 +390,18 @@ export class CaseWork {
   async showCase(id, { fly = false, notice = '' } = {}) {
     this.openCase = id;
     let c;
+    this.loading = (this.loading ?? 0) + 1;
     try {
       c = await api.getCase(id);
     } catch (e) {
       this.info.open({ source: 'case', tag: '案件', title: `案件 ${id}`, body: `<p class="error" role="alert">${escapeHtml(errorZh(e))}</p>` });
       return;
+    } finally {
+      this.loading--;
     }
     if (this.openCase !== id) return;
     const view = c.case ?? c; // CaseDetail flattens CaseView; tolerate a nested one too
+    this.shownVersion = view.version;
     this.feed.upsert({ ...view, timeline: undefined, photos: undefined });
     this._marker([view.lon, view.lat]);
     if (fly) this.map.easeTo({ center: [view.lon, view.lat], zoom: Math.max(this.map.getZoom(), 16) });
