@@ -8,7 +8,7 @@ import { InfoPanel } from './js/info.js';
 import { renderLayerList, LoginBox, renderStatus } from './js/panel.js';
 import { assign } from './js/api.js';
 import { ownerChainHtml } from './js/owner.js';
-import { CaseFeed, CASE_GROUPS, addCaseLayers } from './js/cases.js';
+import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers } from './js/cases.js';
 import { CaseWork } from './js/casework.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -70,7 +70,7 @@ function markOpenFrontages() {
   map.removeFeatureState(target);
   const open = new Map();
   for (const c of feed.cases.values()) {
-    if (c.frontage_code && !['closed', 'voided'].includes(c.status)) open.set(c.frontage_code, (open.get(c.frontage_code) ?? 0) + 1);
+    if (c.frontage_code && !FINAL.includes(c.status)) open.set(c.frontage_code, (open.get(c.frontage_code) ?? 0) + 1);
   }
   for (const [id, n] of open) map.setFeatureState({ ...target, id }, { open: n });
 }

@@ -290,6 +290,31 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     assert.match(await error.textContent(), /^案件当前状态不允许此操作/);
   });
 
+  it('clusters nearby cases and zooms into a cluster on click', async () => {
+    const { page } = ctx;
+    // Setup through the API: three more reports a few metres apart.
+    const token = await apiLogin(server.base, 'demo_inspector');
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${server.base}/api/cases`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ idempotency_key: `cluster-${i}`, category: '0201', description: `占道经营 ${i}`, lon: target[0] + i * 0.0001, lat: target[1], crs: 'wgs84' }),
+      });
+      assert.ok(r.ok);
+    }
+    await page.evaluate(() => window.wangge.feed.reload());
+    await jump(page, target, 12);
+    const clusters = await page.evaluate(() => window.wangge.map.queryRenderedFeatures({ layers: ['cases-cluster'] })
+      .map((f) => ({ n: f.properties.point_count, xy: window.wangge.map.project(f.geometry.coordinates) })));
+    assert.ok(clusters.some((c) => c.n >= 3), `a cluster of the reports: ${JSON.stringify(clusters)}`);
+    assert.ok((await renderedCounts(page, ['cases-count']))['cases-count'] > 0, 'cluster counts are labelled');
+    const c = clusters.find((x) => x.n >= 3);
+    const canvas = await page.locator('#map canvas').boundingBox();
+    await page.mouse.click(canvas.x + c.xy.x, canvas.y + c.xy.y);
+    await page.waitForFunction(() => window.wangge.map.getZoom() > 13);
+    await idle(page);
+    await page.screenshot({ path: path.join(SHOTS, 'desktop-cases-cluster.png') });
+  });
+
   it('shows the case in the heatmap when switched on', async () => {
     const { page } = ctx;
     await page.locator('input[data-group="heat"]').check();

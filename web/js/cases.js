@@ -19,7 +19,10 @@ export const STATUS = {
   closed: ['已结案', '#4a4a4a'],
   parked: ['挂账', '#9c5b34'],
   voided: ['作废', '#c8c8c8'],
+  merged: ['已合并(重复上报)', '#b9aed1'],
 };
+/** Statuses that need no more work. */
+export const FINAL = ['closed', 'voided', 'merged'];
 /** Deadline light → [中文, colour]: the ring around the pin. */
 export const LIGHT = { green: ['按时', '#2e7d32'], yellow: ['临期', '#f2b400'], red: ['超期', '#d32f2f'] };
 
@@ -41,7 +44,7 @@ export const CASE_GROUPS = [
 ];
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
-const OPEN = ['!', ['in', ['get', 'status'], ['literal', ['closed', 'voided']]]];
+const OPEN = ['!', ['in', ['get', 'status'], ['literal', FINAL]]];
 const statusColor = ['match', ['get', 'status'], ...Object.entries(STATUS).flatMap(([k, [, c]]) => [k, c]), '#777777'];
 const lightColor = ['match', ['coalesce', ['get', 'light'], ''], ...Object.entries(LIGHT).flatMap(([k, [, c]]) => [k, c]), '#ffffff'];
 

@@ -7,7 +7,7 @@
 import * as api from './api.js';
 import { escapeHtml } from './info.js';
 import { zhPart, ownerChainHtml } from './owner.js';
-import { STATUS, LIGHT } from './cases.js';
+import { STATUS, LIGHT, FINAL } from './cases.js';
 
 /** The demo catalogue (src/domain/catalogue.rs), used when the server has no GET /api/categories. */
 const FALLBACK_CATEGORIES = [
@@ -93,7 +93,7 @@ export function allowedActions(c, user) {
 function worklists(user) {
   const mineGrid = (c) => (user.grids ?? []).includes(c.grid_code);
   const mineUnit = (c) => !!user.unit_code && c.unit_code === user.unit_code;
-  const active = (c) => !['closed', 'voided'].includes(c.status);
+  const active = (c) => !FINAL.includes(c.status);
   switch (user.role) {
     case 'inspector': return [
       ['verify', '待核实(我的网格)', (c) => c.status === 'verifying' && mineGrid(c)],
