@@ -16,11 +16,22 @@ fn free_port() -> u16 {
 
 /// A minimal HTTP/1.1 exchange, so the test needs no HTTP client crate.
 fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    http_as(port, method, path, body, None)
+}
+
+fn http_as(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let body = body.unwrap_or("");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).ok()?;
@@ -48,6 +59,11 @@ impl Drop for Server {
 async fn start(bind_ip: &str) -> (Server, common::TestStore) {
     // The binary migrates and seeds on its own: give it an empty database.
     let db = common::fresh_store().await;
+    let server = start_on(&db, bind_ip);
+    (server, db)
+}
+
+fn start_on(db: &common::TestStore, bind_ip: &str) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_wangge"))
         .env("WANGGE_DATABASE_URL", &db.url)
@@ -66,7 +82,7 @@ async fn start(bind_ip: &str) -> (Server, common::TestStore) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Some((200, _)) = http(port, "GET", "/healthz", None) {
-            return (server, db);
+            return server;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -107,4 +123,72 @@ async fn on_a_non_loopback_address_the_demo_logins_are_refused() {
     let (status, body) = http(server.port, "POST", "/api/auth/login", Some(login)).unwrap();
     assert_eq!(status, 401);
     assert!(body.contains("demo_credentials_refused"), "{body}");
+}
+
+fn login(port: u16) -> String {
+    let login = r#"{"username":"demo_admin","password":"wangge-demo"}"#;
+    let (_, body) = http(port, "POST", "/api/auth/login", Some(login)).expect("login");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    v["token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn every_acknowledged_case_survives_a_kill_9_in_the_middle_of_intake() {
+    let db = common::fresh_store().await;
+    let mut server = start_on(&db, "127.0.0.1");
+    let port = server.port;
+    let token = login(port);
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<i64>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (acked, stop, token) = (acked.clone(), stop.clone(), token.clone());
+            std::thread::spawn(move || {
+                let mut k = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    k += 1;
+                    let body = format!(
+                        r#"{{"idempotency_key":"crash-{w}-{k}","category":"0401","description":"违建","lon":{},"lat":34.74,"crs":"wgs84","register":true}}"#,
+                        113.60 + f64::from(w) * 0.01 + f64::from(k) * 1e-5
+                    );
+                    match http_as(port, "POST", "/api/cases", Some(&body), Some(&token)) {
+                        Some((201, b)) => {
+                            let v: serde_json::Value = serde_json::from_str(&b).expect("json");
+                            acked.lock().unwrap().push(v["id"].as_i64().expect("id"));
+                        }
+                        Some((s, b)) => panic!("intake answered {s}: {b}"),
+                        // The server died under us: whatever was in flight was never acknowledged.
+                        None => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().expect("SIGKILL");
+    let _ = server.child.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 10, "only {} cases acknowledged before the kill", acked.len());
+
+    let server = start_on(&db, "127.0.0.1");
+    let token = login(server.port);
+    for id in &acked {
+        let (status, body) =
+            http_as(server.port, "GET", &format!("/api/cases/{id}"), None, Some(&token)).unwrap();
+        assert_eq!(status, 200, "acknowledged case {id} lost: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // Whole or nothing: the dispatch decision and its events came with the case.
+        assert!(v["dispatch_rule"].is_string(), "{body}");
+        let actions: Vec<&str> = v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["case.created", "case.register", "case.auto_dispatch"]);
+    }
 }

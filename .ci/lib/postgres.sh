@@ -15,7 +15,7 @@ pg_start() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   chown postgres:postgres "$PGDIR"
   runuser -u postgres -- "$bin/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  PG_START="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/data -l $PGDIR/log -w -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off' start"
+  PG_START="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/data -l $PGDIR/log -w -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off}' start"
   PG_STOP="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/data -m fast -w stop"
   sh -c "$PG_START" >/dev/null
   PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
