@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  BIN, CHROMIUM, SHOTS, CHROMIUM_ARGS, DESKTOP, startWangge, freePort, openContext, idle, jump, renderedCounts, assertClean,
+  BIN, CHROMIUM, SHOTS, CHROMIUM_ARGS, DESKTOP, PHONE, startWangge, freePort, openContext, idle, jump, renderedCounts, assertClean,
 } from './harness.mjs';
 
 const PASSWORD = 'wangge-demo';
@@ -313,6 +313,34 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     await page.waitForFunction(() => window.wangge.map.getZoom() > 13);
     await idle(page);
     await page.screenshot({ path: path.join(SHOTS, 'desktop-cases-cluster.png') });
+  });
+
+  it('on a phone, a case picked from the work list opens as a full bottom sheet', async () => {
+    const phone = await openContext(browser, PHONE);
+    try {
+      const { page } = phone;
+      await page.goto(`${server.base}/`);
+      await page.waitForFunction(() => window.wangge !== undefined);
+      await idle(page);
+      await page.tap('#panel-toggle');
+      await page.waitForTimeout(300);
+      await loginAs(page, 'demo_inspector');
+      const item = page.locator('#case-box details[data-list="mine"] [data-case]').first();
+      await item.waitFor();
+      const id = await item.getAttribute('data-case');
+      await item.tap();
+      await page.locator(`#info[data-case="${id}"] [data-field="status"]`).waitFor();
+      await page.waitForTimeout(300); // the panel slides out
+      assert.equal(await page.evaluate(() => document.body.classList.contains('panel-open')), false, 'the side panel closed');
+      assert.equal(await page.locator('#info').getAttribute('class'), 'card expanded');
+      const sheet = await page.locator('#info').boundingBox();
+      assert.ok(sheet.y + sheet.height >= 843 && sheet.width >= 389, `bottom sheet expected: ${JSON.stringify(sheet)}`);
+      await idle(page);
+      await page.screenshot({ path: path.join(SHOTS, 'phone-case.png') });
+      assertClean(phone.record);
+    } finally {
+      await phone.context.close();
+    }
   });
 
   it('shows the case in the heatmap when switched on', async () => {

@@ -404,13 +404,18 @@ export class CaseWork {
     this.shownVersion = view.version;
     this.feed.upsert({ ...view, timeline: undefined, photos: undefined });
     this._marker([view.lon, view.lat]);
-    if (fly) this.map.easeTo({ center: [view.lon, view.lat], zoom: Math.max(this.map.getZoom(), 16) });
     this.info.open({
       source: 'case', tag: '案件', expanded: true,
       title: `${view.case_no ?? id} · ${view.category_name ?? this.categoryName(view.category)}`,
       body: `${notice ? `<p class="error" role="alert">${escapeHtml(notice)}</p>` : ''}${this._detailHtml(view, c.timeline ?? [], c.photos ?? [])}`,
     });
     this.info.el.dataset.case = String(id);
+    if (fly) {
+      // On a phone the sheet covers the lower part of the map: centre the case above it.
+      const phone = window.matchMedia('(max-width: 720px)').matches;
+      const covered = phone ? Math.min(this.info.el.offsetHeight, this.map.getCanvas().clientHeight * 0.7) : 0;
+      this.map.easeTo({ center: [view.lon, view.lat], zoom: Math.max(this.map.getZoom(), 16), offset: [0, -covered / 2] });
+    }
   }
 
   _detailHtml(c, timeline, photos) {
