@@ -191,7 +191,11 @@ export class CaseWork {
       if (Array.isArray(list) && list.length) this.categories = list;
     }
     if (session.user.role === 'dispatcher' || session.user.role === 'admin') {
-      this.units = await api.units('department').catch(() => []);
+      // Departments first, then street offices (属地 work goes to the street).
+      const [depts, streets] = await Promise.all([
+        api.units('department').catch(() => []), api.units('street_office').catch(() => []),
+      ]);
+      this.units = [...depts, ...streets];
     }
     this.renderBox();
     await this.feed.start();
@@ -410,6 +414,7 @@ export class CaseWork {
       body: `${notice ? `<p class="error" role="alert">${escapeHtml(notice)}</p>` : ''}${this._detailHtml(view, c.timeline ?? [], c.photos ?? [])}`,
     });
     this.info.el.dataset.case = String(id);
+    this._fillChain();
     if (fly) {
       // On a phone the sheet covers the lower part of the map: centre the case above it.
       const phone = window.matchMedia('(max-width: 720px)').matches;
@@ -475,6 +480,13 @@ export class CaseWork {
         ${l.unit_code ? `<br><small>责任单位 <span class="unit" data-unit="${escapeHtml(l.unit_code)}"><span class="code">${escapeHtml(l.unit_code)}</span></span></small>` : ''}</li>`).join('')}</ol>`;
     }
     if (oc && typeof oc === 'object' && (oc.grid || oc.district || oc.reasons)) return ownerChainHtml(oc);
+    // No chain recorded yet (it is recorded on 立案): ask the engine for the point (_fillChain).
+    const why = ['verifying', 'collected'].includes(c.status) ? '尚未立案' : '案件未记录归属链';
+    return `<div class="owner-box" data-lon="${c.lon}" data-lat="${c.lat}" data-why="${why}">${this._codesHtml(c)}</div>`;
+  }
+
+  /** The stored codes, named where the page knows the names. */
+  _codesHtml(c) {
     const row = (label, code) => {
       if (!code) return '';
       const name = this.names.get(code)?.name;
@@ -483,6 +495,17 @@ export class CaseWork {
     const rows = [row('单元网格', c.grid_code), row('社区/村', c.community_code), row('街道/镇', c.street_code),
       row('区', c.district_code), row('门前三包', c.frontage_code)].join('');
     return rows ? `<ol class="chain">${rows}</ol>` : '<p class="warn">上报位置不在任何单元网格内,无属地归属(由创文办研判)。</p>';
+  }
+
+  /** Replaces a placeholder chain by the engine's answer for the case's point, with reasons. */
+  async _fillChain() {
+    const box = this.info.el.querySelector('.owner-box[data-lon]');
+    if (!box) return;
+    const token = this.info._token;
+    const a = await api.assign(Number(box.dataset.lon), Number(box.dataset.lat)).catch(() => null);
+    if (!a || this.info._token !== token || !box.isConnected) return;
+    box.innerHTML = `<p class="muted small">${escapeHtml(box.dataset.why)},按现行图层查询:</p>${ownerChainHtml(a)}`;
+    this.info._resolveUnits();
   }
 
   _actionsHtml(c) {
@@ -494,7 +517,12 @@ export class CaseWork {
     let extra = '';
     if (acts.includes('dispatch')) {
       const suggested = this._suggestUnit(c);
-      const opts = this.units.map((u) => `<option value="${escapeHtml(u.code)}"${u.code === suggested ? ' selected' : ''}>${escapeHtml(u.name)}</option>`).join('');
+      const option = (u) => `<option value="${escapeHtml(u.code)}"${u.code === suggested ? ' selected' : ''}>${escapeHtml(u.name)}</option>`;
+      const group = (kind, label) => {
+        const list = this.units.filter((u) => u.kind === kind);
+        return list.length ? `<optgroup label="${label}">${list.map(option).join('')}</optgroup>` : '';
+      };
+      const opts = group('department', '职能部门') + group('street_office', '街道办事处');
       extra += `<label>派遣至 <select name="unit_code" required>${opts}</select></label>`;
     }
     if (acts.includes('feedback')) {
