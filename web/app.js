@@ -121,8 +121,9 @@ map.on('click', async (e) => {
 });
 
 map.on('mousemove', (e) => {
-  if (PHONE.matches) return;
-  const layers = CLICKABLE.filter((id) => id !== 'community-fill' && id !== 'street-fill' && id !== 'district-fill');
+  if (PHONE.matches || casework.reporting) return; // report mode keeps its crosshair
+  const layers = ['cases-pin', 'cases-cluster',
+    ...CLICKABLE.filter((id) => id !== 'community-fill' && id !== 'street-fill' && id !== 'district-fill')];
   const hit = map.queryRenderedFeatures(e.point, { layers: layers.filter((id) => map.getLayer(id)) }).length > 0;
   map.getCanvas().style.cursor = hit ? 'pointer' : '';
 });
