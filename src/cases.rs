@@ -429,13 +429,11 @@ impl CaseService {
             ));
         }
         match action {
-            Action::Dispatch { unit_code } => {
-                if self.store.get_unit(unit_code).await?.is_none() {
-                    return Err(invalid(
-                        "invalid_reference",
-                        format!("responsible unit {unit_code} does not exist"),
-                    ));
-                }
+            Action::Dispatch { unit_code } if self.store.get_unit(unit_code).await?.is_none() => {
+                return Err(invalid(
+                    "invalid_reference",
+                    format!("responsible unit {unit_code} does not exist"),
+                ));
             }
             Action::Link { into } => {
                 let target = self.store.get_case(*into).await?.filter(|t| t.id != id);

@@ -62,6 +62,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &Role::ALL,
         ),
         (
+            Method::GET,
+            "/tiles/cases/12/3339/1623.mvt",
+            None,
+            &Role::ALL,
+        ),
+        (
             Method::POST,
             "/api/cases/hotline?crs=wgs84",
             Some(json!("ticket_no,reported_at,category,description,lon,lat")),
@@ -132,6 +138,7 @@ fn template(path: &str) -> String {
         .replace("/basemap/water", "/basemap/{kind}")
         .replace("/999999", "/{id}")
         .replace("/0101", "/{code}")
+        .replace("/12/3339/1623.mvt", "/{z}/{x}/{y}.mvt")
 }
 
 #[tokio::test]

@@ -172,13 +172,23 @@ async fn every_acknowledged_case_survives_a_kill_9_in_the_middle_of_intake() {
         w.join().expect("writer");
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 10, "only {} cases acknowledged before the kill", acked.len());
+    assert!(
+        acked.len() > 10,
+        "only {} cases acknowledged before the kill",
+        acked.len()
+    );
 
     let server = start_on(&db, "127.0.0.1");
     let token = login(server.port);
     for id in &acked {
-        let (status, body) =
-            http_as(server.port, "GET", &format!("/api/cases/{id}"), None, Some(&token)).unwrap();
+        let (status, body) = http_as(
+            server.port,
+            "GET",
+            &format!("/api/cases/{id}"),
+            None,
+            Some(&token),
+        )
+        .unwrap();
         assert_eq!(status, 200, "acknowledged case {id} lost: {body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         // Whole or nothing: the dispatch decision and its events came with the case.
@@ -189,6 +199,9 @@ async fn every_acknowledged_case_survives_a_kill_9_in_the_middle_of_intake() {
             .iter()
             .map(|e| e["action"].as_str().unwrap())
             .collect();
-        assert_eq!(actions, ["case.created", "case.register", "case.auto_dispatch"]);
+        assert_eq!(
+            actions,
+            ["case.created", "case.register", "case.auto_dispatch"]
+        );
     }
 }

@@ -8,7 +8,7 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};
-use common::{TestApp, spawn_city_without_history, spawn_demo_app};
+use common::{TestApp, spawn_city_without_history};
 use geo::InteriorPoint;
 use serde_json::{Value, json};
 use wangge::domain::crs::Crs;
@@ -36,7 +36,7 @@ async fn act(app: &TestApp, token: &str, id: i64, action: Value) -> common::Answ
 
 #[tokio::test]
 async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
-    let app = spawn_demo_app(HttpSettings::default()).await;
+    let app = spawn_city_without_history(HttpSettings::default()).await;
     let (lon, lat, grid) = patrolled_point(&app).await;
     // 私搭乱建 goes to the district's 城管执法 (not a 门前三包 problem).
     let report = json!({"idempotency_key": "citizen-1", "category": "0401", "description": "楼顶私搭乱建", "lon": lon, "lat": lat, "crs": "wgs84"});
@@ -168,7 +168,7 @@ async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
 
 #[tokio::test]
 async fn retried_submits_never_create_a_second_case_even_when_they_race() {
-    let app = spawn_demo_app(HttpSettings::default()).await;
+    let app = spawn_city_without_history(HttpSettings::default()).await;
     let (lon, lat, _) = patrolled_point(&app).await;
     let token = app.login(Role::Inspector).await;
     let body = json!({"idempotency_key": "phone-42-7", "category": "0201", "description": "占道经营", "lon": lon, "lat": lat, "crs": "wgs84"});
@@ -866,4 +866,91 @@ fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+async fn tile_bytes(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder().uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let res = app
+        .router
+        .clone()
+        .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    (
+        status,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn live_cases_come_as_vector_tiles_clustered_at_city_zoom_and_pinned_at_street_zoom() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, _) = patrolled_point(&app).await;
+    let ti = app.login(Role::Inspector).await;
+    let mut ids = Vec::new();
+    for k in 0..3 {
+        // Illegal structures 10 m apart: separate cases (only suggested as duplicates).
+        let body = json!({"idempotency_key": format!("t-{k}"), "category": "0401", "description": "违建", "lon": lon + f64::from(k) * 1e-4, "lat": lat, "crs": "wgs84", "register": true});
+        let r = app
+            .call(Method::POST, "/api/cases", Some(&ti), Some(body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        ids.push(r.body["id"].as_i64().unwrap() as u64);
+    }
+    // The tiles holding the three points (they may straddle a tile edge).
+    let tiles_at = |z: u8| {
+        let n = f64::from(1u32 << z);
+        let mut t: Vec<String> = (0..3)
+            .map(|k| {
+                let [wx, wy] = wangge::tiles::world(lon + f64::from(k) * 1e-4, lat);
+                format!(
+                    "/tiles/cases/{z}/{}/{}.mvt",
+                    (wx * n) as u32,
+                    (wy * n) as u32
+                )
+            })
+            .collect();
+        t.dedup();
+        t
+    };
+    let tile = |z: u8| tiles_at(z)[0].clone();
+    let (status, _) = tile_bytes(&app, &tile(12), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "cases are not public");
+    let mut clusters = Vec::new();
+    for t in tiles_at(12) {
+        let (status, bytes) = tile_bytes(&app, &t, Some(&ti)).await;
+        assert_eq!(status, StatusCode::OK);
+        clusters.extend(wangge::tiles::decode(&bytes).unwrap().remove(0).1);
+    }
+    if clusters.len() == 1 {
+        assert_eq!(clusters[0].props["point_count"], "3");
+        assert_eq!(clusters[0].props["light"], "green");
+    }
+    let counted: usize = clusters
+        .iter()
+        .map(|f| f.props.get("point_count").map_or(1, |c| c.parse().unwrap()))
+        .sum();
+    assert_eq!(counted, 3, "every case counted once at z12");
+    let mut got = Vec::new();
+    for t in tiles_at(17) {
+        let (_, bytes) = tile_bytes(&app, &t, Some(&ti)).await;
+        got.extend(
+            wangge::tiles::decode(&bytes).unwrap()[0]
+                .1
+                .iter()
+                .map(|f| f.id),
+        );
+    }
+    got.sort_unstable();
+    assert_eq!(got, ids, "one pin per case at z17");
+    let (_, bytes) = tile_bytes(&app, &format!("{}?status=closed", tile(17)), Some(&ti)).await;
+    assert!(bytes.is_empty(), "no closed case there");
+    let (status, _) = tile_bytes(&app, "/tiles/cases/99/0/0.mvt", Some(&ti)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -298,7 +298,7 @@ impl When {
             && self
                 .categories
                 .as_ref()
-                .is_none_or(|c| c.iter().any(|c| *c == category.code))
+                .is_none_or(|c| c.contains(&category.code))
             && self
                 .frontage_category
                 .is_none_or(|f| f == category.frontage)

@@ -178,6 +178,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
+        .route("/tiles/cases/{z}/{x}/{y}", get(tiles::cases_tile))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .nest("/api", api)
         .merge(openapi::swagger_ui());

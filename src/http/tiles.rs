@@ -103,3 +103,113 @@ pub async fn tile(
     )
         .into_response())
 }
+
+/// Filters of the case tiles.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct CaseTileQuery {
+    /// Category code.
+    pub category: Option<String>,
+    /// One status; default: every open status.
+    pub status: Option<String>,
+    /// Reported at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Reported before (RFC 3339).
+    pub to: Option<String>,
+}
+
+/// Zoom from which every case is its own pin.
+const CASE_PINS_FROM_ZOOM: u8 = 15;
+/// Cluster cell below that zoom, pixels of a 256 px tile.
+const CASE_CLUSTER_PX: u32 = 48;
+/// Most cases read for one tile; beyond it the newest are shown (clusters count them).
+const CASE_TILE_LIMIT: i64 = 10_000;
+
+/// Live cases as a vector tile (any staff role; layer `cases`): below z15 clustered on the
+/// server (`cluster`, `point_count`, the worst `light`, the `overdue` count), from z15 one pin per
+/// case (`id`, `status`, `light`, `category`). Not cached by proxies: cases change by the minute.
+#[utoipa::path(get, path = "/tiles/cases/{z}/{x}/{y}.mvt", tag = "cases", security(("bearer" = [])), params(
+        ("z" = u32, Path, description = "zoom"),
+        ("x" = u32, Path, description = "column"),
+        ("y" = u32, Path, description = "row, north first"),
+        CaseTileQuery),
+    responses(
+        (status = 200, description = "Mapbox Vector Tile (possibly empty)", content_type = "application/vnd.mapbox-vector-tile"),
+        (status = 400, description = "invalid_tile", body = ErrorBody)))]
+pub async fn cases_tile(
+    State(state): State<AppState>,
+    _auth: super::auth::Auth<super::auth::AnyRole>,
+    ApiPath((z, x, file)): ApiPath<(String, String, String)>,
+    super::extract::ApiQuery(q): super::extract::ApiQuery<CaseTileQuery>,
+) -> Result<Response, ApiError> {
+    use crate::domain::case::Status;
+    let (z, x, y) = parse_address(&z, &x, &file)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                ApiError::bad_request("invalid_query", format!("unknown status {s:?}"))
+            })
+        })
+        .transpose()?;
+    let time = |name: &str, t: Option<&str>| {
+        t.map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    ApiError::bad_request("invalid_query", format!("{name} {t:?} is not RFC 3339"))
+                })
+        })
+        .transpose()
+    };
+    let [w, s, e, n] = tiles::tile_bounds(z, x, y);
+    let cases = state
+        .store()
+        .list_cases(&crate::store::CaseFilter {
+            status,
+            category: q.category,
+            bbox: Some([w, s, e, n]),
+            from: time("from", q.from.as_deref())?,
+            to: time("to", q.to.as_deref())?,
+            limit: CASE_TILE_LIMIT,
+            ..Default::default()
+        })
+        .await?;
+    let points: Vec<tiles::points::CasePoint> = cases
+        .into_iter()
+        .filter(|c| status.is_some() || !c.status.is_final())
+        .map(|c| {
+            let v = super::cases::view(&state, c);
+            tiles::points::CasePoint {
+                id: v.case.id,
+                lon: v.case.lon,
+                lat: v.case.lat,
+                status: v.case.status.as_str().into(),
+                light: v
+                    .light
+                    .or(v.step_light)
+                    .map(|l| {
+                        serde_json::to_value(l)
+                            .ok()
+                            .and_then(|j| j.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    })
+                    .unwrap_or_default(),
+                category: v.case.category,
+                overdue: v.overdue,
+            }
+        })
+        .collect();
+    let body = tiles::points::cases_tile(&points, z, x, y, CASE_PINS_FROM_ZOOM, CASE_CLUSTER_PX);
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
+            ),
+        ],
+        Body::from(body),
+    )
+        .into_response())
+}

@@ -26,6 +26,7 @@ use crate::assign::CityLayers;
 use crate::domain::jurisdiction::Jurisdiction;
 
 mod pbf;
+pub mod points;
 use pbf::{GeomType, Value};
 
 /// Size of the tile grid (MVT `extent`).

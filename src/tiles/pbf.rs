@@ -7,6 +7,8 @@
 pub enum GeomType {
     /// Unknown (0), only ever decoded.
     Unknown = 0,
+    /// POINT (1).
+    Point = 1,
     /// LINESTRING (2).
     Line = 2,
     /// POLYGON (3).
@@ -227,6 +229,7 @@ pub fn decode_tile(buf: &[u8]) -> Result<Vec<Layer>, String> {
                         match fr.field()? {
                             (1, Field::Int(v)) => f.id = v,
                             (2, Field::Bytes(b)) => f.tags = unpack(b)?,
+                            (3, Field::Int(1)) => f.kind = GeomType::Point,
                             (3, Field::Int(2)) => f.kind = GeomType::Line,
                             (3, Field::Int(3)) => f.kind = GeomType::Polygon,
                             (4, Field::Bytes(b)) => f.geometry = unpack(b)?,
