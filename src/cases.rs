@@ -228,13 +228,8 @@ impl CaseService {
         let code = |a: &Option<crate::assign::AreaRef>| a.as_ref().map(|a| a.code.clone());
 
         let mut case = CaseRecord {
-            id: 0,
-            source: channel.source().into(),
-            category: category.code.clone(),
             category_version: version,
             description: description.to_owned(),
-            lon,
-            lat,
             input_crs: report.crs.as_str().into(),
             external_ref: report.external_ref.clone(),
             grid_code: code(&assignment.grid),
@@ -247,31 +242,11 @@ impl CaseService {
                 Channel::Inspector => Status::Collected,
                 Channel::Hotline | Channel::Citizen => Status::Verifying,
             },
-            unit_code: None,
-            dispatch_rule: None,
-            owner_chain: None,
-            co_owner_unit: None,
-            queue: None,
-            triage_unit: None,
-            escalation: 0,
-            escalation_due_at: None,
-            enforcement_unit: None,
-            linked_to: None,
-            linked_count: 0,
-            pending_request: None,
-            parked_from: None,
-            rework_count: 0,
-            wrong_dispatches: 0,
             reported_by: report.reported_by,
             reported_at,
-            dispatched_at: None,
-            deadline_at: None,
-            step_started_at: None,
-            step_due_at: None,
             due_at: Some(self.overall_due(reported_at, category.time_limit)),
-            closed_at: None,
-            version: 0,
             follow_token_hash: report.follow_token_hash.clone(),
+            ..CaseRecord::draft(channel.source(), &category.code, lon, lat)
         };
 
         let mut follow_up = Vec::new();

@@ -80,6 +80,29 @@ pub struct ServeConfig {
     /// Seconds between two 门前三包 escalation sweeps.
     #[arg(long, env = "WANGGE_ESCALATION_SWEEP_SECS", default_value_t = 60)]
     pub escalation_sweep_secs: u64,
+    /// Folder of case photos (content-addressed). Default: `photos/` next to the SQLite file, or
+    /// `data/photos` with PostgreSQL.
+    #[arg(long, env = "WANGGE_PHOTO_DIR")]
+    pub photo_dir: Option<PathBuf>,
+    /// Largest accepted photo, bytes.
+    #[arg(long, env = "WANGGE_PHOTO_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub photo_max_bytes: usize,
+    /// Most photos per case and stage (before / after).
+    #[arg(long, env = "WANGGE_PHOTO_MAX_PER_STAGE", default_value_t = 6)]
+    pub photo_max_per_stage: u32,
+}
+
+impl ServeConfig {
+    /// The photo settings, with the default folder resolved from the database URL.
+    pub fn photo_config(&self) -> crate::photos::PhotoConfig {
+        crate::photos::PhotoConfig {
+            dir: self.photo_dir.clone().unwrap_or_else(|| {
+                crate::photos::PhotoConfig::default_dir(&self.store.database_url)
+            }),
+            max_bytes: self.photo_max_bytes,
+            max_per_stage: self.photo_max_per_stage,
+        }
+    }
 }
 
 /// Settings of the assignment engine.

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod generate;
 pub mod http;
 pub mod import;
+pub mod photos;
 pub mod security;
 pub mod server;
 pub mod store;

@@ -117,13 +117,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             assign_batch_max_bytes: config.assign_batch_max_bytes,
             calendar,
             dispatch_rules,
+            photos: config.photo_config(),
         },
         engine,
     );
     let _sweeper = state
         .cases()
         .spawn_sweeper(Duration::from_secs(config.escalation_sweep_secs.max(1)));
-    let app = http::router(state);
+    let app = http::router(state.clone());
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
@@ -133,7 +134,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store.backend_name()
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live streams would otherwise hold the graceful shutdown open forever.
+            state.begin_shutdown();
+        })
         .await?;
     store.close().await;
     tracing::info!("shut down cleanly");

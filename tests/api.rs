@@ -92,6 +92,21 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!({"action": "close"})),
             &Role::ALL,
         ),
+        (
+            Method::POST,
+            "/api/cases/999999/photos?stage=before",
+            Some(json!("not an image")),
+            &[
+                Inspector,
+                IntakeClerk,
+                ShiftLead,
+                Dispatcher,
+                Handler,
+                Admin,
+            ],
+        ),
+        // A malformed bbox: every role gets its 400, so the table test never waits on a stream.
+        (Method::GET, "/api/cases/stream?bbox=1,2", None, &Role::ALL),
         (Method::GET, "/api/auth/me", None, &Role::ALL),
         (Method::POST, "/api/auth/logout", None, &Role::ALL),
         (Method::GET, "/api/users", None, &[Admin]),

@@ -11,4 +11,5 @@ pub mod crs;
 pub mod dispatch;
 pub mod identity;
 pub mod jurisdiction;
+pub mod photo;
 pub mod unit;

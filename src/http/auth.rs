@@ -83,42 +83,92 @@ impl<P: Policy> FromRequestParts<AppState> for Auth<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token_hash = security::token_hash(bearer(parts)?);
-        let lookup = state
-            .store()
-            .lookup_token(&token_hash)
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized("invalid_token", "this token is not known; log in again")
-            })?;
-        if lookup.revoked_at.is_some() {
-            return Err(ApiError::unauthorized(
-                "token_revoked",
-                "this token was revoked; log in again",
-            ));
-        }
-        if lookup.expires_at <= Utc::now() {
-            return Err(ApiError::unauthorized(
-                "token_expired",
-                "this token has expired; log in again",
-            ));
-        }
-        if lookup.disabled {
-            return Err(ApiError::unauthorized(
-                "account_disabled",
-                "this account is disabled",
-            ));
-        }
-        if lookup.is_demo && !state.settings().allow_demo_logins {
-            return Err(demo_refused());
-        }
-        lookup.principal.require_role(P::ROLES)?;
-        Ok(Auth {
-            principal: lookup.principal,
-            token_hash,
-            _policy: PhantomData,
-        })
+        authenticate(state, bearer(parts)?).await
     }
+}
+
+/// Like [`Auth<P>`], but also accepts the token as `?access_token=` when no Authorization header
+/// is sent. Only for the event stream: a browser's `EventSource` cannot set headers. Every other
+/// endpoint keeps [`Auth<P>`], so a token in a URL (which ends up in histories and proxy logs)
+/// opens nothing else; the request log redacts it (see [`redact_access_token`]).
+pub struct HeaderOrQueryAuth<P: Policy>(pub Auth<P>);
+
+impl<P: Policy> FromRequestParts<AppState> for HeaderOrQueryAuth<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(Self(authenticate(state, bearer(parts)?).await?));
+        }
+        let token = parts.uri.query().and_then(|q| {
+            q.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                (k == "access_token" && !v.is_empty()).then_some(v)
+            })
+        });
+        match token {
+            // Tokens are `wg_` + hex: URL-safe, so no percent-decoding is needed; anything else
+            // simply is not a known token.
+            Some(t) => Ok(Self(authenticate(state, t).await?)),
+            None => Err(ApiError::unauthorized(
+                "missing_token",
+                "请先登录。Send Authorization: Bearer <token>, or ?access_token=<token> for EventSource.",
+            )),
+        }
+    }
+}
+
+/// The URI as logged: the value of an `access_token` query parameter replaced by `REDACTED`.
+pub fn redact_access_token(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
+    let Some(q) = uri.query().filter(|q| q.contains("access_token=")) else {
+        return std::borrow::Cow::Owned(uri.to_string());
+    };
+    let redacted: Vec<String> = q
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("access_token", _)) => "access_token=REDACTED".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    std::borrow::Cow::Owned(format!("{}?{}", uri.path(), redacted.join("&")))
+}
+
+async fn authenticate<P: Policy>(state: &AppState, token: &str) -> Result<Auth<P>, ApiError> {
+    let token_hash = security::token_hash(token);
+    let lookup = state
+        .store()
+        .lookup_token(&token_hash)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_token", "this token is not known; log in again")
+        })?;
+    if lookup.revoked_at.is_some() {
+        return Err(ApiError::unauthorized(
+            "token_revoked",
+            "this token was revoked; log in again",
+        ));
+    }
+    if lookup.expires_at <= Utc::now() {
+        return Err(ApiError::unauthorized(
+            "token_expired",
+            "this token has expired; log in again",
+        ));
+    }
+    if lookup.disabled {
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    if lookup.is_demo && !state.settings().allow_demo_logins {
+        return Err(demo_refused());
+    }
+    lookup.principal.require_role(P::ROLES)?;
+    Ok(Auth {
+        principal: lookup.principal,
+        token_hash,
+        _policy: PhantomData,
+    })
 }
 
 fn demo_refused() -> ApiError {

@@ -299,6 +299,10 @@ pub struct Followup {
     pub closed_at: Option<chrono::DateTime<Utc>>,
     /// The case the report was merged into, when it duplicated one (its status is shown).
     pub merged_into: Option<String>,
+    /// The note of the closing (结案) step, once closed (反馈给反映人).
+    pub closing_note: Option<String>,
+    /// The after-photos (处置后), once closed.
+    pub after_photos: Vec<super::photos::PhotoView>,
 }
 
 /// A citizen follows their report with the token from the receipt (public).
@@ -322,6 +326,7 @@ pub async fn follow_report(
         },
         None => (case, None),
     };
+    let (closing_note, after_photos) = super::photos::closing_feedback(&state, &shown).await?;
     Ok(Json(Followup {
         case_no: case_no(id),
         status: shown.status.as_str().into(),
@@ -329,6 +334,8 @@ pub async fn follow_report(
         reported_at: shown.reported_at,
         closed_at: shown.closed_at,
         merged_into,
+        closing_note,
+        after_photos,
     }))
 }
 
@@ -338,6 +345,8 @@ pub struct CaseDetail {
     /// The case.
     #[serde(flatten)]
     pub case: CaseView,
+    /// Before/after photos, oldest first.
+    pub photos: Vec<super::photos::PhotoView>,
     /// Every change, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub timeline: Vec<crate::store::EventRecord>,
@@ -367,6 +376,7 @@ pub async fn get_case(
         .await?;
     timeline.reverse();
     Ok(Json(CaseDetail {
+        photos: super::photos::photo_views(&state, id).await?,
         case: view(&state, case),
         timeline,
     }))

@@ -11,6 +11,8 @@ pub mod health;
 pub mod import;
 pub mod layers;
 pub mod openapi;
+pub mod photos;
+pub mod stream;
 pub mod tiles;
 
 use std::path::PathBuf;
@@ -55,6 +57,8 @@ pub struct HttpSettings {
     pub calendar: crate::domain::calendar::WorkCalendar,
     /// The automatic dispatch rule table.
     pub dispatch_rules: crate::domain::dispatch::RuleTable,
+    /// Case photos: folder and limits.
+    pub photos: crate::photos::PhotoConfig,
 }
 
 impl Default for HttpSettings {
@@ -69,6 +73,7 @@ impl Default for HttpSettings {
             assign_batch_max_bytes: 256 * 1024 * 1024,
             calendar: crate::domain::calendar::WorkCalendar::china_default(),
             dispatch_rules: crate::domain::dispatch::RuleTable::default(),
+            photos: crate::photos::PhotoConfig::default(),
         }
     }
 }
@@ -85,6 +90,9 @@ struct Inner {
     engine: Arc<Engine>,
     cases: crate::cases::CaseService,
     started: Instant,
+    photos: crate::photos::PhotoFiles,
+    feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -99,10 +107,13 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
+                photos: crate::photos::PhotoFiles::new(settings.photos.dir.clone()),
                 settings,
                 engine,
                 cases,
                 started: Instant::now(),
+                feed: tokio::sync::OnceCell::new(),
+                shutdown: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -129,6 +140,15 @@ impl AppState {
     /// The jurisdiction data version the engine currently answers from.
     pub fn data_version(&self) -> i64 {
         self.inner.engine.current().version()
+    }
+    /// The photo folder.
+    pub fn photos(&self) -> &crate::photos::PhotoFiles {
+        &self.inner.photos
+    }
+    /// Tells long-lived responses (the case stream) to end, so a graceful shutdown is not held
+    /// open by them.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
     }
     /// Seconds since start.
     pub fn uptime_secs(&self) -> u64 {
@@ -162,10 +182,21 @@ pub fn router(state: AppState) -> Router {
         .route("/categories", get(cases::list_categories))
         .route("/categories/{code}", put(cases::put_category))
         .route("/categories/{code}/versions", get(cases::category_versions))
+        .route("/cases/stream", get(stream::case_stream))
         .route("/cases/{id}", get(cases::get_case))
+        // The photo handlers count the raw body themselves (413 `photo_too_large`); the route
+        // limit keeps any body extractor on these routes at the photo maximum, not the global one.
+        .route(
+            "/cases/{id}/photos",
+            post(photos::add_case_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
+        )
         .route("/cases/{id}/actions", post(cases::act))
         .route("/public/reports", post(cases::public_report))
         .route("/public/reports/{id}", get(cases::follow_report))
+        .route(
+            "/public/reports/{id}/photos",
+            post(photos::add_citizen_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
+        )
         .route("/assign", get(assign::assign_point))
         .route("/assign/batch", post(assign::assign_batch))
         .route("/import/layers/{layer}", post(import::import_layer))
@@ -180,6 +211,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/tiles/cases/{z}/{x}/{y}", get(tiles::cases_tile))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/photos/{sha256}", get(photos::get_photo))
         .nest("/api", api)
         .merge(openapi::swagger_ui());
     if let Some(dir) = &settings.web_dir {
@@ -207,7 +239,7 @@ pub fn router(state: AppState) -> Router {
                     .get(REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = %id)
+                tracing::info_span!("http", method = %req.method(), uri = %auth::redact_access_token(req.uri()), request_id = %id)
             }))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::map_response(error::json_errors))

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{admin, assign, auth, cases, error, health, import, layers, tiles};
+use super::{admin, assign, auth, cases, error, health, import, layers, photos, stream, tiles};
 
 struct BearerAuth;
 
@@ -33,6 +33,7 @@ impl Modify for BearerAuth {
         assign::assign_point, assign::assign_batch,
         cases::create_case, cases::public_report, cases::follow_report, cases::get_case, cases::act, cases::list_cases,
         cases::export_cases, cases::import_hotline, cases::list_categories, cases::category_versions, cases::put_category,
+        photos::add_case_photo, photos::add_citizen_photo, photos::get_photo, stream::case_stream,
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
     ),
     components(schemas(error::ErrorBody)),

@@ -123,6 +123,55 @@ pub struct CaseRecord {
     pub follow_token_hash: Option<String>,
 }
 
+impl CaseRecord {
+    /// A new report at a WGS84 point, before the store gives it an id: collected, no owner yet,
+    /// reported now. Callers set what they know with struct update syntax.
+    pub fn draft(source: &str, category: &str, lon: f64, lat: f64) -> Self {
+        CaseRecord {
+            id: 0,
+            source: source.into(),
+            category: category.into(),
+            category_version: 1,
+            description: String::new(),
+            lon,
+            lat,
+            input_crs: "wgs84".into(),
+            external_ref: None,
+            grid_code: None,
+            community_code: None,
+            street_code: None,
+            district_code: None,
+            frontage_code: None,
+            status: Status::Collected,
+            unit_code: None,
+            dispatch_rule: None,
+            owner_chain: None,
+            co_owner_unit: None,
+            queue: None,
+            triage_unit: None,
+            escalation: 0,
+            escalation_due_at: None,
+            enforcement_unit: None,
+            linked_to: None,
+            linked_count: 0,
+            pending_request: None,
+            parked_from: None,
+            rework_count: 0,
+            wrong_dispatches: 0,
+            reported_by: None,
+            reported_at: Utc::now(),
+            dispatched_at: None,
+            deadline_at: None,
+            step_started_at: None,
+            step_due_at: None,
+            due_at: None,
+            closed_at: None,
+            version: 0,
+            follow_token_hash: None,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, source, category, category_version, description, lon, lat, input_crs, external_ref, \
     grid_code, community_code, street_code, district_code, frontage_code, status, unit_code, dispatch_rule, owner_chain, \
     co_owner_unit, queue, triage_unit, escalation, escalation_due_at, enforcement_unit, linked_to, linked_count, \

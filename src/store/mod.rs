@@ -8,11 +8,13 @@
 //! Every write that changes state also appends its audit event in the same transaction, so an
 //! event exists exactly when its change does.
 
+mod case_feed;
 mod cases;
 mod catalogue;
 mod geometry;
 mod history;
 mod jurisdictions;
+mod photos;
 mod units;
 mod users;
 
@@ -26,11 +28,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use case_feed::FeedEvent;
 pub use cases::{CaseFilter, CaseRecord, CaseStep, NewCase};
 pub use catalogue::CategoryVersion;
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
 pub use jurisdictions::BasemapFeature;
+pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
 pub use users::{NewUser, TokenLookup, UserRecord};
 
 /// Errors of the store, sorted by what the caller can do about them.

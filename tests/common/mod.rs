@@ -87,6 +87,8 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub db: TestStore,
+    /// The app's photo folder (its `photos/` subfolder is `settings.photos.dir`).
+    pub photos: tempfile::TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -118,15 +120,7 @@ pub async fn spawn_city_without_history(settings: HttpSettings) -> TestApp {
         .seed_categories(&wangge::domain::catalogue::default_catalogue())
         .await
         .expect("seed the catalogue");
-    let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
-        .await
-        .expect("build the assignment engine");
-    let state = AppState::new(db.store.clone(), settings, engine);
-    TestApp {
-        router: wangge::http::router(state.clone()),
-        state,
-        db,
-    }
+    app_over(db, settings).await
 }
 
 pub async fn spawn_app_with(settings: HttpSettings) -> TestApp {
@@ -138,6 +132,13 @@ pub async fn spawn_city_app(city: &Path, settings: HttpSettings) -> TestApp {
     wangge::demo::first_start(&db.store, city, true)
         .await
         .expect("seed the city");
+    app_over(db, settings).await
+}
+
+/// The service over a seeded store, with a photo folder of its own, removed with it.
+async fn app_over(db: TestStore, mut settings: HttpSettings) -> TestApp {
+    let photos = tempfile::tempdir().expect("photo dir");
+    settings.photos.dir = photos.path().join("photos");
     let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
         .await
         .expect("build the assignment engine");
@@ -146,6 +147,7 @@ pub async fn spawn_city_app(city: &Path, settings: HttpSettings) -> TestApp {
         router: wangge::http::router(state.clone()),
         state,
         db,
+        photos,
     }
 }
 

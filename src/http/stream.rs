@@ -1,0 +1,437 @@
+//! `GET /api/cases/stream`: case changes as server-sent events, so maps update live.
+//!
+//! One background task per process (started with the first subscriber) polls the append-only
+//! `events` table every 500 ms for events after the last it saw, and broadcasts the case events
+//! to every subscriber. Reading the database, not process memory, means a change made through
+//! any replica (or the CLI) reaches the subscribers of every replica.
+//!
+//! Ordering and gaps: event ids come from one sequence. On PostgreSQL a transaction can commit
+//! after a later one, so a reader may see id 11 before id 10 exists. The poller therefore emits
+//! strictly in id order and, at a missing id, waits up to [`GAP_WAIT`] for it to appear before
+//! taking it as a rolled-back id. Subscribers resume with `Last-Event-ID`: they get the events
+//! after it replayed from the store up to the poller's watermark, then the live ones above it,
+//! without gaps or duplicates. A subscriber too slow for the broadcast buffer gets the missed
+//! stretch replayed from the store instead of losing it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+
+use super::auth::{AnyRole, HeaderOrQueryAuth};
+use super::cases::{CaseView, view};
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiQuery;
+use super::{AppState, Inner};
+use crate::store::{FeedEvent, StoreError};
+
+/// How often the poller reads the event log.
+pub const POLL_EVERY: Duration = Duration::from_millis(500);
+/// How long a missing event id may hold back later ones (an uncommitted transaction) before it
+/// is taken as rolled back.
+pub const GAP_WAIT: Duration = Duration::from_secs(3);
+/// Interval of the heartbeat comment that keeps proxies from closing an idle stream.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+const BUFFER: usize = 1024;
+const PAGE: i64 = 500;
+
+/// The process's broadcaster of case events.
+pub struct Hub {
+    tx: broadcast::Sender<Arc<FeedItem>>,
+    /// Every event with an id up to this has been broadcast (or was not a case event, or was
+    /// given up as a rolled-back id). Stored before the broadcast of each item.
+    watermark: AtomicI64,
+}
+
+/// One message, serialised once for every subscriber.
+#[derive(Debug)]
+pub struct FeedItem {
+    event_id: i64,
+    lon: f64,
+    lat: f64,
+    unit_code: Option<String>,
+    data: String,
+}
+
+/// The data of one `event: case` message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaseEventMessage {
+    /// The event's sequence number (also the SSE `id`).
+    pub event_id: i64,
+    /// The case.
+    pub case_id: i64,
+    /// What happened: `case.created`, `case.<action>` (e.g. `case.dispatch`), `case.photo_added`.
+    pub action: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The case as it stands when the message is produced (its latest state).
+    pub case: CaseView,
+}
+
+async fn build_items(
+    state: &AppState,
+    events: &[FeedEvent],
+) -> Result<Vec<Arc<FeedItem>>, StoreError> {
+    let mut cases = BTreeMap::new();
+    for e in events {
+        if let Ok(id) = e.entity_id.parse::<i64>()
+            && !cases.contains_key(&id)
+            && let Some(c) = state.store().get_case(id).await?
+        {
+            cases.insert(id, c);
+        }
+    }
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let Some(case) = e
+            .entity_id
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| cases.get(&id))
+        else {
+            continue;
+        };
+        let msg = CaseEventMessage {
+            event_id: e.id,
+            case_id: case.id,
+            action: e.action.clone(),
+            at: e.at,
+            case: view(state, case.clone()),
+        };
+        let data = serde_json::to_string(&msg)
+            .map_err(|err| StoreError::Corrupt(format!("serialising event {}: {err}", e.id)))?;
+        out.push(Arc::new(FeedItem {
+            event_id: e.id,
+            lon: case.lon,
+            lat: case.lat,
+            unit_code: case.unit_code.clone(),
+            data,
+        }));
+    }
+    Ok(out)
+}
+
+impl AppState {
+    /// The broadcaster, started on first use.
+    async fn hub(&self) -> Result<Arc<Hub>, ApiError> {
+        let hub = self
+            .inner
+            .feed
+            .get_or_try_init(|| async {
+                let start = self.store().max_event_id().await?;
+                let (tx, _) = broadcast::channel(BUFFER);
+                spawn_poller(Arc::downgrade(&self.inner));
+                Ok::<_, ApiError>(Arc::new(Hub {
+                    tx,
+                    watermark: AtomicI64::new(start),
+                }))
+            })
+            .await?;
+        Ok(hub.clone())
+    }
+}
+
+/// The poller holds the state weakly: it ends when the application is dropped (tests) or shuts
+/// down.
+fn spawn_poller(inner: Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(POLL_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut gap = None;
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { break };
+            let state = AppState { inner };
+            if *state.inner.shutdown.borrow() {
+                break;
+            }
+            let Some(hub) = state.inner.feed.get().cloned() else {
+                continue;
+            };
+            if let Err(e) = poll_once(&state, &hub, &mut gap).await {
+                tracing::warn!(error = %e, "case stream: reading the event log failed; retrying");
+            }
+        }
+    });
+}
+
+/// Broadcasts the events after the watermark, in id order, stopping at a missing id until it
+/// appears or [`GAP_WAIT`] has passed.
+async fn poll_once(
+    state: &AppState,
+    hub: &Hub,
+    gap: &mut Option<(i64, Instant)>,
+) -> Result<(), StoreError> {
+    loop {
+        let from = hub.watermark.load(Ordering::SeqCst);
+        let rows = state.store().events_after(from, None, None, PAGE).await?;
+        let mut next = from;
+        let mut ready = Vec::new();
+        for r in &rows {
+            if r.id != next + 1 {
+                let missing = next + 1;
+                match *gap {
+                    Some((id, since)) if id == missing && since.elapsed() >= GAP_WAIT => {
+                        tracing::debug!(missing, "case stream: taking an event id as rolled back");
+                        *gap = None;
+                    }
+                    Some((id, _)) if id == missing => break,
+                    _ => {
+                        *gap = Some((missing, Instant::now()));
+                        break;
+                    }
+                }
+            }
+            next = r.id;
+            if r.entity_type == "case" {
+                ready.push(r.clone());
+            }
+        }
+        for item in build_items(state, &ready).await? {
+            hub.watermark.store(item.event_id, Ordering::SeqCst);
+            // No subscriber is not an error: the watermark still advances.
+            let _ = hub.tx.send(item);
+        }
+        hub.watermark.store(next, Ordering::SeqCst);
+        if next == from || rows.len() < PAGE as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// Stream filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StreamQuery {
+    /// Only cases inside `w,s,e,n` (WGS84 degrees, longitude first).
+    pub bbox: Option<String>,
+    /// Only cases dispatched to this responsible unit.
+    pub unit: Option<String>,
+    /// Resume after this event id (as the `Last-Event-ID` header, which wins when both are sent).
+    pub last_event_id: Option<i64>,
+    /// The bearer token, for `EventSource` which cannot send headers. Prefer the header.
+    pub access_token: Option<String>,
+}
+
+/// A WGS84 box, degrees.
+#[derive(Debug, Clone, Copy)]
+struct Bbox {
+    west: f64,
+    south: f64,
+    east: f64,
+    north: f64,
+}
+
+impl Bbox {
+    fn parse(s: &str) -> Result<Self, ApiError> {
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("bbox must be w,s,e,n in WGS84 degrees with w < e and s < n, got {s:?}"),
+            )
+        };
+        let v: Vec<f64> = s
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad())?;
+        let [west, south, east, north] = v[..] else {
+            return Err(bad());
+        };
+        let lon_ok = |x: f64| (-180.0..=180.0).contains(&x);
+        let lat_ok = |y: f64| (-90.0..=90.0).contains(&y);
+        if !(lon_ok(west) && lon_ok(east) && lat_ok(south) && lat_ok(north))
+            || west >= east
+            || south >= north
+        {
+            return Err(bad());
+        }
+        Ok(Self {
+            west,
+            south,
+            east,
+            north,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Filter {
+    bbox: Option<Bbox>,
+    unit: Option<String>,
+}
+
+impl Filter {
+    fn accepts(&self, item: &FeedItem) -> bool {
+        self.bbox.is_none_or(|b| {
+            (b.west..=b.east).contains(&item.lon) && (b.south..=b.north).contains(&item.lat)
+        }) && self
+            .unit
+            .as_deref()
+            .is_none_or(|u| item.unit_code.as_deref() == Some(u))
+    }
+}
+
+struct Subscriber {
+    state: AppState,
+    hub: Arc<Hub>,
+    rx: broadcast::Receiver<Arc<FeedItem>>,
+    shutdown: watch::Receiver<bool>,
+    /// The highest event id handled (sent or filtered out).
+    cursor: i64,
+    /// Replay from the store up to this id before taking live messages.
+    replay_upto: Option<i64>,
+    pending: VecDeque<Arc<FeedItem>>,
+    filter: Filter,
+}
+
+impl Subscriber {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if *self.shutdown.borrow() {
+                return None;
+            }
+            if let Some(item) = self.pending.pop_front() {
+                if self.filter.accepts(&item) {
+                    return Some(
+                        Event::default()
+                            .event("case")
+                            .id(item.event_id.to_string())
+                            .data(&item.data),
+                    );
+                }
+                continue;
+            }
+            if let Some(upto) = self.replay_upto {
+                if self.cursor >= upto {
+                    self.replay_upto = None;
+                    continue;
+                }
+                let page = self
+                    .state
+                    .store()
+                    .events_after(self.cursor, Some(upto), Some("case"), PAGE)
+                    .await;
+                let built = match page {
+                    Ok(rows) if rows.is_empty() => {
+                        self.cursor = upto;
+                        continue;
+                    }
+                    Ok(rows) => {
+                        let last = rows.last().map_or(upto, |r| r.id);
+                        build_items(&self.state, &rows).await.map(|b| (b, last))
+                    }
+                    Err(e) => Err(e),
+                };
+                match built {
+                    Ok((items, last)) => {
+                        self.pending.extend(items);
+                        self.cursor = last;
+                        continue;
+                    }
+                    Err(e) => {
+                        // Ending the stream makes the EventSource reconnect with Last-Event-ID.
+                        tracing::warn!(error = %e, "case stream: replay failed; closing the stream");
+                        return None;
+                    }
+                }
+            }
+            tokio::select! {
+                changed = self.shutdown.changed() => {
+                    if changed.is_err() || *self.shutdown.borrow() {
+                        return None;
+                    }
+                }
+                got = self.rx.recv() => match got {
+                    Ok(item) => {
+                        if item.event_id > self.cursor {
+                            self.cursor = item.event_id;
+                            self.pending.push_back(item);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "case stream: slow subscriber; replaying from the store");
+                        self.replay_upto = Some(self.hub.watermark.load(Ordering::SeqCst));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
+}
+
+/// Live case changes as server-sent events (any staff role). Each message is `event: case`,
+/// `id: <event id>`, `data: {event_id, case_id, action, at, case}`; a heartbeat comment every
+/// 15 s. Reconnecting with `Last-Event-ID` (EventSource does it by itself) replays exactly the
+/// missed events. Auth: `Authorization: Bearer` or `?access_token=`.
+#[utoipa::path(get, path = "/api/cases/stream", tag = "cases", security(("bearer" = [])), params(StreamQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "resume after this event id")),
+    responses((status = 200, description = "text/event-stream of `case` events", body = CaseEventMessage, content_type = "text/event-stream"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn case_stream(
+    State(state): State<AppState>,
+    _auth: HeaderOrQueryAuth<AnyRole>,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let filter = Filter {
+        bbox: q.bbox.as_deref().map(Bbox::parse).transpose()?,
+        unit: q.unit.filter(|u| !u.is_empty()),
+    };
+    let resume = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_last_event_id",
+                        "Last-Event-ID must be an event id",
+                    )
+                })?,
+        ),
+        None => q.last_event_id,
+    };
+    let hub = state.hub().await?;
+    // Subscribe before reading the watermark: everything above it then arrives live.
+    let rx = hub.tx.subscribe();
+    let watermark = hub.watermark.load(Ordering::SeqCst);
+    let (cursor, replay_upto) = match resume {
+        Some(after) if after < watermark => (after.max(0), Some(watermark)),
+        Some(after) => (after, None),
+        None => (watermark, None),
+    };
+    let sub = Subscriber {
+        shutdown: state.inner.shutdown.subscribe(),
+        state,
+        hub,
+        rx,
+        cursor,
+        replay_upto,
+        pending: VecDeque::new(),
+        filter,
+    };
+    let events = futures_util::stream::unfold(sub, |mut sub| async move {
+        sub.next().await.map(|e| (Ok::<_, Infallible>(e), sub))
+    });
+    let mut res = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
+        .into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Reverse proxies (nginx) must pass events through as they come.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(res)
+}

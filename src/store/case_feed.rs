@@ -1,0 +1,73 @@
+//! Reading the append-only event log forward, for the live case stream: the newest id, and the
+//! events after a given id in id order.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, StoreResult, on_pool};
+
+/// One event of the log, without its detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened, e.g. `case.dispatch`.
+    pub action: String,
+    /// Kind of the changed thing, e.g. `case`.
+    pub entity_type: String,
+    /// Id of the changed thing.
+    pub entity_id: String,
+}
+
+impl Store {
+    /// The id of the newest event (0 when the log is empty).
+    pub async fn max_event_id(&self) -> StoreResult<i64> {
+        on_pool!(self, |pool, d| {
+            Ok(
+                sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events")
+                    .fetch_one(pool)
+                    .await?
+                    .unwrap_or(0),
+            )
+        })
+    }
+
+    /// Events with `after < id <= upto` (any `upto` when None), oldest first, at most `limit`;
+    /// of one entity type when given. Every entity type counts for the stream's gap detection,
+    /// since all share one sequence.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        upto: Option<i64>,
+        entity_type: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<FeedEvent>> {
+        on_pool!(self, |pool, d| {
+            let rows = sqlx::query(
+                "SELECT id, at, action, entity_type, entity_id FROM events \
+                 WHERE id > $1 AND ($2 IS NULL OR id <= $2) AND ($3 IS NULL OR entity_type = $3) \
+                 ORDER BY id LIMIT $4",
+            )
+            .bind(after)
+            .bind(upto)
+            .bind(entity_type)
+            .bind(limit.clamp(1, 10_000))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(FeedEvent {
+                        id: r.try_get("id")?,
+                        at: r.try_get("at")?,
+                        action: r.try_get("action")?,
+                        entity_type: r.try_get("entity_type")?,
+                        entity_id: r.try_get("entity_id")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(Into::into)
+        })
+    }
+}
