@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 import {
   BIN, CHROMIUM, SHOTS, CHROMIUM_ARGS, DESKTOP, PHONE, startWangge, freePort, openContext, idle, jump, renderedCounts, assertClean,
@@ -20,8 +21,34 @@ import {
 
 const PASSWORD = 'wangge-demo';
 const HANDLER_UNIT = 'dept-410103-cgzf'; // demo_handler's unit (src/demo.rs)
-// A 1×1 PNG: the smallest real image to upload.
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+/**
+ * A small real PNG (RGB, 8 bit) drawn by `pixel(x, y) → [r, g, b]`, so the thumbnails in the
+ * screenshots show something: a 处置前 heap of rubbish, a clean 处置后 pavement.
+ */
+function png(width, height, pixel) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) raw.set(pixel(x, y), y * (width * 3 + 1) + 1 + x * 3);
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+const paving = (x, y) => ((x % 16 < 1 || y % 12 < 1) ? [150, 150, 145] : [205, 203, 196]);
+const BEFORE = png(96, 72, (x, y) => ((x - 48) ** 2 / 900 + (y - 44) ** 2 / 400 < 1
+  ? [110 + ((x * 7 + y * 13) % 40), 85 + ((x * 3) % 30), 50] : paving(x, y)));
+const AFTER = png(96, 72, paving);
 const README_SHOT = path.resolve(SHOTS, '..', '..', 'docs');
 
 async function apiLogin(base, username) {
@@ -93,7 +120,7 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     // Setup through the API: which optional endpoints exist, and where the inspector patrols.
     const token = await apiLogin(server.base, 'demo_inspector');
     const probe = await fetch(`${server.base}/api/cases/0/photos?stage=before`, {
-      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' }, body: PNG,
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' }, body: BEFORE,
     });
     // A 404 from the API's fallback ("no such API resource") means the route does not exist;
     // any other answer (401, 404 for case 0, 422 …) means it does.
@@ -143,7 +170,7 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     await page.locator('#info .owner-chain li[data-level="grid"]').waitFor();
     await form.locator('select[name="category"]').selectOption('0101');
     await form.locator('textarea[name="description"]').fill('人行道上有一堆暴露垃圾,约两平方米。');
-    if (photos) await form.locator('input[name="photo"]').setInputFiles({ name: 'before.png', mimeType: 'image/png', buffer: PNG });
+    if (photos) await form.locator('input[name="photo"]').setInputFiles({ name: 'before.png', mimeType: 'image/png', buffer: BEFORE });
     await page.click('#report-form [data-act="submit-report"]');
     await page.locator('#info[data-source="case"] [data-field="status"]').waitFor();
     caseId = Number(await page.locator('#info').getAttribute('data-case'));
@@ -199,7 +226,7 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     await openFromList(page, 'accept', caseId);
     await act(page, caseId, 'accept', 'handling');
     if (photos) {
-      await page.locator('#info input[name="after_photo"]').setInputFiles({ name: 'after.png', mimeType: 'image/png', buffer: PNG });
+      await page.locator('#info input[name="after_photo"]').setInputFiles({ name: 'after.png', mimeType: 'image/png', buffer: AFTER });
     }
     await page.fill('#info .case-actions input[name="note"]', '已清理完毕。');
     await act(page, caseId, 'feedback', 'fed_back');
