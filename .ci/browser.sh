@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # CI: the map page in real headless Chromium against the real wangge binary (tests/browser).
 #
-# Builds nothing: it uses WANGGE_BIN (default target/debug/wangge, built by `cargo test` earlier
-# in .ci/run). Installs Debian's chromium and fonts-noto-cjk when missing, runs `npm ci` in
-# tests/browser and the test with node's built-in runner, and fails when the test failed or when
-# no test actually ran. Screenshots are left in artifacts/screenshots/.
+# Runs every tests/browser/*.test.mjs. Builds nothing: it uses WANGGE_BIN (default
+# target/debug/wangge, built by `cargo test` earlier in .ci/run). Installs Debian's chromium and
+# fonts-noto-cjk when missing, runs `npm ci` in tests/browser and the tests with node's built-in
+# runner, and fails when a test failed or when no test actually ran. Screenshots are left in
+# artifacts/screenshots/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

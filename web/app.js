@@ -6,6 +6,10 @@ import { buildStyle, GROUPS, CLICKABLE, FONT_STACK } from './js/style.js';
 import { DataLoader } from './js/data.js';
 import { InfoPanel } from './js/info.js';
 import { renderLayerList, LoginBox, renderStatus } from './js/panel.js';
+import { assign } from './js/api.js';
+import { ownerChainHtml } from './js/owner.js';
+import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers } from './js/cases.js';
+import { CaseWork } from './js/casework.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -40,8 +44,8 @@ const loader = new DataLoader(map, ({ pending, error }) => {
 
 // --- layer switches -------------------------------------------------------------------------
 
-const updateZoomHints = renderLayerList($('#layer-list'), GROUPS, (group, visible) => {
-  for (const id of group.layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+const updateZoomHints = renderLayerList($('#layer-list'), [...GROUPS, ...CASE_GROUPS], (group, visible) => {
+  for (const id of group.layers) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
   if (group.id === 'grid' || group.id === 'frontage') loader.setEnabled(group.id, visible);
 });
 const showZoom = () => {
@@ -57,12 +61,36 @@ const info = new InfoPanel($('#info'), loader.names, {
   onClose: () => map.getSource('selected').setData({ type: 'FeatureCollection', features: [] }),
 });
 
-/** The clicked feature's full geometry (rendered features are cut at tile edges). */
-function fullFeature(f) {
-  return loader.feature(f.source, f.properties.code) ?? { type: 'Feature', geometry: f.geometry, properties: {} };
+// --- cases ------------------------------------------------------------------------------------
+
+/** 门前三包 frontages with open cases are drawn red (feature state `open`, see style.js). */
+function markOpenFrontages() {
+  if (!map.getSource('frontage')) return;
+  const target = loader.tiles ? { source: 'frontage', sourceLayer: 'frontage' } : { source: 'frontage' };
+  map.removeFeatureState(target);
+  const open = new Map();
+  for (const c of feed.cases.values()) {
+    if (c.frontage_code && !FINAL.includes(c.status)) open.set(c.frontage_code, (open.get(c.frontage_code) ?? 0) + 1);
+  }
+  for (const [id, n] of open) map.setFeatureState({ ...target, id }, { open: n });
 }
 
-map.on('click', (e) => {
+const feed = new CaseFeed(map, () => {
+  casework.onCases();
+  markOpenFrontages();
+});
+loader.afterGridLoad(markOpenFrontages);
+const casework = new CaseWork({
+  map, info, feed, box: $('#case-box'), names: loader.names,
+  onPick: () => { if (PHONE.matches) setPanel(false); },
+});
+
+/** The owner chain of a clicked point (GET /api/assign), as HTML for the panel. */
+const ownerChain = (lngLat) => assign(lngLat.lng, lngLat.lat, { asOf: loader.at })
+  .then(ownerChainHtml, () => ownerChainHtml(null));
+
+map.on('click', async (e) => {
+  if (casework.handleClick(e)) return;
   // A few pixels of tolerance so thin lines (frontages, alleys) and points are easy to hit on a phone.
   const r = PHONE.matches ? 10 : 5;
   const box = [[e.point.x - r, e.point.y - r], [e.point.x + r, e.point.y + r]];
@@ -72,21 +100,19 @@ map.on('click', (e) => {
   const atPoint = new Set(map.queryRenderedFeatures(e.point, { layers }).map((f) => `${f.layer.id}:${f.properties.code}`));
   const usable = hits.filter((f) => f.layer.type !== 'fill' || atPoint.has(`${f.layer.id}:${f.properties.code}`));
   if (!usable.length) {
-    info.hide();
+    // An empty spot still has owners: show its chain.
+    map.getSource('selected').setData({ type: 'FeatureCollection', features: [] });
+    info.show(null, ownerChain(e.lngLat));
     return;
   }
   usable.sort((a, b) => CLICKABLE.indexOf(a.layer.id) - CLICKABLE.indexOf(b.layer.id));
   const top = usable[0];
-  // The 属地 chain: the areas (grid → zones → community → street → district) holding the click.
-  const seen = new Set([top.layer.id]);
-  const chain = [];
-  for (const f of usable.slice(1)) {
-    if (f.layer.type !== 'fill' || seen.has(f.layer.id)) continue;
-    seen.add(f.layer.id);
-    chain.push(f);
-  }
-  map.getSource('selected').setData({ type: 'FeatureCollection', features: [fullFeature(top)] });
-  info.show(top, chain);
+  // The owner chain comes from the assignment engine; the feature's own properties from the
+  // GeoJSON export (tiles carry only a few of them).
+  const owner = ownerChain(e.lngLat);
+  const full = await loader.fullFeature(top, e.lngLat);
+  map.getSource('selected').setData({ type: 'FeatureCollection', features: [full] });
+  info.show({ source: top.source, properties: { ...top.properties, ...full.properties } }, owner);
   // On a phone the panel is a bottom sheet: bring the clicked place into the part left visible.
   if (PHONE.matches) {
     const visible = map.getCanvas().clientHeight - info.el.offsetHeight;
@@ -95,8 +121,9 @@ map.on('click', (e) => {
 });
 
 map.on('mousemove', (e) => {
-  if (PHONE.matches) return;
-  const layers = CLICKABLE.filter((id) => id !== 'community-fill' && id !== 'street-fill' && id !== 'district-fill');
+  if (PHONE.matches || casework.reporting) return; // report mode keeps its crosshair
+  const layers = ['cases-pin', 'cases-cluster',
+    ...CLICKABLE.filter((id) => id !== 'community-fill' && id !== 'street-fill' && id !== 'district-fill')];
   const hit = map.queryRenderedFeatures(e.point, { layers: layers.filter((id) => map.getLayer(id)) }).length > 0;
   map.getCanvas().style.cursor = hit ? 'pointer' : '';
 });
@@ -106,8 +133,8 @@ map.on('mousemove', (e) => {
 let myGrids = [];
 function markMyGrids() {
   if (!map.getSource('grid')) return;
-  map.removeFeatureState({ source: 'grid' });
-  for (const code of myGrids) map.setFeatureState({ source: 'grid', id: code }, { mine: true });
+  map.removeFeatureState(loader.gridState());
+  for (const code of myGrids) map.setFeatureState(loader.gridState(code), { mine: true });
 }
 loader.afterGridLoad(markMyGrids);
 const login = new LoginBox($('#login-box'), (session) => {
@@ -115,6 +142,7 @@ const login = new LoginBox($('#login-box'), (session) => {
   if (map.loaded()) markMyGrids();
   document.body.classList.toggle('logged-in', !!session);
   $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';
+  casework.setSession(session);
 });
 
 // --- panel open/close -----------------------------------------------------------------------
@@ -140,6 +168,8 @@ let markReady;
 const ready = new Promise((resolve) => { markReady = resolve; });
 
 map.on('load', async () => {
+  addCaseLayers(map);
+  feed.refreshMap(); // cases may have arrived before the map's style did
   const bbox = await loader.loadStatic();
   if (bbox) map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 16, animate: false });
   showZoom();
@@ -155,13 +185,15 @@ renderStatus($('#status-box'));
 window.wangge = {
   map,
   loader,
+  feed,
+  casework,
   groups: GROUPS,
   ready,
   /** Resolves once no request is pending and the map has rendered everything. */
   async idle() {
     await ready;
     for (;;) {
-      if (loader.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
+      if (loader.pending === 0 && !loader.labelsPending && feed.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
   },

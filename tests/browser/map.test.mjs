@@ -10,129 +10,16 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import {
+  BIN, CHROMIUM, SHOTS, CHROMIUM_ARGS, DESKTOP, PHONE, startWangge, freePort, openContext, idle, jump,
+  renderedCounts, assertClean,
+} from './harness.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.resolve(ROOT, process.env.WANGGE_BIN || 'target/debug/wangge');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'artifacts', 'screenshots');
-// Flags as in the machine notes: without the background-networking ones Chromium tries to reach
-// Google at start. A fresh profile directory is made by Playwright for every launch.
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  // A second fence below Playwright's request routing: anything not on loopback (which Chromium
-  // never sends through a proxy) goes to a closed local port and fails.
-  '--proxy-server=http://127.0.0.1:9',
-];
-const STARTUP_TIMEOUT_MS = 180_000;
-
-const DESKTOP = { viewport: { width: 1280, height: 800 } };
-const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-
-// --- helpers -----------------------------------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-/** Whether a request URL stays on this machine (data: and blob: URLs never leave the page). */
-function isLocal(url) {
-  const u = new URL(url);
-  if (u.protocol === 'data:' || u.protocol === 'blob:') return true;
-  return LOOPBACK.has(u.hostname);
-}
-
-async function startWangge(dir, port) {
-  const log = fs.openSync(path.join(dir, 'wangge.log'), 'w');
-  const child = spawn(BIN, ['serve'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      WANGGE_DATABASE_URL: `sqlite://${path.join(dir, 'wangge.db')}`,
-      WANGGE_BIND: `127.0.0.1:${port}`,
-      WANGGE_GEODATA: path.join(ROOT, 'geodata'),
-      WANGGE_WEB_DIR: path.join(ROOT, 'web'),
-      RUST_LOG: 'warn',
-    },
-    stdio: ['ignore', log, log],
-  });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null) {
-      throw new Error(`wangge exited with ${child.exitCode}:\n${fs.readFileSync(path.join(dir, 'wangge.log'), 'utf8')}`);
-    }
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) return { child, base };
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      child.kill('SIGTERM');
-      throw new Error('wangge did not become healthy in time');
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/**
- * A browser context that blocks and records every non-loopback request, and records console
- * errors, page errors and failed (>= 400) responses.
- */
-async function openContext(browser, options) {
-  const context = await browser.newContext({ ...options, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-  const record = { external: [], consoleErrors: [], pageErrors: [], badResponses: [], requests: 0, paths: new Set() };
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (isLocal(url)) return route.continue();
-    if (!record.external.includes(url)) record.external.push(url);
-    return route.abort('blockedbyclient');
-  });
-  context.on('request', (req) => {
-    record.requests++;
-    if (req.url().startsWith('http')) record.paths.add(new URL(req.url()).pathname);
-    if (!isLocal(req.url()) && !record.external.includes(req.url())) record.external.push(req.url());
-  });
-  context.on('response', (res) => {
-    if (res.status() >= 400) record.badResponses.push(`${res.status()} ${res.url()}`);
-  });
-  const page = await context.newPage();
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') record.consoleErrors.push(msg.text());
-  });
-  page.on('pageerror', (err) => record.pageErrors.push(String(err?.stack || err)));
-  return { context, page, record };
-}
-
-const idle = (page) => page.evaluate(() => window.wangge.idle());
-
-async function jump(page, center, zoom) {
-  await page.evaluate(([c, z]) => window.wangge.map.jumpTo({ center: c, zoom: z }), [center, zoom]);
-  await idle(page);
-}
-
-/** Number of rendered features per style layer id, for the given ids. */
-function renderedCounts(page, layerIds) {
-  return page.evaluate((ids) => {
-    const { map } = window.wangge;
-    return Object.fromEntries(ids.map((id) => [id, map.queryRenderedFeatures({ layers: [id] }).length]));
-  }, layerIds);
-}
+// --- helpers ----------------------------------------------------------------------------------
 
 /** A representative position of a zone of `kind`: first vertex of its geometry. */
 function zonePosition(page, kind) {
@@ -143,18 +30,6 @@ function zonePosition(page, kind) {
     while (typeof c[0] !== 'number') c = c[0];
     return c;
   }, kind);
-}
-
-// Everything the page may load from wangge: itself, its modules, vendored MapLibre, the API.
-// A glyph, sprite or tile request (there is no such server) would show up here.
-const ALLOWED_PATH = /^\/(|app\.(js|css)|js\/[\w-]+\.js|vendor\/maplibre-gl\/[\w.-]+|healthz|api\/(layers|basemap|auth|units)(\/.*)?)$/;
-
-function assertClean(record) {
-  assert.deepEqual(record.external, [], 'requests to non-loopback addresses');
-  assert.deepEqual([...record.paths].filter((p) => !ALLOWED_PATH.test(p)), [], 'unexpected requests to wangge');
-  assert.deepEqual(record.pageErrors, [], 'uncaught page errors');
-  assert.deepEqual(record.consoleErrors, [], 'console errors');
-  assert.deepEqual(record.badResponses, [], 'HTTP error responses');
 }
 
 // --- the test -----------------------------------------------------------------------------------
@@ -234,10 +109,52 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
       assert.equal((await renderedCounts(ctx.page, ['frontage-line']))['frontage-line'], 0, 'no frontages below zoom 15');
       await jump(ctx.page, [113.64, 34.75], 16);
       const kinds = await ctx.page.evaluate(() =>
-        window.wangge.map.queryRenderedFeatures({ layers: ['frontage-line'] }).map((f) => f.properties.kind));
+        window.wangge.map.queryRenderedFeatures({ layers: ['frontage-line'] }).map((f) => f.properties.shop_type ?? f.properties.kind));
       assert.ok(kinds.length > 0, 'no frontages at zoom 16');
       assert.ok(new Set(kinds).size >= 3, `frontages of several shop types expected: ${[...new Set(kinds)]}`);
       await ctx.page.screenshot({ path: path.join(SHOTS, 'desktop-grids-frontages.png') });
+    });
+
+    it('draws grids and frontages from vector tiles today, from GeoJSON for a past date', async () => {
+      await jump(ctx.page, [113.64, 34.75], 16);
+      const tiled = await ctx.page.evaluate(() => ['grid', 'frontage'].map((s) => window.wangge.map.getSource(s).type));
+      assert.deepEqual(tiled, ['vector', 'vector']);
+      const tilePaths = [...ctx.record.paths].filter((p) => p.startsWith('/tiles/'));
+      for (const layer of ['grid', 'frontage']) {
+        assert.ok(tilePaths.some((p) => p.startsWith(`/tiles/${layer}/`)), `no /tiles/${layer}/ request: ${tilePaths.slice(0, 5)}`);
+      }
+      // No bounding-box GeoJSON for the big layers while tiles serve them.
+      assert.equal(ctx.record.urls.filter((u) => /\/api\/layers\/(grid|frontage)\?/.test(u)).length, 0);
+      // A date in the past: tiles only hold today's layers, so the page falls back to GeoJSON.
+      await ctx.page.fill('#at', '2024-06-01');
+      await ctx.page.dispatchEvent('#at', 'change');
+      await idle(ctx.page);
+      assert.equal(await ctx.page.evaluate(() => window.wangge.map.getSource('grid').type), 'geojson');
+      const past = await renderedCounts(ctx.page, ['grid-line', 'frontage-line', 'grid-label']);
+      for (const [id, count] of Object.entries(past)) assert.ok(count > 0, `${id} rendered nothing for 2024-06-01`);
+      assert.ok(ctx.record.urls.some((u) => /\/api\/layers\/grid\?.*at=2024-06-01/.test(u)), 'grid GeoJSON for the date');
+      await ctx.page.fill('#at', '');
+      await ctx.page.dispatchEvent('#at', 'change');
+      await idle(ctx.page);
+      assert.equal(await ctx.page.evaluate(() => window.wangge.map.getSource('grid').type), 'vector');
+      const today = await renderedCounts(ctx.page, ['grid-line', 'frontage-line', 'grid-label']);
+      for (const [id, count] of Object.entries(today)) assert.ok(count > 0, `${id} rendered nothing from tiles`);
+    });
+
+    it('shows the owner chain with reasons for a click anywhere', async () => {
+      await jump(ctx.page, [113.64, 34.75], 16);
+      const canvas = await ctx.page.locator('#map canvas').boundingBox();
+      const p = await ctx.page.evaluate(() => window.wangge.map.project([113.64, 34.75]));
+      await ctx.page.mouse.click(canvas.x + p.x, canvas.y + p.y);
+      const chain = ctx.page.locator('#info .owner-chain');
+      await chain.waitFor();
+      for (const level of ['grid', 'community', 'street', 'district', 'owner']) {
+        assert.equal(await chain.locator(`li[data-level="${level}"]`).count(), 1, `chain lacks ${level}`);
+      }
+      const text = await ctx.page.locator('#info').textContent();
+      assert.ok(text.includes('410103009001010'), 'the grid holding the point');
+      assert.ok(text.includes('判定依据'), 'reasons');
+      assert.ok(text.includes('属地兜底'), 'the fallback owner');
     });
 
     const ZONES = [
@@ -319,7 +236,7 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
         map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { animate: false, maxZoom: 16, padding: 40 });
       }, mine.slice(0, 12));
       await idle(ctx.page);
-      const state = await ctx.page.evaluate((code) => window.wangge.map.getFeatureState({ source: 'grid', id: code }), mine);
+      const state = await ctx.page.evaluate((code) => window.wangge.map.getFeatureState(window.wangge.loader.gridState(code)), mine);
       assert.equal(state.mine, true, `grid ${mine} marked as the inspector's own`);
       await ctx.page.screenshot({ path: path.join(SHOTS, 'desktop-logged-in.png') });
       // A wrong password shows the server's Chinese message and keeps nobody logged in.

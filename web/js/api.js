@@ -12,14 +12,15 @@ export class ApiError extends Error {
   }
 }
 
-async function request(path, { method = 'GET', body, signal, auth = true } = {}) {
+export async function request(path, { method = 'GET', body, signal, auth = true, contentType } = {}) {
   const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers['content-type'] = contentType ?? (raw ? body.type : 'application/json');
   const session = getSession();
   if (auth && session) headers.authorization = `Bearer ${session.token}`;
   const res = await fetch(path, {
     method, headers, signal,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
   });
   const text = await res.text();
   let json = null;
@@ -105,4 +106,45 @@ export async function unit(code) {
     unitCache.set(code, request(`/api/units/${encodeURIComponent(code)}`).catch(() => null));
   }
   return unitCache.get(code);
+}
+
+// --- optional endpoints -----------------------------------------------------------------------
+
+let pathsPromise = null;
+/**
+ * The API paths this server has, from its OpenAPI document. Endpoints added while the page was
+ * being built (categories, case export, event stream, photos) are used only when listed here, so
+ * an older server is never asked for them (a 404 would be logged as a console error).
+ */
+export function apiPaths() {
+  pathsPromise ??= request('/api/openapi.json', { auth: false })
+    .then((doc) => new Set(Object.keys(doc?.paths ?? {})))
+    .catch(() => new Set());
+  return pathsPromise;
+}
+export const hasPath = async (path) => (await apiPaths()).has(path);
+
+/** GET /api/assign: the owner chain of a WGS84 point, with reasons. */
+export function assign(lon, lat, { asOf = null, category = null, signal } = {}) {
+  const q = new URLSearchParams({ lon: lon.toFixed(7), lat: lat.toFixed(7) });
+  if (asOf) q.set('as_of', asOf);
+  if (category) q.set('category', category);
+  return request(`/api/assign?${q}`, { signal, auth: false });
+}
+
+/** Responsible units of a kind (department by default), for the dispatcher's unit picker. */
+export const units = (kind = 'department') => request(`/api/units?kind=${encodeURIComponent(kind)}&limit=1000`);
+
+export const getCase = (id) => request(`/api/cases/${id}`);
+export const act = (id, action, extra = {}, note) =>
+  request(`/api/cases/${id}/actions`, { method: 'POST', body: { action, ...extra, ...(note ? { note } : {}) } });
+export const createCase = (body) => request('/api/cases', { method: 'POST', body });
+export const uploadPhoto = (id, stage, file) =>
+  request(`/api/cases/${id}/photos?stage=${stage}`, { method: 'POST', body: file, contentType: file.type || 'image/jpeg' });
+
+/** GET /api/cases with filters (status, grid, unit, category, queue, limit, before_id …). */
+export function cases(filters = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v !== undefined && v !== null && v !== '') q.set(k, v);
+  return request(`/api/cases?${q}`);
 }

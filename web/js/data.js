@@ -1,14 +1,34 @@
-// Fills the style's GeoJSON sources from wangge's endpoints.
+// Fills the style's sources from wangge's endpoints.
 //
-// Small layers (districts, streets, communities, zones, basemap) are loaded whole, once. The two
-// big ones are loaded for the viewport only: unit grids (20k polygons) from GRID_MIN_ZOOM and
-// 门前三包 frontages (40k segments) from FRONTAGE_MIN_ZOOM, re-requested with `bbox` after each
-// move that leaves the area already loaded. When the server grows vector tiles
-// (/tiles/{layer}/{z}/{x}/{y}.mvt) these two become `vector` sources and this part goes away.
+// Small layers (districts, streets, communities, zones, basemap) are loaded whole as GeoJSON,
+// once. The two big ones, unit grids (20k polygons) and 门前三包 frontages (40k segments), are
+// vector tiles (/tiles/{layer}/{z}/{x}/{y}.mvt) while the page shows today's layers. Tiles only
+// hold the current version, so when the date field points to the past these two sources are
+// swapped for GeoJSON loaded for the viewport only (from GRID_MIN_ZOOM and FRONTAGE_MIN_ZOOM,
+// re-requested with `bbox` after each move that leaves the area already loaded).
+//
+// Grid code labels: one point per grid, at its pole of inaccessibility (labels.js). From tiles,
+// a grid cut by a tile edge arrives in pieces; the largest piece carries the label.
 
 import * as api from './api.js';
 import { labelPoints, bboxOf } from './labels.js';
-import { GRID_MIN_ZOOM, FRONTAGE_MIN_ZOOM } from './style.js';
+import { GRID_MIN_ZOOM, FRONTAGE_MIN_ZOOM, TILED, buildStyle } from './style.js';
+
+const EMPTY = { type: 'FeatureCollection', features: [] };
+/** Grid code labels are shown from zoom 16 (style.js); start computing them a little earlier. */
+const GRID_LABEL_ZOOM = 15.5;
+
+function ringArea(ring) {
+  let s = 0;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) s += (ring[j][0] - ring[i][0]) * (ring[j][1] + ring[i][1]);
+  return Math.abs(s / 2);
+}
+
+function outerArea(geometry) {
+  if (geometry?.type === 'Polygon') return ringArea(geometry.coordinates[0]);
+  if (geometry?.type === 'MultiPolygon') return Math.max(0, ...geometry.coordinates.map((p) => ringArea(p[0])));
+  return 0;
+}
 
 const STATIC_LAYERS = ['district', 'street', 'community', 'zone'];
 const BASEMAP = ['road', 'railway', 'water', 'building'];
@@ -35,6 +55,8 @@ export class DataLoader {
     this.map = map;
     this.onChange = onChange;
     this.at = null; // ISO date for the `at` query, null = today
+    this.tiles = true; // grids and frontages from vector tiles (today) or GeoJSON (a past date)
+    this.labelsPending = false; // grid code labels are being recomputed from tiles
     this.pending = 0;
     this.error = null;
     this.names = new Map(); // code → {name, layer}, for showing parents by name
@@ -45,7 +67,92 @@ export class DataLoader {
     this.counts = {};
     this.byCode = {}; // source → Map(code → feature): full geometry for the selection outline
     this._afterGrid = [];
-    map.on('moveend', () => this.loadViewport());
+    map.on('moveend', () => {
+      this.loadViewport();
+      this._scheduleTileLabels();
+    });
+    map.on('sourcedata', (e) => {
+      if (e.sourceId === 'grid' && e.tile) this._scheduleTileLabels();
+    });
+  }
+
+  /** The target of grid feature state: the vector source names its layer too. */
+  gridState(id) {
+    return { source: 'grid', ...(this.tiles ? { sourceLayer: 'grid' } : {}), ...(id ? { id } : {}) };
+  }
+
+  /**
+   * Swaps the grid and frontage sources between vector tiles and GeoJSON, keeping the layers'
+   * order and visibility.
+   */
+  _setTiles(tiles) {
+    if (tiles === this.tiles) return;
+    this.tiles = tiles;
+    const map = this.map;
+    const style = buildStyle({ tiles });
+    const order = map.getStyle().layers.map((l) => l.id);
+    const removed = order.filter((id) => TILED[map.getLayer(id)?.source]);
+    const visibility = Object.fromEntries(removed.map((id) => [id, map.getLayoutProperty(id, 'visibility') ?? 'visible']));
+    for (const id of removed) map.removeLayer(id);
+    for (const name of Object.keys(TILED)) {
+      map.removeSource(name);
+      map.addSource(name, style.sources[name]);
+      delete this.byCode[name];
+    }
+    for (const id of removed) {
+      const spec = style.layers.find((l) => l.id === id);
+      spec.layout = { ...spec.layout, visibility: visibility[id] };
+      const before = order.slice(order.indexOf(id) + 1).find((x) => map.getLayer(x));
+      map.addLayer(spec, before);
+    }
+    map.getSource('grid-label').setData(EMPTY);
+    this._afterGrid.forEach((fn) => fn(null));
+  }
+
+  _scheduleTileLabels() {
+    if (!this.tiles) return;
+    this.labelsPending = true;
+    clearTimeout(this._labelTimer);
+    this._labelTimer = setTimeout(() => this._tileLabels(), 60);
+  }
+
+  /** One label point per grid in the loaded tiles (the largest piece of a grid cut by tile edges). */
+  _tileLabels() {
+    const map = this.map;
+    this.labelsPending = false;
+    if (!this.tiles) return;
+    if (map.getZoom() < GRID_LABEL_ZOOM || !this.viewport.grid.enabled || !map.getSource('grid')) {
+      map.getSource('grid-label').setData(EMPTY);
+      return;
+    }
+    const best = new Map();
+    for (const f of map.querySourceFeatures('grid', { sourceLayer: 'grid' })) {
+      const code = f.properties.code;
+      const area = outerArea(f.geometry);
+      if (!code || area === 0) continue;
+      if (!best.has(code) || best.get(code).area < area) {
+        best.set(code, { area, feature: { type: 'Feature', geometry: f.geometry, properties: f.properties } });
+      }
+      this.names.set(code, { name: f.properties.name, layer: 'grid' });
+    }
+    const fc = { type: 'FeatureCollection', features: [...best.values()].map((b) => b.feature) };
+    map.getSource('grid-label').setData(labelPoints(fc, { precision: 0.1 }));
+  }
+
+  /**
+   * The clicked feature with its full geometry and all its properties (rendered features are cut
+   * at tile edges, and tiles carry only a few properties): from what GeoJSON is loaded, else a
+   * small bounding-box request around the click.
+   */
+  async fullFeature(f, lngLat) {
+    const known = this.feature(f.source, f.properties.code);
+    if (known) return known;
+    const fallback = { type: 'Feature', geometry: f.geometry, properties: f.properties };
+    if (!TILED[f.source] || !lngLat) return fallback;
+    const d = 0.0005; // about 50 m: a frontage within the click tolerance is inside
+    const bbox = [lngLat.lng - d, lngLat.lat - d, lngLat.lng + d, lngLat.lat + d];
+    const fc = await this._track(api.layer(f.source, { bbox, at: this.at }));
+    return fc?.features.find((x) => x.properties.code === f.properties.code) ?? fallback;
   }
 
   async _track(promise) {
@@ -120,6 +227,9 @@ export class DataLoader {
   /** Changes the date shown (null = today) and reloads everything. */
   async setDate(at) {
     this.at = at || null;
+    // Tiles hold today's layers: a date before today needs GeoJSON for that date.
+    const today = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai' }).format(new Date());
+    this._setTiles(!this.at || this.at >= today);
     for (const v of Object.values(this.viewport)) v.loaded = null;
     await Promise.all([this.loadStatic({ basemap: false }), this.loadViewport()]);
   }
@@ -127,6 +237,7 @@ export class DataLoader {
   setEnabled(name, enabled) {
     this.viewport[name].enabled = enabled;
     if (enabled) this.loadViewport();
+    if (name === 'grid') this._scheduleTileLabels();
   }
 
   /** Calls fn after every grid load (used to re-apply feature state). */
@@ -134,6 +245,7 @@ export class DataLoader {
 
   /** Requests grids/frontages for the current view when the view left the loaded area. */
   async loadViewport() {
+    if (this.tiles) return;
     const zoom = this.map.getZoom();
     const b = this.map.getBounds();
     const view = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];

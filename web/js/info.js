@@ -98,25 +98,48 @@ export class InfoPanel {
   }
 
   /**
-   * Shows `feature` (a MapLibre feature) and, below it, the other features under the click
-   * (e.g. the grid's community, street and district): the 属地 chain of that place.
+   * Shows `feature` (a MapLibre feature, or null for an empty spot) and, below it, the owner chain
+   * of the clicked point: `owner` is a promise of the GET /api/assign answer (owner.js).
    */
-  show(feature, others = []) {
-    const source = feature.source;
-    const p = feature.properties;
-    const rows = propertyRows(source, p, this.names)
-      .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${v}</td></tr>`).join('');
-    const chain = others.map((f) => `<li><span class="tag">${escapeHtml(layerTitle(f.source, f.properties))}</span> ${escapeHtml(f.properties.name)}</li>`).join('');
+  show(feature, owner = null) {
+    const source = feature?.source ?? 'place';
+    const p = feature?.properties ?? {};
+    const rows = feature ? propertyRows(source, p, this.names)
+      .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${v}</td></tr>`).join('') : '';
+    this.open({
+      source,
+      tag: feature ? layerTitle(source, p) : '位置',
+      title: feature ? (p.name ?? p.code ?? '') : '地图上的点',
+      body: `${rows ? `<table class="props">${rows}</table>` : ''}
+        ${owner ? '<h3>所在位置 · 归属链</h3><div class="owner-box">正在查询归属…</div>' : ''}`,
+    });
+    if (owner) {
+      const token = this._token;
+      owner.then((html) => {
+        const box = this.el.querySelector('.owner-box');
+        if (box && token === this._token) {
+          box.innerHTML = html;
+          this._resolveUnits();
+        }
+      });
+    }
+  }
+
+  /**
+   * Opens the panel with any content: {source, tag, title, body (HTML)}. `expanded`: on a phone,
+   * open the bottom sheet fully (forms and case work need more than the peek).
+   */
+  open({ source, tag, title, body, head = '', expanded = false }) {
+    this._token = (this._token ?? 0) + 1;
     this.el.innerHTML = `
       <header>
-        <span class="tag">${escapeHtml(layerTitle(source, p))}</span>
-        <h2>${escapeHtml(p.name ?? p.code ?? '')}</h2>
-        <button type="button" class="expand" data-action="expand" aria-expanded="false">展开</button>
+        <span class="tag">${escapeHtml(tag)}</span>
+        <h2>${escapeHtml(title)}</h2>${head}
+        <button type="button" class="expand" data-action="expand" aria-expanded="${expanded}">${expanded ? '收起' : '展开'}</button>
         <button type="button" class="icon" data-action="close" aria-label="关闭">×</button>
       </header>
-      <table class="props">${rows}</table>
-      ${chain ? `<h3>所在位置</h3><ul class="chain">${chain}</ul>` : ''}`;
-    this.el.classList.remove('expanded');
+      ${body}`;
+    this.el.classList.toggle('expanded', expanded);
     this.el.scrollTop = 0;
     this.el.hidden = false;
     this.el.dataset.source = source;

@@ -17,6 +17,11 @@ function swatch(item) {
     case 'circle':
       style.push(`background:${item.color}`, 'border-radius:50%', 'border:1.5px solid #fff', 'box-shadow:0 0 0 1px #999');
       break;
+    case 'ring':
+      style.push('background:#fff', 'border-radius:50%', `border:3px solid ${item.color}`, 'width:14px', 'height:14px');
+      break;
+    case 'heat':
+      return '<span class="swatch heat"></span>';
     case 'rail':
       return '<span class="swatch rail"></span>';
     default: // line
@@ -32,9 +37,9 @@ function swatch(item) {
  */
 export function renderLayerList(el, groups, onToggle) {
   el.innerHTML = groups.map((g) => `
-    <li data-group="${g.id}">
+    <li data-group="${g.id}"${g.off ? ' class="off"' : ''}>
       <label class="switch">
-        <input type="checkbox" checked data-group="${g.id}">
+        <input type="checkbox"${g.off ? '' : ' checked'} data-group="${g.id}">
         <span class="title">${escapeHtml(g.title)}</span>
         ${g.minzoom ? `<small class="hint">放大至 ${g.minzoom} 级显示</small>` : ''}
       </label>

@@ -32,6 +32,7 @@ export const COLORS = {
   railwayLand: '#5d6d7e',
   backAlley: '#a0522d',
   highlight: '#00b3ff',
+  openProblem: '#ff1744',
 };
 
 /** 门前三包 frontages: shop type → [中文, colour]. */
@@ -58,7 +59,7 @@ export const SITE_TYPES = {
 };
 
 const matchBy = (prop, table, fallback) => [
-  'match', ['get', prop],
+  'match', Array.isArray(prop) ? prop : ['get', prop],
   ...Object.entries(table).flatMap(([k, [, color]]) => [k, color]),
   fallback,
 ];
@@ -95,6 +96,33 @@ function roadWidth(metres, fromZoom, minPx, extra = 0) {
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
 const geojson = (extra = {}) => ({ type: 'geojson', data: EMPTY, ...extra });
+
+/**
+ * The big layers wangge serves as Mapbox Vector Tiles (GET /tiles/{layer}/{z}/{x}/{y}.mvt, zoom
+ * 12–18 for grids, 14–18 for frontages; MapLibre overzooms beyond 18). Tiles hold the CURRENT
+ * version only, so a date in the past switches these sources back to GeoJSON by bounding box
+ * (data.js). Streets and communities stay GeoJSON: they are small, loaded whole once, and the
+ * page needs them whole anyway (one label per polygon, the code → name index).
+ */
+export const TILED = { grid: { minzoom: 12 }, frontage: { minzoom: 14 } };
+
+/** Source definition of a big layer: vector tiles (`tiles` true) or GeoJSON filled by data.js. */
+export function bigSource(name, tiles) {
+  if (tiles) {
+    // Absolute URL: tiles are fetched from MapLibre's worker, where a relative URL has no page
+    // to be relative to.
+    const origin = globalThis.location?.origin ?? '';
+    return {
+      type: 'vector', tiles: [`${origin}/tiles/${name}/{z}/{x}/{y}.mvt`],
+      minzoom: TILED[name].minzoom, maxzoom: 18, promoteId: 'code',
+    };
+  }
+  // Keep full precision for small polygons: grid and frontage geometry is metre-scale.
+  return geojson({ tolerance: 0.2, promoteId: 'code' });
+}
+
+/** The 门前三包 shop type: `shop_type` in tiles, `kind` in the GeoJSON export. */
+export const SHOP_TYPE_EXPR = ['coalesce', ['get', 'shop_type'], ['get', 'kind']];
 
 /** Source ids; data is filled in by data.js. */
 export const SOURCES = [
@@ -147,6 +175,7 @@ export const GROUPS = [
     legend: [
       ...Object.values(SHOP_TYPES).map(([label, color]) => ({ label, kind: 'line', color, width: 4 })),
       { label: '其他', kind: 'line', color: SHOP_OTHER, width: 4 },
+      { label: '有未结案件(登录后)', kind: 'line', color: '#ff1744', width: 6 },
     ],
   },
   {
@@ -178,11 +207,13 @@ export const CLICKABLE = [
   'street-fill', 'district-fill',
 ];
 
-export function buildStyle() {
+/**
+ * The whole style. `tiles`: the grid and frontage layers come from vector tiles (today's
+ * layers) rather than GeoJSON (a date in the past).
+ */
+export function buildStyle({ tiles = true } = {}) {
   const sources = Object.fromEntries(SOURCES.map((id) => [id, geojson()]));
-  // Keep full precision for small polygons: grid and frontage geometry is metre-scale.
-  sources.grid = geojson({ tolerance: 0.2, promoteId: 'code' });
-  sources.frontage = geojson({ tolerance: 0.2 });
+  for (const name of Object.keys(TILED)) sources[name] = bigSource(name, tiles);
   const zoneKind = (k) => ['==', ['get', 'kind'], k];
   const zoneFilter = (k, geom) => ['all', zoneKind(k), ['==', ['geometry-type'], geom]];
   const lineWidth = (stops) => ['interpolate', ['exponential', 1.6], ['zoom'], ...stops];
@@ -295,8 +326,12 @@ export function buildStyle() {
       id: 'frontage-line', type: 'line', source: 'frontage', minzoom: FRONTAGE_MIN_ZOOM,
       layout: { 'line-cap': 'butt' },
       paint: {
-        'line-color': matchBy('kind', SHOP_TYPES, SHOP_OTHER),
-        'line-width': ['interpolate', ['linear'], ['zoom'], 15, 2.5, 18, 8],
+        // "open" (set by the page from the cases it lists): open problems on this frontage.
+        'line-color': ['case', ['>', ['coalesce', ['feature-state', 'open'], 0], 0], COLORS.openProblem,
+          matchBy(SHOP_TYPE_EXPR, SHOP_TYPES, SHOP_OTHER)],
+        'line-width': ['interpolate', ['linear'], ['zoom'], 15,
+          ['case', ['>', ['coalesce', ['feature-state', 'open'], 0], 0], 5, 2.5], 18,
+          ['case', ['>', ['coalesce', ['feature-state', 'open'], 0], 0], 12, 8]],
       },
     },
 
@@ -367,5 +402,7 @@ export function buildStyle() {
       paint: halo(COLORS.district, 2.5),
     },
   ];
+  // Vector sources name the layer inside the tile too.
+  if (tiles) for (const l of layers) if (TILED[l.source]) l['source-layer'] = l.source;
   return { version: 8, name: 'wangge', sources, layers };
 }

@@ -1,0 +1,224 @@
+// Cases on the map: clustered pins coloured by status (fill) and traffic light (ring), and a
+// heatmap filtered by category and time range. The data is every case the logged-in user may list
+// (GET /api/cases/export?format=geojson when the server has it, else GET /api/cases page by
+// page), kept current by the server's event stream (GET /api/cases/stream, EventSource with
+// ?access_token=) when it has one, else by a gentle poll.
+
+import * as api from './api.js';
+import { FONT_STACK } from './style.js';
+
+/** Status → [中文, colour], in workflow order. */
+export const STATUS = {
+  verifying: ['待核实', '#8d8d8d'],
+  collected: ['已采集(待立案)', '#7b52ab'],
+  registered: ['已立案(待派遣)', '#1f6fc5'],
+  dispatched: ['已派遣', '#0aa1b5'],
+  handling: ['处置中', '#ef7d00'],
+  fed_back: ['已反馈(待核查)', '#b59b00'],
+  checked: ['核查通过(待结案)', '#2e9d48'],
+  closed: ['已结案', '#4a4a4a'],
+  parked: ['挂账', '#9c5b34'],
+  voided: ['作废', '#c8c8c8'],
+  merged: ['已合并(重复上报)', '#b9aed1'],
+};
+/** Statuses that need no more work. */
+export const FINAL = ['closed', 'voided', 'merged'];
+/** Deadline light → [中文, colour]: the ring around the pin. */
+export const LIGHT = { green: ['按时', '#2e7d32'], yellow: ['临期', '#f2b400'], red: ['超期', '#d32f2f'] };
+
+export const CASE_GROUPS = [
+  {
+    id: 'cases', title: '案件',
+    layers: ['cases-cluster', 'cases-count', 'cases-pin'],
+    legend: [
+      ...Object.values(STATUS).map(([label, color]) => ({ label, kind: 'circle', color })),
+      ...Object.values(LIGHT).map(([label, color]) => ({ label: `外圈:${label}`, kind: 'ring', color })),
+      { label: '聚合(红色含超期)', kind: 'circle', color: '#3d6fb6' },
+    ],
+  },
+  {
+    id: 'heat', title: '案件热力图', off: true,
+    layers: ['cases-heat'],
+    legend: [{ label: '少 → 多', kind: 'heat' }],
+  },
+];
+
+const EMPTY = { type: 'FeatureCollection', features: [] };
+const OPEN = ['!', ['in', ['get', 'status'], ['literal', FINAL]]];
+const statusColor = ['match', ['get', 'status'], ...Object.entries(STATUS).flatMap(([k, [, c]]) => [k, c]), '#777777'];
+const lightColor = ['match', ['coalesce', ['get', 'light'], ''], ...Object.entries(LIGHT).flatMap(([k, [, c]]) => [k, c]), '#ffffff'];
+
+/** Adds the case sources and layers on top of the map's style. */
+export function addCaseLayers(map) {
+  map.addSource('cases', {
+    type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 45, clusterMaxZoom: 15,
+    clusterProperties: {
+      red: ['+', ['case', ['==', ['get', 'light'], 'red'], 1, 0]],
+      open: ['+', ['case', OPEN, 1, 0]],
+    },
+  });
+  map.addSource('cases-heat', { type: 'geojson', data: EMPTY });
+  map.addLayer({
+    id: 'cases-heat', type: 'heatmap', source: 'cases-heat', layout: { visibility: 'none' },
+    paint: {
+      'heatmap-radius': ['interpolate', ['linear'], ['zoom'], 10, 12, 16, 40],
+      'heatmap-intensity': ['interpolate', ['linear'], ['zoom'], 10, 0.8, 16, 2],
+      'heatmap-opacity': 0.75,
+    },
+  });
+  map.addLayer({
+    id: 'cases-cluster', type: 'circle', source: 'cases', filter: ['has', 'point_count'],
+    paint: {
+      'circle-color': ['case', ['>', ['get', 'red'], 0], '#d84a3a', '#3d6fb6'],
+      'circle-radius': ['step', ['get', 'point_count'], 14, 10, 18, 50, 24, 200, 30],
+      'circle-opacity': 0.85, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
+    },
+  });
+  map.addLayer({
+    id: 'cases-count', type: 'symbol', source: 'cases', filter: ['has', 'point_count'],
+    layout: { 'text-field': ['get', 'point_count_abbreviated'], 'text-font': FONT_STACK, 'text-size': 13, 'text-allow-overlap': true },
+    paint: { 'text-color': '#ffffff' },
+  });
+  map.addLayer({
+    id: 'cases-pin', type: 'circle', source: 'cases', filter: ['!', ['has', 'point_count']],
+    paint: {
+      'circle-color': statusColor,
+      'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 6, 16, 9],
+      'circle-stroke-color': lightColor,
+      'circle-stroke-width': ['case', ['has', 'light'], 3.5, 2],
+    },
+  });
+}
+
+const asFeature = (c) => ({
+  type: 'Feature',
+  geometry: { type: 'Point', coordinates: [c.lon, c.lat] },
+  properties: {
+    id: c.id, case_no: c.case_no, status: c.status, category: c.category,
+    reported_at: c.reported_at, ...(c.light ? { light: c.light } : {}),
+  },
+});
+
+const POLL_MS = 20_000;
+const MAX_CASES = 5000;
+
+/** The cases the user may list, with live updates. `onChange(cases: Map)` after every change. */
+export class CaseFeed {
+  constructor(map, onChange = () => {}) {
+    this.map = map;
+    this.onChange = onChange;
+    this.cases = new Map(); // id → CaseView
+    this.heatFilter = { category: '', from: '', to: '' };
+    this.live = 'off'; // off | stream | poll
+    this.pending = 0;
+  }
+
+  async start() {
+    this.stop();
+    if (!api.getSession()) {
+      this._publish();
+      return;
+    }
+    await this.reload();
+    const token = api.getSession()?.token;
+    if (token && await api.hasPath('/api/cases/stream')) {
+      this._openStream(token);
+    } else {
+      this._poll = setInterval(() => this.reload(), POLL_MS);
+      this.live = 'poll';
+    }
+  }
+
+  stop() {
+    this.source?.close();
+    this.source = null;
+    clearInterval(this._poll);
+    this.live = 'off';
+    this.cases.clear();
+  }
+
+  _openStream(token) {
+    const es = new EventSource(`/api/cases/stream?access_token=${encodeURIComponent(token)}`);
+    this.source = es;
+    this.live = 'stream';
+    es.addEventListener('case', (e) => {
+      try {
+        const msg = JSON.parse(e.data);
+        if (msg.case) this.upsert(msg.case);
+      } catch (err) {
+        console.warn('wangge: bad case event', err);
+      }
+    });
+    es.onerror = () => {
+      // EventSource reconnects by itself (with Last-Event-ID); when it gives up, poll instead.
+      if (es.readyState === EventSource.CLOSED && this.source === es) {
+        this.source = null;
+        this._poll = setInterval(() => this.reload(), POLL_MS);
+        this.live = 'poll';
+      }
+    };
+  }
+
+  /** Loads every case again (up to MAX_CASES). */
+  async reload() {
+    if (!api.getSession()) return;
+    this.pending++;
+    try {
+      let list = [];
+      if (await api.hasPath('/api/cases/export')) {
+        const fc = await api.request('/api/cases/export?format=geojson');
+        list = (fc?.features ?? []).map((f) => ({ lon: f.geometry.coordinates[0], lat: f.geometry.coordinates[1], ...f.properties }));
+      } else {
+        let before = null;
+        while (list.length < MAX_CASES) {
+          const page = await api.cases({ limit: 1000, before_id: before });
+          list.push(...page);
+          if (page.length < 1000) break;
+          before = page[page.length - 1].id;
+        }
+      }
+      this.cases = new Map(list.map((c) => [c.id, c]));
+      this._publish();
+    } catch (e) {
+      console.warn('wangge: cases not loaded', e);
+    } finally {
+      this.pending--;
+    }
+  }
+
+  /** Puts one case (a CaseView) into the feed, e.g. after an action or an event. */
+  upsert(c) {
+    if (!c?.id) return;
+    this.cases.set(c.id, { ...this.cases.get(c.id), ...c });
+    this._publish();
+  }
+
+  setHeatFilter(f) {
+    this.heatFilter = { ...this.heatFilter, ...f };
+    this._publishHeat();
+  }
+
+  _publishHeat() {
+    const { category, from, to } = this.heatFilter;
+    // Dates are days in China Standard Time, inclusive.
+    const lo = from ? Date.parse(`${from}T00:00:00+08:00`) : -Infinity;
+    const hi = to ? Date.parse(`${to}T23:59:59.999+08:00`) : Infinity;
+    const features = [...this.cases.values()]
+      .filter((c) => (!category || c.category === category) && Date.parse(c.reported_at) >= lo && Date.parse(c.reported_at) <= hi)
+      .map(asFeature);
+    this.map.getSource('cases-heat')?.setData({ type: 'FeatureCollection', features });
+    this.heatCount = features.length;
+  }
+
+  /** Pushes the cases into the map's sources again (after the case layers were added). */
+  refreshMap() {
+    this.map.getSource('cases')?.setData({ type: 'FeatureCollection', features: [...this.cases.values()].map(asFeature) });
+    this._publishHeat();
+  }
+
+  _publish() {
+    this.map.getSource('cases')?.setData({ type: 'FeatureCollection', features: [...this.cases.values()].map(asFeature) });
+    this._publishHeat();
+    this.onChange(this.cases);
+  }
+}
