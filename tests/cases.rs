@@ -216,11 +216,13 @@ async fn retried_submits_never_create_a_second_case_even_when_they_race() {
     );
 }
 
-/// Creates a handler for `unit` and logs in as them.
-async fn handler_of(app: &TestApp, unit: &str) -> String {
+/// Creates a user (the admin's way) and logs in as them.
+async fn user(app: &TestApp, username: &str, role: &str, scope: Value) -> String {
     let admin = app.login(Role::Admin).await;
-    let username = format!("h_{}", unit.replace('-', "_"));
-    let body = json!({"username": username, "display_name": "处置人员", "role": "handler", "password": "long-enough-pw", "unit_code": unit});
+    let mut body = json!({"username": username, "display_name": "测试用户", "role": role, "password": "long-enough-pw"});
+    body.as_object_mut()
+        .unwrap()
+        .extend(scope.as_object().unwrap().clone());
     let created = app
         .call(Method::POST, "/api/users", Some(&admin), Some(body))
         .await;
@@ -236,24 +238,21 @@ async fn handler_of(app: &TestApp, unit: &str) -> String {
     a.body["token"].as_str().unwrap().to_owned()
 }
 
-/// An inspector who patrols the grid of a point.
+/// A handler acting for `unit`.
+async fn handler_of(app: &TestApp, unit: &str) -> String {
+    let name = format!("h_{}", unit.replace('-', "_"));
+    user(app, &name, "handler", json!({"unit_code": unit})).await
+}
+
+/// An inspector who patrols `grid`.
 async fn inspector_of(app: &TestApp, grid: &str) -> String {
-    let admin = app.login(Role::Admin).await;
-    let username = format!("i_{grid}");
-    let body = json!({"username": username, "display_name": "监督员", "role": "inspector", "password": "long-enough-pw", "grids": [grid]});
-    let created = app
-        .call(Method::POST, "/api/users", Some(&admin), Some(body))
-        .await;
-    assert!(created.status.is_success(), "{}", created.text);
-    let a = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": username, "password": "long-enough-pw"})),
-        )
-        .await;
-    a.body["token"].as_str().unwrap().to_owned()
+    user(
+        app,
+        &format!("i_{grid}"),
+        "inspector",
+        json!({"grids": [grid]}),
+    )
+    .await
 }
 
 /// Finds a point of the demo city whose assignment satisfies `want`.

@@ -461,7 +461,11 @@ struct ListQuery {
     polygon: Option<geo::MultiPolygon<f64>>,
 }
 
-fn parse_time(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+/// An optional RFC 3339 query parameter.
+pub(crate) fn parse_time(
+    name: &str,
+    text: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
     text.map(|t| {
         DateTime::parse_from_rfc3339(t)
             .map(|t| t.with_timezone(&Utc))
@@ -475,16 +479,17 @@ fn parse_time(name: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, A
     .transpose()
 }
 
+/// An optional status query parameter.
+pub(crate) fn parse_status(text: Option<&str>) -> Result<Option<Status>, ApiError> {
+    text.map(|s| {
+        Status::parse(s)
+            .ok_or_else(|| ApiError::bad_request("invalid_query", format!("unknown status {s:?}")))
+    })
+    .transpose()
+}
+
 fn parse_query(q: CaseQuery, max_limit: i64) -> Result<ListQuery, ApiError> {
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            Status::parse(s).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("unknown status {s:?}"))
-            })
-        })
-        .transpose()?;
+    let status = parse_status(q.status.as_deref())?;
     let bbox = q
         .bbox
         .as_deref()

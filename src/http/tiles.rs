@@ -141,27 +141,8 @@ pub async fn cases_tile(
     ApiPath((z, x, file)): ApiPath<(String, String, String)>,
     super::extract::ApiQuery(q): super::extract::ApiQuery<CaseTileQuery>,
 ) -> Result<Response, ApiError> {
-    use crate::domain::case::Status;
     let (z, x, y) = parse_address(&z, &x, &file)?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            Status::parse(s).ok_or_else(|| {
-                ApiError::bad_request("invalid_query", format!("unknown status {s:?}"))
-            })
-        })
-        .transpose()?;
-    let time = |name: &str, t: Option<&str>| {
-        t.map(|t| {
-            chrono::DateTime::parse_from_rfc3339(t)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|_| {
-                    ApiError::bad_request("invalid_query", format!("{name} {t:?} is not RFC 3339"))
-                })
-        })
-        .transpose()
-    };
+    let status = super::cases::parse_status(q.status.as_deref())?;
     let [w, s, e, n] = tiles::tile_bounds(z, x, y);
     let cases = state
         .store()
@@ -169,8 +150,8 @@ pub async fn cases_tile(
             status,
             category: q.category,
             bbox: Some([w, s, e, n]),
-            from: time("from", q.from.as_deref())?,
-            to: time("to", q.to.as_deref())?,
+            from: super::cases::parse_time("from", q.from.as_deref())?,
+            to: super::cases::parse_time("to", q.to.as_deref())?,
             limit: CASE_TILE_LIMIT,
             ..Default::default()
         })

@@ -23,16 +23,7 @@ pub fn parse_history_csv(
     index: &CityIndex,
     catalogue: &[Category],
 ) -> Result<Vec<HistoryReport>, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ImportError::BadCsv {
-            line: 1,
-            message: e.to_string(),
-        })?
-        .clone();
+    let (mut reader, headers) = super::csv_reader(text, false)?;
     let col = |name: &str| headers.iter().position(|h| h == name);
     let need = |name: &str| {
         col(name).ok_or_else(|| ImportError::BadCsv {

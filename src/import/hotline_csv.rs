@@ -78,18 +78,7 @@ pub fn parse_hotline_csv(
     default_crs: Option<Crs>,
     catalogue: &Catalogue,
 ) -> Result<(Vec<HotlineRow>, Vec<RowError>), ImportError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ImportError::BadCsv {
-            line: 1,
-            message: e.to_string(),
-        })?
-        .clone();
+    let (mut reader, headers) = super::csv_reader(text, true)?;
     let col = |i: usize| {
         let (en, zh) = COLUMNS[i];
         headers.iter().position(|h| h == en || h == zh)

@@ -13,6 +13,27 @@ pub use geojson_layer::{parse_basemap, parse_layer};
 pub use service::{LayerImportOptions, LayerImportOutcome, import_layer, import_osm, import_units};
 pub use units_csv::parse_units_csv;
 
+/// A CSV reader over `text` (a UTF-8 byte-order mark skipped, fields trimmed) and its header row.
+/// `flexible`: rows may have fewer or more fields than the header (exports from other systems).
+pub(crate) fn csv_reader(
+    text: &str,
+    flexible: bool,
+) -> Result<(csv::Reader<&[u8]>, csv::StringRecord), ImportError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(flexible)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::BadCsv {
+            line: 1,
+            message: e.to_string(),
+        })?
+        .clone();
+    Ok((reader, headers))
+}
+
 /// Why an import was refused. Nothing is stored when any of these is returned.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

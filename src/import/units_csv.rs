@@ -7,16 +7,7 @@ use crate::domain::unit::{ResponsibleUnit, UnitKind};
 
 /// Parses a units CSV. Empty `parent_code` means none.
 pub fn parse_units_csv(text: &str) -> Result<Vec<ResponsibleUnit>, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| ImportError::BadCsv {
-            line: 1,
-            message: e.to_string(),
-        })?
-        .clone();
+    let (mut reader, headers) = super::csv_reader(text, false)?;
     let col = |name: &str| {
         headers
             .iter()

@@ -123,6 +123,35 @@ pub struct CaseRecord {
     pub follow_token_hash: Option<String>,
 }
 
+/// Counts a duplicate on the open case it was merged into and logs `case.linked` there, in the
+/// caller's transaction; a case closed meanwhile is a conflict (the retry will not find it).
+macro_rules! link_into {
+    ($exec:expr, $audit:expr, $primary:expr, $duplicate:expr) => {{
+        let bumped = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE cases SET linked_count = linked_count + 1, version = version + 1 \
+             WHERE id = $1 AND status NOT IN {NOT_OPEN} RETURNING linked_count"
+        )))
+        .bind($primary)
+        .fetch_optional($exec)
+        .await?;
+        let Some(bumped) = bumped else {
+            return Err(StoreError::Conflict(format!(
+                "case {} is not open (or does not exist); a report can only be linked to an open case",
+                $primary
+            )));
+        };
+        let count: i32 = bumped.try_get("linked_count")?;
+        append_event!(
+            $exec,
+            $audit,
+            "case.linked",
+            "case",
+            $primary.to_string(),
+            &serde_json::json!({ "duplicate": $duplicate, "linked_count": count })
+        )?;
+    }};
+}
+
 impl CaseRecord {
     /// A new report at a WGS84 point, before the store gives it an id: collected, no owner yet,
     /// reported now. Callers set what they know with struct update syntax.
@@ -426,26 +455,7 @@ impl Store {
                 )?;
             }
             if let Some(primary) = case.linked_to {
-                let bumped = sqlx::query(
-                    "UPDATE cases SET linked_count = linked_count + 1, version = version + 1 WHERE id = $1 RETURNING linked_count",
-                )
-                .bind(primary)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(bumped) = bumped else {
-                    return Err(StoreError::InvalidReference(format!(
-                        "case {primary} does not exist"
-                    )));
-                };
-                let count: i32 = bumped.try_get("linked_count")?;
-                append_event!(
-                    &mut *tx,
-                    audit,
-                    "case.linked",
-                    "case",
-                    primary.to_string(),
-                    &serde_json::json!({ "duplicate": case.id, "linked_count": count })
-                )?;
+                link_into!(&mut *tx, audit, primary, case.id);
             }
             tx.commit().await?;
             Ok((case, true))
@@ -526,27 +536,7 @@ impl Store {
                 prev = &step.after;
             }
             if let Some(primary) = newly_linked {
-                let bumped = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE cases SET linked_count = linked_count + 1, version = version + 1 \
-                     WHERE id = $1 AND status NOT IN {NOT_OPEN} RETURNING linked_count"
-                )))
-                .bind(primary)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(bumped) = bumped else {
-                    return Err(StoreError::Conflict(format!(
-                        "case {primary} is not open (or does not exist); a report can only be linked to an open case"
-                    )));
-                };
-                let count: i32 = bumped.try_get("linked_count")?;
-                append_event!(
-                    &mut *tx,
-                    audit,
-                    "case.linked",
-                    "case",
-                    primary.to_string(),
-                    &serde_json::json!({ "duplicate": case.id, "linked_count": count })
-                )?;
+                link_into!(&mut *tx, audit, primary, case.id);
             }
             tx.commit().await?;
             Ok(case)
