@@ -34,8 +34,8 @@ request = function()
 end
 
 -- Count only acknowledged cases (201); anything else is reported.
-local created = 0
-local other = 0
+created = 0
+other = 0
 response = function(status, headers, body)
   if status == 201 then created = created + 1 else other = other + 1 end
 end
