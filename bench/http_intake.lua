@@ -4,17 +4,18 @@
 -- TOKEN comes from the environment (a bearer token of demo_admin).
 local token = os.getenv("TOKEN")
 local counter = 0
-local thread_id = 0
 local threads = {}
+-- `tid` is a global: setup (in wrk's main Lua state) sets it in each thread's own state, where a
+-- script-level local would shadow it and give every thread the same keys.
+tid = 0
 
 setup = function(thread)
-  thread:set("thread_id", thread_id)
-  thread_id = thread_id + 1
+  thread:set("tid", #threads + 1)
   table.insert(threads, thread)
 end
 
 init = function(args)
-  math.randomseed(7919 + thread_id)
+  math.randomseed(7919 + tid)
 end
 
 request = function()
@@ -26,7 +27,7 @@ request = function()
   local cat = cats[math.random(#cats)]
   local body = string.format(
     '{"idempotency_key":"bench-%d-%d-%d","category":"%s","description":"基准测试上报","lon":%.6f,"lat":%.6f,"crs":"wgs84","register":true}',
-    thread_id, counter, math.random(1, 1000000000), cat, lon, lat)
+    tid, counter, math.random(1, 1000000000), cat, lon, lat)
   return wrk.format("POST", "/api/cases", {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. token,
@@ -37,7 +38,13 @@ end
 created = 0
 other = 0
 response = function(status, headers, body)
-  if status == 201 then created = created + 1 else other = other + 1 end
+  if status == 201 then
+    created = created + 1
+  else
+    other = other + 1
+    -- The first few refusals, so a run that refuses work says why.
+    if other <= 3 then io.write(string.format("refused %d: %s\n", status, body)) end
+  end
 end
 
 done = function(summary, latency, requests)
