@@ -403,6 +403,7 @@ impl Store {
             STATE_COLUMNS.join(", "),
             placeholders(18, n)
         );
+        let _turn = self.write_turn().await;
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
             let q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
@@ -500,6 +501,7 @@ impl Store {
             n + 2
         );
         let newly_linked = last.after.linked_to.filter(|_| before.linked_to.is_none());
+        let _turn = self.write_turn().await;
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
             let row = bind_state(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), &last.after)
