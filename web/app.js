@@ -8,7 +8,7 @@ import { InfoPanel } from './js/info.js';
 import { renderLayerList, LoginBox, renderStatus } from './js/panel.js';
 import { assign } from './js/api.js';
 import { ownerChainHtml } from './js/owner.js';
-import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers } from './js/cases.js';
+import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers, caseTileRequest } from './js/cases.js';
 import { CaseWork } from './js/casework.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -29,6 +29,8 @@ const map = new maplibregl.Map({
   attributionControl: { compact: true, customAttribution: '区界 天地图 · 区划 国家统计局 · 街道以下为示意数据' },
   dragRotate: false,
   pitchWithRotate: false,
+  // The bearer token for case tiles (/tiles/cases/ only).
+  transformRequest: caseTileRequest,
 });
 map.touchZoomRotate.disableRotation();
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
@@ -45,6 +47,8 @@ const loader = new DataLoader(map, ({ pending, error }) => {
 // --- layer switches -------------------------------------------------------------------------
 
 const updateZoomHints = renderLayerList($('#layer-list'), [...GROUPS, ...CASE_GROUPS], (group, visible) => {
+  // Case pins also need a login: the feed combines the switch with the session.
+  if (group.id === 'cases') return feed.setPinsWanted(visible);
   for (const id of group.layers) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
   if (group.id === 'grid' || group.id === 'frontage') loader.setEnabled(group.id, visible);
 });

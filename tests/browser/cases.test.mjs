@@ -317,29 +317,129 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     assert.match(await error.textContent(), /^案件当前状态不允许此操作/);
   });
 
-  it('clusters nearby cases and zooms into a cluster on click', async () => {
+  it('a handler asks 回退 (sent to the wrong unit), the dispatcher approves: back to 立案', async () => {
     const { page } = ctx;
-    // Setup through the API: three more reports a few metres apart.
+    // Setup through the API: a case dispatched to demo_handler's unit.
+    const inspector = await apiLogin(server.base, 'demo_inspector');
+    const r = await fetch(`${server.base}/api/cases`, {
+      method: 'POST', headers: { authorization: `Bearer ${inspector}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ idempotency_key: 'send-back-1', category: '0101', description: '派错单位的暴露垃圾', lon: 113.70, lat: 34.751, crs: 'wgs84' }),
+    });
+    assert.equal(r.status, 201);
+    const id = (await r.json()).id;
+    for (const [user, body] of [['demo_clerk', { action: 'register' }], ['demo_dispatcher', { action: 'dispatch', unit_code: HANDLER_UNIT }]]) {
+      const token = await apiLogin(server.base, user);
+      const res = await fetch(`${server.base}/api/cases/${id}/actions`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 200, `${body.action}: ${await res.text()}`);
+    }
+    // The handler asks, with a reason.
+    await loginAs(page, 'demo_handler');
+    await openFromList(page, 'accept', id);
+    await page.fill('#info .case-actions input[name="note"]', '不属于城管职责,应派园林部门。');
+    await page.click('#info .case-actions [data-act="request_send_back"]');
+    await page.locator('#info [data-field="pending-request"]').waitFor({ timeout: 30_000 });
+    assert.equal((await page.locator('#info [data-field="pending-request"]').textContent()).trim(), '申请回退');
+    assert.match(await page.locator('#info [data-field="no-actions"]').textContent(), /待审批的回退申请/);
+    assert.equal(await page.locator('#info .timeline li[data-action="case.request"] .note').textContent(), '不属于城管职责,应派园林部门。');
+    // The dispatcher finds it among the requests to decide and approves.
+    await loginAs(page, 'demo_dispatcher');
+    await openFromList(page, 'decide', id);
+    assert.match(await page.locator('#info [data-field="decide"]').textContent(), /申请回退/);
+    await act(page, id, 'approve', 'registered');
+    assert.equal(await page.locator('#info [data-field="wrong-dispatches"]').textContent(), '1');
+    await page.screenshot({ path: path.join(SHOTS, 'desktop-send-back-approved.png') });
+    const token = await apiLogin(server.base, 'demo_dispatcher');
+    const c = (await apiGet(server.base, token, `/api/cases/${id}`)).body;
+    assert.equal(c.status, 'registered');
+    assert.equal(c.wrong_dispatches, 1);
+    assert.equal(c.pending_request ?? null, null);
+    assert.equal(c.unit_code ?? null, null, 'no unit after a send-back');
+  });
+
+  it('draws the cases from /tiles/cases, clusters nearby ones, adds new ones from the stream and zooms into a cluster', async () => {
+    const { page, record } = ctx;
+    assert.equal(await page.evaluate(() => window.wangge.map.getSource('cases').type), 'vector', 'the pins are a vector tile source');
+    if (stream && await page.evaluate(() => window.wangge.feed.live !== 'stream')) {
+      await page.evaluate(() => window.wangge.feed.start());
+    }
+    if (stream) await page.waitForFunction(() => window.wangge.feed.live === 'stream');
+    await jump(page, target, 12);
+    await page.evaluate(() => window.wangge.idle());
+    const tileUrls = () => record.urls.filter((u) => new URL(u).pathname.startsWith('/tiles/cases/'));
+    const exports = () => record.urls.filter((u) => new URL(u).pathname === '/api/cases/export').length;
+    const tilesBefore = tileUrls().length;
+    const exportsBefore = exports();
+    assert.ok(tilesBefore > 0, 'case tiles were requested');
+    const clusterAt = () => page.evaluate((t) => {
+      const { map } = window.wangge;
+      const p = map.project(t);
+      return map.queryRenderedFeatures([[p.x - 30, p.y - 30], [p.x + 30, p.y + 30]], { layers: ['cases-cluster'] })
+        .map((f) => ({ n: Number(f.properties.point_count), overdue: Number(f.properties.overdue), xy: map.project(f.geometry.coordinates) }));
+    }, target);
+    const n0 = Math.max(0, ...(await clusterAt()).map((c) => c.n));
+    // Three more reports a few metres apart, made elsewhere (through the API) while the page is
+    // open; of three categories, since a second report of the same problem close by is merged.
     const token = await apiLogin(server.base, 'demo_inspector');
+    const categories = ['0201', '0202', '0203'];
+    let last;
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${server.base}/api/cases`, {
         method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ idempotency_key: `cluster-${i}`, category: '0201', description: `占道经营 ${i}`, lon: target[0] + i * 0.0001, lat: target[1], crs: 'wgs84' }),
+        body: JSON.stringify({ idempotency_key: `cluster-${i}`, category: categories[i], description: `占道经营 ${i}`, lon: target[0] + i * 0.0001, lat: target[1], crs: 'wgs84' }),
       });
       assert.ok(r.ok);
+      last = (await r.json()).id;
     }
-    await page.evaluate(() => window.wangge.feed.reload());
-    await jump(page, target, 12);
-    const clusters = await page.evaluate(() => window.wangge.map.queryRenderedFeatures({ layers: ['cases-cluster'] })
-      .map((f) => ({ n: f.properties.point_count, xy: window.wangge.map.project(f.geometry.coordinates) })));
-    assert.ok(clusters.some((c) => c.n >= 3), `a cluster of the reports: ${JSON.stringify(clusters)}`);
+    if (stream) {
+      // The stream reports them; the page reloads the case tiles (no reload of the page, no poll).
+      await page.waitForFunction((i) => window.wangge.feed.cases.has(i), last, { timeout: 10_000 });
+    } else {
+      await page.evaluate(() => window.wangge.feed.reload().then(() => window.wangge.feed.reloadTiles()));
+    }
+    await page.waitForFunction(() => window.wangge.feed.pending === 0);
+    await idle(page);
+    const clusters = await clusterAt();
+    const big = clusters.find((c) => c.n >= n0 + 3);
+    const pins = await renderedCounts(page, ['cases-pin']);
+    assert.ok(big, `a cluster with the 3 new reports (before: ${n0}): ${JSON.stringify(clusters)}, pins ${JSON.stringify(pins)}`);
+    const fresh = tileUrls().slice(tilesBefore);
+    assert.ok(fresh.length > 0, 'the case tiles were requested again after the change');
+    assert.ok(fresh.every((u) => new URL(u).searchParams.get('v') !== new URL(tileUrls()[tilesBefore - 1]).searchParams.get('v')), 'with a new version parameter');
+    if (stream) assert.equal(exports(), exportsBefore, 'the pins did not come from the GeoJSON export');
     assert.ok((await renderedCounts(page, ['cases-count']))['cases-count'] > 0, 'cluster counts are labelled');
-    const c = clusters.find((x) => x.n >= 3);
     const canvas = await page.locator('#map canvas').boundingBox();
-    await page.mouse.click(canvas.x + c.xy.x, canvas.y + c.xy.y);
+    await page.mouse.click(canvas.x + big.xy.x, canvas.y + big.xy.y);
     await page.waitForFunction(() => window.wangge.map.getZoom() > 13);
     await idle(page);
     await page.screenshot({ path: path.join(SHOTS, 'desktop-cases-cluster.png') });
+    // At street zoom every case is its own pin, from the tiles, and opens the case panel on click.
+    await jump(page, target, 17);
+    const pin = await page.evaluate((i) => {
+      const { map } = window.wangge;
+      const f = map.queryRenderedFeatures({ layers: ['cases-pin'] }).find((x) => Number(x.properties.id) === i);
+      return f && { xy: map.project(f.geometry.coordinates), status: f.properties.status, category: f.properties.category };
+    }, last);
+    assert.ok(pin, 'the newest report is a pin at z17');
+    assert.equal(pin.category, '0203');
+    await page.mouse.click(canvas.x + pin.xy.x, canvas.y + pin.xy.y);
+    await page.locator('#info[data-source="case"] [data-field="status"]').waitFor();
+  });
+
+  it('hides the case pins after logout and asks for no case tile without a login', async () => {
+    const { page, record } = ctx;
+    await page.click('#login-box [data-action="logout"]');
+    await page.locator('#login-form').waitFor();
+    await idle(page);
+    const before = record.urls.filter((u) => u.includes('/tiles/cases/')).length;
+    assert.equal(await page.evaluate(() => window.wangge.map.getLayoutProperty('cases-pin', 'visibility')), 'none');
+    await jump(page, [target[0] + 0.02, target[1] + 0.02], 15);
+    assert.equal(record.urls.filter((u) => u.includes('/tiles/cases/')).length, before, 'no case tile requested while logged out');
+    assert.equal((await renderedCounts(page, ['cases-pin']))['cases-pin'], 0);
+    await loginAs(page, 'demo_inspector');
+    await idle(page);
+    assert.equal(await page.evaluate(() => window.wangge.map.getLayoutProperty('cases-pin', 'visibility')), 'visible');
   });
 
   it('on a phone, a case picked from the work list opens as a full bottom sheet', async () => {
@@ -375,9 +475,24 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     await page.locator('input[data-group="heat"]').check();
     const n = await page.evaluate(() => window.wangge.feed.heatCount);
     assert.ok(n >= 1, 'the heat source holds the case');
-    await page.evaluate(() => window.wangge.feed.setHeatFilter({ category: '0102' }));
+    // The pins follow the same filter: it goes to the case tile URL.
+    await jump(page, target, 17);
+    const pins = async () => (await renderedCounts(page, ['cases-pin']))['cases-pin'];
+    assert.ok(await pins() > 0, 'pins before filtering');
+    await page.locator('#case-box .heat-filter summary').click();
+    await page.locator('#case-box select[data-heat="category"]').selectOption('0102');
     assert.equal(await page.evaluate(() => window.wangge.feed.heatCount), 0, 'another category filters it out');
-    await page.evaluate(() => window.wangge.feed.setHeatFilter({ category: '' }));
+    await idle(page);
+    assert.equal(await pins(), 0, 'no pin of another category');
+    assert.ok(ctx.record.urls.some((u) => u.includes('/tiles/cases/') && new URL(u).searchParams.get('category') === '0102'), 'the filter went to the tile URL');
+    await page.locator('#case-box input[data-heat="from"]').fill('2000-01-01');
+    await page.locator('#case-box input[data-heat="to"]').fill('2000-01-02');
+    await page.locator('#case-box select[data-heat="category"]').selectOption('');
+    await idle(page);
+    assert.equal(await pins(), 0, 'no pin reported in another time range');
+    await page.evaluate(() => window.wangge.feed.setHeatFilter({ category: '', from: '', to: '' }));
+    await idle(page);
+    assert.ok(await pins() > 0, 'pins again without a filter');
     await page.locator('input[data-group="heat"]').uncheck();
   });
 
@@ -399,6 +514,10 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     assert.equal(r.status, 201);
     const id = (await r.json()).id;
     await page.waitForFunction((i) => window.wangge.feed.cases.has(i), id, { timeout: 10_000 });
+    // …and onto the map: the case tiles are reloaded a second after the event.
+    await jump(page, target, 17);
+    await page.waitForFunction((i) => window.wangge.map.queryRenderedFeatures({ layers: ['cases-pin'] })
+      .some((f) => Number(f.properties.id) === i), id, { timeout: 10_000 });
   });
 
   it('made no external request and logged no error', async () => {

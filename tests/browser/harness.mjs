@@ -130,7 +130,7 @@ export function renderedCounts(page, layerIds) {
 // Everything the page may load from wangge: itself, its modules, vendored MapLibre, the API.
 // A glyph, sprite or tile request (there is no such server) would show up here.
 export const ALLOWED_PATH = new RegExp('^/(|app\\.(js|css)|js/[\\w-]+\\.js|vendor/maplibre-gl/[\\w.-]+|healthz'
-  + '|tiles/(grid|frontage)/\\d+/\\d+/\\d+\\.mvt|photos/[0-9a-f]{64}'
+  + '|tiles/(grid|frontage|cases)/\\d+/\\d+/\\d+\\.mvt|photos/[0-9a-f]{64}'
   + '|api/(openapi\\.json|(layers|basemap|auth|units|assign|cases|categories)(/.*)?))$');
 
 export function assertClean(record) {

@@ -18,16 +18,36 @@ const users = {
   planner: { role: 'planner' },
 };
 
-// Who may move a case on from each status (src/domain/case.rs, apply()).
+// Who may move a case on from each status (src/domain/case.rs, apply()), including the side
+// requests (RequestKind::requesters/from): 延时/回退 by the handler of the unit on 派遣/处置, 挂账 by
+// the dispatcher and shift lead on 立案/派遣/处置, 作废 by the clerk, dispatcher and shift lead on
+// 核实/采集/立案, and 恢复 of a parked case by the shift lead.
+const HANDLER_ASKS = ['request_extend', 'request_send_back'];
 const EXPECTED = {
-  verifying: { inspector: ['verify_yes', 'verify_no'] },
-  collected: { intake_clerk: ['register'], shift_lead: ['register'] },
-  registered: { dispatcher: ['dispatch'] },
-  dispatched: { handler: ['accept'] },
-  handling: { handler: ['feedback'] },
+  verifying: {
+    inspector: ['verify_yes', 'verify_no'],
+    intake_clerk: ['request_void'], dispatcher: ['request_void'], shift_lead: ['request_void'],
+  },
+  collected: {
+    intake_clerk: ['register', 'request_void'], shift_lead: ['register', 'request_void'], dispatcher: ['request_void'],
+  },
+  registered: {
+    dispatcher: ['dispatch', 'request_park', 'request_void'],
+    shift_lead: ['request_park', 'request_void'], intake_clerk: ['request_void'],
+  },
+  dispatched: { handler: ['accept', ...HANDLER_ASKS], dispatcher: ['request_park'], shift_lead: ['request_park'] },
+  handling: { handler: ['feedback', ...HANDLER_ASKS], dispatcher: ['request_park'], shift_lead: ['request_park'] },
   fed_back: { inspector: ['check_pass', 'check_fail'] },
   checked: { shift_lead: ['close'] },
-  closed: {}, voided: {}, parked: {}, merged: {},
+  parked: { shift_lead: ['resume'] },
+  closed: {}, voided: {}, merged: {},
+};
+// Who decides a pending request (RequestKind::approvers); everybody else gets nothing.
+const DECIDERS = {
+  extend: ['dispatcher', 'shift_lead'],
+  send_back: ['dispatcher'],
+  park: ['shift_lead'],
+  void: ['shift_lead'],
 };
 
 describe('case actions offered by the map page', () => {
@@ -40,13 +60,27 @@ describe('case actions offered by the map page', () => {
     });
   }
 
+  for (const [kind, deciders] of Object.entries(DECIDERS)) {
+    it(`a pending ${kind} request is decided (批准/驳回) by ${deciders.join(', ')} only, in any status`, () => {
+      for (const status of Object.keys(EXPECTED)) {
+        const c = { id: 1, status, grid_code: GRID, unit_code: UNIT, pending_request: kind };
+        for (const [role, user] of Object.entries(users)) {
+          assert.deepEqual(allowedActions(c, user), deciders.includes(role) ? ['approve', 'reject'] : [], `${role} on ${status} with ${kind}`);
+        }
+        assert.deepEqual(allowedActions(c, { role: 'admin' }), ['approve', 'reject'], `admin on ${status} with ${kind}`);
+      }
+    });
+  }
+
   it('an inspector gets no button outside their grids, a handler none for another unit', () => {
     assert.deepEqual(allowedActions({ status: 'verifying', grid_code: '410103009001010' }, users.inspector), []);
     assert.deepEqual(allowedActions({ status: 'dispatched', grid_code: GRID, unit_code: 'dept-410102-hw' }, users.handler), []);
+    assert.deepEqual(allowedActions({ status: 'handling', grid_code: GRID, unit_code: 'dept-410102-hw' }, users.handler), []);
   });
 
-  it('a pending request freezes the case', () => {
+  it('a pending request freezes the case for everybody but its approvers', () => {
     assert.deepEqual(allowedActions({ status: 'handling', unit_code: UNIT, pending_request: 'extend' }, users.handler), []);
+    assert.deepEqual(allowedActions({ status: 'registered', unit_code: UNIT, pending_request: 'void' }, users.dispatcher), []);
   });
 });
 

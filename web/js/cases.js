@@ -1,8 +1,10 @@
-// Cases on the map: clustered pins coloured by status (fill) and traffic light (ring), and a
-// heatmap filtered by category and time range. The data is every case the logged-in user may list
+// Cases on the map: pins coloured by status (fill) and traffic light (ring), clustered on the
+// server, from wangge's case tiles (GET /tiles/cases/{z}/{x}/{y}.mvt, bearer token added by the
+// map's transformRequest, see caseTileRequest), filtered by category and time range; and a
+// heatmap from GeoJSON. The work lists and the heatmap use every case the logged-in user may list
 // (GET /api/cases/export?format=geojson when the server has it, else GET /api/cases page by
 // page), kept current by the server's event stream (GET /api/cases/stream, EventSource with
-// ?access_token=) when it has one, else by a gentle poll.
+// ?access_token=) when it has one, else by a gentle poll; a change reloads the case tiles.
 
 import * as api from './api.js';
 import { FONT_STACK } from './style.js';
@@ -44,19 +46,49 @@ export const CASE_GROUPS = [
 ];
 
 const EMPTY = { type: 'FeatureCollection', features: [] };
-const OPEN = ['!', ['in', ['get', 'status'], ['literal', FINAL]]];
 const statusColor = ['match', ['get', 'status'], ...Object.entries(STATUS).flatMap(([k, [, c]]) => [k, c]), '#777777'];
 const lightColor = ['match', ['coalesce', ['get', 'light'], ''], ...Object.entries(LIGHT).flatMap(([k, [, c]]) => [k, c]), '#ffffff'];
 
-/** Adds the case sources and layers on top of the map's style. */
+/** Tile URLs of the cases: under /tiles/cases/ only (the map adds the token to just these). */
+const CASE_TILES = '/tiles/cases/';
+/** Zoom from which the server sends one pin per case (CASE_PINS_FROM_ZOOM in src/http/tiles.rs). */
+export const PINS_FROM_ZOOM = 15;
+const IS_CLUSTER = ['==', ['get', 'cluster'], '1'];
+
+/**
+ * MapLibre `transformRequest`: the bearer token for case tiles, nothing for any other URL (the
+ * other tiles are public and cacheable). Anonymous users never get case tiles (the layer is
+ * hidden), so no 401 is ever asked for.
+ */
+export function caseTileRequest(url) {
+  const token = api.getSession()?.token;
+  if (!token || !url.includes(CASE_TILES)) return undefined;
+  return { url, headers: { Authorization: `Bearer ${token}` } };
+}
+
+/**
+ * The case tile URL template for a filter {category, from, to} (days in China Standard Time,
+ * inclusive) and a version `v` that makes every URL new after a change (cache busting).
+ */
+export function caseTileUrl({ category = '', from = '', to = '' } = {}, v = 0) {
+  const q = new URLSearchParams();
+  if (category) q.set('category', category);
+  if (from) q.set('from', `${from}T00:00:00+08:00`);
+  if (to) {
+    // The server's `to` is exclusive: the day after, at midnight.
+    const next = new Date(Date.parse(`${to}T00:00:00+08:00`) + 86_400_000);
+    q.set('to', `${next.toISOString().slice(0, 19)}Z`);
+  }
+  q.set('v', String(v));
+  const origin = globalThis.location?.origin ?? '';
+  return `${origin}${CASE_TILES}{z}/{x}/{y}.mvt?${q}`;
+}
+
+/** Adds the case sources and layers on top of the map's style (pins hidden until a login). */
 export function addCaseLayers(map) {
-  map.addSource('cases', {
-    type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 45, clusterMaxZoom: 15,
-    clusterProperties: {
-      red: ['+', ['case', ['==', ['get', 'light'], 'red'], 1, 0]],
-      open: ['+', ['case', OPEN, 1, 0]],
-    },
-  });
+  // Absolute URL: tiles are fetched from MapLibre's worker, where a relative URL has nothing to
+  // be relative to. Pins stop changing at the pin zoom, so deeper zooms overzoom z16 tiles.
+  map.addSource('cases', { type: 'vector', tiles: [caseTileUrl()], minzoom: 0, maxzoom: 16 });
   map.addSource('cases-heat', { type: 'geojson', data: EMPTY });
   map.addLayer({
     id: 'cases-heat', type: 'heatmap', source: 'cases-heat', layout: { visibility: 'none' },
@@ -66,26 +98,31 @@ export function addCaseLayers(map) {
       'heatmap-opacity': 0.75,
     },
   });
+  const hidden = { visibility: 'none' };
   map.addLayer({
-    id: 'cases-cluster', type: 'circle', source: 'cases', filter: ['has', 'point_count'],
+    id: 'cases-cluster', type: 'circle', source: 'cases', 'source-layer': 'cases', filter: IS_CLUSTER, layout: hidden,
     paint: {
-      'circle-color': ['case', ['>', ['get', 'red'], 0], '#d84a3a', '#3d6fb6'],
-      'circle-radius': ['step', ['get', 'point_count'], 14, 10, 18, 50, 24, 200, 30],
+      'circle-color': ['case', ['>', ['to-number', ['get', 'overdue']], 0], '#d84a3a', '#3d6fb6'],
+      'circle-radius': ['step', ['to-number', ['get', 'point_count']], 14, 10, 18, 50, 24, 200, 30],
       'circle-opacity': 0.85, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
     },
   });
   map.addLayer({
-    id: 'cases-count', type: 'symbol', source: 'cases', filter: ['has', 'point_count'],
-    layout: { 'text-field': ['get', 'point_count_abbreviated'], 'text-font': FONT_STACK, 'text-size': 13, 'text-allow-overlap': true },
+    id: 'cases-count', type: 'symbol', source: 'cases', 'source-layer': 'cases', filter: IS_CLUSTER,
+    layout: {
+      ...hidden,
+      'text-field': ['number-format', ['to-number', ['get', 'point_count']], { locale: 'zh-CN' }],
+      'text-font': FONT_STACK, 'text-size': 13, 'text-allow-overlap': true,
+    },
     paint: { 'text-color': '#ffffff' },
   });
   map.addLayer({
-    id: 'cases-pin', type: 'circle', source: 'cases', filter: ['!', ['has', 'point_count']],
+    id: 'cases-pin', type: 'circle', source: 'cases', 'source-layer': 'cases', filter: ['!', IS_CLUSTER], layout: hidden,
     paint: {
       'circle-color': statusColor,
       'circle-radius': ['interpolate', ['linear'], ['zoom'], 10, 6, 16, 9],
       'circle-stroke-color': lightColor,
-      'circle-stroke-width': ['case', ['has', 'light'], 3.5, 2],
+      'circle-stroke-width': ['case', ['in', ['get', 'light'], ['literal', ['red', 'yellow', 'green']]], 3.5, 2],
     },
   });
 }
@@ -101,6 +138,11 @@ const asFeature = (c) => ({
 
 const POLL_MS = 20_000;
 const MAX_CASES = 5000;
+/** A burst of changes (a stream replay, a colleague's busy minute) reloads the tiles once. */
+const TILE_DEBOUNCE_MS = 1000;
+/** What a pin shows: a change of any of these reloads the case tiles. */
+const PIN_FIELDS = ['status', 'light', 'category', 'lon', 'lat'];
+const PIN_LAYERS = ['cases-cluster', 'cases-count', 'cases-pin'];
 
 /** The cases the user may list, with live updates. `onChange(cases: Map)` after every change. */
 export class CaseFeed {
@@ -111,10 +153,55 @@ export class CaseFeed {
     this.heatFilter = { category: '', from: '', to: '' };
     this.live = 'off'; // off | stream | poll
     this.pending = 0;
+    this.pinsWanted = true; // the 案件 switch in the layer list
+    this.tileVersion = 0;
+    this._tileTimer = null;
+  }
+
+  /** Whether the case pins are drawn: the layer switch is on and somebody is logged in. */
+  get pinsShown() {
+    return this.pinsWanted && !!api.getSession();
+  }
+
+  /** The 案件 layer switch. */
+  setPinsWanted(on) {
+    this.pinsWanted = !!on;
+    this._applyPins();
+  }
+
+  _applyPins() {
+    const vis = this.pinsShown ? 'visible' : 'none';
+    for (const id of PIN_LAYERS) if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', vis);
+  }
+
+  /** Case tiles afresh now: new URLs (filter and version), so no cached tile is reused. */
+  reloadTiles() {
+    if (this._tileTimer) {
+      clearTimeout(this._tileTimer);
+      this._tileTimer = null;
+      this.pending--;
+    }
+    this.tileVersion++;
+    this.map.getSource('cases')?.setTiles([caseTileUrl(this.heatFilter, this.tileVersion)]);
+  }
+
+  /** Case tiles afresh after a quiet second (debounced); counted as pending until then. */
+  scheduleTiles() {
+    if (!api.getSession()) return;
+    if (this._tileTimer) clearTimeout(this._tileTimer);
+    else this.pending++;
+    this._tileTimer = setTimeout(() => {
+      this._tileTimer = null;
+      this.pending--;
+      this.reloadTiles();
+    }, TILE_DEBOUNCE_MS);
   }
 
   async start() {
     this.stop();
+    // A login or logout: new tiles for the new user (or none), before the list has loaded.
+    this._applyPins();
+    this.reloadTiles();
     if (!api.getSession()) {
       this._publish();
       return;
@@ -124,12 +211,21 @@ export class CaseFeed {
     if (token && await api.hasPath('/api/cases/stream')) {
       this._openStream(token);
     } else {
-      this._poll = setInterval(() => this.reload(), POLL_MS);
-      this.live = 'poll';
+      this._startPoll();
     }
   }
 
+  _startPoll() {
+    this._poll = setInterval(() => this.reload().then(() => this.scheduleTiles()), POLL_MS);
+    this.live = 'poll';
+  }
+
   stop() {
+    if (this._tileTimer) {
+      clearTimeout(this._tileTimer);
+      this._tileTimer = null;
+      this.pending--;
+    }
     this.source?.close();
     this.source = null;
     clearInterval(this._poll);
@@ -153,8 +249,7 @@ export class CaseFeed {
       // EventSource reconnects by itself (with Last-Event-ID); when it gives up, poll instead.
       if (es.readyState === EventSource.CLOSED && this.source === es) {
         this.source = null;
-        this._poll = setInterval(() => this.reload(), POLL_MS);
-        this.live = 'poll';
+        this._startPoll();
       }
     };
   }
@@ -189,13 +284,18 @@ export class CaseFeed {
   /** Puts one case (a CaseView) into the feed, e.g. after an action or an event. */
   upsert(c) {
     if (!c?.id) return;
-    this.cases.set(c.id, { ...this.cases.get(c.id), ...c });
+    const old = this.cases.get(c.id);
+    this.cases.set(c.id, { ...old, ...c });
+    // Only what a pin shows reloads the tiles (opening a case upserts it unchanged).
+    if (!old || PIN_FIELDS.some((k) => k in c && c[k] !== old[k])) this.scheduleTiles();
     this._publish();
   }
 
+  /** The category and date filter {category, from, to}: the pins (tile URL) and the heatmap. */
   setHeatFilter(f) {
     this.heatFilter = { ...this.heatFilter, ...f };
     this._publishHeat();
+    if (api.getSession()) this.reloadTiles();
   }
 
   _publishHeat() {
@@ -210,14 +310,14 @@ export class CaseFeed {
     this.heatCount = features.length;
   }
 
-  /** Pushes the cases into the map's sources again (after the case layers were added). */
+  /** Brings the map's case layers up to date (after the case layers were added). */
   refreshMap() {
-    this.map.getSource('cases')?.setData({ type: 'FeatureCollection', features: [...this.cases.values()].map(asFeature) });
+    this._applyPins();
+    this.reloadTiles();
     this._publishHeat();
   }
 
   _publish() {
-    this.map.getSource('cases')?.setData({ type: 'FeatureCollection', features: [...this.cases.values()].map(asFeature) });
     this._publishHeat();
     this.onChange(this.cases);
   }

@@ -1,13 +1,15 @@
 // Case work on the map page, by role: report by clicking the map (inspector, intake clerk),
 // verify and check (inspector, own grids), register (intake clerk, shift lead), dispatch and the
-// triage queue (dispatcher), accept and feed back (handler, own unit), close (shift lead).
+// triage queue (dispatcher), accept and feed back (handler, own unit), close (shift lead), and the
+// side requests: 延时/回退 (handler), 挂账 (dispatcher, shift lead), 作废 (intake clerk, dispatcher,
+// shift lead), decided by their approvers (批准/驳回), and 恢复 of a parked case (shift lead).
 // Only the actions the role may take are offered (mirroring src/domain/case.rs); the server
 // decides anyway, and its 403/409 answers are shown in Chinese.
 
 import * as api from './api.js';
 import { escapeHtml } from './info.js';
 import { zhPart, ownerChainHtml } from './owner.js';
-import { STATUS, LIGHT, FINAL } from './cases.js';
+import { STATUS, LIGHT, FINAL, PINS_FROM_ZOOM } from './cases.js';
 
 /** The demo catalogue (src/domain/catalogue.rs), used when the server has no GET /api/categories. */
 const FALLBACK_CATEGORIES = [
@@ -67,26 +69,60 @@ const BUTTONS = {
   check_pass: ['核查通过', 'check', { passed: true }],
   check_fail: ['核查不通过(返工)', 'check', { passed: false }],
   close: ['结案', 'close', {}],
+  request_extend: ['申请延时', 'request', { kind: 'extend' }],
+  request_send_back: ['申请回退(派错单位)', 'request', { kind: 'send_back' }],
+  request_park: ['申请挂账', 'request', { kind: 'park' }],
+  request_void: ['申请作废', 'request', { kind: 'void' }],
+  approve: ['批准', 'approve', {}],
+  reject: ['驳回', 'reject', {}],
+  resume: ['恢复办理', 'resume', {}],
 };
+/** Buttons drawn plain (not primary): the "no" answers and the side requests. */
+const SECONDARY = new Set(['verify_no', 'check_fail', 'reject', 'request_extend', 'request_send_back', 'request_park', 'request_void']);
+
+/** Side requests (RequestKind in src/domain/case.rs): 中文, who asks, who decides, from which statuses. */
+export const REQUESTS = {
+  extend: { zh: '延时', requesters: ['handler'], approvers: ['dispatcher', 'shift_lead'], from: ['dispatched', 'handling'] },
+  send_back: { zh: '回退', requesters: ['handler'], approvers: ['dispatcher'], from: ['dispatched', 'handling'] },
+  park: { zh: '挂账', requesters: ['dispatcher', 'shift_lead'], approvers: ['shift_lead'], from: ['registered', 'dispatched', 'handling'] },
+  void: { zh: '作废', requesters: ['intake_clerk', 'dispatcher', 'shift_lead'], approvers: ['shift_lead'], from: ['verifying', 'collected', 'registered'] },
+};
+
+/** Whether `user` may approve or reject a pending request of `kind`. */
+export function mayDecide(kind, user) {
+  const role = user?.role;
+  return !!role && (role === 'admin' || (REQUESTS[kind]?.approvers ?? []).includes(role));
+}
 
 /** The actions `user` may take on case `c` now (see apply() in src/domain/case.rs). */
 export function allowedActions(c, user) {
   const role = user?.role;
-  if (!role || c.pending_request) return [];
+  if (!role) return [];
+  // A waiting request freezes the case: only its approvers act, and only on the request.
+  if (c.pending_request) return mayDecide(c.pending_request, user) ? ['approve', 'reject'] : [];
   const admin = role === 'admin';
   const is = (...roles) => admin || roles.includes(role);
   const myGrid = admin || (user.grids ?? []).includes(c.grid_code);
   const myUnit = admin || (!!user.unit_code && user.unit_code === c.unit_code);
-  switch (c.status) {
-    case 'verifying': return is('inspector') && myGrid ? ['verify_yes', 'verify_no'] : [];
-    case 'collected': return is('intake_clerk', 'shift_lead') ? ['register'] : [];
-    case 'registered': return is('dispatcher') ? ['dispatch'] : [];
-    case 'dispatched': return is('handler') && myUnit ? ['accept'] : [];
-    case 'handling': return is('handler') && myUnit ? ['feedback'] : [];
-    case 'fed_back': return is('inspector') && myGrid ? ['check_pass', 'check_fail'] : [];
-    case 'checked': return is('shift_lead') ? ['close'] : [];
-    default: return [];
-  }
+  const steps = (() => {
+    switch (c.status) {
+      case 'verifying': return is('inspector') && myGrid ? ['verify_yes', 'verify_no'] : [];
+      case 'collected': return is('intake_clerk', 'shift_lead') ? ['register'] : [];
+      case 'registered': return is('dispatcher') ? ['dispatch'] : [];
+      case 'dispatched': return is('handler') && myUnit ? ['accept'] : [];
+      case 'handling': return is('handler') && myUnit ? ['feedback'] : [];
+      case 'fed_back': return is('inspector') && myGrid ? ['check_pass', 'check_fail'] : [];
+      case 'checked': return is('shift_lead') ? ['close'] : [];
+      case 'parked': return is('shift_lead') ? ['resume'] : [];
+      default: return [];
+    }
+  })();
+  const requests = Object.entries(REQUESTS)
+    .filter(([, r]) => r.from.includes(c.status) && is(...r.requesters))
+    // A handler asks only for cases of their own unit (unit_scope in the domain).
+    .filter(([, r]) => !r.requesters.includes('handler') || myUnit)
+    .map(([kind]) => `request_${kind}`);
+  return [...steps, ...requests];
 }
 
 /** The work lists of a role: [id, title, predicate(case, user)]. */
@@ -105,10 +141,13 @@ function worklists(user) {
       ['verifying', '热线待核实', (c) => c.status === 'verifying'],
     ];
     case 'shift_lead': return [
+      ['decide', '待审批申请', (c) => mayDecide(c.pending_request, user)],
       ['register', '待立案', (c) => c.status === 'collected'],
       ['close', '待结案', (c) => c.status === 'checked'],
+      ['parked', '挂账案件', (c) => c.status === 'parked'],
     ];
     case 'dispatcher': return [
+      ['decide', '待审批申请', (c) => mayDecide(c.pending_request, user)],
       ['triage', '创文办分拣队列', (c) => c.queue === 'triage'],
       ['dispatch', '待派遣', (c) => c.status === 'registered' && c.queue !== 'triage'],
       ['red', '超期案件', (c) => c.light === 'red' && active(c)],
@@ -117,6 +156,7 @@ function worklists(user) {
       ['accept', '待接收(本单位)', (c) => c.status === 'dispatched' && mineUnit(c)],
       ['handling', '处置中(本单位)', (c) => c.status === 'handling' && mineUnit(c)],
       ['fed_back', '已反馈待核查(本单位)', (c) => c.status === 'fed_back' && mineUnit(c)],
+      ['requested', '申请待审批(本单位)', (c) => !!c.pending_request && mineUnit(c)],
     ];
     default: return [['recent', '在办案件', active]];
   }
@@ -131,6 +171,14 @@ function fmtTime(iso) {
   return new Intl.DateTimeFormat('zh-CN', {
     timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false,
   }).format(d);
+}
+
+/** Which request a request/approve/reject event was about (from its before/after state). */
+function requestZh(ev) {
+  const d = ev.detail ?? {};
+  const kind = ev.action === 'case.request' ? (d.kind ?? d.after?.pending_request)
+    : ['case.approve', 'case.reject'].includes(ev.action) ? (d.kind ?? d.before?.pending_request) : null;
+  return kind ? (REQUESTS[kind]?.zh ?? kind) : '';
 }
 
 const statusChip = (c) => {
@@ -231,11 +279,11 @@ export class CaseWork {
       ${REPORTERS.includes(u.role) ? `<button type="button" class="primary" data-action="report" aria-pressed="${this.reporting}">${this.reporting ? '取消上报' : '在地图上上报问题'}</button>` : ''}
       ${lists}
       <details class="heat-filter">
-        <summary>热力图筛选</summary>
+        <summary>案件筛选</summary>
         <label>问题类别 <select data-heat="category"><option value="">全部类别</option>${cats}</select></label>
         <label>起 <input type="date" data-heat="from" value="${escapeHtml(hf.from)}"></label>
         <label>止 <input type="date" data-heat="to" value="${escapeHtml(hf.to)}"></label>
-        <p class="muted small">在“图层”中打开“案件热力图”查看。</p>
+        <p class="muted small">按类别和上报日期筛选地图上的案件与热力图(在“图层”中打开“案件热力图”)。</p>
       </details>`;
     const sel = this.box.querySelector('[data-heat=category]');
     if (sel) sel.value = hf.category;
@@ -302,11 +350,11 @@ export class CaseWork {
     const hit = layers.length ? this.map.queryRenderedFeatures(box, { layers })[0] : null;
     if (!hit) return false;
     if (hit.layer.id === 'cases-cluster') {
-      this.map.getSource('cases').getClusterExpansionZoom(hit.properties.cluster_id)
-        .then((zoom) => this.map.easeTo({ center: hit.geometry.coordinates, zoom: Math.min(zoom, 18) }))
-        .catch(() => {});
+      // Server clusters split by zoom: two levels deeper, at most to where every case is a pin.
+      const z = this.map.getZoom();
+      this.map.easeTo({ center: hit.geometry.coordinates, zoom: Math.max(Math.min(z + 2, PINS_FROM_ZOOM), z + 1) });
     } else {
-      this.showCase(hit.properties.id);
+      this.showCase(Number(hit.properties.id));
     }
     return true;
   }
@@ -445,7 +493,8 @@ export class CaseWork {
     add('关联案件', c.linked_to ? `并入 AJ${String(c.linked_to).padStart(8, '0')}` : c.linked_count ? `${c.linked_count} 件重复上报` : null);
     add('疑似重复', c.duplicates?.length ? c.duplicates.map((d) => escapeHtml(d.case_no ?? `AJ${String(d.id ?? d.case_id).padStart(8, '0')}`)).join('、') : null);
     add('返工次数', c.rework_count ? String(c.rework_count) : null);
-    add('待审批申请', c.pending_request && escapeHtml(c.pending_request));
+    add('待审批申请', c.pending_request && `申请${escapeHtml(REQUESTS[c.pending_request]?.zh ?? c.pending_request)}`, 'pending-request');
+    add('回退次数', c.wrong_dispatches ? String(c.wrong_dispatches) : null, 'wrong-dispatches');
 
     const chain = this._chainHtml(c);
     const pics = photos.map((p) => `
@@ -458,7 +507,7 @@ export class CaseWork {
       const to = d.to && (STATUS[d.to]?.[0] ?? d.to);
       const unit = d.after?.unit_code && ['case.dispatch', 'case.auto_dispatch'].includes(ev.action) ? ` → <span class="unit" data-unit="${escapeHtml(d.after.unit_code)}"><span class="code">${escapeHtml(d.after.unit_code)}</span></span>` : '';
       return `<li data-action="${escapeHtml(ev.action)}"><time>${escapeHtml(fmtTime(ev.at))}</time>
-        <strong>${escapeHtml(ACTION_ZH[ev.action] ?? ev.action)}</strong>${unit}
+        <strong>${escapeHtml(ACTION_ZH[ev.action] ?? ev.action)}${escapeHtml(requestZh(ev))}</strong>${unit}
         ${from && to && from !== to ? `<small>${escapeHtml(from)} → ${escapeHtml(to)}</small>` : ''}
         ${ev.actor_name ? `<small class="muted">${escapeHtml(ev.actor_name)}</small>` : ''}
         ${d.note ? `<div class="note" title="${escapeHtml(d.note)}">${escapeHtml(zhPart(d.note))}</div>` : ''}</li>`;
@@ -511,10 +560,15 @@ export class CaseWork {
   _actionsHtml(c) {
     const user = this.session?.user;
     const acts = allowedActions(c, user);
-    if (!acts.length) {
-      return user ? '<p class="muted small" data-field="no-actions">当前状态下您的角色无可办理操作。</p>' : '';
-    }
     let extra = '';
+    const pendingZh = c.pending_request && (REQUESTS[c.pending_request]?.zh ?? c.pending_request);
+    if (!acts.length) {
+      if (!user) return '';
+      return pendingZh
+        ? `<p class="muted small" data-field="no-actions">案件有待审批的${escapeHtml(pendingZh)}申请,审批前不能办理。</p>`
+        : '<p class="muted small" data-field="no-actions">当前状态下您的角色无可办理操作。</p>';
+    }
+    if (pendingZh) extra += `<p data-field="decide">待审批:<strong>申请${escapeHtml(pendingZh)}</strong>(见时间线中的申请说明)</p>`;
     if (acts.includes('dispatch')) {
       const suggested = this._suggestUnit(c);
       const option = (u) => `<option value="${escapeHtml(u.code)}"${u.code === suggested ? ' selected' : ''}>${escapeHtml(u.name)}</option>`;
@@ -528,10 +582,13 @@ export class CaseWork {
     if (acts.includes('feedback')) {
       extra += '<label>处置后照片 <input type="file" name="after_photo" accept="image/jpeg,image/png,image/webp" capture="environment"></label>';
     }
-    const buttons = acts.map((a) => `<button type="button" class="${a.endsWith('_no') || a.endsWith('_fail') ? '' : 'primary'}" data-act="${a}">${BUTTONS[a][0]}</button>`).join('');
+    const button = (a) => `<button type="button" class="${SECONDARY.has(a) ? '' : 'primary'}" data-act="${a}">${BUTTONS[a][0]}</button>`;
+    const main = acts.filter((a) => !a.startsWith('request_')).map(button).join('');
+    const side = acts.filter((a) => a.startsWith('request_')).map(button).join('');
     return `<h3>办理</h3><form class="case-form case-actions" data-id="${c.id}" data-version="${c.version ?? ''}">
-      ${extra}<label>办理意见(可选) <input name="note" maxlength="500"></label>
-      <div class="buttons">${buttons}</div><p class="error" role="alert"></p></form>`;
+      ${extra}<label>办理意见 / 申请理由(可选) <input name="note" maxlength="500"></label>
+      ${main ? `<div class="buttons">${main}</div>` : ''}
+      ${side ? `<div class="buttons requests" aria-label="申请">${side}</div>` : ''}<p class="error" role="alert"></p></form>`;
   }
 
   /** The department unit to preselect: the owner chain's, else the category's in that district. */
