@@ -48,7 +48,7 @@ export function isLocal(url) {
   return LOOPBACK.has(u.hostname);
 }
 
-export async function startWangge(dir, port) {
+export async function startWangge(dir, port, env = {}) {
   const log = fs.openSync(path.join(dir, 'wangge.log'), 'w');
   const child = spawn(BIN, ['serve'], {
     cwd: ROOT,
@@ -59,6 +59,7 @@ export async function startWangge(dir, port) {
       WANGGE_GEODATA: path.join(ROOT, 'geodata'),
       WANGGE_WEB_DIR: path.join(ROOT, 'web'),
       RUST_LOG: 'warn',
+      ...env,
     },
     stdio: ['ignore', log, log],
   });
