@@ -18,10 +18,13 @@
 //!   railway, on back alleys;
 //! - [`input`]: uploaded CSV / GeoJSON point sets in a declared CRS.
 
+pub mod analysis;
 pub mod blindspots;
+pub mod dataset;
 pub mod emerging;
 pub mod frame;
 pub mod gistar;
+pub mod image;
 pub mod input;
 pub mod kde;
 pub mod stats;

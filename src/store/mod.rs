@@ -11,6 +11,7 @@
 mod cases;
 mod geometry;
 mod history;
+mod hotspot;
 mod jurisdictions;
 mod units;
 mod users;
@@ -28,6 +29,7 @@ use sqlx::sqlite::{
 pub use cases::{CaseFilter, CaseRecord, NewCase};
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
+pub use hotspot::PointFilter;
 pub use jurisdictions::BasemapFeature;
 pub use users::{NewUser, TokenLookup, UserRecord};
 
