@@ -177,6 +177,17 @@ pub struct EmergingRow {
     pub trend_p: f64,
 }
 
+/// Parameters of an emerging hot spot analysis.
+#[derive(Debug, Clone, Copy)]
+pub struct EmergingParams {
+    /// Bin length.
+    pub step: Step,
+    /// Previous steps in the space-time neighbourhood.
+    pub time_neighbours: usize,
+    /// Significance level of the hot/cold bins and of the trend.
+    pub alpha: f64,
+}
+
 /// Emerging hot spots of the selected, timed points.
 pub fn emerging_hot_spots(
     ds: &Dataset,
@@ -184,10 +195,13 @@ pub fn emerging_hot_spots(
     u: &Units,
     w: &Weights,
     index: Option<&CityIndex>,
-    step: Step,
-    time_neighbours: usize,
-    alpha: f64,
+    p: &EmergingParams,
 ) -> Result<(Bins, Vec<EmergingRow>), HotspotError> {
+    let EmergingParams {
+        step,
+        time_neighbours,
+        alpha,
+    } = *p;
     let times: Vec<DateTime<Utc>> = sel
         .iter()
         .filter_map(|&i| ds.reports[i as usize].reported_at)

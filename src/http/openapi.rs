@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{admin, assign, auth, cases, error, health, import, layers, tiles};
+use super::{admin, assign, auth, cases, error, health, hotspots, import, layers, tiles};
 
 struct BearerAuth;
 
@@ -33,6 +33,9 @@ impl Modify for BearerAuth {
         assign::assign_point, assign::assign_batch,
         cases::create_case, cases::public_report, cases::follow_report, cases::get_case, cases::act, cases::list_cases,
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
+        hotspots::kde, hotspots::kde_upload, hotspots::aggregate, hotspots::aggregate_upload,
+        hotspots::gistar, hotspots::gistar_upload, hotspots::emerging, hotspots::emerging_upload,
+        hotspots::blindspots, hotspots::blindspots_upload, hotspots::zones, hotspots::zones_upload,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
