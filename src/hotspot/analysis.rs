@@ -47,7 +47,7 @@ pub fn lift(ix: &CityIndex, grid: u32, level: AreaLevel) -> Option<u32> {
 }
 
 /// One unit's counts and rates.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AggregateRow {
     /// Unit code.
     pub code: String,
@@ -107,7 +107,7 @@ pub fn aggregate(
 }
 
 /// One unit's Gi*.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GiRow {
     /// Unit code.
     pub code: String,
@@ -158,12 +158,11 @@ pub fn gi(
 }
 
 /// One unit's emerging hot spot trend.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EmergingRow {
     /// Unit code.
     pub code: String,
     /// ArcGIS category (snake_case, e.g. `intensifying_hot_spot`).
-    #[schema(value_type = String)]
     pub category: emerging::Category,
     /// Reports over the whole cube.
     pub count: f64,
@@ -247,7 +246,7 @@ pub fn emerging_hot_spots(
 }
 
 /// One report in a blind spot's evidence.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
     /// Report / case id.
     pub id: String,
@@ -260,7 +259,7 @@ pub struct Evidence {
 }
 
 /// A frontage shop involved.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ShopRef {
     /// Frontage code.
     pub code: String,
@@ -273,7 +272,7 @@ pub struct ShopRef {
 }
 
 /// A ranked blind spot with its evidence.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BlindSpotRow {
     /// Rank, 1 = worst.
     pub rank: usize,

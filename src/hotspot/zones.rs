@@ -14,7 +14,7 @@ use crate::assign::{CityIndex, Hit, NONE};
 
 /// The zones, in output order.
 pub const ZONES: [(&str, &str, &str); 6] = [
-    ("urban_village", "城中村", "urban villages"),
+    ("urban_village", "城中村", "in urban villages"),
     ("railway_50m", "铁路50米范围内", "within 50 m of the railway"),
     ("railway_100m", "铁路100米范围内", "within 100 m of the railway"),
     ("railway_200m", "铁路200米范围内", "within 200 m of the railway"),
@@ -52,7 +52,7 @@ pub fn mask_at(index: &CityIndex, lon: f64, lat: f64) -> u8 {
 }
 
 /// One zone's row.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ZoneRow {
     /// Zone code (urban_village, railway_50m, railway_100m, railway_200m, back_alley, rest).
     pub zone: String,
@@ -140,7 +140,11 @@ pub fn breakdown(inp: &ZoneInputs) -> (Vec<ZoneRow>, Vec<String>, Vec<String>) {
             }
         })
         .collect();
-    let pct = |x: f64| (x * 100.0).round();
+    // Whole percent, but one decimal below 10 % so that a thin zone does not read as 0 %.
+    let pct = |x: f64| {
+        let p = x * 100.0;
+        if p < 10.0 { format!("{:.1}", p) } else { format!("{:.0}", p) }
+    };
     let mut zh = Vec::new();
     let mut en = Vec::new();
     // The sentence planners quote: the special zone holding the largest share of 99 % hot spots.
