@@ -51,7 +51,7 @@ for _ in $(seq 1 240); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null &
 "$VENV/bin/python" - "$PORT" <<'PY' | tee -a "$OUT"
 import json, statistics, sys, time, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
-req = urllib.request.Request(base + "/api/auth/login", data=json.dumps({"username": "planner", "password": "wangge-demo"}).encode(), headers={"Content-Type": "application/json"})
+req = urllib.request.Request(base + "/api/auth/login", data=json.dumps({"username": "demo_planner", "password": "wangge-demo"}).encode(), headers={"Content-Type": "application/json"})
 token = json.load(urllib.request.urlopen(req))["token"]
 def get(path):
     r = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"})
@@ -62,9 +62,9 @@ def get(path):
 first = get("/api/hotspots/gistar?limit=1")
 print(f"RESULT http_first_request_ms {first:.0f}")
 filters = ["category=0101", "category=0201,0202", "from=2025-06-01&to=2025-09-01", "status=closed&category=0103",
-           "source=hotline_12345", "street=410103001000", "category=0301&from=2026-01-01", "include=history&category=0106",
+           "source=hotline_12345", "street=410103001", "category=0301&from=2026-01-01", "include=history&category=0106",
            "category=0401", "from=2024-11-01&to=2025-11-01&category=0101"]
-paths = [f"/api/hotspots/{a}?{f}" for f in filters for a in ("gistar", "kde", "aggregate")]
+paths = [f"/api/hotspots/{a}{f}" for f in filters for a in ("gistar?", "kde?", "aggregate?", "gistar?format=geojson&limit=1500&", "zones?")]
 times = sorted(get(p) for _ in range(3) for p in paths)
 print(f"RESULT http_requests {len(times)}")
 print(f"RESULT http_p50_ms {times[len(times) // 2]:.0f}")

@@ -293,7 +293,7 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_interactive_and_compl
 
     let filters = [
         "category=0101", "category=0201,0202", "from=2025-06-01&to=2025-09-01", "status=closed&category=0103",
-        "source=hotline_12345", "street=410103001000", "category=0301&from=2026-01-01", "include=history&category=0106",
+        "source=hotline_12345", "street=410103001", "category=0301&from=2026-01-01", "include=history&category=0106",
         "category=0401", "from=2024-11-01&to=2025-11-01&category=0101",
     ];
     let mut times = Vec::new();
@@ -302,7 +302,7 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_interactive_and_compl
             let t = std::time::Instant::now();
             let a = app.get(&format!("/api/hotspots/gistar?{f}"), Some(&token)).await;
             times.push(t.elapsed());
-            assert!(a.status == 200 || a.status == 422, "{f}: {}", a.text);
+            assert_eq!(a.status, 200, "{f}: {}", a.text);
             let _ = round;
         }
     }

@@ -6,6 +6,7 @@ import { buildStyle, GROUPS, CLICKABLE, FONT_STACK } from './js/style.js';
 import { DataLoader } from './js/data.js';
 import { InfoPanel } from './js/info.js';
 import { renderLayerList, LoginBox, renderStatus } from './js/panel.js';
+import { PlannerPanel } from './js/planner.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -104,6 +105,7 @@ map.on('mousemove', (e) => {
 // --- login: the inspector's own grids are tinted ----------------------------------------------
 
 let myGrids = [];
+const planner = new PlannerPanel(map, $('#panel'));
 function markMyGrids() {
   if (!map.getSource('grid')) return;
   map.removeFeatureState({ source: 'grid' });
@@ -112,6 +114,7 @@ function markMyGrids() {
 loader.afterGridLoad(markMyGrids);
 const login = new LoginBox($('#login-box'), (session) => {
   myGrids = session?.user?.grids ?? [];
+  planner.setSession(session);
   if (map.loaded()) markMyGrids();
   document.body.classList.toggle('logged-in', !!session);
   $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::frame::{LocalFrame, Metres};
 use super::weights::{Contiguity, Weights};
-use crate::assign::{AreaLevel, CityIndex, NONE};
+use crate::assign::{AreaLevel, CityIndex};
 
 /// Which units to aggregate to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -344,25 +344,7 @@ impl Units {
 
 /// The index at `level` of the area holding grid `grid`.
 fn lift(index: &CityIndex, grid: u32, level: AreaLevel) -> Option<u32> {
-    if grid == NONE {
-        return None;
-    }
-    let mut i = grid;
-    for (from, to) in [
-        (AreaLevel::Grid, AreaLevel::Community),
-        (AreaLevel::Community, AreaLevel::Street),
-        (AreaLevel::Street, AreaLevel::District),
-    ] {
-        if from == level {
-            break;
-        }
-        let _ = to;
-        i = index.parent(from, i);
-        if i == NONE {
-            return None;
-        }
-    }
-    Some(i)
+    super::analysis::lift(index, grid, level)
 }
 
 /// Weighted counts per unit: (all points, points passing `frontage_category`). Points outside

@@ -78,43 +78,63 @@ impl Weights {
         }
     }
 
-    /// Contiguity weights of polygons (any CRS: vertices are compared exactly).
+    /// Contiguity weights of polygons (any CRS: vertices are compared exactly). Every vertex
+    /// (queen) or edge (rook) becomes a key; sorting the keys brings the units sharing one together.
     pub fn contiguity(polys: &[&MultiPolygon<f64>], rule: Contiguity) -> Self {
+        use rayon::prelude::*;
         let key = |c: geo::Coord<f64>| (c.x.to_bits(), c.y.to_bits());
-        let mut owners: HashMap<((u64, u64), (u64, u64)), Vec<u32>> = HashMap::new();
-        for (i, mp) in polys.iter().enumerate() {
-            for p in &mp.0 {
-                for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
-                    match rule {
-                        Contiguity::Queen => {
-                            for c in &ring.0 {
+        let mut keys: Vec<([u64; 4], u32)> = polys
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(i, mp)| {
+                let mut out = Vec::new();
+                for p in &mp.0 {
+                    for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                        match rule {
+                            Contiguity::Queen => out.extend(ring.0.iter().map(|c| {
                                 let k = key(*c);
-                                owners.entry((k, k)).or_default().push(i as u32);
-                            }
-                        }
-                        Contiguity::Rook => {
-                            for w in ring.0.windows(2) {
+                                ([k.0, k.1, 0, 0], i as u32)
+                            })),
+                            Contiguity::Rook => out.extend(ring.0.windows(2).filter_map(|w| {
                                 let (a, b) = (key(w[0]), key(w[1]));
-                                if a != b {
-                                    owners.entry((a.min(b), a.max(b))).or_default().push(i as u32);
-                                }
-                            }
+                                let (lo, hi) = (a.min(b), a.max(b));
+                                (a != b).then_some(([lo.0, lo.1, hi.0, hi.1], i as u32))
+                            })),
+                        }
+                    }
+                }
+                out
+            })
+            .collect();
+        keys.par_sort_unstable();
+        keys.dedup();
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for group in keys.chunk_by(|a, b| a.0 == b.0) {
+            if group.len() > 1 {
+                for a in group {
+                    for b in group {
+                        if a.1 != b.1 {
+                            pairs.push((a.1, b.1));
                         }
                     }
                 }
             }
         }
-        let mut lists = vec![Vec::new(); polys.len()];
-        for ids in owners.values_mut() {
-            ids.sort_unstable();
-            ids.dedup();
-            if ids.len() > 1 {
-                for &a in ids.iter() {
-                    lists[a as usize].extend(ids.iter().copied());
-                }
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        let mut offsets = Vec::with_capacity(polys.len() + 1);
+        offsets.push(0);
+        let mut k = 0;
+        for i in 0..polys.len() as u32 {
+            while k < pairs.len() && pairs[k].0 == i {
+                k += 1;
             }
+            offsets.push(k);
         }
-        Self::from_lists(lists)
+        Self {
+            offsets,
+            neighbours: pairs.into_iter().map(|p| p.1).collect(),
+        }
     }
 
     /// k-ring weights of fishnet cells given by (column, row); cells absent from the list are

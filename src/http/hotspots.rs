@@ -176,18 +176,18 @@ pub struct HotspotQuery {
     pub place: Option<String>,
     /// Output: json (default), geojson, csv; kde also png.
     pub format: Option<String>,
-    /// Most rows (sorted by the endpoint's ranking).
+    /// Most rows, in the endpoint's ranking (default: all for CSV, 2,000 for JSON/GeoJSON;
+    /// `meta` always counts all units).
     pub limit: Option<usize>,
 }
 
-fn date(s: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
+fn date(s: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
         bad(format!("{s:?} is neither a date YYYY-MM-DD nor an RFC 3339 time"))
     })?;
-    let _ = end;
     let cst = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(|| bad("offset"))?;
     cst.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
         .single()
@@ -203,8 +203,8 @@ impl HotspotQuery {
                 .as_deref()
                 .map(|c| c.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect())
                 .unwrap_or_default(),
-            from: self.from.as_deref().map(|s| date(s, false)).transpose()?,
-            to: self.to.as_deref().map(|s| date(s, true)).transpose()?,
+            from: self.from.as_deref().map(date).transpose()?,
+            to: self.to.as_deref().map(date).transpose()?,
             closed: match self.status.as_deref() {
                 None | Some("") | Some("all") => None,
                 Some("open") => Some(false),
@@ -372,8 +372,16 @@ async fn input(
     }
 }
 
-/// The units (cached for the stored data) and their neighbours.
-fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> Arc<Units> {
+/// Units and whether they are the cached ones (the stored data's, or an upload's administrative
+/// units in the city's frame).
+struct UnitsRef {
+    units: Arc<Units>,
+    /// The cache key of cached units.
+    key: Option<String>,
+}
+
+/// The units of a request.
+fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
     let ds = &inp.data.data;
     let ix = inp.index.clone();
     let frame = ds.frame;
@@ -400,21 +408,33 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> Arc<Units> {
             u
         }
     };
-    if inp.stored || matches!(spec, UnitSpec::Admin(_)) && (ox, oy) == city_frame(&inp.index).origin() {
+    let city = city_frame(&inp.index).origin();
+    if inp.stored || (matches!(spec, UnitSpec::Admin(_)) && (ox, oy) == city) {
         let key = format!("{}/{spec:?}/{ox},{oy}", inp.index.version());
-        remember(&state.hotspots().units, key, build)
+        UnitsRef { units: remember(&state.hotspots().units, key.clone(), build), key: Some(key) }
     } else {
-        Arc::new(build())
+        UnitsRef { units: Arc::new(build()), key: None }
     }
 }
 
-/// Neighbours of units; cached with the units (keyed by their address, which lives as long as
-/// the units stay cached — uncached units of an upload get a fresh entry that ages out).
-fn weights_for(state: &AppState, units: &Arc<Units>, spec: WeightSpec) -> Arc<Weights> {
-    let key = format!("{:p}/{spec:?}", Arc::as_ptr(units));
-    let u = units.clone();
-    remember(&state.hotspots().weights, key, move || u.weights(spec))
+/// Neighbours of units: cached under the units' own key (which names the index version, unit
+/// kind and frame), computed afresh for uncached units.
+fn weights_for(state: &AppState, units: &UnitsRef, spec: WeightSpec) -> Arc<Weights> {
+    let Some(key) = &units.key else {
+        return Arc::new(units.units.weights(spec));
+    };
+    let u = units.units.clone();
+    remember(&state.hotspots().weights, format!("{key}/{spec:?}"), move || u.weights(spec))
 }
+
+/// Rows returned: `limit`, else all for CSV and the first 2,000 for JSON and GeoJSON (a map needs
+/// the hottest units, and 20,000 polygons would cost the browser more than the analysis).
+fn row_limit(q: &HotspotQuery, format: &str) -> usize {
+    q.limit.unwrap_or(if format == "csv" { usize::MAX } else { DEFAULT_ROWS })
+}
+
+/// Default rows of a JSON or GeoJSON unit answer.
+const DEFAULT_ROWS: usize = 2_000;
 
 fn polygon_coords(p: &geo::MultiPolygon<f64>) -> Value {
     let ring = |r: &geo::LineString<f64>| -> Value {
@@ -568,16 +588,16 @@ async fn aggregate_impl(state: AppState, q: HotspotQuery, upload: Option<(&Heade
     let format = q.format(&["json", "geojson", "csv"])?;
     let spec = q.unit()?;
     let inp = input(&state, &q, upload).await?;
-    let units = units_for(&state, &inp, spec);
+    let units = units_for(&state, &inp, spec).units;
     let (data, sel, ix, u2, fc) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), frontage_categories(&state));
     let (mut rows, outside) = blocking(move || analysis::aggregate(&data.data, &sel, &u2, Some(&ix), &fc)).await?;
     let idx: Vec<usize> = {
         let mut v: Vec<usize> = (0..rows.len()).collect();
         v.sort_by(|&a, &b| rows[b].count.total_cmp(&rows[a].count).then(a.cmp(&b)));
-        v.truncate(q.limit.unwrap_or(usize::MAX));
+        v.truncate(row_limit(&q, &format));
         v
     };
-    let m = meta(&inp, json!({"unit": spec.name(), "outside_units": outside, "rates": {"per_km2": "reports per km²", "per_frontage_km": "门前三包 reports per km of frontage"}}));
+    let m = meta(&inp, json!({"unit": spec.name(), "units": rows.len(), "outside_units": outside, "rates": {"per_km2": "reports per km²", "per_frontage_km": "门前三包 reports per km of frontage"}}));
     match format.as_str() {
         "csv" => Ok(csv_response("hotspot_aggregate", "code,name,count,area_km2,per_km2,frontage_count,frontage_km,per_frontage_km",
             idx.iter().map(|&i| { let r = &rows[i]; format!("{},{},{},{:.6},{:.3},{},{:.4},{}", csv_text(&r.code), csv_text(&r.name), r.count, r.area_km2, r.per_km2, r.frontage_count, r.frontage_km, r.per_frontage_km.map(|v| format!("{v:.3}")).unwrap_or_default()) }).collect())),
@@ -618,16 +638,17 @@ async fn gistar_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMa
     if inp.sel.is_empty() {
         return Err(HotspotError::NoPoints.into());
     }
-    let units = units_for(&state, &inp, spec);
-    let w = weights_for(&state, &units, wspec);
+    let uref = units_for(&state, &inp, spec);
+    let w = weights_for(&state, &uref, wspec);
+    let units = uref.units;
     let (data, sel, ix, u2, w2) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), w.clone());
     let rows = blocking(move || analysis::gi(&data.data, &sel, &u2, &w2, Some(&ix), transform)).await?;
     let mut idx: Vec<usize> = (0..rows.len()).collect();
     idx.sort_by(|&a, &b| rows[b].z.total_cmp(&rows[a].z).then(a.cmp(&b)));
-    idx.truncate(q.limit.unwrap_or(usize::MAX));
+    idx.truncate(row_limit(&q, &format));
     let count = |b: i8| rows.iter().filter(|r| r.bin_fdr == b).count();
     let m = meta(&inp, json!({
-        "unit": spec.name(), "weights": format!("{wspec:?}"), "transform": transform,
+        "unit": spec.name(), "units": rows.len(), "weights": format!("{wspec:?}"), "transform": transform,
         "mean_neighbours": w.mean_neighbours(), "islands": w.islands(),
         "statistic": "Getis-Ord Gi* (esda G_Local star=True analytical z); p two-sided normal; q Benjamini-Hochberg",
         "hot_99_fdr": count(3), "cold_99_fdr": count(-3),
@@ -671,8 +692,9 @@ async fn emerging_impl(state: AppState, q: HotspotQuery, upload: Option<(&Header
         return Err(bad("time_neighbours must be 0–12 and alpha between 0 and 0.5"));
     }
     let inp = input(&state, &q, upload).await?;
-    let units = units_for(&state, &inp, spec);
-    let w = weights_for(&state, &units, wspec);
+    let uref = units_for(&state, &inp, spec);
+    let w = weights_for(&state, &uref, wspec);
+    let units = uref.units;
     let (data, sel, ix, u2, w2) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), w.clone());
     let (bins, rows) = blocking(move || {
         analysis::emerging_hot_spots(&data.data, &sel, &u2, &w2, Some(&ix), &analysis::EmergingParams { step, time_neighbours: tn, alpha })
@@ -684,7 +706,7 @@ async fn emerging_impl(state: AppState, q: HotspotQuery, upload: Option<(&Header
     }
     let mut idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].category != crate::hotspot::emerging::Category::NoPattern).collect();
     idx.sort_by(|&a, &b| rows[b].count.total_cmp(&rows[a].count).then(a.cmp(&b)));
-    idx.truncate(q.limit.unwrap_or(usize::MAX));
+    idx.truncate(row_limit(&q, &format));
     let m = meta(&inp, json!({"unit": spec.name(), "step": step, "steps": bins.len(), "first_step": bins.starts.first(), "last_step": bins.starts.last(), "time_neighbours": tn, "alpha": alpha, "categories": summary}));
     match format.as_str() {
         "csv" => Ok(csv_response("hotspot_emerging", "code,category,count,hot_steps,cold_steps,trend_z,trend_p",
@@ -734,8 +756,8 @@ async fn blindspots_impl(state: AppState, mut q: HotspotQuery, upload: Option<(&
     let inp = input(&state, &q, upload).await?;
     let units = match place.as_str() {
         "dbscan" => None,
-        "grid" => Some(units_for(&state, &inp, UnitSpec::Admin(AreaLevel::Grid))),
-        "fishnet" => Some(units_for(&state, &inp, q.unit().ok().filter(|u| matches!(u, UnitSpec::Fishnet(_))).unwrap_or(UnitSpec::Fishnet(q.size_m.unwrap_or(50.0))))),
+        "grid" => Some(units_for(&state, &inp, UnitSpec::Admin(AreaLevel::Grid)).units),
+        "fishnet" => Some(units_for(&state, &inp, UnitSpec::Fishnet(q.size_m.unwrap_or(50.0).clamp(5.0, 5000.0))).units),
         o => return Err(bad(format!("place {o:?}: expected dbscan, grid or fishnet"))),
     };
     let (data, sel, ix) = (inp.data.clone(), inp.sel.clone(), inp.index.clone());
@@ -815,8 +837,9 @@ async fn zones_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap
     if inp.sel.is_empty() {
         return Err(HotspotError::NoPoints.into());
     }
-    let units = units_for(&state, &inp, spec);
-    let w = weights_for(&state, &units, wspec);
+    let uref = units_for(&state, &inp, spec);
+    let w = weights_for(&state, &uref, wspec);
+    let units = uref.units;
     let samples = zone_samples(&state, &inp.index).await?;
     let (data, sel, ix, u2, w2) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), w.clone());
     let (rows, zh, en) = blocking(move || {
