@@ -66,7 +66,10 @@ fn main() {
     let frame = LocalFrame::around(pts.iter().copied()).expect("points");
     let mut metres: Vec<(Metres, f64)> = Vec::new();
     let project = median_ms(5, || {
-        metres = pts.par_iter().map(|&(x, y)| (frame.forward(x, y), 1.0)).collect();
+        metres = pts
+            .par_iter()
+            .map(|&(x, y)| (frame.forward(x, y), 1.0))
+            .collect();
     });
     let params = KdeParams {
         bandwidth_m: Some(150.0),
@@ -89,13 +92,19 @@ fn main() {
     let grids: Vec<_> = index.areas(AreaLevel::Grid).collect();
     let mut counts = vec![0.0f64; grids.len()];
     let t = Instant::now();
-    let hits: Vec<u32> = pts.par_iter().map(|&(x, y)| index.locate(x, y).grid).collect();
+    let hits: Vec<u32> = pts
+        .par_iter()
+        .map(|&(x, y)| index.locate(x, y).grid)
+        .collect();
     for g in hits {
         if let Some(c) = counts.get_mut(g as usize) {
             *c += 1.0;
         }
     }
-    println!("RESULT wangge_count_ms {:.1}", t.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "RESULT wangge_count_ms {:.1}",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let polys: Vec<&geo::MultiPolygon<f64>> = grids.iter().map(|g| g.polygon).collect();
     let mut z = Vec::new();
     let mut weights_ms = 0.0;

@@ -104,7 +104,14 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.60, 34.70]}, "properties": {}},
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.61, 34.71]}, "properties": {}},
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.62, 34.70]}, "properties": {}}]});
-    for analysis in ["kde", "aggregate", "gistar", "emerging", "blindspots", "zones"] {
+    for analysis in [
+        "kde",
+        "aggregate",
+        "gistar",
+        "emerging",
+        "blindspots",
+        "zones",
+    ] {
         let get: &'static str = format!("/api/hotspots/{analysis}").leak();
         let post: &'static str = format!("/api/hotspots/{analysis}?crs=wgs84").leak();
         rows.push((Method::GET, get, None, &[Planner, Admin, Dispatcher]));

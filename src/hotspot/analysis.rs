@@ -16,7 +16,12 @@ use super::{HotspotError, kde};
 use crate::assign::{AreaLevel, CityIndex, NONE};
 
 /// The unit of each selected point.
-pub fn unit_of(ds: &Dataset, sel: &[u32], u: &Units, index: Option<&CityIndex>) -> Vec<Option<u32>> {
+pub fn unit_of(
+    ds: &Dataset,
+    sel: &[u32],
+    u: &Units,
+    index: Option<&CityIndex>,
+) -> Vec<Option<u32>> {
     match (u.spec, &ds.located, index) {
         (UnitSpec::Admin(level), Some(loc), Some(ix)) => sel
             .iter()
@@ -96,7 +101,11 @@ pub fn aggregate(
                 name: u.names[i].clone(),
                 count: all[i],
                 area_km2,
-                per_km2: if area_km2 > 0.0 { all[i] / area_km2 } else { 0.0 },
+                per_km2: if area_km2 > 0.0 {
+                    all[i] / area_km2
+                } else {
+                    0.0
+                },
                 frontage_count: front[i],
                 frontage_km: fkm,
                 per_frontage_km: (fkm > 0.0).then(|| front[i] / fkm),
@@ -415,7 +424,12 @@ pub struct ZoneSamples {
 impl ZoneSamples {
     /// Samples the city on a `sample_m` lattice (cells whose centre lies in a grid) and the
     /// streets (WGS84 lines) every `sample_m / 4` metres.
-    pub fn build(ix: &CityIndex, fishnet: &Units, streets: &[geo::LineString<f64>], sample_m: f64) -> Self {
+    pub fn build(
+        ix: &CityIndex,
+        fishnet: &Units,
+        streets: &[geo::LineString<f64>],
+        sample_m: f64,
+    ) -> Self {
         use rayon::prelude::*;
         let area = fishnet
             .centroids
@@ -501,7 +515,11 @@ pub fn zone_breakdown(
 }
 
 /// KDE of a selection.
-pub fn density(ds: &Dataset, sel: &[u32], params: &kde::KdeParams) -> Result<kde::Raster, HotspotError> {
+pub fn density(
+    ds: &Dataset,
+    sel: &[u32],
+    params: &kde::KdeParams,
+) -> Result<kde::Raster, HotspotError> {
     let pts: Vec<(Metres, f64)> = sel
         .iter()
         .map(|&i| (ds.metres[i as usize], ds.reports[i as usize].weight))

@@ -136,7 +136,10 @@ pub fn dbscan(points: &[Metres], eps: f64, min_pts: usize) -> Vec<Option<u32>> {
             visited[j] = true;
             let nb2 = neighbours(j);
             if nb2.len() >= min_pts {
-                queue.extend(nb2.into_iter().filter(|&k| !visited[k] || label[k].is_none()));
+                queue.extend(
+                    nb2.into_iter()
+                        .filter(|&k| !visited[k] || label[k].is_none()),
+                );
             }
         }
         next += 1;
@@ -267,11 +270,25 @@ mod tests {
         let mut visits = Vec::new();
         // Place A: four reports 10 days apart, each closed a day later.
         for k in 0..4 {
-            visits.push(Visit { at: Metres { x: f64::from(k), y: 0.0 }, reported: t(10 * i64::from(k)), closed: Some(t(10 * i64::from(k) + 1)) });
+            visits.push(Visit {
+                at: Metres {
+                    x: f64::from(k),
+                    y: 0.0,
+                },
+                reported: t(10 * i64::from(k)),
+                closed: Some(t(10 * i64::from(k) + 1)),
+            });
         }
         // Place B, 1 km away: four reports on one day, none closed before the next came.
         for k in 0..4 {
-            visits.push(Visit { at: Metres { x: 1000.0 + f64::from(k), y: 0.0 }, reported: t(5), closed: Some(t(9)) });
+            visits.push(Visit {
+                at: Metres {
+                    x: 1000.0 + f64::from(k),
+                    y: 0.0,
+                },
+                reported: t(5),
+                closed: Some(t(9)),
+            });
         }
         let pts: Vec<Metres> = visits.iter().map(|v| v.at).collect();
         let place = dbscan(&pts, 20.0, 3);
@@ -286,7 +303,11 @@ mod tests {
 
     #[test]
     fn dbscan_leaves_lonely_points_as_noise() {
-        let pts = [Metres { x: 0.0, y: 0.0 }, Metres { x: 5.0, y: 0.0 }, Metres { x: 500.0, y: 0.0 }];
+        let pts = [
+            Metres { x: 0.0, y: 0.0 },
+            Metres { x: 5.0, y: 0.0 },
+            Metres { x: 500.0, y: 0.0 },
+        ];
         assert_eq!(dbscan(&pts, 10.0, 2), vec![Some(0), Some(0), None]);
     }
 }

@@ -67,7 +67,10 @@ impl Dataset {
             .map(|r| frame.forward(r.lon, r.lat))
             .collect();
         let located = index.map(|ix| {
-            let hits: Vec<_> = reports.par_iter().map(|r| ix.locate(r.lon, r.lat)).collect();
+            let hits: Vec<_> = reports
+                .par_iter()
+                .map(|r| ix.locate(r.lon, r.lat))
+                .collect();
             Located {
                 grid: hits.iter().map(|h| h.grid).collect(),
                 mask: hits.iter().map(zones::mask).collect(),
@@ -95,7 +98,10 @@ impl Dataset {
         };
         let want = [
             (AreaLevel::Grid, area(AreaLevel::Grid, &f.grid)),
-            (AreaLevel::Community, area(AreaLevel::Community, &f.community)),
+            (
+                AreaLevel::Community,
+                area(AreaLevel::Community, &f.community),
+            ),
             (AreaLevel::Street, area(AreaLevel::Street, &f.street)),
         ];
         let any_area = want.iter().any(|w| w.1.is_some());
@@ -104,7 +110,10 @@ impl Dataset {
             .filter(|&i| {
                 let r = &self.reports[i as usize];
                 if !f.categories.is_empty()
-                    && !r.category.as_ref().is_some_and(|c| f.categories.contains(c))
+                    && !r
+                        .category
+                        .as_ref()
+                        .is_some_and(|c| f.categories.contains(c))
                 {
                     return false;
                 }

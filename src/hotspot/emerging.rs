@@ -19,9 +19,10 @@
 //!      off), never cold;
 //!    - *oscillating*: hot at the last step, hot in fewer than 90 %, cold at some earlier step;
 //!    - *historical*: not hot at the last step, but hot in at least 90 % of the steps.
-//!    Cold spot categories mirror these with hot and cold swapped. Units that were hot at some
-//!    step but fit none of these (e.g. hot in the past, not now, in fewer than 90 % of steps) and
-//!    units never hot nor cold are *no_pattern*, as in ArcGIS.
+//!
+//! Cold spot categories mirror these with hot and cold swapped. Units that were hot at some step
+//! but fit none of these (e.g. hot in the past, not now, in fewer than 90 % of steps) and units
+//! never hot nor cold are *no_pattern*, as in ArcGIS.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
@@ -64,7 +65,9 @@ impl Bins {
             let last = *starts.last().unwrap_or(&first);
             let next = match step {
                 Step::Week => last + Duration::days(7),
-                Step::Month => last.checked_add_months(chrono::Months::new(1)).unwrap_or(last),
+                Step::Month => last
+                    .checked_add_months(chrono::Months::new(1))
+                    .unwrap_or(last),
             };
             if next > b || next == last {
                 break;
@@ -160,18 +163,18 @@ pub fn space_time_z(counts: &[Vec<f64>], w: &Weights, time_neighbours: usize) ->
             (0..steps)
                 .map(|t| {
                     let t0 = t.saturating_sub(time_neighbours);
-                    let mut local = 0.0;
-                    let mut k = 0.0;
-                    for tt in t0..=t {
-                        local += counts[i][tt];
-                        k += 1.0;
-                        for &j in w.of(i) {
-                            local += counts[j as usize][tt];
-                            k += 1.0;
-                        }
-                    }
+                    let nb = w.of(i);
+                    let local: f64 = std::iter::once(i as u32)
+                        .chain(nb.iter().copied())
+                        .map(|j| counts[j as usize][t0..=t].iter().sum::<f64>())
+                        .sum();
+                    let k = ((t - t0 + 1) * (nb.len() + 1)) as f64;
                     let den = s * ((n * k - k * k) / (n - 1.0)).sqrt();
-                    if den > 0.0 { (local - mean * k) / den } else { 0.0 }
+                    if den > 0.0 {
+                        (local - mean * k) / den
+                    } else {
+                        0.0
+                    }
                 })
                 .collect()
         })
@@ -180,8 +183,14 @@ pub fn space_time_z(counts: &[Vec<f64>], w: &Weights, time_neighbours: usize) ->
 
 /// Classifies one unit's z-series.
 pub fn classify(z: &[f64], alpha: f64) -> UnitTrend {
-    let hot: Vec<bool> = z.iter().map(|&v| v > 0.0 && two_sided_p(v) < alpha).collect();
-    let cold: Vec<bool> = z.iter().map(|&v| v < 0.0 && two_sided_p(v) < alpha).collect();
+    let hot: Vec<bool> = z
+        .iter()
+        .map(|&v| v > 0.0 && two_sided_p(v) < alpha)
+        .collect();
+    let cold: Vec<bool> = z
+        .iter()
+        .map(|&v| v < 0.0 && two_sided_p(v) < alpha)
+        .collect();
     let trend = mann_kendall(z);
     let category = pattern(&hot, &cold, &trend, alpha, false)
         .or_else(|| pattern(&cold, &hot, &trend, alpha, true))
@@ -273,20 +282,34 @@ mod tests {
         assert_eq!(c("HHHHHHHHHHHHHHHHHHHH."), Category::HistoricalHotSpot);
         assert_eq!(c("........C"), Category::NewColdSpot);
         let rising: Vec<f64> = (0..20).map(|i| 2.0 + f64::from(i) * 0.2).collect();
-        assert_eq!(classify(&rising, 0.05).category, Category::IntensifyingHotSpot);
+        assert_eq!(
+            classify(&rising, 0.05).category,
+            Category::IntensifyingHotSpot
+        );
         let falling: Vec<f64> = rising.iter().rev().copied().collect();
-        assert_eq!(classify(&falling, 0.05).category, Category::DiminishingHotSpot);
+        assert_eq!(
+            classify(&falling, 0.05).category,
+            Category::DiminishingHotSpot
+        );
     }
 
     #[test]
     fn weekly_bins_start_on_mondays_in_china_time() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let b = Bins::covering(Step::Week, t("2024-11-01T00:00:00+08:00"), t("2024-11-30T23:00:00+08:00"));
+        let b = Bins::covering(
+            Step::Week,
+            t("2024-11-01T00:00:00+08:00"),
+            t("2024-11-30T23:00:00+08:00"),
+        );
         assert_eq!(b.starts[0], NaiveDate::from_ymd_opt(2024, 10, 28).unwrap());
         // Sunday 23:30 in Beijing is still the first week, though it is Sunday 15:30 UTC.
         assert_eq!(b.of(t("2024-11-03T23:30:00+08:00")), Some(0));
         assert_eq!(b.of(t("2024-11-04T00:30:00+08:00")), Some(1));
-        let m = Bins::covering(Step::Month, t("2024-11-01T00:00:00+08:00"), t("2025-02-01T00:00:00+08:00"));
+        let m = Bins::covering(
+            Step::Month,
+            t("2024-11-01T00:00:00+08:00"),
+            t("2025-02-01T00:00:00+08:00"),
+        );
         assert_eq!(m.len(), 4);
     }
 }

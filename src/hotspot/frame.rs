@@ -243,18 +243,35 @@ mod tests {
     #[test]
     fn the_fast_series_agrees_with_krugers_to_a_millimetre_half_a_degree_out() {
         let f = LocalFrame::at(113.6, 34.75);
-        for (lon, lat) in [(113.6, 34.75), (114.1, 34.75), (113.1, 35.2), (113.95, 34.3), (113.61, 34.9)] {
+        for (lon, lat) in [
+            (113.6, 34.75),
+            (114.1, 34.75),
+            (113.1, 35.2),
+            (113.95, 34.3),
+            (113.61, 34.9),
+        ] {
             let (a, b) = (f.forward(lon, lat), f.forward_kruger(lon, lat));
-            assert!((a.x - b.x).abs() < 1e-3 && (a.y - b.y).abs() < 1e-3, "{lon},{lat}: {a:?} vs {b:?}");
+            assert!(
+                (a.x - b.x).abs() < 1e-3 && (a.y - b.y).abs() < 1e-3,
+                "{lon},{lat}: {a:?} vs {b:?}"
+            );
         }
     }
 
     #[test]
     fn the_inverse_returns_the_point_to_a_centimetre() {
         let f = LocalFrame::at(-0.1367, 51.5133);
-        for (lon, lat) in [(-0.14, 51.51), (-0.3, 51.6), (0.1, 51.4), (-0.1367, 51.5133)] {
+        for (lon, lat) in [
+            (-0.14, 51.51),
+            (-0.3, 51.6),
+            (0.1, 51.4),
+            (-0.1367, 51.5133),
+        ] {
             let (l2, p2) = f.inverse(f.forward(lon, lat));
-            assert!((l2 - lon).abs() < 1e-7 && (p2 - lat).abs() < 1e-7, "{lon},{lat} -> {l2},{p2}");
+            assert!(
+                (l2 - lon).abs() < 1e-7 && (p2 - lat).abs() < 1e-7,
+                "{lon},{lat} -> {l2},{p2}"
+            );
         }
         let o = f.forward(-0.1367, 51.5133);
         assert!(o.x.abs() < 1e-9 && o.y.abs() < 1e-9);

@@ -117,17 +117,44 @@ mod tests {
     fn the_esda_docstring_example_gives_esdas_z_scores() {
         let pts: Vec<Metres> = [(10, 10), (20, 10), (40, 10), (15, 20), (30, 20), (30, 30)]
             .iter()
-            .map(|&(x, y)| Metres { x: f64::from(x), y: f64::from(y) })
+            .map(|&(x, y)| Metres {
+                x: f64::from(x),
+                y: f64::from(y),
+            })
             .collect();
         let w = Weights::distance_band(&pts, 15.0);
         let y = [2.0, 3.0, 3.2, 5.0, 8.0, 7.0];
         let b = z_scores(&y, &w, Transform::Binary);
-        let want_b = [-1.397_276_26, -0.289_177_62, 0.650_649_64, -0.289_177_62, 1.234_520_88, 2.024_243_31];
+        let want_b = [
+            -1.397_276_26,
+            -0.289_177_62,
+            0.650_649_64,
+            -0.289_177_62,
+            1.234_520_88,
+            2.024_243_31,
+        ];
         let r = z_scores(&y, &w, Transform::Row);
-        let want_r = [-0.624_880_94, -0.091_445_99, 0.411_506_96, -0.091_445_99, 0.246_904_18, 1.280_243_88];
+        let want_r = [
+            -0.624_880_94,
+            -0.091_445_99,
+            0.411_506_96,
+            -0.091_445_99,
+            0.246_904_18,
+            1.280_243_88,
+        ];
         for i in 0..6 {
-            assert!((b[i] - want_b[i]).abs() < 1e-7, "B {i}: {} vs {}", b[i], want_b[i]);
-            assert!((r[i] - want_r[i]).abs() < 1e-7, "R {i}: {} vs {}", r[i], want_r[i]);
+            assert!(
+                (b[i] - want_b[i]).abs() < 1e-7,
+                "B {i}: {} vs {}",
+                b[i],
+                want_b[i]
+            );
+            assert!(
+                (r[i] - want_r[i]).abs() < 1e-7,
+                "R {i}: {} vs {}",
+                r[i],
+                want_r[i]
+            );
         }
     }
 

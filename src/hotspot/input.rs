@@ -29,7 +29,11 @@ fn time(s: &str, what: &str, row: usize) -> Result<DateTime<Utc>, HotspotError> 
 }
 
 fn checked(lon: f64, lat: f64, row: usize) -> Result<(), HotspotError> {
-    if !(lon.is_finite() && lat.is_finite() && (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)) {
+    if !(lon.is_finite()
+        && lat.is_finite()
+        && (-180.0..=180.0).contains(&lon)
+        && (-90.0..=90.0).contains(&lat))
+    {
         return Err(HotspotError::BadInput(format!(
             "row {row}: ({lon}, {lat}) is not a longitude, latitude pair"
         )));
@@ -49,7 +53,10 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
             .iter()
             .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
     };
-    let (Some(x), Some(y)) = (col(&["lon", "lng", "longitude", "x"]), col(&["lat", "latitude", "y"])) else {
+    let (Some(x), Some(y)) = (
+        col(&["lon", "lng", "longitude", "x"]),
+        col(&["lat", "latitude", "y"]),
+    ) else {
         return Err(HotspotError::BadInput(
             "the CSV header needs lon and lat columns (optional: weight, time, closed, category, id)".into(),
         ));
@@ -66,11 +73,17 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
         let row = i + 2;
         let rec = rec.map_err(|e| HotspotError::BadInput(format!("row {row}: {e}")))?;
         if out.len() >= o.max_points {
-            return Err(HotspotError::TooLarge(format!("more than {} points", o.max_points)));
+            return Err(HotspotError::TooLarge(format!(
+                "more than {} points",
+                o.max_points
+            )));
         }
         let num = |k: usize, what: &str| {
             rec.get(k).unwrap_or("").trim().parse::<f64>().map_err(|_| {
-                HotspotError::BadInput(format!("row {row}: {what} {:?} is not a number", rec.get(k).unwrap_or("")))
+                HotspotError::BadInput(format!(
+                    "row {row}: {what} {:?} is not a number",
+                    rec.get(k).unwrap_or("")
+                ))
             })
         };
         let (lon, lat) = o.crs.to_wgs84(num(x, "longitude")?, num(y, "latitude")?);
@@ -79,7 +92,11 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
             None | Some("") => 1.0,
             Some(_) => num(w.unwrap_or(0), "weight")?,
         };
-        let opt = |k: Option<usize>| k.and_then(|k| rec.get(k)).map(str::trim).filter(|s| !s.is_empty());
+        let opt = |k: Option<usize>| {
+            k.and_then(|k| rec.get(k))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
         out.push(Report {
             id: opt(id).map_or_else(|| (row - 1).to_string(), str::to_owned),
             lon,
@@ -103,26 +120,44 @@ pub fn geojson_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Ho
         .parse()
         .map_err(|e| HotspotError::BadInput(format!("malformed GeoJSON: {e}")))?;
     let geojson::GeoJson::FeatureCollection(fc) = gj else {
-        return Err(HotspotError::BadInput("expected a GeoJSON FeatureCollection of Points".into()));
+        return Err(HotspotError::BadInput(
+            "expected a GeoJSON FeatureCollection of Points".into(),
+        ));
     };
     if fc.features.len() > o.max_points {
-        return Err(HotspotError::TooLarge(format!("more than {} points", o.max_points)));
+        return Err(HotspotError::TooLarge(format!(
+            "more than {} points",
+            o.max_points
+        )));
     }
     fc.features
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let Some(geojson::GeometryValue::Point { coordinates: c }) = f.geometry.as_ref().map(|g| &g.value) else {
-                return Err(HotspotError::BadInput(format!("feature #{i} is not a Point")));
+            let Some(geojson::GeometryValue::Point { coordinates: c }) =
+                f.geometry.as_ref().map(|g| &g.value)
+            else {
+                return Err(HotspotError::BadInput(format!(
+                    "feature #{i} is not a Point"
+                )));
             };
             let (lon, lat) = o.crs.to_wgs84(c[0], c[1]);
             checked(lon, lat, i)?;
-            let prop = |k: &str| f.properties.as_ref().and_then(|p| p.get(k)).filter(|v| !v.is_null());
-            let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            let prop = |k: &str| {
+                f.properties
+                    .as_ref()
+                    .and_then(|p| p.get(k))
+                    .filter(|v| !v.is_null())
+            };
+            let text =
+                |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
             let weight = match prop(&o.weight_field) {
                 None => 1.0,
                 Some(v) => v.as_f64().ok_or_else(|| {
-                    HotspotError::BadInput(format!("feature #{i}: {} is not a number", o.weight_field))
+                    HotspotError::BadInput(format!(
+                        "feature #{i}: {} is not a number",
+                        o.weight_field
+                    ))
                 })?,
             };
             let when = |keys: [&str; 2], what: &str| {

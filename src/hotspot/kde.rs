@@ -275,7 +275,10 @@ fn exact(r: &Raster, points: &[(Metres, f64)]) -> Vec<f64> {
     let (h, c) = (r.bandwidth_m, r.cell_m);
     let (h2, k) = (h * h, norm(h));
     let cells = r.width * r.height;
-    let chunk = points.len().div_ceil(rayon::current_num_threads().max(1)).max(1024);
+    let chunk = points
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1024);
     points
         .par_chunks(chunk)
         .map(|pts| {
@@ -316,7 +319,10 @@ fn exact(r: &Raster, points: &[(Metres, f64)]) -> Vec<f64> {
 fn binned(r: &Raster, points: &[(Metres, f64)]) -> Vec<f64> {
     let (w, hgt, c) = (r.width, r.height, r.cell_m);
     let cells = w * hgt;
-    let chunk = points.len().div_ceil(rayon::current_num_threads().max(1)).max(4096);
+    let chunk = points
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(4096);
     // Counts per cell; a point outside the raster is dropped (its kernel may still reach in,
     // which the exact method keeps: give an extent that covers the points to avoid the loss).
     let counts = points
@@ -420,7 +426,13 @@ mod tests {
         let pts: Vec<(Metres, f64)> = (0..50)
             .map(|i| {
                 let (cx, cy) = ((i * 7 % 40) as f64, (i * 13 % 40) as f64);
-                (Metres { x: cx * 10.0 + 5.0, y: -(cy * 10.0 + 5.0) }, 1.0 + (i % 3) as f64)
+                (
+                    Metres {
+                        x: cx * 10.0 + 5.0,
+                        y: -(cy * 10.0 + 5.0),
+                    },
+                    1.0 + (i % 3) as f64,
+                )
             })
             .collect();
         let p = |method| KdeParams {
@@ -441,7 +453,15 @@ mod tests {
     #[test]
     fn the_silverman_rule_shrinks_with_more_points() {
         let few: Vec<(Metres, f64)> = (0..100)
-            .map(|i| (Metres { x: f64::from(i % 10) * 50.0, y: f64::from(i / 10) * 50.0 }, 1.0))
+            .map(|i| {
+                (
+                    Metres {
+                        x: f64::from(i % 10) * 50.0,
+                        y: f64::from(i / 10) * 50.0,
+                    },
+                    1.0,
+                )
+            })
             .collect();
         let h1 = silverman_spatial(&few).unwrap();
         let many: Vec<(Metres, f64)> = few.iter().map(|&(p, _)| (p, 10.0)).collect();

@@ -160,7 +160,9 @@ mod tests {
 
     #[test]
     fn mann_kendall_sees_a_rising_series_and_not_a_flat_one() {
-        let up: Vec<f64> = (0..20).map(|i| f64::from(i) + if i % 3 == 0 { 2.0 } else { 0.0 }).collect();
+        let up: Vec<f64> = (0..20)
+            .map(|i| f64::from(i) + if i % 3 == 0 { 2.0 } else { 0.0 })
+            .collect();
         let mk = mann_kendall(&up);
         assert!(mk.z > 3.0 && mk.p < 0.01, "{mk:?}");
         let flat = mann_kendall(&[1.0; 10]);

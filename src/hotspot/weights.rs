@@ -200,12 +200,16 @@ mod tests {
     use geo::{MultiPolygon, polygon};
 
     fn square(x: f64, y: f64) -> MultiPolygon<f64> {
-        MultiPolygon(vec![polygon![(x: x, y: y), (x: x + 1.0, y: y), (x: x + 1.0, y: y + 1.0), (x: x, y: y + 1.0), (x: x, y: y)]])
+        MultiPolygon(vec![
+            polygon![(x: x, y: y), (x: x + 1.0, y: y), (x: x + 1.0, y: y + 1.0), (x: x, y: y + 1.0), (x: x, y: y)],
+        ])
     }
 
     #[test]
     fn diagonal_squares_are_queen_but_not_rook_neighbours() {
-        let sq: Vec<MultiPolygon<f64>> = (0..9).map(|i| square(f64::from(i % 3), f64::from(i / 3))).collect();
+        let sq: Vec<MultiPolygon<f64>> = (0..9)
+            .map(|i| square(f64::from(i % 3), f64::from(i / 3)))
+            .collect();
         let refs: Vec<&MultiPolygon<f64>> = sq.iter().collect();
         let q = Weights::contiguity(&refs, Contiguity::Queen);
         let r = Weights::contiguity(&refs, Contiguity::Rook);
@@ -220,7 +224,10 @@ mod tests {
         let cells: Vec<(i64, i64)> = (0..25).map(|i| (i % 5, i / 5)).collect();
         let pts: Vec<Metres> = cells
             .iter()
-            .map(|&(c, r)| Metres { x: c as f64 * 10.0, y: r as f64 * 10.0 })
+            .map(|&(c, r)| Metres {
+                x: c as f64 * 10.0,
+                y: r as f64 * 10.0,
+            })
             .collect();
         let ring = Weights::lattice_ring(&cells, 1);
         let band = Weights::distance_band(&pts, 10.0 * 2f64.sqrt() + 1e-6);

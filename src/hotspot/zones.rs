@@ -15,9 +15,21 @@ use crate::assign::{CityIndex, Hit, NONE};
 /// The zones, in output order.
 pub const ZONES: [(&str, &str, &str); 6] = [
     ("urban_village", "城中村", "in urban villages"),
-    ("railway_50m", "铁路50米范围内", "within 50 m of the railway"),
-    ("railway_100m", "铁路100米范围内", "within 100 m of the railway"),
-    ("railway_200m", "铁路200米范围内", "within 200 m of the railway"),
+    (
+        "railway_50m",
+        "铁路50米范围内",
+        "within 50 m of the railway",
+    ),
+    (
+        "railway_100m",
+        "铁路100米范围内",
+        "within 100 m of the railway",
+    ),
+    (
+        "railway_200m",
+        "铁路200米范围内",
+        "within 200 m of the railway",
+    ),
     ("back_alley", "背街小巷", "on back alleys"),
     ("rest", "其他区域", "in the rest of the city"),
 ];
@@ -109,7 +121,12 @@ pub fn breakdown(inp: &ZoneInputs) -> (Vec<ZoneRow>, Vec<String>, Vec<String>) {
         .enumerate()
         .map(|(i, (code, zh, _))| {
             let bit = 1u8 << i;
-            let reports: f64 = inp.reports.iter().filter(|r| r.0 & bit != 0).map(|r| r.1).sum();
+            let reports: f64 = inp
+                .reports
+                .iter()
+                .filter(|r| r.0 & bit != 0)
+                .map(|r| r.1)
+                .sum();
             let area_km2 = inp.area_samples.iter().filter(|m| **m & bit != 0).count() as f64
                 * inp.sample_area_m2
                 / 1e6;
@@ -143,7 +160,11 @@ pub fn breakdown(inp: &ZoneInputs) -> (Vec<ZoneRow>, Vec<String>, Vec<String>) {
     // Whole percent, but one decimal below 10 % so that a thin zone does not read as 0 %.
     let pct = |x: f64| {
         let p = x * 100.0;
-        if p < 10.0 { format!("{:.1}", p) } else { format!("{:.0}", p) }
+        if p < 10.0 {
+            format!("{:.1}", p)
+        } else {
+            format!("{:.0}", p)
+        }
     };
     let mut zh = Vec::new();
     let mut en = Vec::new();
@@ -169,9 +190,13 @@ pub fn breakdown(inp: &ZoneInputs) -> (Vec<ZoneRow>, Vec<String>, Vec<String>) {
     }
     for (i, r) in rows.iter().enumerate() {
         if r.load_share > 0.0 && i < 5 {
-            let area_share = ratio_of(r.area_km2, rows.iter().map(|x| x.area_km2).fold(0.0, f64::max).max(
-                inp.area_samples.len() as f64 * inp.sample_area_m2 / 1e6,
-            ));
+            let area_share = ratio_of(
+                r.area_km2,
+                rows.iter()
+                    .map(|x| x.area_km2)
+                    .fold(0.0, f64::max)
+                    .max(inp.area_samples.len() as f64 * inp.sample_area_m2 / 1e6),
+            );
             zh.push(format!(
                 "{}：占问题总量的{}%（面积占{}%），每平方公里{:.0}件，每公里街道{:.1}件。",
                 ZONES[i].1,
@@ -216,13 +241,21 @@ mod tests {
             sample_area_m2: 1e6,
             street_samples: vec![4 | 8, 32],
             street_step_m: 1000.0,
-            units: vec![(2 | 4 | 8, 1.0, 3), (4 | 8, 1.0, 3), (32, 1.0, 3), (32, 2.0, 0)],
+            units: vec![
+                (2 | 4 | 8, 1.0, 3),
+                (4 | 8, 1.0, 3),
+                (32, 1.0, 3),
+                (32, 2.0, 0),
+            ],
         };
         let (rows, zh, en) = breakdown(&inp);
         assert_eq!(rows[2].zone, "railway_100m");
         assert!((rows[2].load_share - 0.75).abs() < 1e-12);
         assert!((rows[2].hotspot99_share - 2.0 / 3.0).abs() < 1e-12);
-        assert_eq!(en[0], "67% of 99% hotspot area lies within 100 m of the railway.");
+        assert_eq!(
+            en[0],
+            "67% of 99% hotspot area lies within 100 m of the railway."
+        );
         assert!(zh[0].contains("67%") && zh[0].contains("铁路100米"));
     }
 }

@@ -80,7 +80,11 @@ struct Stored {
 
 const KEEP: usize = 12;
 
-fn remember<T>(list: &Mutex<Vec<(String, Arc<T>)>>, key: String, make: impl FnOnce() -> T) -> Arc<T> {
+fn remember<T>(
+    list: &Mutex<Vec<(String, Arc<T>)>>,
+    key: String,
+    make: impl FnOnce() -> T,
+) -> Arc<T> {
     if let Ok(l) = list.lock()
         && let Some(hit) = l.iter().find(|(k, _)| *k == key)
     {
@@ -99,10 +103,14 @@ fn remember<T>(list: &Mutex<Vec<(String, Arc<T>)>>, key: String, make: impl FnOn
 impl From<HotspotError> for ApiError {
     fn from(e: HotspotError) -> Self {
         match e {
-            HotspotError::NoPoints => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_points", e.to_string()),
+            HotspotError::NoPoints => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_points", e.to_string())
+            }
             HotspotError::BadParameter(m) => ApiError::bad_request("invalid_parameter", m),
             HotspotError::BadInput(m) => ApiError::bad_request("invalid_upload", m),
-            HotspotError::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
+            HotspotError::TooLarge(m) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
+            }
         }
     }
 }
@@ -186,7 +194,9 @@ fn date(s: &str) -> Result<DateTime<Utc>, ApiError> {
         return Ok(t.with_timezone(&Utc));
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        bad(format!("{s:?} is neither a date YYYY-MM-DD nor an RFC 3339 time"))
+        bad(format!(
+            "{s:?} is neither a date YYYY-MM-DD nor an RFC 3339 time"
+        ))
     })?;
     let cst = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(|| bad("offset"))?;
     cst.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
@@ -201,7 +211,12 @@ impl HotspotQuery {
             categories: self
                 .category
                 .as_deref()
-                .map(|c| c.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect())
+                .map(|c| {
+                    c.split(',')
+                        .map(|x| x.trim().to_owned())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             from: self.from.as_deref().map(date).transpose()?,
             to: self.to.as_deref().map(date).transpose()?,
@@ -234,13 +249,19 @@ impl HotspotQuery {
                 WeightSpec::Ring(k)
             }
             "band" => {
-                let d = self.band_m.ok_or_else(|| bad("weights=band needs band_m (metres)"))?;
+                let d = self
+                    .band_m
+                    .ok_or_else(|| bad("weights=band needs band_m (metres)"))?;
                 if !(d.is_finite() && d > 0.0 && d <= 10_000.0) {
                     return Err(bad(format!("band_m must be 0–10000 m, got {d}")));
                 }
                 WeightSpec::Band(d)
             }
-            o => return Err(bad(format!("weights {o:?}: expected queen, rook, ring or band"))),
+            o => {
+                return Err(bad(format!(
+                    "weights {o:?}: expected queen, rook, ring or band"
+                )));
+            }
         })
     }
 
@@ -257,7 +278,10 @@ impl HotspotQuery {
         if allowed.contains(&f.as_str()) {
             Ok(f)
         } else {
-            Err(bad(format!("format {f:?}: expected one of {}", allowed.join(", "))))
+            Err(bad(format!(
+                "format {f:?}: expected one of {}",
+                allowed.join(", ")
+            )))
         }
     }
 }
@@ -287,19 +311,26 @@ async fn stored_data(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<Stored
     }
     let history = state
         .store()
-        .hotspot_points(&PointFilter { history: true, ..Default::default() })
+        .hotspot_points(&PointFilter {
+            history: true,
+            ..Default::default()
+        })
         .await?;
     let cases = state
         .store()
-        .hotspot_points(&PointFilter { cases: true, ..Default::default() })
+        .hotspot_points(&PointFilter {
+            cases: true,
+            ..Default::default()
+        })
         .await?;
     let first_case = history.len();
     let mut all = history;
     all.extend(cases);
     let ix2 = ix.clone();
-    let data = tokio::task::spawn_blocking(move || Dataset::new(all, Some(city_frame(&ix2)), Some(&ix2)))
-        .await
-        .map_err(ApiError::internal)?;
+    let data =
+        tokio::task::spawn_blocking(move || Dataset::new(all, Some(city_frame(&ix2)), Some(&ix2)))
+            .await
+            .map_err(ApiError::internal)?;
     let stored = Arc::new(Stored { data, first_case });
     *slot = Some((revision, ix.version(), stored.clone()));
     Ok(stored)
@@ -319,7 +350,11 @@ async fn input(
                 "both" => (true, true),
                 "history" => (true, false),
                 "cases" => (false, true),
-                o => return Err(bad(format!("include {o:?}: expected history, cases or both"))),
+                o => {
+                    return Err(bad(format!(
+                        "include {o:?}: expected history, cases or both"
+                    )));
+                }
             };
             let ix = index.clone();
             let d = data.clone();
@@ -332,7 +367,12 @@ async fn input(
             })
             .await
             .map_err(ApiError::internal)?;
-            Ok(Input { data, sel, index, stored: true })
+            Ok(Input {
+                data,
+                sel,
+                index,
+                stored: true,
+            })
         }
         Some((headers, body)) => {
             let crs = q
@@ -351,7 +391,8 @@ async fn input(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             let ix = index.clone();
-            let is_csv = ct.starts_with("text/csv") || (!ct.contains("json") && !body.trim_ascii_start().starts_with(b"{"));
+            let is_csv = ct.starts_with("text/csv")
+                || (!ct.contains("json") && !body.trim_ascii_start().starts_with(b"{"));
             let data = tokio::task::spawn_blocking(move || -> Result<Stored, HotspotError> {
                 let reports = if is_csv {
                     input::csv_points(&body, &opts)?
@@ -359,15 +400,25 @@ async fn input(
                     input::geojson_points(&body, &opts)?
                 };
                 // Points in the city share the city's frame (and its cached units).
-                let inside = reports.first().is_some_and(|r| geo::Intersects::intersects(&ix.extent(), &geo::coord! {x: r.lon, y: r.lat}));
+                let inside = reports.first().is_some_and(|r| {
+                    geo::Intersects::intersects(&ix.extent(), &geo::coord! {x: r.lon, y: r.lat})
+                });
                 let frame = inside.then(|| city_frame(&ix));
                 let n = reports.len();
-                Ok(Stored { data: Dataset::new(reports, frame, Some(&ix)), first_case: n })
+                Ok(Stored {
+                    data: Dataset::new(reports, frame, Some(&ix)),
+                    first_case: n,
+                })
             })
             .await
             .map_err(ApiError::internal)??;
             let sel = data.data.select(&filter, Some(&index));
-            Ok(Input { data: Arc::new(data), sel, index, stored: false })
+            Ok(Input {
+                data: Arc::new(data),
+                sel,
+                index,
+                stored: false,
+            })
         }
     }
 }
@@ -391,7 +442,10 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
         UnitSpec::Fishnet(size) => {
             let mut u = if inp.stored {
                 let e = ix.extent();
-                let (a, b) = (frame.forward(e.min().x, e.min().y), frame.forward(e.max().x, e.max().y));
+                let (a, b) = (
+                    frame.forward(e.min().x, e.min().y),
+                    frame.forward(e.max().x, e.max().y),
+                );
                 let ix2 = ix.clone();
                 Units::fishnet(frame, [a.x, a.y, b.x, b.y], size, move |lon, lat| {
                     ix2.locate(lon, lat).grid != crate::assign::NONE
@@ -411,9 +465,15 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
     let city = city_frame(&inp.index).origin();
     if inp.stored || (matches!(spec, UnitSpec::Admin(_)) && (ox, oy) == city) {
         let key = format!("{}/{spec:?}/{ox},{oy}", inp.index.version());
-        UnitsRef { units: remember(&state.hotspots().units, key.clone(), build), key: Some(key) }
+        UnitsRef {
+            units: remember(&state.hotspots().units, key.clone(), build),
+            key: Some(key),
+        }
     } else {
-        UnitsRef { units: Arc::new(build()), key: None }
+        UnitsRef {
+            units: Arc::new(build()),
+            key: None,
+        }
     }
 }
 
@@ -424,13 +484,21 @@ fn weights_for(state: &AppState, units: &UnitsRef, spec: WeightSpec) -> Arc<Weig
         return Arc::new(units.units.weights(spec));
     };
     let u = units.units.clone();
-    remember(&state.hotspots().weights, format!("{key}/{spec:?}"), move || u.weights(spec))
+    remember(
+        &state.hotspots().weights,
+        format!("{key}/{spec:?}"),
+        move || u.weights(spec),
+    )
 }
 
 /// Rows returned: `limit`, else all for CSV and the first 2,000 for JSON and GeoJSON (a map needs
 /// the hottest units, and 20,000 polygons would cost the browser more than the analysis).
 fn row_limit(q: &HotspotQuery, format: &str) -> usize {
-    q.limit.unwrap_or(if format == "csv" { usize::MAX } else { DEFAULT_ROWS })
+    q.limit.unwrap_or(if format == "csv" {
+        usize::MAX
+    } else {
+        DEFAULT_ROWS
+    })
 }
 
 /// Default rows of a JSON or GeoJSON unit answer.
@@ -463,7 +531,10 @@ fn csv_response(name: &str, header_line: &str, rows: Vec<String>) -> Response {
         body.push('\n');
     }
     let mut res = body.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
@@ -486,7 +557,10 @@ fn geojson_response(features: Vec<Value>, meta: Value) -> Response {
         "features": features,
     }))
     .into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/geo+json"),
+    );
     res
 }
 
@@ -505,18 +579,32 @@ fn meta(inp: &Input, extra: Value) -> Value {
     m
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
 }
 
 fn frontage_categories(state: &AppState) -> Vec<String> {
-    state.engine().catalogue().iter().filter(|c| c.frontage).map(|c| c.code.clone()).collect()
+    state
+        .engine()
+        .catalogue()
+        .iter()
+        .filter(|c| c.frontage)
+        .map(|c| c.code.clone())
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
 // KDE
 
-async fn kde_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap, Bytes)>) -> Result<Response, ApiError> {
+async fn kde_impl(
+    state: AppState,
+    q: HotspotQuery,
+    upload: Option<(&HeaderMap, Bytes)>,
+) -> Result<Response, ApiError> {
     let format = q.format(&["json", "png"])?;
     let inp = input(&state, &q, upload).await?;
     let params = KdeParams {
@@ -538,7 +626,8 @@ async fn kde_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap, 
     let corners = raster.corners_wgs84();
     if format == "png" {
         let mut res = png.into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
         if let Ok(v) = HeaderValue::from_str(&serde_json::to_string(&corners).unwrap_or_default()) {
             res.headers_mut().insert("x-image-corners-wgs84", v);
         }
@@ -569,7 +658,11 @@ async fn kde_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap, 
 #[utoipa::path(get, path = "/api/hotspots/kde", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     responses((status = 200, description = "JSON with a base64 PNG and its WGS84 corners, or image/png with format=png"),
         (status = 400, description = "invalid_parameter", body = ErrorBody), (status = 422, description = "no_points", body = ErrorBody)))]
-pub async fn kde(State(state): State<AppState>, _: Auth<Readers>, ApiQuery(q): ApiQuery<HotspotQuery>) -> Result<Response, ApiError> {
+pub async fn kde(
+    State(state): State<AppState>,
+    _: Auth<Readers>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+) -> Result<Response, ApiError> {
     kde_impl(state, q, None).await
 }
 
@@ -577,27 +670,47 @@ pub async fn kde(State(state): State<AppState>, _: Auth<Readers>, ApiQuery(q): A
 #[utoipa::path(post, path = "/api/hotspots/kde", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON FeatureCollection of Points or CSV lon,lat[,weight][,time]"),
     responses((status = 200, description = "as GET"), (status = 400, description = "invalid_upload", body = ErrorBody)))]
-pub async fn kde_upload(State(state): State<AppState>, _: Auth<Analysts>, ApiQuery(q): ApiQuery<HotspotQuery>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn kde_upload(
+    State(state): State<AppState>,
+    _: Auth<Analysts>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     kde_impl(state, q, Some((&headers, body))).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Aggregation
 
-async fn aggregate_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap, Bytes)>) -> Result<Response, ApiError> {
+async fn aggregate_impl(
+    state: AppState,
+    q: HotspotQuery,
+    upload: Option<(&HeaderMap, Bytes)>,
+) -> Result<Response, ApiError> {
     let format = q.format(&["json", "geojson", "csv"])?;
     let spec = q.unit()?;
     let inp = input(&state, &q, upload).await?;
     let units = units_for(&state, &inp, spec).units;
-    let (data, sel, ix, u2, fc) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), frontage_categories(&state));
-    let (mut rows, outside) = blocking(move || analysis::aggregate(&data.data, &sel, &u2, Some(&ix), &fc)).await?;
+    let (data, sel, ix, u2, fc) = (
+        inp.data.clone(),
+        inp.sel.clone(),
+        inp.index.clone(),
+        units.clone(),
+        frontage_categories(&state),
+    );
+    let (mut rows, outside) =
+        blocking(move || analysis::aggregate(&data.data, &sel, &u2, Some(&ix), &fc)).await?;
     let idx: Vec<usize> = {
         let mut v: Vec<usize> = (0..rows.len()).collect();
         v.sort_by(|&a, &b| rows[b].count.total_cmp(&rows[a].count).then(a.cmp(&b)));
         v.truncate(row_limit(&q, &format));
         v
     };
-    let m = meta(&inp, json!({"unit": spec.name(), "units": rows.len(), "outside_units": outside, "rates": {"per_km2": "reports per km²", "per_frontage_km": "门前三包 reports per km of frontage"}}));
+    let m = meta(
+        &inp,
+        json!({"unit": spec.name(), "units": rows.len(), "outside_units": outside, "rates": {"per_km2": "reports per km²", "per_frontage_km": "门前三包 reports per km of frontage"}}),
+    );
     match format.as_str() {
         "csv" => Ok(csv_response("hotspot_aggregate", "code,name,count,area_km2,per_km2,frontage_count,frontage_km,per_frontage_km",
             idx.iter().map(|&i| { let r = &rows[i]; format!("{},{},{},{:.6},{:.3},{},{:.4},{}", csv_text(&r.code), csv_text(&r.name), r.count, r.area_km2, r.per_km2, r.frontage_count, r.frontage_km, r.per_frontage_km.map(|v| format!("{v:.3}")).unwrap_or_default()) }).collect())),
@@ -610,28 +723,51 @@ async fn aggregate_impl(state: AppState, q: HotspotQuery, upload: Option<(&Heade
 }
 
 fn rows_placeholder() -> analysis::AggregateRow {
-    analysis::AggregateRow { code: String::new(), name: String::new(), count: 0.0, area_km2: 0.0, per_km2: 0.0, frontage_count: 0.0, frontage_km: 0.0, per_frontage_km: None }
+    analysis::AggregateRow {
+        code: String::new(),
+        name: String::new(),
+        count: 0.0,
+        area_km2: 0.0,
+        per_km2: 0.0,
+        frontage_count: 0.0,
+        frontage_km: 0.0,
+        per_frontage_km: None,
+    }
 }
 
 /// Counts per unit (grid, community, street or fishnet) with rates per km² and per km of
 /// 门前三包 frontage, most first.
 #[utoipa::path(get, path = "/api/hotspots/aggregate", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     responses((status = 200, description = "rows (JSON), GeoJSON polygons or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
-pub async fn aggregate(State(state): State<AppState>, _: Auth<Readers>, ApiQuery(q): ApiQuery<HotspotQuery>) -> Result<Response, ApiError> {
+pub async fn aggregate(
+    State(state): State<AppState>,
+    _: Auth<Readers>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+) -> Result<Response, ApiError> {
     aggregate_impl(state, q, None).await
 }
 
 /// Counts per unit of an uploaded point set.
 #[utoipa::path(post, path = "/api/hotspots/aggregate", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
-pub async fn aggregate_upload(State(state): State<AppState>, _: Auth<Analysts>, ApiQuery(q): ApiQuery<HotspotQuery>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn aggregate_upload(
+    State(state): State<AppState>,
+    _: Auth<Analysts>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     aggregate_impl(state, q, Some((&headers, body))).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Gi*
 
-async fn gistar_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap, Bytes)>) -> Result<Response, ApiError> {
+async fn gistar_impl(
+    state: AppState,
+    q: HotspotQuery,
+    upload: Option<(&HeaderMap, Bytes)>,
+) -> Result<Response, ApiError> {
     let format = q.format(&["json", "geojson", "csv"])?;
     let (spec, wspec, transform) = (q.unit()?, q.weight_spec()?, q.transform()?);
     let inp = input(&state, &q, upload).await?;
@@ -641,18 +777,28 @@ async fn gistar_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMa
     let uref = units_for(&state, &inp, spec);
     let w = weights_for(&state, &uref, wspec);
     let units = uref.units;
-    let (data, sel, ix, u2, w2) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), w.clone());
-    let rows = blocking(move || analysis::gi(&data.data, &sel, &u2, &w2, Some(&ix), transform)).await?;
+    let (data, sel, ix, u2, w2) = (
+        inp.data.clone(),
+        inp.sel.clone(),
+        inp.index.clone(),
+        units.clone(),
+        w.clone(),
+    );
+    let rows =
+        blocking(move || analysis::gi(&data.data, &sel, &u2, &w2, Some(&ix), transform)).await?;
     let mut idx: Vec<usize> = (0..rows.len()).collect();
     idx.sort_by(|&a, &b| rows[b].z.total_cmp(&rows[a].z).then(a.cmp(&b)));
     idx.truncate(row_limit(&q, &format));
     let count = |b: i8| rows.iter().filter(|r| r.bin_fdr == b).count();
-    let m = meta(&inp, json!({
-        "unit": spec.name(), "units": rows.len(), "weights": format!("{wspec:?}"), "transform": transform,
-        "mean_neighbours": w.mean_neighbours(), "islands": w.islands(),
-        "statistic": "Getis-Ord Gi* (esda G_Local star=True analytical z); p two-sided normal; q Benjamini-Hochberg",
-        "hot_99_fdr": count(3), "cold_99_fdr": count(-3),
-    }));
+    let m = meta(
+        &inp,
+        json!({
+            "unit": spec.name(), "units": rows.len(), "weights": format!("{wspec:?}"), "transform": transform,
+            "mean_neighbours": w.mean_neighbours(), "islands": w.islands(),
+            "statistic": "Getis-Ord Gi* (esda G_Local star=True analytical z); p two-sided normal; q Benjamini-Hochberg",
+            "hot_99_fdr": count(3), "cold_99_fdr": count(-3),
+        }),
+    );
     match format.as_str() {
         "csv" => Ok(csv_response("hotspot_gistar", "code,name,count,neighbours,z,p,q,bin,bin_fdr",
             idx.iter().map(|&i| { let r = &rows[i]; format!("{},{},{},{},{:.9},{:.6e},{:.6e},{},{}", csv_text(&r.code), csv_text(&r.name), r.count, r.neighbours, r.z, r.p, r.q, r.bin, r.bin_fdr) }).collect())),
@@ -664,21 +810,35 @@ async fn gistar_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMa
 /// Getis-Ord Gi* per unit: z, p, FDR q and the ArcGIS bins −3…+3, hottest first.
 #[utoipa::path(get, path = "/api/hotspots/gistar", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     responses((status = 200, description = "rows (JSON), GeoJSON polygons or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody), (status = 422, description = "no_points", body = ErrorBody)))]
-pub async fn gistar(State(state): State<AppState>, _: Auth<Readers>, ApiQuery(q): ApiQuery<HotspotQuery>) -> Result<Response, ApiError> {
+pub async fn gistar(
+    State(state): State<AppState>,
+    _: Auth<Readers>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+) -> Result<Response, ApiError> {
     gistar_impl(state, q, None).await
 }
 
 /// Gi* of an uploaded point set.
 #[utoipa::path(post, path = "/api/hotspots/gistar", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
-pub async fn gistar_upload(State(state): State<AppState>, _: Auth<Analysts>, ApiQuery(q): ApiQuery<HotspotQuery>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn gistar_upload(
+    State(state): State<AppState>,
+    _: Auth<Analysts>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     gistar_impl(state, q, Some((&headers, body))).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Emerging hot spots
 
-async fn emerging_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap, Bytes)>) -> Result<Response, ApiError> {
+async fn emerging_impl(
+    state: AppState,
+    q: HotspotQuery,
+    upload: Option<(&HeaderMap, Bytes)>,
+) -> Result<Response, ApiError> {
     let format = q.format(&["json", "geojson", "csv"])?;
     let (spec, wspec) = (q.unit()?, q.weight_spec()?);
     let step = match q.step.as_deref().unwrap_or("week") {
@@ -689,25 +849,56 @@ async fn emerging_impl(state: AppState, q: HotspotQuery, upload: Option<(&Header
     let tn = q.time_neighbours.unwrap_or(1);
     let alpha = q.alpha.unwrap_or(0.05);
     if tn > 12 || !(alpha > 0.0 && alpha < 0.5) {
-        return Err(bad("time_neighbours must be 0–12 and alpha between 0 and 0.5"));
+        return Err(bad(
+            "time_neighbours must be 0–12 and alpha between 0 and 0.5",
+        ));
     }
     let inp = input(&state, &q, upload).await?;
     let uref = units_for(&state, &inp, spec);
     let w = weights_for(&state, &uref, wspec);
     let units = uref.units;
-    let (data, sel, ix, u2, w2) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), w.clone());
+    let (data, sel, ix, u2, w2) = (
+        inp.data.clone(),
+        inp.sel.clone(),
+        inp.index.clone(),
+        units.clone(),
+        w.clone(),
+    );
     let (bins, rows) = blocking(move || {
-        analysis::emerging_hot_spots(&data.data, &sel, &u2, &w2, Some(&ix), &analysis::EmergingParams { step, time_neighbours: tn, alpha })
+        analysis::emerging_hot_spots(
+            &data.data,
+            &sel,
+            &u2,
+            &w2,
+            Some(&ix),
+            &analysis::EmergingParams {
+                step,
+                time_neighbours: tn,
+                alpha,
+            },
+        )
     })
     .await??;
     let mut summary: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &rows {
-        *summary.entry(serde_json::to_value(r.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()).or_default() += 1;
+        *summary
+            .entry(
+                serde_json::to_value(r.category)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+            )
+            .or_default() += 1;
     }
-    let mut idx: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].category != crate::hotspot::emerging::Category::NoPattern).collect();
+    let mut idx: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].category != crate::hotspot::emerging::Category::NoPattern)
+        .collect();
     idx.sort_by(|&a, &b| rows[b].count.total_cmp(&rows[a].count).then(a.cmp(&b)));
     idx.truncate(row_limit(&q, &format));
-    let m = meta(&inp, json!({"unit": spec.name(), "step": step, "steps": bins.len(), "first_step": bins.starts.first(), "last_step": bins.starts.last(), "time_neighbours": tn, "alpha": alpha, "categories": summary}));
+    let m = meta(
+        &inp,
+        json!({"unit": spec.name(), "step": step, "steps": bins.len(), "first_step": bins.starts.first(), "last_step": bins.starts.last(), "time_neighbours": tn, "alpha": alpha, "categories": summary}),
+    );
     match format.as_str() {
         "csv" => Ok(csv_response("hotspot_emerging", "code,category,count,hot_steps,cold_steps,trend_z,trend_p",
             idx.iter().map(|&i| { let r = &rows[i]; format!("{},{},{},{},{},{:.6},{:.6e}", csv_text(&r.code), serde_json::to_value(r.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), r.count, r.hot_steps, r.cold_steps, r.trend_z, r.trend_p) }).collect())),
@@ -720,24 +911,44 @@ async fn emerging_impl(state: AppState, q: HotspotQuery, upload: Option<(&Header
 /// pattern are counted in `meta.categories` but not listed).
 #[utoipa::path(get, path = "/api/hotspots/emerging", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     responses((status = 200, description = "rows (JSON), GeoJSON polygons or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
-pub async fn emerging(State(state): State<AppState>, _: Auth<Readers>, ApiQuery(q): ApiQuery<HotspotQuery>) -> Result<Response, ApiError> {
+pub async fn emerging(
+    State(state): State<AppState>,
+    _: Auth<Readers>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+) -> Result<Response, ApiError> {
     emerging_impl(state, q, None).await
 }
 
 /// Emerging hot spots of an uploaded point set (needs a time per point).
 #[utoipa::path(post, path = "/api/hotspots/emerging", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points with times"), responses((status = 200, description = "as GET")))]
-pub async fn emerging_upload(State(state): State<AppState>, _: Auth<Analysts>, ApiQuery(q): ApiQuery<HotspotQuery>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn emerging_upload(
+    State(state): State<AppState>,
+    _: Auth<Analysts>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     emerging_impl(state, q, Some((&headers, body))).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Blind spots
 
-async fn blindspots_impl(state: AppState, mut q: HotspotQuery, upload: Option<(&HeaderMap, Bytes)>) -> Result<Response, ApiError> {
+async fn blindspots_impl(
+    state: AppState,
+    mut q: HotspotQuery,
+    upload: Option<(&HeaderMap, Bytes)>,
+) -> Result<Response, ApiError> {
     let format = q.format(&["json", "geojson", "csv"])?;
     if q.category.is_none() && upload.is_none() {
-        let s: Vec<String> = state.engine().catalogue().iter().filter(|c| c.sanitation).map(|c| c.code.clone()).collect();
+        let s: Vec<String> = state
+            .engine()
+            .catalogue()
+            .iter()
+            .filter(|c| c.sanitation)
+            .map(|c| c.code.clone())
+            .collect();
         q.category = Some(s.join(","));
     }
     let d = BlindSpotParams::default();
@@ -749,16 +960,34 @@ async fn blindspots_impl(state: AppState, mut q: HotspotQuery, upload: Option<(&
         min_contrast: q.min_contrast.unwrap_or(d.min_contrast),
         ..d
     };
-    if !(2..=1000).contains(&p.min_reports) || !(1..=104).contains(&p.window_weeks) || !(p.eps_m > 0.0 && p.eps_m <= 200.0) || p.min_contrast.is_nan() {
-        return Err(bad("min_reports must be 2–1000, window_weeks 1–104, eps_m 0–200"));
+    let valid = (2..=1000).contains(&p.min_reports)
+        && (1..=104).contains(&p.window_weeks)
+        && p.eps_m > 0.0
+        && p.eps_m <= 200.0
+        && !p.min_contrast.is_nan();
+    if !valid {
+        return Err(bad(
+            "min_reports must be 2–1000, window_weeks 1–104, eps_m 0–200",
+        ));
     }
     let place = q.place.clone().unwrap_or_else(|| "dbscan".into());
     let inp = input(&state, &q, upload).await?;
     let units = match place.as_str() {
         "dbscan" => None,
         "grid" => Some(units_for(&state, &inp, UnitSpec::Admin(AreaLevel::Grid)).units),
-        "fishnet" => Some(units_for(&state, &inp, UnitSpec::Fishnet(q.size_m.unwrap_or(50.0).clamp(5.0, 5000.0))).units),
-        o => return Err(bad(format!("place {o:?}: expected dbscan, grid or fishnet"))),
+        "fishnet" => Some(
+            units_for(
+                &state,
+                &inp,
+                UnitSpec::Fishnet(q.size_m.unwrap_or(50.0).clamp(5.0, 5000.0)),
+            )
+            .units,
+        ),
+        o => {
+            return Err(bad(format!(
+                "place {o:?}: expected dbscan, grid or fishnet"
+            )));
+        }
     };
     let (data, sel, ix) = (inp.data.clone(), inp.sel.clone(), inp.index.clone());
     let mut rows = blocking(move || {
@@ -767,7 +996,10 @@ async fn blindspots_impl(state: AppState, mut q: HotspotQuery, upload: Option<(&
     })
     .await?;
     rows.truncate(q.limit.unwrap_or(200));
-    let m = meta(&inp, json!({"place": place, "min_reports": p.min_reports, "window_weeks": p.window_weeks, "min_after_close": p.min_after_close, "eps_m": p.eps_m, "min_contrast": p.min_contrast, "max_radius_m": p.max_radius_m, "ring_m": p.ring_m}));
+    let m = meta(
+        &inp,
+        json!({"place": place, "min_reports": p.min_reports, "window_weeks": p.window_weeks, "min_after_close": p.min_after_close, "eps_m": p.eps_m, "min_contrast": p.min_contrast, "max_radius_m": p.max_radius_m, "ring_m": p.ring_m}),
+    );
     match format.as_str() {
         "csv" => Ok(csv_response("blindspots", "rank,lon,lat,radius_m,reports,window_reports,window_start,after_close,grid,community,street,shops,report_ids",
             rows.iter().map(|r| format!("{},{:.7},{:.7},{:.1},{},{},{},{},{},{},{},{},{}", r.rank, r.lon, r.lat, r.radius_m, r.reports, r.window_reports, r.window_start.to_rfc3339(), r.after_close,
@@ -783,14 +1015,24 @@ async fn blindspots_impl(state: AppState, mut q: HotspotQuery, upload: Option<(&
 /// reports, owners and frontage shops as evidence.
 #[utoipa::path(get, path = "/api/hotspots/blindspots", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     responses((status = 200, description = "ranked rows (JSON), GeoJSON points or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
-pub async fn blindspots(State(state): State<AppState>, _: Auth<Readers>, ApiQuery(q): ApiQuery<HotspotQuery>) -> Result<Response, ApiError> {
+pub async fn blindspots(
+    State(state): State<AppState>,
+    _: Auth<Readers>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+) -> Result<Response, ApiError> {
     blindspots_impl(state, q, None).await
 }
 
 /// Blind spots of an uploaded point set (needs times; closes where known).
 #[utoipa::path(post, path = "/api/hotspots/blindspots", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points with time and closed"), responses((status = 200, description = "as GET")))]
-pub async fn blindspots_upload(State(state): State<AppState>, _: Auth<Analysts>, ApiQuery(q): ApiQuery<HotspotQuery>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn blindspots_upload(
+    State(state): State<AppState>,
+    _: Auth<Analysts>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     blindspots_impl(state, q, Some((&headers, body))).await
 }
 
@@ -819,9 +1061,17 @@ async fn zone_samples(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<ZoneS
     let s = blocking(move || {
         let frame = city_frame(&ix2);
         let e = ix2.extent();
-        let (a, b) = (frame.forward(e.min().x, e.min().y), frame.forward(e.max().x, e.max().y));
+        let (a, b) = (
+            frame.forward(e.min().x, e.min().y),
+            frame.forward(e.max().x, e.max().y),
+        );
         let ix3 = ix2.clone();
-        let net = Units::fishnet(frame, [a.x, a.y, b.x, b.y], ZONE_SAMPLE_M, move |lon, lat| ix3.locate(lon, lat).grid != crate::assign::NONE);
+        let net = Units::fishnet(
+            frame,
+            [a.x, a.y, b.x, b.y],
+            ZONE_SAMPLE_M,
+            move |lon, lat| ix3.locate(lon, lat).grid != crate::assign::NONE,
+        );
         ZoneSamples::build(&ix2, &net, &roads, ZONE_SAMPLE_M)
     })
     .await?;
@@ -830,7 +1080,11 @@ async fn zone_samples(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<ZoneS
     Ok(s)
 }
 
-async fn zones_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap, Bytes)>) -> Result<Response, ApiError> {
+async fn zones_impl(
+    state: AppState,
+    q: HotspotQuery,
+    upload: Option<(&HeaderMap, Bytes)>,
+) -> Result<Response, ApiError> {
     let format = q.format(&["json", "csv"])?;
     let (spec, wspec, transform) = (q.unit()?, q.weight_spec()?, q.transform()?);
     let inp = input(&state, &q, upload).await?;
@@ -841,17 +1095,48 @@ async fn zones_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap
     let w = weights_for(&state, &uref, wspec);
     let units = uref.units;
     let samples = zone_samples(&state, &inp.index).await?;
-    let (data, sel, ix, u2, w2) = (inp.data.clone(), inp.sel.clone(), inp.index.clone(), units.clone(), w.clone());
+    let (data, sel, ix, u2, w2) = (
+        inp.data.clone(),
+        inp.sel.clone(),
+        inp.index.clone(),
+        units.clone(),
+        w.clone(),
+    );
     let (rows, zh, en) = blocking(move || {
         let gi = analysis::gi(&data.data, &sel, &u2, &w2, Some(&ix), transform);
         analysis::zone_breakdown(&data.data, &sel, &u2, &gi, &ix, &samples)
     })
     .await?;
-    let m = meta(&inp, json!({"unit": spec.name(), "weights": format!("{wspec:?}"), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction, by unit centre", "sample_m": ZONE_SAMPLE_M}));
+    let m = meta(
+        &inp,
+        json!({"unit": spec.name(), "weights": format!("{wspec:?}"), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction, by unit centre", "sample_m": ZONE_SAMPLE_M}),
+    );
     match format.as_str() {
-        "csv" => Ok(csv_response("hotspot_zones", "zone,name,reports,load_share,area_km2,per_km2,street_km,per_street_km,hotspot99_share,hotspot90_share",
-            rows.iter().map(|r| format!("{},{},{},{:.4},{:.4},{:.2},{:.3},{:.3},{:.4},{:.4}", r.zone, r.name, r.reports, r.load_share, r.area_km2, r.per_km2, r.street_km, r.per_street_km, r.hotspot99_share, r.hotspot90_share)).collect())),
-        _ => Ok(Json(json!({"meta": m, "rows": rows, "sentences_zh": zh, "sentences_en": en})).into_response()),
+        "csv" => Ok(csv_response(
+            "hotspot_zones",
+            "zone,name,reports,load_share,area_km2,per_km2,street_km,per_street_km,hotspot99_share,hotspot90_share",
+            rows.iter()
+                .map(|r| {
+                    format!(
+                        "{},{},{},{:.4},{:.4},{:.2},{:.3},{:.3},{:.4},{:.4}",
+                        r.zone,
+                        r.name,
+                        r.reports,
+                        r.load_share,
+                        r.area_km2,
+                        r.per_km2,
+                        r.street_km,
+                        r.per_street_km,
+                        r.hotspot99_share,
+                        r.hotspot90_share
+                    )
+                })
+                .collect(),
+        )),
+        _ => Ok(
+            Json(json!({"meta": m, "rows": rows, "sentences_zh": zh, "sentences_en": en}))
+                .into_response(),
+        ),
     }
 }
 
@@ -859,13 +1144,23 @@ async fn zones_impl(state: AppState, q: HotspotQuery, upload: Option<(&HeaderMap
 /// load and hot spot area shares, per km² and per km of street, with quotable sentences.
 #[utoipa::path(get, path = "/api/hotspots/zones", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     responses((status = 200, description = "rows and sentences (JSON) or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody), (status = 422, description = "no_points", body = ErrorBody)))]
-pub async fn zones(State(state): State<AppState>, _: Auth<Readers>, ApiQuery(q): ApiQuery<HotspotQuery>) -> Result<Response, ApiError> {
+pub async fn zones(
+    State(state): State<AppState>,
+    _: Auth<Readers>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+) -> Result<Response, ApiError> {
     zones_impl(state, q, None).await
 }
 
 /// Zone breakdown of an uploaded point set (in the city).
 #[utoipa::path(post, path = "/api/hotspots/zones", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
-pub async fn zones_upload(State(state): State<AppState>, _: Auth<Analysts>, ApiQuery(q): ApiQuery<HotspotQuery>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn zones_upload(
+    State(state): State<AppState>,
+    _: Auth<Analysts>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     zones_impl(state, q, Some((&headers, body))).await
 }

@@ -159,12 +159,30 @@ pub fn router(state: AppState) -> Router {
         .route("/import/units", post(import::import_units))
         .route("/import/history", post(import::import_history))
         .route("/import/osm", post(import::import_osm))
-        .route("/hotspots/kde", get(hotspots::kde).post(hotspots::kde_upload))
-        .route("/hotspots/aggregate", get(hotspots::aggregate).post(hotspots::aggregate_upload))
-        .route("/hotspots/gistar", get(hotspots::gistar).post(hotspots::gistar_upload))
-        .route("/hotspots/emerging", get(hotspots::emerging).post(hotspots::emerging_upload))
-        .route("/hotspots/blindspots", get(hotspots::blindspots).post(hotspots::blindspots_upload))
-        .route("/hotspots/zones", get(hotspots::zones).post(hotspots::zones_upload))
+        .route(
+            "/hotspots/kde",
+            get(hotspots::kde).post(hotspots::kde_upload),
+        )
+        .route(
+            "/hotspots/aggregate",
+            get(hotspots::aggregate).post(hotspots::aggregate_upload),
+        )
+        .route(
+            "/hotspots/gistar",
+            get(hotspots::gistar).post(hotspots::gistar_upload),
+        )
+        .route(
+            "/hotspots/emerging",
+            get(hotspots::emerging).post(hotspots::emerging_upload),
+        )
+        .route(
+            "/hotspots/blindspots",
+            get(hotspots::blindspots).post(hotspots::blindspots_upload),
+        )
+        .route(
+            "/hotspots/zones",
+            get(hotspots::zones).post(hotspots::zones_upload),
+        )
         .fallback(|| async { error::ApiError::not_found("no such API resource; see /api/docs") });
 
     let mut app = Router::new()

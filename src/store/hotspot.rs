@@ -50,7 +50,9 @@ impl Store {
             String::new()
         } else {
             // Category codes are bound one by one; only the placeholders are generated.
-            let ph: Vec<String> = (0..f.categories.len()).map(|i| format!("${}", i + 10)).collect();
+            let ph: Vec<String> = (0..f.categories.len())
+                .map(|i| format!("${}", i + 10))
+                .collect();
             format!(" AND category IN ({})", ph.join(", "))
         };
         let cond = |source_col: &str| {
@@ -101,14 +103,17 @@ impl Store {
         })
     }
 
-    /// A number that changes whenever history or cases change: every import and every case
-    /// change appends to the audit log in the same transaction, so its last id is a revision.
+    /// A number that changes whenever history or cases change: every history import and every
+    /// case change appends to the audit log in the same transaction, so the last id of those
+    /// events is a revision (logins and other events do not count).
     pub async fn points_revision(&self) -> StoreResult<i64> {
         on_pool!(self, |pool, d| {
-            Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events")
-                .fetch_one(pool)
-                .await?
-                .unwrap_or(0))
+            Ok(sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(id) FROM events WHERE entity_type IN ('case', 'history')",
+            )
+            .fetch_one(pool)
+            .await?
+            .unwrap_or(0))
         })
     }
 }
