@@ -85,7 +85,10 @@ export class PlannerPanel {
       ]);
       this.drawKde(kde);
       this.drawGi(gi);
-      const hot = gi.features.filter((f) => f.properties.bin_fdr === 3);
+      // The 99 % hot grids with the most reports (a small grid inside a hot area can score a high z
+      // with few reports of its own).
+      const hot = gi.features.filter((f) => f.properties.bin_fdr === 3)
+        .sort((a, b) => b.properties.count - a.properties.count);
       out('status').textContent = `${gi.meta.points} 件 · 带宽 ${kde.bandwidth_m.toFixed(0)} m · 99% 热点网格 ${gi.meta.hot_99_fdr} 个`;
       out('sentence').textContent = zones.sentences_zh?.[0] ?? '';
       out('top').innerHTML = hot.slice(0, 10).map((f) => {
