@@ -391,6 +391,25 @@ async fn an_uploaded_snow_map_finds_the_pump_through_the_api() {
     );
     assert_eq!(kde.body["corners"].as_array().unwrap().len(), 4);
 
+    // H3 cells as units.
+    let hex = app
+        .call(
+            Method::POST,
+            "/api/hotspots/gistar?crs=wgs84&unit=h3&res=10&weight_field=deaths&limit=1",
+            Some(&token),
+            Some(snow_upload()),
+        )
+        .await;
+    assert_eq!(hex.status, 200, "{}", hex.text);
+    assert_eq!(hex.body["meta"]["unit"], "h3");
+    assert!(
+        hex.body["rows"][0]["code"]
+            .as_str()
+            .unwrap()
+            .starts_with("8a")
+    );
+    assert_eq!(hex.body["rows"][0]["neighbours"], 6);
+
     // GCJ-02 must be declared, and is converted: the same map shifted into GCJ-02 is refused
     // without a CRS and gives the same hot spot with one.
     let none = app

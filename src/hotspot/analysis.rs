@@ -28,8 +28,11 @@ pub fn unit_of(
             .map(|&i| lift(ix, loc.grid[i as usize], level))
             .collect(),
         (UnitSpec::Admin(_), _, _) => vec![None; sel.len()],
-        (UnitSpec::Fishnet(_), _, _) => {
-            let lonlat: Vec<(f64, f64)> = Vec::new();
+        (UnitSpec::Fishnet(_) | UnitSpec::H3(_), _, _) => {
+            let lonlat: Vec<(f64, f64)> = sel
+                .iter()
+                .map(|&i| (ds.reports[i as usize].lon, ds.reports[i as usize].lat))
+                .collect();
             let m: Vec<Metres> = sel.iter().map(|&i| ds.metres[i as usize]).collect();
             u.assign(None, &lonlat, &m)
         }

@@ -18,11 +18,14 @@ pub enum UnitSpec {
     Admin(AreaLevel),
     /// Square cells of this side (metres) in the local frame.
     Fishnet(f64),
+    /// H3 cells of this resolution (8–10; res 10 ≈ 15,000 m², about a 万米 grid).
+    H3(u8),
 }
 
 impl UnitSpec {
-    /// Parses `grid`, `community`, `street` or `fishnet` (with a size in metres).
-    pub fn parse(kind: &str, size_m: Option<f64>) -> Result<Self, String> {
+    /// Parses `grid`, `community`, `street`, `fishnet` (with a size in metres) or `h3` (with a
+    /// resolution).
+    pub fn parse(kind: &str, size_m: Option<f64>, res: Option<u8>) -> Result<Self, String> {
         Ok(match kind {
             "grid" => Self::Admin(AreaLevel::Grid),
             "community" => Self::Admin(AreaLevel::Community),
@@ -34,9 +37,16 @@ impl UnitSpec {
                 }
                 Self::Fishnet(s)
             }
+            "h3" => {
+                let r = res.unwrap_or(9);
+                if !(8..=10).contains(&r) {
+                    return Err(format!("H3 resolution must be 8, 9 or 10, got {r}"));
+                }
+                Self::H3(r)
+            }
             other => {
                 return Err(format!(
-                    "unknown unit {other:?}; expected grid, community, street or fishnet"
+                    "unknown unit {other:?}; expected grid, community, street, fishnet or h3"
                 ));
             }
         })
@@ -50,6 +60,7 @@ impl UnitSpec {
             Self::Admin(AreaLevel::Street) => "street",
             Self::Admin(AreaLevel::District) => "district",
             Self::Fishnet(_) => "fishnet",
+            Self::H3(_) => "h3",
         }
     }
 }
@@ -63,6 +74,13 @@ pub enum WeightSpec {
     Ring(u32),
     /// Centroids within this many metres.
     Band(f64),
+}
+
+#[derive(Debug, Clone)]
+struct Hex {
+    res: h3o::Resolution,
+    cells: Vec<h3o::CellIndex>,
+    index: HashMap<h3o::CellIndex, u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +113,7 @@ pub struct Units {
     /// Length of the 门前三包 frontages whose midpoint lies in the unit, metres.
     pub frontage_m: Vec<f64>,
     net: Option<Net>,
+    hex: Option<Hex>,
 }
 
 impl Units {
@@ -139,6 +158,87 @@ impl Units {
             centroids,
             frontage_m,
             net: None,
+            hex: None,
+        }
+    }
+
+    /// The H3 cells of resolution `res` (8–10) met by a lattice of samples over `extent_m` (a
+    /// fifth of the cell's edge apart, so every cell of the extent is met), keeping those whose
+    /// centre passes `keep` (WGS84 lon, lat).
+    pub fn h3(
+        frame: LocalFrame,
+        extent_m: [f64; 4],
+        res: u8,
+        keep: impl Fn(f64, f64) -> bool + Sync,
+    ) -> Self {
+        let resolution = h3o::Resolution::try_from(res).unwrap_or(h3o::Resolution::Nine);
+        let step = (resolution.edge_length_m() / 5.0).max(1.0);
+        let [w, s, e, n] = extent_m;
+        let cols = ((e - w) / step).ceil().max(1.0) as usize + 1;
+        let rows = ((n - s) / step).ceil().max(1.0) as usize + 1;
+        let mut cells: Vec<h3o::CellIndex> = (0..rows)
+            .into_par_iter()
+            .flat_map_iter(|r| {
+                (0..cols).filter_map(move |c| {
+                    let (lon, lat) = frame.inverse(Metres {
+                        x: w + c as f64 * step,
+                        y: s + r as f64 * step,
+                    });
+                    h3o::LatLng::new(lat, lon)
+                        .ok()
+                        .map(|ll| ll.to_cell(resolution))
+                })
+            })
+            .collect();
+        cells.par_sort_unstable();
+        cells.dedup();
+        cells.retain(|c| {
+            let ll = h3o::LatLng::from(*c);
+            keep(ll.lng(), ll.lat())
+        });
+        let polygons: Vec<MultiPolygon<f64>> = cells
+            .iter()
+            .map(|c| {
+                let mut ring: Vec<geo::Coord<f64>> = c
+                    .boundary()
+                    .iter()
+                    .map(|v| geo::Coord {
+                        x: v.lng(),
+                        y: v.lat(),
+                    })
+                    .collect();
+                if let Some(first) = ring.first().copied() {
+                    ring.push(first);
+                }
+                MultiPolygon(vec![geo::Polygon::new(geo::LineString(ring), vec![])])
+            })
+            .collect();
+        let index = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i as u32))
+            .collect();
+        Self {
+            spec: UnitSpec::H3(res),
+            frame,
+            codes: cells.iter().map(ToString::to_string).collect(),
+            names: vec![String::new(); cells.len()],
+            area_m2: polygons.iter().map(|p| frame.area_m2(p)).collect(),
+            centroids: cells
+                .iter()
+                .map(|c| {
+                    let ll = h3o::LatLng::from(*c);
+                    frame.forward(ll.lng(), ll.lat())
+                })
+                .collect(),
+            frontage_m: vec![0.0; cells.len()],
+            polygons,
+            net: None,
+            hex: Some(Hex {
+                res: resolution,
+                cells,
+                index,
+            }),
         }
     }
 
@@ -208,6 +308,7 @@ impl Units {
                 .collect(),
             frontage_m: vec![0.0; cells.len()],
             polygons,
+            hex: None,
             net: Some(Net {
                 west,
                 south,
@@ -228,9 +329,9 @@ impl Units {
         self.codes.is_empty()
     }
 
-    /// Adds the frontage lengths of the city to fishnet cells (by the frontage's midpoint).
+    /// Adds the frontage lengths of the city to fishnet or H3 cells (by the frontage's midpoint).
     pub fn add_frontages(&mut self, index: &CityIndex) {
-        if self.net.is_none() {
+        if self.net.is_none() && self.hex.is_none() {
             return;
         }
         let frame = self.frame;
@@ -248,7 +349,18 @@ impl Units {
         }
     }
 
+    /// The H3 cell unit holding a WGS84 point.
+    fn hex_of(&self, lon: f64, lat: f64) -> Option<u32> {
+        let hex = self.hex.as_ref()?;
+        let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(hex.res);
+        hex.index.get(&cell).copied()
+    }
+
     fn cell_of(&self, m: Metres) -> Option<u32> {
+        if self.hex.is_some() {
+            let (lon, lat) = self.frame.inverse(m);
+            return self.hex_of(lon, lat);
+        }
         let net = self.net.as_ref()?;
         let c = ((m.x - net.west) / net.size).floor() as i64;
         let r = ((m.y - net.south) / net.size).floor() as i64;
@@ -269,12 +381,36 @@ impl Units {
                 .map(|&(lon, lat)| lift(ix, ix.locate(lon, lat).grid, level))
                 .collect(),
             (UnitSpec::Admin(_), None) => vec![None; lonlat.len()],
-            (UnitSpec::Fishnet(_), _) => metres.par_iter().map(|&m| self.cell_of(m)).collect(),
+            (UnitSpec::H3(_), _) if lonlat.len() == metres.len() => lonlat
+                .par_iter()
+                .map(|&(lon, lat)| self.hex_of(lon, lat))
+                .collect(),
+            (UnitSpec::Fishnet(_) | UnitSpec::H3(_), _) => {
+                metres.par_iter().map(|&m| self.cell_of(m)).collect()
+            }
         }
     }
 
     /// Neighbours of the units.
     pub fn weights(&self, spec: WeightSpec) -> Weights {
+        if let (Some(hex), false) = (&self.hex, matches!(spec, WeightSpec::Band(_))) {
+            // Hexagons share an edge with each of their six neighbours: queen = rook = 1-ring.
+            let k = match spec {
+                WeightSpec::Ring(k) => k,
+                _ => 1,
+            };
+            return Weights::from_lists(
+                hex.cells
+                    .iter()
+                    .map(|c| {
+                        c.grid_disk::<Vec<_>>(k)
+                            .into_iter()
+                            .filter_map(|n| hex.index.get(&n).copied())
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
         match (spec, &self.net) {
             (WeightSpec::Band(d), _) => Weights::distance_band(&self.centroids, d),
             (WeightSpec::Ring(k), Some(net)) => Weights::lattice_ring(&net.cells, k),
@@ -370,4 +506,33 @@ pub fn count(
         }
     }
     (all, front, outside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Contains;
+
+    #[test]
+    fn an_h3_unit_holds_its_points_and_has_six_neighbours_inside_the_extent() {
+        let frame = LocalFrame::at(113.65, 34.75);
+        let u = Units::h3(frame, [-2000.0, -2000.0, 2000.0, 2000.0], 9, |_, _| true);
+        assert!(u.len() > 30, "{} cells", u.len());
+        let (lon, lat) = (113.651, 34.7512);
+        let m = frame.forward(lon, lat);
+        let i = u.assign(None, &[(lon, lat)], &[m])[0].expect("a cell") as usize;
+        assert!(u.polygons[i].contains(&geo::Point::new(lon, lat)));
+        assert!(u.codes[i].starts_with("89"), "{}", u.codes[i]);
+        // Our area (ellipsoid, local frame) against h3o's (spherical): within 1 %.
+        let cell: h3o::CellIndex = u.codes[i].parse().unwrap();
+        let theirs = cell.area_m2();
+        assert!(
+            (u.area_m2[i] / theirs - 1.0).abs() < 0.01,
+            "{} vs {theirs}",
+            u.area_m2[i]
+        );
+        let w = u.weights(WeightSpec::Contiguity(Contiguity::Queen));
+        assert_eq!(w.of(i).len(), 6);
+        assert_eq!(u.weights(WeightSpec::Ring(2)).of(i).len(), 18);
+    }
 }

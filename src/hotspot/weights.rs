@@ -62,7 +62,8 @@ impl Weights {
         }
     }
 
-    fn from_lists(mut lists: Vec<Vec<u32>>) -> Self {
+    /// Weights from neighbour lists (sorted, deduplicated, self-links dropped here).
+    pub fn from_lists(mut lists: Vec<Vec<u32>>) -> Self {
         let mut offsets = Vec::with_capacity(lists.len() + 1);
         let mut neighbours = Vec::new();
         offsets.push(0);

@@ -146,10 +146,12 @@ pub struct HotspotQuery {
     pub crs: Option<String>,
     /// Upload: the weight property or column (default `weight`; missing = 1).
     pub weight_field: Option<String>,
-    /// Units: grid (default), community, street or fishnet.
+    /// Units: grid (default), community, street, fishnet or h3.
     pub unit: Option<String>,
     /// Fishnet cell size, metres (default 100).
     pub size_m: Option<f64>,
+    /// H3 resolution for `unit=h3`: 8, 9 (default) or 10.
+    pub res: Option<u8>,
     /// Neighbours: queen (default), rook, ring (k-ring / contiguity order k), band (distance band).
     pub weights: Option<String>,
     /// k of a ring (default 1).
@@ -234,7 +236,12 @@ impl HotspotQuery {
     }
 
     fn unit(&self) -> Result<UnitSpec, ApiError> {
-        UnitSpec::parse(self.unit.as_deref().unwrap_or("grid"), self.size_m).map_err(bad)
+        UnitSpec::parse(
+            self.unit.as_deref().unwrap_or("grid"),
+            self.size_m,
+            self.res,
+        )
+        .map_err(bad)
     }
 
     fn weight_spec(&self) -> Result<WeightSpec, ApiError> {
@@ -439,7 +446,12 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
     let (ox, oy) = frame.origin();
     let build = move || match spec {
         UnitSpec::Admin(level) => Units::admin(&ix, level, frame),
-        UnitSpec::Fishnet(size) => {
+        UnitSpec::Fishnet(_) | UnitSpec::H3(_) => {
+            let cells = |extent: [f64; 4], keep: &(dyn Fn(f64, f64) -> bool + Sync)| match spec {
+                UnitSpec::H3(res) => Units::h3(frame, extent, res, keep),
+                UnitSpec::Fishnet(size) => Units::fishnet(frame, extent, size, keep),
+                UnitSpec::Admin(_) => unreachable!("administrative units are built above"),
+            };
             let mut u = if inp.stored {
                 let e = ix.extent();
                 let (a, b) = (
@@ -447,7 +459,7 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
                     frame.forward(e.max().x, e.max().y),
                 );
                 let ix2 = ix.clone();
-                Units::fishnet(frame, [a.x, a.y, b.x, b.y], size, move |lon, lat| {
+                cells([a.x, a.y, b.x, b.y], &move |lon, lat| {
                     ix2.locate(lon, lat).grid != crate::assign::NONE
                 })
             } else {
@@ -456,7 +468,7 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
                     let m = ds.metres[i as usize];
                     (w, s, e, n) = (w.min(m.x), s.min(m.y), e.max(m.x), n.max(m.y));
                 }
-                Units::fishnet(frame, [w, s, e, n], size, |_, _| true)
+                cells([w, s, e, n], &|_, _| true)
             };
             u.add_frontages(&ix);
             u
