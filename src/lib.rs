@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod generate;
+pub mod hotspot;
 pub mod http;
 pub mod import;
 pub mod photos;

@@ -20,7 +20,7 @@ const OWN_UNIT: &str = "dept-410103-cgzf";
 fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [Role])> {
     use Role::*;
     let empty = json!({"type": "FeatureCollection", "features": []});
-    vec![
+    let mut rows: Vec<(Method, &'static str, Option<Value>, &'static [Role])> = vec![
         (
             Method::POST,
             "/api/import/layers/zone?dry_run=true",
@@ -142,7 +142,27 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &[Admin, Handler],
         ),
         (Method::GET, "/api/events", None, &[Admin]),
-    ]
+    ];
+    // Hot spots: the stored data may be read by planners, administrators and dispatchers; an
+    // uploaded point set may be analysed by planners and administrators.
+    let points = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.60, 34.70]}, "properties": {}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.61, 34.71]}, "properties": {}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.62, 34.70]}, "properties": {}}]});
+    for analysis in [
+        "kde",
+        "aggregate",
+        "gistar",
+        "emerging",
+        "blindspots",
+        "zones",
+    ] {
+        let get: &'static str = format!("/api/hotspots/{analysis}").leak();
+        let post: &'static str = format!("/api/hotspots/{analysis}?crs=wgs84").leak();
+        rows.push((Method::GET, get, None, &[Planner, Admin, Dispatcher]));
+        rows.push((Method::POST, post, Some(points.clone()), &[Planner, Admin]));
+    }
+    rows
 }
 
 fn template(path: &str) -> String {

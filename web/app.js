@@ -10,6 +10,7 @@ import { assign } from './js/api.js';
 import { ownerChainHtml } from './js/owner.js';
 import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers, caseTileRequest } from './js/cases.js';
 import { CaseWork } from './js/casework.js';
+import { PlannerPanel } from './js/planner.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -135,6 +136,7 @@ map.on('mousemove', (e) => {
 // --- login: the inspector's own grids are tinted ----------------------------------------------
 
 let myGrids = [];
+const planner = new PlannerPanel(map, $('#panel'));
 function markMyGrids() {
   if (!map.getSource('grid')) return;
   map.removeFeatureState(loader.gridState());
@@ -143,6 +145,7 @@ function markMyGrids() {
 loader.afterGridLoad(markMyGrids);
 const login = new LoginBox($('#login-box'), (session) => {
   myGrids = session?.user?.grids ?? [];
+  planner.setSession(session);
   if (map.loaded()) markMyGrids();
   document.body.classList.toggle('logged-in', !!session);
   $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';

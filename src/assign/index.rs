@@ -70,6 +70,32 @@ pub struct CityLayers {
     pub departments: Vec<ResponsibleUnit>,
 }
 
+/// An administrative level of the partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AreaLevel {
+    /// 区.
+    District,
+    /// 街道/镇.
+    Street,
+    /// 社区/村.
+    Community,
+    /// 单元网格.
+    Grid,
+}
+
+/// One administrative area as [`CityIndex::areas`] lists it (WGS84 degrees).
+#[derive(Debug, Clone, Copy)]
+pub struct AreaView<'a> {
+    /// Code.
+    pub code: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Index of the parent area one level up, or [`NONE`].
+    pub parent: u32,
+    /// Outline, WGS84 lon/lat degrees.
+    pub polygon: &'a MultiPolygon<f64>,
+}
+
 /// The compact answer for one point: indices into the index's tables.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit {
@@ -585,6 +611,41 @@ impl CityIndex {
     /// Whether a department unit is known.
     pub fn has_department(&self, unit_code: &str) -> bool {
         self.departments.contains_key(unit_code)
+    }
+
+    /// The areas of one administrative level, lowest code first: the position of an area in this
+    /// list is the index a [`Hit`] (grid) or [`CityIndex::parent`] returns. WGS84 degrees.
+    pub fn areas(&self, level: AreaLevel) -> impl ExactSizeIterator<Item = AreaView<'_>> + '_ {
+        self.level(level).iter().map(|a| AreaView {
+            code: &a.code,
+            name: &a.name,
+            parent: a.parent,
+            polygon: &a.poly,
+        })
+    }
+
+    fn level(&self, level: AreaLevel) -> &[Area] {
+        match level {
+            AreaLevel::District => &self.districts,
+            AreaLevel::Street => &self.streets,
+            AreaLevel::Community => &self.communities,
+            AreaLevel::Grid => &self.grids,
+        }
+    }
+
+    /// The index of the parent (one level up) of area `i` of `level`, or [`NONE`].
+    pub fn parent(&self, level: AreaLevel, i: u32) -> u32 {
+        self.level(level).get(i as usize).map_or(NONE, |a| a.parent)
+    }
+
+    /// Every 门前三包 frontage: code, shop name, centre line (WGS84), index order as in [`Hit`].
+    pub fn frontage_lines(&self) -> impl Iterator<Item = (&str, &str, &LineString<f64>)> + '_ {
+        self.frontages.iter().map(|f| (&*f.code, &*f.name, &f.line))
+    }
+
+    /// Centre lines of the back alleys (WGS84).
+    pub fn alley_lines(&self) -> impl Iterator<Item = &LineString<f64>> + '_ {
+        self.alleys.iter().map(|a| &a.line)
     }
 
     /// Whether two frontage distances are too close to call.

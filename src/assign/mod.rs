@@ -19,5 +19,5 @@ pub mod geodesy;
 mod index;
 mod result;
 
-pub use index::{CityIndex, CityLayers, EngineConfig, Hit, NONE};
+pub use index::{AreaLevel, AreaView, CityIndex, CityLayers, EngineConfig, Hit, NONE};
 pub use result::{AreaRef, Assignment, FrontageHit, Nearest, Owner, Status, ZoneHit, Zones};

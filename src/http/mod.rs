@@ -8,6 +8,7 @@ pub mod cases;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod hotspots;
 pub mod import;
 pub mod layers;
 pub mod openapi;
@@ -93,6 +94,7 @@ struct Inner {
     photos: crate::photos::PhotoFiles,
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    hotspots: hotspots::Cache,
 }
 
 impl AppState {
@@ -114,6 +116,7 @@ impl AppState {
                 started: Instant::now(),
                 feed: tokio::sync::OnceCell::new(),
                 shutdown: tokio::sync::watch::Sender::new(false),
+                hotspots: hotspots::Cache::default(),
             }),
         }
     }
@@ -128,6 +131,10 @@ impl AppState {
     /// The assignment engine.
     pub fn engine(&self) -> &Arc<Engine> {
         &self.inner.engine
+    }
+    /// The hot spot caches (stored points per data revision, units, weights).
+    pub fn hotspots(&self) -> &hotspots::Cache {
+        &self.inner.hotspots
     }
     /// The store.
     pub fn store(&self) -> &Store {
@@ -204,6 +211,30 @@ pub fn router(state: AppState) -> Router {
         .route("/import/units", post(import::import_units))
         .route("/import/history", post(import::import_history))
         .route("/import/osm", post(import::import_osm))
+        .route(
+            "/hotspots/kde",
+            get(hotspots::kde).post(hotspots::kde_upload),
+        )
+        .route(
+            "/hotspots/aggregate",
+            get(hotspots::aggregate).post(hotspots::aggregate_upload),
+        )
+        .route(
+            "/hotspots/gistar",
+            get(hotspots::gistar).post(hotspots::gistar_upload),
+        )
+        .route(
+            "/hotspots/emerging",
+            get(hotspots::emerging).post(hotspots::emerging_upload),
+        )
+        .route(
+            "/hotspots/blindspots",
+            get(hotspots::blindspots).post(hotspots::blindspots_upload),
+        )
+        .route(
+            "/hotspots/zones",
+            get(hotspots::zones).post(hotspots::zones_upload),
+        )
         .fallback(|| async { error::ApiError::not_found("no such API resource; see /api/docs") });
 
     let mut app = Router::new()

@@ -5,7 +5,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{admin, assign, auth, cases, error, health, import, layers, photos, stream, tiles};
+use super::{
+    admin, assign, auth, cases, error, health, hotspots, import, layers, photos, stream, tiles,
+};
 
 struct BearerAuth;
 
@@ -35,6 +37,9 @@ impl Modify for BearerAuth {
         cases::export_cases, cases::import_hotline, cases::list_categories, cases::category_versions, cases::put_category,
         photos::add_case_photo, photos::add_citizen_photo, photos::get_photo, stream::case_stream,
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
+        hotspots::kde, hotspots::kde_upload, hotspots::aggregate, hotspots::aggregate_upload,
+        hotspots::gistar, hotspots::gistar_upload, hotspots::emerging, hotspots::emerging_upload,
+        hotspots::blindspots, hotspots::blindspots_upload, hotspots::zones, hotspots::zones_upload,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

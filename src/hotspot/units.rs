@@ -1,0 +1,538 @@
+//! Units of aggregation: the administrative areas of the city (unit grid, community, street), or
+//! a square fishnet of a given size in metres; the count of points in each, and rates per km² and
+//! per km of 门前三包 frontage.
+
+use std::collections::HashMap;
+
+use geo::{MultiPolygon, polygon};
+use rayon::prelude::*;
+
+use super::frame::{LocalFrame, Metres};
+use super::weights::{Contiguity, Weights};
+use crate::assign::{AreaLevel, CityIndex};
+
+/// Which units to aggregate to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum UnitSpec {
+    /// An administrative level of the city.
+    Admin(AreaLevel),
+    /// Square cells of this side (metres) in the local frame.
+    Fishnet(f64),
+    /// H3 cells of this resolution (8–10; res 10 ≈ 15,000 m², about a 万米 grid).
+    H3(u8),
+}
+
+impl UnitSpec {
+    /// Parses `grid`, `community`, `street`, `fishnet` (with a size in metres) or `h3` (with a
+    /// resolution).
+    pub fn parse(kind: &str, size_m: Option<f64>, res: Option<u8>) -> Result<Self, String> {
+        Ok(match kind {
+            "grid" => Self::Admin(AreaLevel::Grid),
+            "community" => Self::Admin(AreaLevel::Community),
+            "street" => Self::Admin(AreaLevel::Street),
+            "fishnet" => {
+                let s = size_m.unwrap_or(100.0);
+                if !(s.is_finite() && (5.0..=5000.0).contains(&s)) {
+                    return Err(format!("fishnet cell size must be 5–5000 m, got {s}"));
+                }
+                Self::Fishnet(s)
+            }
+            "h3" => {
+                let r = res.unwrap_or(9);
+                if !(8..=10).contains(&r) {
+                    return Err(format!("H3 resolution must be 8, 9 or 10, got {r}"));
+                }
+                Self::H3(r)
+            }
+            other => {
+                return Err(format!(
+                    "unknown unit {other:?}; expected grid, community, street, fishnet or h3"
+                ));
+            }
+        })
+    }
+
+    /// The wire name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Admin(AreaLevel::Grid) => "grid",
+            Self::Admin(AreaLevel::Community) => "community",
+            Self::Admin(AreaLevel::Street) => "street",
+            Self::Admin(AreaLevel::District) => "district",
+            Self::Fishnet(_) => "fishnet",
+            Self::H3(_) => "h3",
+        }
+    }
+}
+
+/// How neighbours are defined for the units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WeightSpec {
+    /// Polygon contiguity (administrative units; on a fishnet queen = 1-ring, rook = 4 cells).
+    Contiguity(Contiguity),
+    /// Fishnet cells within k steps (Chebyshev).
+    Ring(u32),
+    /// Centroids within this many metres.
+    Band(f64),
+}
+
+#[derive(Debug, Clone)]
+struct Hex {
+    res: h3o::Resolution,
+    cells: Vec<h3o::CellIndex>,
+    index: HashMap<h3o::CellIndex, u32>,
+}
+
+#[derive(Debug, Clone)]
+struct Net {
+    west: f64,
+    south: f64,
+    size: f64,
+    cells: Vec<(i64, i64)>,
+    index: HashMap<(i64, i64), u32>,
+}
+
+/// A set of units in a local frame.
+#[derive(Debug, Clone)]
+pub struct Units {
+    /// What they are.
+    pub spec: UnitSpec,
+    /// The local metric frame.
+    pub frame: LocalFrame,
+    /// Codes (fishnet: `c{col}_r{row}`).
+    pub codes: Vec<String>,
+    /// Names (fishnet: empty).
+    pub names: Vec<String>,
+    /// Outlines, WGS84 lon/lat degrees.
+    pub polygons: Vec<MultiPolygon<f64>>,
+    /// Areas, m² (in the local frame).
+    pub area_m2: Vec<f64>,
+    /// Centroids in the frame, metres (mean of the outline's vertices for admin units, which
+    /// are compact; cell centres for the fishnet).
+    pub centroids: Vec<Metres>,
+    /// Length of the 门前三包 frontages whose midpoint lies in the unit, metres.
+    pub frontage_m: Vec<f64>,
+    net: Option<Net>,
+    hex: Option<Hex>,
+}
+
+impl Units {
+    /// The units of one administrative level of the city.
+    pub fn admin(index: &CityIndex, level: AreaLevel, frame: LocalFrame) -> Self {
+        let areas: Vec<_> = index.areas(level).collect();
+        let polygons: Vec<MultiPolygon<f64>> = areas.iter().map(|a| a.polygon.clone()).collect();
+        let area_m2 = polygons.par_iter().map(|p| frame.area_m2(p)).collect();
+        let centroids = polygons
+            .iter()
+            .map(|p| {
+                let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+                for poly in &p.0 {
+                    let ring = &poly.exterior().0;
+                    // The closing vertex repeats the first.
+                    for c in &ring[..ring.len().saturating_sub(1)] {
+                        sx += c.x;
+                        sy += c.y;
+                        n += 1.0;
+                    }
+                }
+                frame.forward(sx / n, sy / n)
+            })
+            .collect();
+        let mut frontage_m = vec![0.0; areas.len()];
+        for (_, _, line) in index.frontage_lines() {
+            let Some(mid) = line.0.get(line.0.len() / 2) else {
+                continue;
+            };
+            let hit = index.locate(mid.x, mid.y);
+            if let Some(u) = lift(index, hit.grid, level) {
+                frontage_m[u as usize] += frame.length_m(line);
+            }
+        }
+        Self {
+            spec: UnitSpec::Admin(level),
+            frame,
+            codes: areas.iter().map(|a| a.code.to_owned()).collect(),
+            names: areas.iter().map(|a| a.name.to_owned()).collect(),
+            polygons,
+            area_m2,
+            centroids,
+            frontage_m,
+            net: None,
+            hex: None,
+        }
+    }
+
+    /// The H3 cells of resolution `res` (8–10) met by a lattice of samples over `extent_m` (a
+    /// fifth of the cell's edge apart, so every cell of the extent is met), keeping those whose
+    /// centre passes `keep` (WGS84 lon, lat).
+    pub fn h3(
+        frame: LocalFrame,
+        extent_m: [f64; 4],
+        res: u8,
+        keep: impl Fn(f64, f64) -> bool + Sync,
+    ) -> Self {
+        let resolution = h3o::Resolution::try_from(res).unwrap_or(h3o::Resolution::Nine);
+        let step = (resolution.edge_length_m() / 5.0).max(1.0);
+        let [w, s, e, n] = extent_m;
+        let cols = ((e - w) / step).ceil().max(1.0) as usize + 1;
+        let rows = ((n - s) / step).ceil().max(1.0) as usize + 1;
+        let mut cells: Vec<h3o::CellIndex> = (0..rows)
+            .into_par_iter()
+            .flat_map_iter(|r| {
+                (0..cols).filter_map(move |c| {
+                    let (lon, lat) = frame.inverse(Metres {
+                        x: w + c as f64 * step,
+                        y: s + r as f64 * step,
+                    });
+                    h3o::LatLng::new(lat, lon)
+                        .ok()
+                        .map(|ll| ll.to_cell(resolution))
+                })
+            })
+            .collect();
+        cells.par_sort_unstable();
+        cells.dedup();
+        cells.retain(|c| {
+            let ll = h3o::LatLng::from(*c);
+            keep(ll.lng(), ll.lat())
+        });
+        let polygons: Vec<MultiPolygon<f64>> = cells
+            .iter()
+            .map(|c| {
+                let mut ring: Vec<geo::Coord<f64>> = c
+                    .boundary()
+                    .iter()
+                    .map(|v| geo::Coord {
+                        x: v.lng(),
+                        y: v.lat(),
+                    })
+                    .collect();
+                if let Some(first) = ring.first().copied() {
+                    ring.push(first);
+                }
+                MultiPolygon(vec![geo::Polygon::new(geo::LineString(ring), vec![])])
+            })
+            .collect();
+        let index = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i as u32))
+            .collect();
+        Self {
+            spec: UnitSpec::H3(res),
+            frame,
+            codes: cells.iter().map(ToString::to_string).collect(),
+            names: vec![String::new(); cells.len()],
+            area_m2: polygons.iter().map(|p| frame.area_m2(p)).collect(),
+            centroids: cells
+                .iter()
+                .map(|c| {
+                    let ll = h3o::LatLng::from(*c);
+                    frame.forward(ll.lng(), ll.lat())
+                })
+                .collect(),
+            frontage_m: vec![0.0; cells.len()],
+            polygons,
+            net: None,
+            hex: Some(Hex {
+                res: resolution,
+                cells,
+                index,
+            }),
+        }
+    }
+
+    /// A fishnet of square cells of `size_m` over `extent_m` (west, south, east, north in the
+    /// frame), keeping the cells whose centre passes `keep` (WGS84 lon, lat).
+    pub fn fishnet(
+        frame: LocalFrame,
+        extent_m: [f64; 4],
+        size_m: f64,
+        keep: impl Fn(f64, f64) -> bool + Sync,
+    ) -> Self {
+        let [w, s, e, n] = extent_m;
+        let (west, south) = ((w / size_m).floor() * size_m, (s / size_m).floor() * size_m);
+        let cols = ((e - west) / size_m).ceil().max(1.0) as i64;
+        let rows = ((n - south) / size_m).ceil().max(1.0) as i64;
+        let cells: Vec<(i64, i64)> = (0..rows)
+            .into_par_iter()
+            .flat_map_iter(|r| {
+                let keep = &keep;
+                (0..cols).filter_map(move |c| {
+                    let m = Metres {
+                        x: west + (c as f64 + 0.5) * size_m,
+                        y: south + (r as f64 + 0.5) * size_m,
+                    };
+                    let (lon, lat) = frame.inverse(m);
+                    keep(lon, lat).then_some((c, r))
+                })
+            })
+            .collect();
+        let corner = |c: i64, r: i64| {
+            frame.inverse(Metres {
+                x: west + c as f64 * size_m,
+                y: south + r as f64 * size_m,
+            })
+        };
+        let polygons = cells
+            .par_iter()
+            .map(|&(c, r)| {
+                let (a, b, cc, d) = (
+                    corner(c, r),
+                    corner(c + 1, r),
+                    corner(c + 1, r + 1),
+                    corner(c, r + 1),
+                );
+                MultiPolygon(vec![polygon![
+                    (x: a.0, y: a.1), (x: b.0, y: b.1), (x: cc.0, y: cc.1), (x: d.0, y: d.1), (x: a.0, y: a.1)
+                ]])
+            })
+            .collect();
+        let index = cells
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i as u32))
+            .collect();
+        Self {
+            spec: UnitSpec::Fishnet(size_m),
+            frame,
+            codes: cells.iter().map(|(c, r)| format!("c{c}_r{r}")).collect(),
+            names: vec![String::new(); cells.len()],
+            area_m2: vec![size_m * size_m; cells.len()],
+            centroids: cells
+                .iter()
+                .map(|&(c, r)| Metres {
+                    x: west + (c as f64 + 0.5) * size_m,
+                    y: south + (r as f64 + 0.5) * size_m,
+                })
+                .collect(),
+            frontage_m: vec![0.0; cells.len()],
+            polygons,
+            hex: None,
+            net: Some(Net {
+                west,
+                south,
+                size: size_m,
+                cells,
+                index,
+            }),
+        }
+    }
+
+    /// Number of units.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// Adds the frontage lengths of the city to fishnet or H3 cells (by the frontage's midpoint).
+    pub fn add_frontages(&mut self, index: &CityIndex) {
+        if self.net.is_none() && self.hex.is_none() {
+            return;
+        }
+        let frame = self.frame;
+        let mut add = Vec::new();
+        for (_, _, line) in index.frontage_lines() {
+            if let Some(mid) = line.0.get(line.0.len() / 2) {
+                let m = frame.forward(mid.x, mid.y);
+                if let Some(u) = self.cell_of(m) {
+                    add.push((u, frame.length_m(line)));
+                }
+            }
+        }
+        for (u, l) in add {
+            self.frontage_m[u as usize] += l;
+        }
+    }
+
+    /// The H3 cell unit holding a WGS84 point.
+    fn hex_of(&self, lon: f64, lat: f64) -> Option<u32> {
+        let hex = self.hex.as_ref()?;
+        let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(hex.res);
+        hex.index.get(&cell).copied()
+    }
+
+    fn cell_of(&self, m: Metres) -> Option<u32> {
+        if self.hex.is_some() {
+            let (lon, lat) = self.frame.inverse(m);
+            return self.hex_of(lon, lat);
+        }
+        let net = self.net.as_ref()?;
+        let c = ((m.x - net.west) / net.size).floor() as i64;
+        let r = ((m.y - net.south) / net.size).floor() as i64;
+        net.index.get(&(c, r)).copied()
+    }
+
+    /// The unit of each point (WGS84 lon, lat; metres in the frame), `None` outside every unit.
+    /// Administrative units need the city's index.
+    pub fn assign(
+        &self,
+        index: Option<&CityIndex>,
+        lonlat: &[(f64, f64)],
+        metres: &[Metres],
+    ) -> Vec<Option<u32>> {
+        match (self.spec, index) {
+            (UnitSpec::Admin(level), Some(ix)) => lonlat
+                .par_iter()
+                .map(|&(lon, lat)| lift(ix, ix.locate(lon, lat).grid, level))
+                .collect(),
+            (UnitSpec::Admin(_), None) => vec![None; lonlat.len()],
+            (UnitSpec::H3(_), _) if lonlat.len() == metres.len() => lonlat
+                .par_iter()
+                .map(|&(lon, lat)| self.hex_of(lon, lat))
+                .collect(),
+            (UnitSpec::Fishnet(_) | UnitSpec::H3(_), _) => {
+                metres.par_iter().map(|&m| self.cell_of(m)).collect()
+            }
+        }
+    }
+
+    /// Neighbours of the units.
+    pub fn weights(&self, spec: WeightSpec) -> Weights {
+        if let (Some(hex), false) = (&self.hex, matches!(spec, WeightSpec::Band(_))) {
+            // Hexagons share an edge with each of their six neighbours: queen = rook = 1-ring.
+            let k = match spec {
+                WeightSpec::Ring(k) => k,
+                _ => 1,
+            };
+            return Weights::from_lists(
+                hex.cells
+                    .iter()
+                    .map(|c| {
+                        c.grid_disk::<Vec<_>>(k)
+                            .into_iter()
+                            .filter_map(|n| hex.index.get(&n).copied())
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        match (spec, &self.net) {
+            (WeightSpec::Band(d), _) => Weights::distance_band(&self.centroids, d),
+            (WeightSpec::Ring(k), Some(net)) => Weights::lattice_ring(&net.cells, k),
+            (WeightSpec::Contiguity(Contiguity::Queen), Some(net)) => {
+                Weights::lattice_ring(&net.cells, 1)
+            }
+            (WeightSpec::Contiguity(Contiguity::Rook), Some(net)) => {
+                let lists: Vec<(i64, i64)> = net.cells.clone();
+                let ring = Weights::lattice_ring(&lists, 1);
+                // Keep the four edge neighbours of each cell.
+                let mut offsets = vec![0];
+                let mut nb = Vec::new();
+                for (i, &(c, r)) in lists.iter().enumerate() {
+                    for &j in ring.of(i) {
+                        let (c2, r2) = lists[j as usize];
+                        if (c2 - c).abs() + (r2 - r).abs() == 1 {
+                            nb.push(j);
+                        }
+                    }
+                    offsets.push(nb.len());
+                }
+                Weights {
+                    offsets,
+                    neighbours: nb,
+                }
+            }
+            (WeightSpec::Contiguity(rule), None) => {
+                let refs: Vec<&MultiPolygon<f64>> = self.polygons.iter().collect();
+                Weights::contiguity(&refs, rule)
+            }
+            // A ring on administrative units: contiguity of order k (k = 1 is queen).
+            (WeightSpec::Ring(k), None) => {
+                let refs: Vec<&MultiPolygon<f64>> = self.polygons.iter().collect();
+                let q = Weights::contiguity(&refs, Contiguity::Queen);
+                if k <= 1 {
+                    return q;
+                }
+                let n = q.n();
+                let mut offsets = vec![0];
+                let mut nb = Vec::new();
+                for i in 0..n {
+                    let mut seen: Vec<u32> = q.of(i).to_vec();
+                    let mut frontier = seen.clone();
+                    for _ in 1..k {
+                        let mut next = Vec::new();
+                        for &f in &frontier {
+                            next.extend_from_slice(q.of(f as usize));
+                        }
+                        next.sort_unstable();
+                        next.dedup();
+                        next.retain(|x| *x as usize != i && !seen.contains(x));
+                        seen.extend_from_slice(&next);
+                        frontier = next;
+                    }
+                    seen.sort_unstable();
+                    nb.extend(seen);
+                    offsets.push(nb.len());
+                }
+                Weights {
+                    offsets,
+                    neighbours: nb,
+                }
+            }
+        }
+    }
+}
+
+/// The index at `level` of the area holding grid `grid`.
+fn lift(index: &CityIndex, grid: u32, level: AreaLevel) -> Option<u32> {
+    super::analysis::lift(index, grid, level)
+}
+
+/// Weighted counts per unit: (all points, points passing `frontage_category`). Points outside
+/// every unit are summed in the last element.
+pub fn count(
+    n_units: usize,
+    unit_of: &[Option<u32>],
+    weights: &[f64],
+    frontage_category: &[bool],
+) -> (Vec<f64>, Vec<f64>, f64) {
+    let mut all = vec![0.0; n_units];
+    let mut front = vec![0.0; n_units];
+    let mut outside = 0.0;
+    for (i, u) in unit_of.iter().enumerate() {
+        match u {
+            Some(u) => {
+                all[*u as usize] += weights[i];
+                if frontage_category[i] {
+                    front[*u as usize] += weights[i];
+                }
+            }
+            None => outside += weights[i],
+        }
+    }
+    (all, front, outside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::Contains;
+
+    #[test]
+    fn an_h3_unit_holds_its_points_and_has_six_neighbours_inside_the_extent() {
+        let frame = LocalFrame::at(113.65, 34.75);
+        let u = Units::h3(frame, [-2000.0, -2000.0, 2000.0, 2000.0], 9, |_, _| true);
+        assert!(u.len() > 30, "{} cells", u.len());
+        let (lon, lat) = (113.651, 34.7512);
+        let m = frame.forward(lon, lat);
+        let i = u.assign(None, &[(lon, lat)], &[m])[0].expect("a cell") as usize;
+        assert!(u.polygons[i].contains(&geo::Point::new(lon, lat)));
+        assert!(u.codes[i].starts_with("89"), "{}", u.codes[i]);
+        // Our area (ellipsoid, local frame) against h3o's (spherical): within 1 %.
+        let cell: h3o::CellIndex = u.codes[i].parse().unwrap();
+        let theirs = cell.area_m2();
+        assert!(
+            (u.area_m2[i] / theirs - 1.0).abs() < 0.01,
+            "{} vs {theirs}",
+            u.area_m2[i]
+        );
+        let w = u.weights(WeightSpec::Contiguity(Contiguity::Queen));
+        assert_eq!(w.of(i).len(), 6);
+        assert_eq!(u.weights(WeightSpec::Ring(2)).of(i).len(), 18);
+    }
+}
