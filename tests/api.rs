@@ -162,6 +162,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
         rows.push((Method::GET, get, None, &[Planner, Admin, Dispatcher]));
         rows.push((Method::POST, post, Some(points.clone()), &[Planner, Admin]));
     }
+    rows.push((
+        Method::GET,
+        "/api/hotspots/frontages",
+        None,
+        &[Planner, Admin, Dispatcher],
+    ));
     rows
 }
 

@@ -546,6 +546,21 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_interactive_and_compl
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["code"], "invalid_parameter");
+    // The most-reported 门前三包 frontages, most first, with their shop and rate per 100 m.
+    let f = app
+        .get(
+            "/api/hotspots/frontages?category=0101,0202&limit=5",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(f.status, 200, "{}", f.text);
+    let rows = f.body.as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    let counts: Vec<u64> = rows.iter().map(|r| r["count"].as_u64().unwrap()).collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
+    assert!(counts[0] > 1);
+    assert!(rows[0]["name"].as_str().is_some_and(|n| !n.is_empty()));
+    assert!(rows[0]["length_m"].as_f64().unwrap() > 1.0);
 }
 
 /// Writes the units, neighbours, values and wangge's Gi* z-scores of four cases (all demo grids

@@ -34,6 +34,13 @@ const map = new maplibregl.Map({
   transformRequest: caseTileRequest,
 });
 map.touchZoomRotate.disableRotation();
+// MapLibre logs every failed request as a console error unless an error listener is present. A
+// case tile that was in flight when its user logged out answers 401 (the token is revoked): that
+// is expected and harmless; anything else is still reported.
+map.on('error', (e) => {
+  if (e.sourceId === 'cases' && e.error?.status === 401) return;
+  console.error(e.error ?? e);
+});
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 

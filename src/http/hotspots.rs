@@ -9,6 +9,7 @@
 //! kept in memory with the engine's answer for each, so a filtered request on the two-year
 //! history only filters and computes.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
@@ -17,7 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -1179,4 +1180,79 @@ pub async fn zones_upload(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     zones_impl(state, q, Some((&headers, body))).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Most-reported 门前三包 frontages
+
+/// One frontage with its reports.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FrontageRow {
+    /// Frontage code.
+    pub code: String,
+    /// The shop or organisation answering for it.
+    pub name: String,
+    /// Its responsible unit.
+    pub unit_code: Option<String>,
+    /// Reports in its strip.
+    pub count: u32,
+    /// Length of the frontage, metres.
+    pub length_m: f64,
+    /// Reports per 100 m of frontage (so a long façade does not win by size alone).
+    pub per_100m: f64,
+}
+
+/// The 门前三包 frontages with the most reports in their strips (stored reports, same filters),
+/// most first; `limit` rows (default 20).
+#[utoipa::path(get, path = "/api/hotspots/frontages", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
+    responses((status = 200, body = [FrontageRow]), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
+pub async fn frontages(
+    State(state): State<AppState>,
+    _: Auth<Readers>,
+    ApiQuery(q): ApiQuery<HotspotQuery>,
+) -> Result<Json<Vec<FrontageRow>>, ApiError> {
+    let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+    let inp = input(&state, &q, None).await?;
+    let rows = tokio::task::spawn_blocking(move || {
+        let Some(located) = inp.data.data.located.as_ref() else {
+            return Vec::new();
+        };
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        for &i in &inp.sel {
+            let f = located.frontage[i as usize];
+            if f != crate::assign::NONE {
+                *counts.entry(f).or_default() += 1;
+            }
+        }
+        let mut top: Vec<(u32, u32)> = counts.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let lines: Vec<_> = inp.index.frontage_lines().collect();
+        top.into_iter()
+            .take(limit)
+            .filter_map(|(f, count)| {
+                let (code, name, unit) = inp.index.frontage(f)?;
+                let line = lines.get(f as usize)?.2;
+                let length_m: f64 = line
+                    .0
+                    .windows(2)
+                    .map(|w| crate::assign::geodesy::Tangent::at(w[0].x, w[0].y).to_point(w[1]))
+                    .sum();
+                Some(FrontageRow {
+                    code: code.to_owned(),
+                    name: name.to_owned(),
+                    unit_code: unit.map(str::to_owned),
+                    count,
+                    length_m: (length_m * 10.0).round() / 10.0,
+                    per_100m: if length_m > 0.0 {
+                        (f64::from(count) * 100.0 / length_m * 100.0).round() / 100.0
+                    } else {
+                        0.0
+                    },
+                })
+            })
+            .collect()
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(rows))
 }

@@ -235,6 +235,7 @@ pub fn router(state: AppState) -> Router {
             "/hotspots/zones",
             get(hotspots::zones).post(hotspots::zones_upload),
         )
+        .route("/hotspots/frontages", get(hotspots::frontages))
         .fallback(|| async { error::ApiError::not_found("no such API resource; see /api/docs") });
 
     let mut app = Router::new()

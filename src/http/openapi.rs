@@ -39,7 +39,7 @@ impl Modify for BearerAuth {
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
         hotspots::kde, hotspots::kde_upload, hotspots::aggregate, hotspots::aggregate_upload,
         hotspots::gistar, hotspots::gistar_upload, hotspots::emerging, hotspots::emerging_upload,
-        hotspots::blindspots, hotspots::blindspots_upload, hotspots::zones, hotspots::zones_upload,
+        hotspots::blindspots, hotspots::blindspots_upload, hotspots::frontages, hotspots::zones, hotspots::zones_upload,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -75,12 +75,14 @@ export async function login(username, password) {
   return session;
 }
 
-export async function logout() {
-  try {
-    if (getSession()) await request('/api/auth/logout', { method: 'POST' });
-  } finally {
-    sessionStorage.removeItem(SESSION_KEY);
-  }
+/** Drops the stored session (without telling the server). */
+export function forgetSession() {
+  sessionStorage.removeItem(SESSION_KEY);
+}
+
+/** Revokes a token on the server (POST /api/auth/logout with that token). */
+export async function revoke(token) {
+  await fetch('/api/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
 }
 
 /** Re-checks a stored token with GET /api/auth/me; drops it if the server refuses it. */

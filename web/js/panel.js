@@ -129,9 +129,13 @@ export class LoginBox {
   }
 
   async _logout() {
-    await api.logout().catch(() => {});
+    // Forget the session locally first (the case layers hide and stop asking for tiles), then
+    // revoke the token on the server.
+    const token = api.getSession()?.token;
+    api.forgetSession();
     this.render(null);
     this.onSession(null);
+    if (token) await api.revoke(token).catch(() => {});
   }
 }
 

@@ -7,12 +7,12 @@ import { getSession } from './api.js';
 import { escapeHtml } from './info.js';
 
 const ROLES = new Set(['planner', 'admin', 'dispatcher']);
-// The demo catalogue's categories (CJ/T 214 style); any other code may be typed.
-const CATEGORIES = [
-  ['', '全部类别'], ['0101', '暴露垃圾'], ['0102', '积存渣土'], ['0103', '道路不洁'], ['0106', '垃圾满溢'],
-  ['0201', '占道经营'], ['0202', '店外经营'], ['0203', '流动摊贩'], ['0301', '乱停乱放(机动车)'],
-  ['0302', '非机动车乱停放'], ['0401', '私搭乱建'], ['0501', '小广告'], ['0601', '井盖缺失'],
-];
+
+/** A local calendar day as YYYY-MM-DD (the hot spot API reads days in China time). */
+function day(d) {
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
 // ArcGIS's Gi* bin colours: 99/95/90 % hot (reds), cold (blues).
 const BIN_COLOURS = ['match', ['get', 'bin_fdr'], 3, '#b2182b', 2, '#ef8a62', 1, '#fddbc7', -1, '#d1e5f0', -2, '#67a9cf', -3, '#2166ac', 'rgba(0,0,0,0)'];
 
@@ -33,15 +33,34 @@ export class PlannerPanel {
     this.el.hidden = true;
     this.el.innerHTML = `
       <h2>热点分析 <small class="muted">规划</small></h2>
-      <label>类别 <select name="category">${CATEGORIES.map(([c, n]) => `<option value="${c}">${c ? `${c} ${n}` : n}</option>`).join('')}</select></label>
-      <label>起 <input type="date" name="from" value="2025-11-01"></label>
-      <label>止 <input type="date" name="to" value="2026-11-01"></label>
+      <label>类别 <select name="category"><option value="">全部类别</option></select></label>
+      <label>起 <input type="date" name="from"></label>
+      <label>止 <input type="date" name="to"></label>
       <label><input type="checkbox" name="kde" checked> 核密度热力图(件/km²)</label>
       <label><input type="checkbox" name="gi" checked> Gi* 热点网格(FDR 校正)</label>
       <button type="button" data-action="run">分析</button>
       <p class="muted small" data-out="status"></p>
       <p data-out="sentence"></p>
-      <ol class="small" data-out="top"></ol>`;
+      <h3 class="small">报告最多的 99% 热点网格</h3>
+      <ol class="small" data-out="top"></ol>
+      <h3 class="small">报告最多的门前三包责任段</h3>
+      <ol class="small" data-out="frontages"></ol>`;
+    // The last twelve months by default.
+    const now = new Date();
+    const yearAgo = new Date(now);
+    yearAgo.setFullYear(now.getFullYear() - 1);
+    this.el.querySelector('[name=from]').value = day(yearAgo);
+    this.el.querySelector('[name=to]').value = day(now);
+    // The catalogue is the city's (admins edit it): list what the server has.
+    fetch('/api/categories').then((r) => (r.ok ? r.json() : [])).then((cats) => {
+      const select = this.el.querySelector('[name=category]');
+      for (const c of cats) {
+        const o = document.createElement('option');
+        o.value = c.code;
+        o.textContent = `${c.code} ${c.name}`;
+        select.append(o);
+      }
+    }).catch(() => {});
     container.insertBefore(this.el, container.querySelector('#login-box')?.nextSibling ?? null);
     this.el.querySelector('[data-action=run]').addEventListener('click', () => this.run());
     for (const name of ['kde', 'gi']) {
@@ -78,10 +97,11 @@ export class PlannerPanel {
     out('status').textContent = '正在计算…';
     const q = this.query();
     try {
-      const [kde, gi, zones] = await Promise.all([
+      const [kde, gi, zones, frontages] = await Promise.all([
         get(`/api/hotspots/kde?${q}&cell_m=50`),
         get(`/api/hotspots/gistar?${q}&format=geojson&limit=3000`),
         get(`/api/hotspots/zones?${q}`),
+        get(`/api/hotspots/frontages?${q}&limit=10`),
       ]);
       this.drawKde(kde);
       this.drawGi(gi);
@@ -95,6 +115,7 @@ export class PlannerPanel {
         const p = f.properties;
         return `<li>${escapeHtml(p.name)} <span class="code">${escapeHtml(p.code)}</span> · ${p.count} 件 · z ${p.z.toFixed(1)}</li>`;
       }).join('');
+      out('frontages').innerHTML = frontages.map((f) => `<li>${escapeHtml(f.name)} <span class="code">${escapeHtml(f.code)}</span> · ${f.count} 件 · 每百米 ${f.per_100m.toFixed(1)} 件</li>`).join('');
     } catch (e) {
       out('status').textContent = `分析失败:${e.message}`;
     }
