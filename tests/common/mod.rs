@@ -26,12 +26,21 @@ pub struct TestStore {
 }
 
 fn random_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
+    // Tests of one binary run in parallel threads of one process: the clock alone can give two
+    // of them the same name (it did), so a per-process counter makes each name unique.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    format!("{}_{}", std::process::id(), nanos % 1_000_000_000_000)
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        nanos % 1_000_000_000
+    )
 }
 
 /// The PostgreSQL server under test, if any.
