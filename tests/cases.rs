@@ -289,6 +289,12 @@ async fn find_point(
     panic!("no point of {layer:?} fits");
 }
 
+/// Posts a report as the holder of `token`.
+async fn submit(app: &TestApp, token: &str, body: Value) -> common::Answer {
+    app.call(Method::POST, "/api/cases", Some(token), Some(body))
+        .await
+}
+
 fn report(key: &str, category: &str, lon: f64, lat: f64) -> Value {
     json!({"idempotency_key": key, "category": category, "description": "现场发现问题", "lon": lon, "lat": lat, "crs": "wgs84", "register": true})
 }
@@ -311,14 +317,7 @@ async fn a_frontage_problem_goes_to_the_shop_and_climbs_the_ladder_to_enforcemen
     let grid = a.grid.as_ref().unwrap().code.clone();
     let district = a.district.as_ref().unwrap().code.clone();
     let ti = inspector_of(&app, &grid).await;
-    let r = app
-        .call(
-            Method::POST,
-            "/api/cases",
-            Some(&ti),
-            Some(report("shop-1", "0202", lon, lat)),
-        )
-        .await;
+    let r = submit(&app, &ti, report("shop-1", "0202", lon, lat)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["status"], "dispatched");
     assert_eq!(r.body["dispatch_rule"], "frontage_shop");
@@ -374,27 +373,13 @@ async fn a_frontage_problem_goes_to_the_shop_and_climbs_the_ladder_to_enforcemen
     );
 
     // A shop that fixes it in time: the inspector confirms on its behalf and the ladder stops.
-    let r = app
-        .call(
-            Method::POST,
-            "/api/cases",
-            Some(&ti),
-            Some(report("shop-2", "0204", lon, lat)),
-        )
-        .await;
+    let r = submit(&app, &ti, report("shop-2", "0204", lon, lat)).await;
     let id2 = r.body["id"].as_i64().unwrap();
     assert_eq!(
         r.body["dispatch_rule"], "department",
         "0204 is not a 门前三包 category"
     );
-    let r = app
-        .call(
-            Method::POST,
-            "/api/cases",
-            Some(&ti),
-            Some(report("shop-3", "0101", lon, lat)),
-        )
-        .await;
+    let r = submit(&app, &ti, report("shop-3", "0101", lon, lat)).await;
     assert_eq!(r.body["dispatch_rule"], "frontage_shop", "{}", r.text);
     let id3 = r.body["id"].as_i64().unwrap();
     for action in [
@@ -427,14 +412,7 @@ async fn railway_land_goes_to_the_railway_bureau_with_the_street_office_as_co_ow
     .await;
     let street_unit = a.street.as_ref().unwrap().unit_code.clone().unwrap();
     let ti = inspector_of(&app, &a.grid.as_ref().unwrap().code).await;
-    let r = app
-        .call(
-            Method::POST,
-            "/api/cases",
-            Some(&ti),
-            Some(report("rail-1", "0102", lon, lat)),
-        )
-        .await;
+    let r = submit(&app, &ti, report("rail-1", "0102", lon, lat)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["dispatch_rule"], "railway_land");
     assert_eq!(r.body["unit_code"], "dept-railway-zzj");
@@ -461,14 +439,7 @@ async fn ambiguous_and_unowned_cases_wait_in_the_triage_queue_until_a_dispatcher
     .await;
     let district = a.district.as_ref().unwrap().code.clone();
     let ti = inspector_of(&app, &a.grid.as_ref().unwrap().code).await;
-    let r = app
-        .call(
-            Method::POST,
-            "/api/cases",
-            Some(&ti),
-            Some(report("amb-1", "0101", lon, lat)),
-        )
-        .await;
+    let r = submit(&app, &ti, report("amb-1", "0101", lon, lat)).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["status"], "registered");
     assert_eq!(r.body["queue"], "triage");
@@ -484,14 +455,7 @@ async fn ambiguous_and_unowned_cases_wait_in_the_triage_queue_until_a_dispatcher
     let extent = app.state.engine().current().extent();
     let (ox, oy) = (extent.max().x + 0.01, extent.center().y);
     let admin = app.login(Role::Admin).await;
-    let out = app
-        .call(
-            Method::POST,
-            "/api/cases",
-            Some(&admin),
-            Some(report("out-1", "0401", ox, oy)),
-        )
-        .await;
+    let out = submit(&app, &admin, report("out-1", "0401", ox, oy)).await;
     assert_eq!(out.status, StatusCode::CREATED, "{}", out.text);
     assert_eq!(out.body["dispatch_rule"], "unassigned");
     assert_eq!(out.body["queue"], "triage");
