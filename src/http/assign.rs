@@ -348,9 +348,12 @@ pub async fn assign_batch(
             let _ = tx.send(Ok(Bytes::from(batch::footer(format)))).await;
         });
     }
+    // Fused: the compression layer polls a body once more after its end, and a bare `unfold`
+    // panics when polled after it returned `None` (that cut gzip answers off mid-stream).
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    });
+    })
+    .fuse();
     Ok((
         [(header::CONTENT_TYPE, format.content_type())],
         Body::from_stream(stream),
