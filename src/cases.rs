@@ -63,8 +63,48 @@ pub struct Report {
     pub register_now: bool,
     /// The reporting user.
     pub reported_by: Option<i64>,
-    /// Hash of the citizen's follow-up token.
-    pub follow_token_hash: Option<String>,
+    /// Whose key space `idempotency_key` lives in.
+    pub scope: KeyScope,
+}
+
+/// Whose key space an idempotency key lives in: the same key from two callers is two reports,
+/// never the other's case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyScope {
+    /// A logged-in user's reports.
+    User(i64),
+    /// Citizens' reports. A citizen has no account, and a phone that retries may come back from
+    /// another address, so the key (a random UUID in any real client) and the request itself
+    /// are what identify a retry; the key is compared with the whole request.
+    Public,
+    /// 12345 work orders, keyed by their number whichever clerk imports them.
+    Hotline,
+}
+
+impl KeyScope {
+    fn prefix(self) -> String {
+        match self {
+            KeyScope::User(id) => format!("u{id}"),
+            KeyScope::Public => "public".into(),
+            KeyScope::Hotline => "12345".into(),
+        }
+    }
+}
+
+/// The digest a retry must repeat: everything the report says, normalised as stored.
+fn request_digest(r: &Report, description: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::json!([
+        r.category,
+        description,
+        r.lon,
+        r.lat,
+        r.crs.as_str(),
+        r.external_ref,
+        r.reported_at.map(|t| t.to_rfc3339()),
+        r.register_now,
+    ]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 /// An open case near a new report of the same category.
@@ -89,6 +129,8 @@ pub struct Intake {
     pub created: bool,
     /// Open cases this may duplicate, for the intake clerk to decide (link suggestions).
     pub duplicates: Vec<DuplicateHint>,
+    /// A citizen's follow token: the same for the first answer and every retry.
+    pub follow_token: Option<String>,
 }
 
 /// Why the service refused.
@@ -136,6 +178,8 @@ pub struct CaseService {
     engine: Arc<Engine>,
     calendar: Arc<WorkCalendar>,
     rules: Arc<RuleTable>,
+    /// The installation's key for citizens' follow tokens, read from the store once.
+    follow_secret: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl std::fmt::Debug for CaseService {
@@ -159,6 +203,7 @@ impl CaseService {
             engine,
             calendar: Arc::new(calendar),
             rules: Arc::new(rules),
+            follow_secret: Arc::default(),
         }
     }
 
@@ -210,6 +255,18 @@ impl CaseService {
                 "description must be 1–2000 characters",
             ));
         }
+        let scoped_key = format!("{}:{key}", report.scope.prefix());
+        let digest = request_digest(&report, description);
+        let follow_token = match channel {
+            Channel::Citizen => {
+                let secret = self
+                    .follow_secret
+                    .get_or_try_init(|| self.store.service_secret("follow_token"))
+                    .await?;
+                Some(crate::security::follow_token(secret, &scoped_key))
+            }
+            _ => None,
+        };
         let now = Utc::now();
         let reported_at = report.reported_at.unwrap_or(now);
         if reported_at > now + Duration::minutes(5) {
@@ -245,7 +302,7 @@ impl CaseService {
             reported_by: report.reported_by,
             reported_at,
             due_at: Some(self.overall_due(reported_at, category.time_limit)),
-            follow_token_hash: report.follow_token_hash.clone(),
+            follow_token_hash: follow_token.as_deref().map(crate::security::token_hash),
             ..CaseRecord::draft(channel.source(), &category.code, lon, lat)
         };
 
@@ -285,7 +342,8 @@ impl CaseService {
             .store
             .create_case(
                 &NewCase {
-                    idempotency_key: key.to_owned(),
+                    idempotency_key: scoped_key,
+                    request_digest: digest,
                     case,
                     follow_up,
                 },
@@ -296,6 +354,7 @@ impl CaseService {
             case,
             created,
             duplicates: if created { duplicates } else { Vec::new() },
+            follow_token,
         })
     }
 
@@ -647,7 +706,7 @@ impl CaseService {
             .collect();
         for row in rows {
             let report = Report {
-                idempotency_key: format!("12345:{}", row.ticket_no),
+                idempotency_key: row.ticket_no.clone(),
                 category: row.category,
                 description: row.description,
                 lon: row.lon,
@@ -657,7 +716,7 @@ impl CaseService {
                 reported_at: Some(row.reported_at),
                 register_now: false,
                 reported_by,
-                follow_token_hash: None,
+                scope: KeyScope::Hotline,
             };
             let o = match self.intake(report, Channel::Hotline, audit).await {
                 Ok(i) => HotlineOutcome {
@@ -671,6 +730,16 @@ impl CaseService {
                     case_id: Some(i.case.id),
                     duplicates: i.duplicates,
                     error: None,
+                },
+                Err(CaseError::Store(StoreError::KeyReused(m))) => HotlineOutcome {
+                    line: row.line,
+                    ticket_no: Some(row.ticket_no),
+                    outcome: "error",
+                    case_id: None,
+                    duplicates: Vec::new(),
+                    error: Some(format!(
+                        "work order imported before with other content ({m}); it was not changed"
+                    )),
                 },
                 Err(CaseError::Store(e)) => return Err(CaseError::Store(e)),
                 Err(e) => HotlineOutcome {

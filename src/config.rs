@@ -77,6 +77,10 @@ pub struct ServeConfig {
     /// The automatic dispatch rule table (JSON); default: the built-in table (README).
     #[arg(long, env = "WANGGE_DISPATCH_RULES")]
     pub dispatch_rules: Option<PathBuf>,
+    /// The largest share (0–1) of a live layer or basemap kind an import may remove without
+    /// `confirm_removal`.
+    #[arg(long, env = "WANGGE_IMPORT_MAX_REMOVAL_SHARE", default_value_t = crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE, value_parser = parse_share)]
+    pub import_max_removal_share: f64,
     /// Seconds between two 门前三包 escalation sweeps.
     #[arg(long, env = "WANGGE_ESCALATION_SWEEP_SECS", default_value_t = 60)]
     pub escalation_sweep_secs: u64,
@@ -167,6 +171,13 @@ pub struct ImportArgs {
     /// Store settings.
     #[command(flatten)]
     pub store: StoreConfig,
+    /// Confirms that the import removes exactly this many live features, when that is more than
+    /// the allowed share (the refusal names the number).
+    #[arg(long, global = true)]
+    pub confirm_removal: Option<u64>,
+    /// The largest share (0–1) of a live layer or basemap kind an import may remove unconfirmed.
+    #[arg(long, global = true, env = "WANGGE_IMPORT_MAX_REMOVAL_SHARE", default_value_t = crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE, value_parser = parse_share)]
+    pub max_removal_share: f64,
     /// What to import.
     #[command(subcommand)]
     pub what: ImportWhat,
@@ -251,4 +262,26 @@ pub struct AssignArgs {
     /// Answer from the jurisdictions valid on this date (UTC+8) or instant.
     #[arg(long)]
     pub as_of: Option<String>,
+}
+
+/// A share between 0 and 1.
+fn parse_share(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} must lie between 0 and 1"))
+    }
+}
+
+impl ImportArgs {
+    /// The removal guard of this import.
+    pub fn removal(&self) -> crate::import::guard::RemovalGuard {
+        crate::import::guard::RemovalGuard {
+            max_share: self.max_removal_share,
+            confirmed: self.confirm_removal,
+        }
+    }
 }

@@ -125,9 +125,16 @@ pub async fn load_city(store: &Store, dir: &Path, audit: &Audit) -> Result<LoadR
         let Some(path) = find(dir, kind) else {
             continue;
         };
-        let n = import::service::import_basemap(store, kind, &read(&path)?, None, audit)
-            .await
-            .map_err(err(&path))?;
+        let n = import::service::import_basemap(
+            store,
+            kind,
+            &read(&path)?,
+            None,
+            Default::default(),
+            audit,
+        )
+        .await
+        .map_err(err(&path))?;
         report.basemap.push((kind.to_owned(), n));
     }
     for layer in Layer::ALL {

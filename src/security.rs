@@ -41,6 +41,24 @@ pub fn new_token() -> String {
     format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
 }
 
+/// Prefix of a citizen's follow token.
+pub const FOLLOW_TOKEN_PREFIX: &str = "wgf_";
+
+/// A citizen's follow token for the report stored under `scoped_key`: HMAC-SHA-256 under the
+/// installation's secret, so a retry of the same report is given the same token again (only its
+/// hash is stored) and nobody without the secret can compute one.
+pub fn follow_token(secret: &str, scoped_key: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"follow-token\0");
+    mac.update(scoped_key.as_bytes());
+    format!(
+        "{FOLLOW_TOKEN_PREFIX}{}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
 /// The hash under which a token is stored: tokens are never stored in clear.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -118,6 +118,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             calendar,
             dispatch_rules,
             photos: config.photo_config(),
+            import_max_removal_share: config.import_max_removal_share,
         },
         engine,
     );
@@ -212,6 +213,7 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
                 accept_warnings: *accept_warnings,
                 dry_run: *dry_run,
                 source: file.display().to_string(),
+                removal: args.removal(),
                 ..LayerImportOptions::default()
             };
             let outcome =
@@ -239,8 +241,15 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
             }
         }
         ImportWhat::Basemap { kind, file, crs: c } => {
-            let n = import::service::import_basemap(&store, kind, &read(file)?, crs(c)?, &audit)
-                .await?;
+            let n = import::service::import_basemap(
+                &store,
+                kind,
+                &read(file)?,
+                crs(c)?,
+                args.removal(),
+                &audit,
+            )
+            .await?;
             progress(&format!("{n} {kind} features imported"));
         }
         ImportWhat::Units { file } => {
@@ -267,8 +276,14 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
         }
         ImportWhat::Osm { file } => {
             progress(&format!("reading {}", file.display()));
-            let outcome =
-                import::import_osm(&store, std::fs::read(file)?, &audit, &progress).await?;
+            let outcome = import::import_osm(
+                &store,
+                std::fs::read(file)?,
+                args.removal(),
+                &audit,
+                &progress,
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
         }
     }

@@ -312,9 +312,10 @@ async fn the_helsinki_openstreetmap_extract_yields_its_railway_and_roads() {
     // … while a store for Helsinki (no districts yet) takes it.
     let db = common::fresh_store().await;
     let quiet = |_: &str| {};
-    let outcome = wangge::import::import_osm(&db.store, pbf, &Audit::system(), &quiet)
-        .await
-        .unwrap();
+    let outcome =
+        wangge::import::import_osm(&db.store, pbf, Default::default(), &Audit::system(), &quiet)
+            .await
+            .unwrap();
     assert!(outcome.roads > 1_000, "{outcome:?}");
     assert!(outcome.railways > 100, "{outcome:?}");
     assert!(outcome.buildings > 100, "{outcome:?}");

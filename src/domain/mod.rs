@@ -12,4 +12,5 @@ pub mod dispatch;
 pub mod identity;
 pub mod jurisdiction;
 pub mod photo;
+pub mod text;
 pub mod unit;

@@ -14,7 +14,7 @@ use super::AppState;
 use super::auth::{AdminOnly, AnyRole, Auth, Policy};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
-use crate::cases::{CaseError, Channel, DuplicateHint, HotlineOutcome, Report, case_no};
+use crate::cases::{CaseError, Channel, DuplicateHint, HotlineOutcome, KeyScope, Report, case_no};
 use crate::domain::calendar::Light;
 use crate::domain::case::{Action, Status, WorkflowError};
 use crate::domain::catalogue::Category;
@@ -166,11 +166,7 @@ fn parse_crs(text: &str) -> Result<Crs, ApiError> {
     })
 }
 
-fn report_of(
-    body: NewReport,
-    reported_by: Option<i64>,
-    follow: Option<&str>,
-) -> Result<Report, ApiError> {
+fn report_of(body: NewReport, reported_by: Option<i64>) -> Result<Report, ApiError> {
     Ok(Report {
         idempotency_key: body.idempotency_key,
         category: body.category,
@@ -185,7 +181,7 @@ fn report_of(
         reported_at: None,
         register_now: body.register,
         reported_by,
-        follow_token_hash: follow.map(security::token_hash),
+        scope: reported_by.map_or(KeyScope::Public, KeyScope::User),
     })
 }
 
@@ -220,7 +216,7 @@ pub async fn create_case(
             "only an inspector's own report can be registered at once; a hotline call is verified on site first",
         ));
     }
-    let report = report_of(body, Some(auth.principal.user_id), None)?;
+    let report = report_of(body, Some(auth.principal.user_id))?;
     let intake = state
         .cases()
         .intake(report, channel, &req_id.audit(&auth.principal))
@@ -256,13 +252,12 @@ pub async fn public_report(
             "register and external_ref are for staff; leave them out",
         ));
     }
-    let token = security::new_token();
     let audit = Audit {
         actor_id: None,
         actor_name: Some("citizen".into()),
         request_id: req_id.0,
     };
-    let report = report_of(body, None, Some(&token))?;
+    let report = report_of(body, None)?;
     let intake = state
         .cases()
         .intake(report, Channel::Citizen, &audit)
@@ -272,7 +267,7 @@ pub async fn public_report(
         Json(Receipt {
             case_no: case_no(intake.case.id),
             id: intake.case.id,
-            follow_token: intake.created.then_some(token),
+            follow_token: intake.follow_token,
         }),
     ))
 }
@@ -796,6 +791,13 @@ pub async fn import_hotline(
             "the file is not UTF-8; save the export as UTF-8 CSV",
         )
     })?;
+    if text.trim().trim_start_matches('\u{feff}').is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_upload",
+            "the export is empty; send the CSV with its header row and at least one ticket",
+        ));
+    }
     let crs = q.crs.as_deref().map(parse_crs).transpose()?;
     let out = state
         .cases()

@@ -95,6 +95,13 @@ impl From<StoreError> for ApiError {
                 )
             }
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            StoreError::KeyReused(m) => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                format!(
+                    "这个 idempotency_key 已用于另一份不同的上报。{m}; a retry must repeat the first request exactly, a new report needs a new key"
+                ),
+            ),
             StoreError::InvalidReference(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", m)
             }

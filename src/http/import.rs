@@ -18,6 +18,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, RequestId};
 use crate::domain::crs::{CoordError, Crs};
 use crate::domain::jurisdiction::{Layer, parse_as_of};
+use crate::import::guard::{Refusal, RemovalGuard};
 use crate::import::{self, ImportError, LayerImportOptions};
 
 impl From<ImportError> for ApiError {
@@ -45,6 +46,10 @@ impl From<ImportError> for ApiError {
             },
             ImportError::Crs(_) => unprocessable("unknown_crs", &e),
             ImportError::Osm(_) => ApiError::bad_request("malformed_osm", e.to_string()),
+            ImportError::Removal(Refusal::Empty) => unprocessable("empty_upload", &e),
+            ImportError::Removal(Refusal::WouldRemove { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "import_would_remove", e.to_string())
+            }
             ImportError::Io { .. } | ImportError::Store(_) => {
                 ApiError::bad_request("unreadable_input", e.to_string())
             }
@@ -52,9 +57,32 @@ impl From<ImportError> for ApiError {
     }
 }
 
+/// The body as text; an empty one is always refused, whatever it would replace.
 fn text(body: &Bytes) -> Result<String, ApiError> {
-    String::from_utf8(body.to_vec())
-        .map_err(|_| ApiError::bad_request("not_utf8", "the body must be UTF-8 text"))
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad_request("not_utf8", "the body must be UTF-8 text"))?;
+    if text.trim().trim_start_matches('\u{feff}').is_empty() {
+        return Err(ImportError::Removal(Refusal::Empty).into());
+    }
+    Ok(text)
+}
+
+/// The admin's confirmation that an import may remove live features.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemovalQuery {
+    /// The exact number of live features the import removes, when that is more than the allowed
+    /// share (`WANGGE_IMPORT_MAX_REMOVAL_SHARE`, default 20 %); the refusal names it.
+    pub confirm_removal: Option<u64>,
+}
+
+impl RemovalQuery {
+    fn guard(&self, state: &AppState) -> RemovalGuard {
+        RemovalGuard {
+            max_share: state.settings().import_max_removal_share,
+            confirmed: self.confirm_removal,
+        }
+    }
 }
 
 fn parse_crs(crs: Option<&str>) -> Result<Option<Crs>, ApiError> {
@@ -86,7 +114,7 @@ pub struct LayerImportQuery {
 
 /// Imports a whole layer from a GeoJSON FeatureCollection and publishes it as a new version (admin).
 #[utoipa::path(post, path = "/api/import/layers/{layer}", tag = "import", security(("bearer" = [])),
-    params(("layer" = String, Path, description = "district, street, community, grid, frontage or zone"), LayerImportQuery),
+    params(("layer" = String, Path, description = "district, street, community, grid, frontage or zone"), LayerImportQuery, RemovalQuery),
     request_body(content = String, content_type = "application/geo+json"),
     responses((status = 201, description = "published"), (status = 200, description = "dry run passed"),
         (status = 422, description = "refused, with the validation report"), (status = 400, body = ErrorBody)))]
@@ -96,6 +124,7 @@ pub async fn import_layer(
     auth: Auth<AdminOnly>,
     ApiPath(layer): ApiPath<String>,
     ApiQuery(q): ApiQuery<LayerImportQuery>,
+    ApiQuery(removal): ApiQuery<RemovalQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let layer = Layer::from_str(&layer).map_err(|e| ApiError::not_found(e.to_string()))?;
@@ -111,6 +140,7 @@ pub async fn import_layer(
         accept_warnings: q.accept_warnings,
         dry_run: q.dry_run,
         source: format!("API import by {}", auth.principal.username),
+        removal: removal.guard(&state),
         ..LayerImportOptions::default()
     };
     let log = |line: &str| tracing::info!("{line}");
@@ -167,7 +197,7 @@ pub struct CrsQuery {
 
 /// Replaces the basemap lines of one kind (road, railway, water) from GeoJSON (admin).
 #[utoipa::path(post, path = "/api/import/basemap/{kind}", tag = "import", security(("bearer" = [])),
-    params(("kind" = String, Path, description = "road, railway or water"), CrsQuery),
+    params(("kind" = String, Path, description = "road, railway or water"), CrsQuery, RemovalQuery),
     request_body(content = String, content_type = "application/geo+json"),
     responses((status = 201, description = "imported"), (status = 422, body = ErrorBody)))]
 pub async fn import_basemap(
@@ -176,6 +206,7 @@ pub async fn import_basemap(
     auth: Auth<AdminOnly>,
     ApiPath(kind): ApiPath<String>,
     ApiQuery(q): ApiQuery<CrsQuery>,
+    ApiQuery(removal): ApiQuery<RemovalQuery>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     if !matches!(kind.as_str(), "road" | "railway" | "water") {
@@ -189,6 +220,7 @@ pub async fn import_basemap(
         &kind,
         &text(&body)?,
         crs,
+        removal.guard(&state),
         &req_id.audit(&auth.principal),
     )
     .await?;
@@ -240,19 +272,21 @@ pub async fn import_history(
 }
 
 /// Replaces the basemap roads, railways and buildings from an OpenStreetMap PBF file (admin).
-#[utoipa::path(post, path = "/api/import/osm", tag = "import", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/import/osm", tag = "import", security(("bearer" = [])), params(RemovalQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "imported"), (status = 400, body = ErrorBody)))]
 pub async fn import_osm(
     State(state): State<AppState>,
     req_id: RequestId,
     auth: Auth<AdminOnly>,
+    ApiQuery(removal): ApiQuery<RemovalQuery>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<import::service::OsmOutcome>), ApiError> {
     let log = |line: &str| tracing::info!("{line}");
     let outcome = import::import_osm(
         state.store(),
         body.to_vec(),
+        removal.guard(&state),
         &req_id.audit(&auth.principal),
         &log,
     )

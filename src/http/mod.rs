@@ -60,6 +60,8 @@ pub struct HttpSettings {
     pub dispatch_rules: crate::domain::dispatch::RuleTable,
     /// Case photos: folder and limits.
     pub photos: crate::photos::PhotoConfig,
+    /// The largest share of a live layer an import may remove without `confirm_removal`.
+    pub import_max_removal_share: f64,
 }
 
 impl Default for HttpSettings {
@@ -75,6 +77,7 @@ impl Default for HttpSettings {
             calendar: crate::domain::calendar::WorkCalendar::china_default(),
             dispatch_rules: crate::domain::dispatch::RuleTable::default(),
             photos: crate::photos::PhotoConfig::default(),
+            import_max_removal_share: crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE,
         }
     }
 }
@@ -277,6 +280,7 @@ pub fn router(state: AppState) -> Router {
             .layer(middleware::map_response(error::json_errors))
             .layer(CatchPanicLayer::new())
             .layer(middleware::from_fn(track_metrics))
+            .layer(middleware::from_fn(extract::refuse_control_characters))
             .layer(CompressionLayer::new())
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,

@@ -82,6 +82,7 @@ pub fn parse_layer_with_crs(
         .enumerate()
         .map(|(index, f)| {
             let props = f.properties.clone().unwrap_or_default();
+            check_props(index, &props)?;
             let required = |key: &str| {
                 text_prop(&props, key).ok_or_else(|| ImportError::BadFeature {
                     index,
@@ -115,6 +116,18 @@ pub fn parse_layer_with_crs(
         .map(|features| (features, crs))
 }
 
+/// Refuses feature `index` when one of its properties holds a control character.
+fn check_props(index: usize, props: &Map<String, Value>) -> Result<(), ImportError> {
+    props.iter().try_for_each(|(k, v)| {
+        crate::domain::text::check("a property name", k)
+            .and_then(|()| crate::domain::text::check_json(&format!("property {k:?}"), v))
+            .map_err(|e| ImportError::BadFeature {
+                index,
+                message: e.to_string(),
+            })
+    })
+}
+
 /// Parses a FeatureCollection of basemap features of one `kind` (road, railway …). The `class`
 /// and `name` properties are columns; the rest are kept.
 pub fn parse_basemap(kind: &str, text: &str) -> Result<Vec<BasemapFeature>, ImportError> {
@@ -124,6 +137,7 @@ pub fn parse_basemap(kind: &str, text: &str) -> Result<Vec<BasemapFeature>, Impo
         .enumerate()
         .map(|(index, f)| {
             let props = f.properties.clone().unwrap_or_default();
+            check_props(index, &props)?;
             let extra: Map<String, Value> = props
                 .iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "class" | "name"))

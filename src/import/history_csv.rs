@@ -57,6 +57,7 @@ pub fn parse_history_csv(
                 line: *line,
                 message,
             };
+            super::check_record(&headers, r).map_err(bad)?;
             let get = |i: usize| r.get(i).unwrap_or("");
             let num = |i: usize, what: &str| {
                 get(i)

@@ -127,6 +127,10 @@ pub fn parse_hotline_csv(
             ticket_no: (!ticket.is_empty()).then(|| ticket.to_owned()),
             message,
         };
+        if let Err(message) = super::check_record(&headers, &rec) {
+            errors.push(fail(message));
+            continue;
+        }
         if ticket.is_empty() || ticket.len() > 64 {
             errors.push(fail("ticket_no (工单编号) must be 1–64 characters".into()));
             continue;

@@ -2,6 +2,7 @@
 //! uses for its own data, and the one the demo city is loaded through at first start.
 
 pub mod geojson_layer;
+pub mod guard;
 pub mod history_csv;
 pub mod hotline_csv;
 pub mod osm;
@@ -31,7 +32,23 @@ pub(crate) fn csv_reader(
             message: e.to_string(),
         })?
         .clone();
+    check_record(&headers, &headers).map_err(|message| ImportError::BadCsv { line: 1, message })?;
     Ok((reader, headers))
+}
+
+/// Refuses a CSV record holding a control character (NUL and the like: see
+/// [`crate::domain::text`]), naming the column.
+pub(crate) fn check_record(
+    headers: &csv::StringRecord,
+    record: &csv::StringRecord,
+) -> Result<(), String> {
+    for (i, field) in record.iter().enumerate() {
+        let column = headers
+            .get(i)
+            .map_or_else(|| format!("column {}", i + 1), |h| format!("column {h:?}"));
+        crate::domain::text::check(&column, field).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Why an import was refused. Nothing is stored when any of these is returned.
@@ -77,6 +94,9 @@ pub enum ImportError {
     /// The OpenStreetMap file could not be read.
     #[error("OpenStreetMap PBF: {0}")]
     Osm(String),
+    /// The upload is empty, or would remove live data unconfirmed (see [`guard`]).
+    #[error(transparent)]
+    Removal(#[from] guard::Refusal),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -86,7 +86,9 @@ pub fn read_pbf(bytes: &[u8]) -> Result<OsmExtract, ImportError> {
                             "highway" | "railway" | "building" | "name" | "name:zh" | "service"
                         )
                     })
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    // Third-party text: a stray control character in one shop's name must
+                    // not refuse a whole city's roads, so it is dropped, not refused.
+                    .map(|(k, v)| (k.to_owned(), crate::domain::text::strip(v).into_owned()))
                     .collect();
                 if tags
                     .iter()

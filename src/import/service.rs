@@ -9,6 +9,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use geo::{BoundingRect, CoordsIter, LineString};
 
+use super::guard::{self, RemovalGuard, Replacement};
 use super::validate::{self, Context, Report, Tolerances};
 use super::{ImportError, geojson_layer, osm, units_csv};
 use crate::domain::crs::{Crs, PlausibleArea};
@@ -31,6 +32,8 @@ pub struct LayerImportOptions {
     pub source: String,
     /// Thresholds of the validation.
     pub tolerances: Tolerances,
+    /// How much of the live layer the import may remove unconfirmed.
+    pub removal: RemovalGuard,
 }
 
 impl Default for LayerImportOptions {
@@ -42,6 +45,7 @@ impl Default for LayerImportOptions {
             dry_run: false,
             source: "import".into(),
             tolerances: Tolerances::default(),
+            removal: RemovalGuard::default(),
         }
     }
 }
@@ -202,6 +206,14 @@ pub async fn import_layer(
         features.len(),
         start.elapsed()
     ));
+    guard::check(
+        &[Replacement {
+            name: layer.to_string(),
+            current: store.current_feature_count(layer).await?,
+            incoming: features.len() as u64,
+        }],
+        options.removal,
+    )?;
     let crs = resolve_crs(options.crs, member)?;
     let area = plausible_area(store, crs).await?;
     to_wgs84(&mut features, crs, &area)?;
@@ -262,9 +274,18 @@ pub async fn import_basemap(
     kind: &str,
     text: &str,
     crs: Option<Crs>,
+    removal: RemovalGuard,
     audit: &Audit,
 ) -> Result<usize, ImportError> {
     let mut features = geojson_layer::parse_basemap(kind, text)?;
+    guard::check(
+        &[Replacement {
+            name: format!("basemap {kind}"),
+            current: store.basemap_count(kind).await?,
+            incoming: features.len() as u64,
+        }],
+        removal,
+    )?;
     let crs = crs.unwrap_or_default();
     let area = plausible_area(store, crs).await?;
     for (index, f) in features.iter_mut().enumerate() {
@@ -314,9 +335,13 @@ pub struct OsmOutcome {
 pub async fn import_osm(
     store: &Store,
     pbf: Vec<u8>,
+    removal: RemovalGuard,
     audit: &Audit,
     progress: Progress<'_>,
 ) -> Result<OsmOutcome, ImportError> {
+    if pbf.is_empty() {
+        return Err(guard::Refusal::Empty.into());
+    }
     let start = Instant::now();
     let extract = tokio::task::spawn_blocking(move || osm::read_pbf(&pbf))
         .await
@@ -328,6 +353,19 @@ pub async fn import_osm(
         extract.buildings.len(),
         start.elapsed()
     ));
+    let mut sets = Vec::new();
+    for (kind, incoming) in [
+        ("road", &extract.roads),
+        ("railway", &extract.railways),
+        ("building", &extract.buildings),
+    ] {
+        sets.push(Replacement {
+            name: format!("basemap {kind}"),
+            current: store.basemap_count(kind).await?,
+            incoming: incoming.len() as u64,
+        });
+    }
+    guard::check(&sets, removal)?;
     let area = plausible_area(store, Crs::Wgs84).await?;
     for (index, f) in extract
         .roads

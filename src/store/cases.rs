@@ -16,8 +16,11 @@ use crate::domain::dispatch::ChainLink;
 /// `case.created` in the same transaction.
 #[derive(Debug, Clone)]
 pub struct NewCase {
-    /// The client's key: a retried submit returns the first case instead of creating a second.
+    /// The client's key, scoped by the caller (`<scope>:<key>`): a retried submit returns the
+    /// first case instead of creating a second.
     pub idempotency_key: String,
+    /// Digest of the request: a retry must carry the same, or it is refused as a reused key.
+    pub request_digest: String,
     /// The case as it is to be stored (`id`, `version` and `reported_at` are set by the store).
     pub case: CaseRecord,
     /// Events after `case.created`: (action, detail).
@@ -397,11 +400,11 @@ impl Store {
         let sql = format!(
             "INSERT INTO cases (idempotency_key, source, category, category_version, description, lon, lat, input_crs, \
              external_ref, grid_code, community_code, street_code, district_code, frontage_code, reported_by, \
-             follow_token_hash, reported_at, {}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, {}) \
+             follow_token_hash, reported_at, request_digest, {}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, {}) \
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}",
             STATE_COLUMNS.join(", "),
-            placeholders(18, n)
+            placeholders(19, n)
         );
         let _turn = self.write_turn().await;
         on_pool!(self, |pool, d| {
@@ -423,16 +426,25 @@ impl Store {
                 .bind(c.frontage_code.as_deref())
                 .bind(c.reported_by)
                 .bind(c.follow_token_hash.as_deref())
-                .bind(c.reported_at);
+                .bind(c.reported_at)
+                .bind(&new.request_digest);
             let row = bind_state(q, c).fetch_optional(&mut *tx).await?;
             let Some(row) = row else {
                 tx.rollback().await?;
                 let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM cases WHERE idempotency_key = $1"
+                    "SELECT {COLUMNS}, request_digest FROM cases WHERE idempotency_key = $1"
                 )))
                 .bind(&new.idempotency_key)
                 .fetch_one(pool)
                 .await?;
+                // Cases from before digests were kept (NULL) accept any retry, as they did.
+                let digest: Option<String> = existing.try_get("request_digest")?;
+                if digest.is_some_and(|d| d != new.request_digest) {
+                    return Err(StoreError::KeyReused(format!(
+                        "case {} was created with this idempotency key from a different request",
+                        existing.try_get::<i64, _>("id")?
+                    )));
+                }
                 return Ok((case_from_row(&existing)?, false));
             };
             let case = case_from_row(&row)?;
@@ -619,6 +631,29 @@ impl Store {
             .fetch_all(pool)
             .await?;
             rows.iter().map(case_from_row).collect()
+        })
+    }
+
+    /// The installation's secret called `name` (32 random bytes, hex), created on first use.
+    /// Racing first uses agree: the insert that loses reads the winner's.
+    pub async fn service_secret(&self, name: &str) -> StoreResult<String> {
+        let mut fresh = [0u8; 32];
+        rand::fill(&mut fresh);
+        let fresh = hex::encode(fresh);
+        on_pool!(self, |pool, d| {
+            sqlx::query(
+                "INSERT INTO service_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(&fresh)
+            .execute(pool)
+            .await?;
+            let secret: String =
+                sqlx::query_scalar("SELECT secret FROM service_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await?;
+            Ok(secret)
         })
     }
 }

@@ -334,6 +334,31 @@ impl Store {
         })
     }
 
+    /// How many features of `layer` are live now (for the import's removal guard).
+    pub async fn current_feature_count(&self, layer: Layer) -> StoreResult<u64> {
+        on_pool!(self, |pool, d| {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jurisdictions WHERE layer = $1 AND valid_to IS NULL",
+            )
+            .bind(layer.as_str())
+            .fetch_one(pool)
+            .await?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// How many basemap features of `kind` there are.
+    pub async fn basemap_count(&self, kind: &str) -> StoreResult<u64> {
+        on_pool!(self, |pool, d| {
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM basemap_features WHERE kind = $1")
+                    .bind(kind)
+                    .fetch_one(pool)
+                    .await?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
     /// The basemap features of one kind.
     pub async fn basemap(&self, kind: &str) -> StoreResult<Vec<BasemapFeature>> {
         on_pool!(self, |pool, d| {

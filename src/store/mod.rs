@@ -49,6 +49,9 @@ pub enum StoreError {
     /// A uniqueness rule was violated (the thing exists already).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An idempotency key was used before for a different request.
+    #[error("idempotency key reused: {0}")]
+    KeyReused(String),
     /// A reference points at something that does not exist.
     #[error("invalid reference: {0}")]
     InvalidReference(String),
