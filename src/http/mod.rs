@@ -60,6 +60,10 @@ pub struct HttpSettings {
     pub dispatch_rules: crate::domain::dispatch::RuleTable,
     /// Case photos: folder and limits.
     pub photos: crate::photos::PhotoConfig,
+    /// Vertex limits of layer imports.
+    pub import_limits: crate::import::validate::Limits,
+    /// Byte budget of the hot spot unit and weight caches.
+    pub hotspot_cache_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -75,6 +79,8 @@ impl Default for HttpSettings {
             calendar: crate::domain::calendar::WorkCalendar::china_default(),
             dispatch_rules: crate::domain::dispatch::RuleTable::default(),
             photos: crate::photos::PhotoConfig::default(),
+            import_limits: crate::import::validate::Limits::default(),
+            hotspot_cache_bytes: hotspots::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -106,6 +112,7 @@ impl AppState {
             settings.calendar.clone(),
             settings.dispatch_rules.clone(),
         );
+        let hotspots = hotspots::Cache::new(settings.hotspot_cache_bytes);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -116,7 +123,7 @@ impl AppState {
                 started: Instant::now(),
                 feed: tokio::sync::OnceCell::new(),
                 shutdown: tokio::sync::watch::Sender::new(false),
-                hotspots: hotspots::Cache::default(),
+                hotspots,
             }),
         }
     }

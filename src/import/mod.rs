@@ -77,6 +77,12 @@ pub enum ImportError {
     /// The OpenStreetMap file could not be read.
     #[error("OpenStreetMap PBF: {0}")]
     Osm(String),
+    /// The upload has more vertices than the limits allow.
+    #[error(transparent)]
+    TooManyVertices(#[from] validate::TooManyVertices),
+    /// The validation was cancelled (timeout, client gone, shutdown).
+    #[error(transparent)]
+    Cancelled(#[from] validate::Cancelled),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use geo::{BoundingRect, CoordsIter, LineString};
 
-use super::validate::{self, Context, Report, Tolerances};
+use super::validate::{self, Context, Limits, Report, Tolerances};
 use super::{ImportError, geojson_layer, osm, units_csv};
 use crate::domain::crs::{Crs, PlausibleArea};
 use crate::domain::jurisdiction::{Jurisdiction, Layer, LayerVersion};
@@ -31,6 +31,8 @@ pub struct LayerImportOptions {
     pub source: String,
     /// Thresholds of the validation.
     pub tolerances: Tolerances,
+    /// Vertex limits, checked before the coordinates are converted or validated.
+    pub limits: Limits,
 }
 
 impl Default for LayerImportOptions {
@@ -42,6 +44,7 @@ impl Default for LayerImportOptions {
             dry_run: false,
             source: "import".into(),
             tolerances: Tolerances::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -177,6 +180,7 @@ async fn context(
         parents,
         roads,
         tolerances,
+        cancel: validate::Cancel::new(),
     })
 }
 
@@ -202,6 +206,9 @@ pub async fn import_layer(
         features.len(),
         start.elapsed()
     ));
+    // Linear in the vertices, and before anything costlier: an oversized upload is refused
+    // before its coordinates are converted or validated.
+    validate::check_limits(&features, options.limits)?;
     let crs = resolve_crs(options.crs, member)?;
     let area = plausible_area(store, crs).await?;
     to_wgs84(&mut features, crs, &area)?;
@@ -209,15 +216,19 @@ pub async fn import_layer(
         progress(&format!("{layer}: converted from {crs} to WGS84"));
     }
     let ctx = context(store, layer, options.tolerances.clone()).await?;
+    // When this future is dropped (the request timed out, the client went away, the runtime is
+    // shutting down), the guard cancels the blocking validation, which stops within a few
+    // thousand steps instead of running on unobserved.
+    let _cancel_on_drop = ctx.cancel.on_drop();
     let (report, features) = tokio::task::spawn_blocking(move || {
         let report = validate::validate(layer, &features, &ctx);
-        (report, features)
+        report.map(|r| (r, features))
     })
     .await
     .map_err(|e| ImportError::Io {
         path: "validation".into(),
         message: e.to_string(),
-    })?;
+    })??;
     progress(&format!(
         "{layer}: validated in {:.1?}: {} errors, {} warnings",
         start.elapsed(),
