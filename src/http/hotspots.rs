@@ -267,7 +267,7 @@ fn check_ranges(q: &HotspotQuery) -> Result<(), ApiError> {
     int("window_weeks", q.window_weeks.map(u64::from), 1, 104)?;
     int("min_after_close", u(q.min_after_close), 0, 1_000)?;
     float("eps_m", q.eps_m, 0.0, true, 200.0)?;
-    float("min_contrast", q.min_contrast, 0.0, false, 1_000.0)?;
+    float("min_contrast", q.min_contrast, 0.0, true, 1_000.0)?;
     int("limit", u(q.limit), 1, MAX_ROWS as u64)?;
     Ok(())
 }
