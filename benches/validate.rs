@@ -40,7 +40,11 @@ fn main() {
         let one = [disc(n, "410103001001001", 113.65, 34.74, 0.0006)];
         let t = Instant::now();
         let r = validate(Layer::Grid, &one, &Context::default()).expect("not cancelled");
-        println!("{n},one polygon,{:.3},{}", t.elapsed().as_secs_f64(), r.steps);
+        println!(
+            "{n},one polygon,{:.3},{}",
+            t.elapsed().as_secs_f64(),
+            r.steps
+        );
         let many: Vec<Jurisdiction> = (0..1_000)
             .map(|i| {
                 disc(
@@ -54,6 +58,10 @@ fn main() {
             .collect();
         let t = Instant::now();
         let r = validate(Layer::Grid, &many, &Context::default()).expect("not cancelled");
-        println!("{n},1000 polygons,{:.3},{}", t.elapsed().as_secs_f64(), r.steps);
+        println!(
+            "{n},1000 polygons,{:.3},{}",
+            t.elapsed().as_secs_f64(),
+            r.steps
+        );
     }
 }

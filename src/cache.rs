@@ -27,7 +27,7 @@ pub fn vec_bytes<T>(v: &Vec<T>) -> usize {
 
 /// Bytes of strings in a vector (buffer plus text).
 pub fn strings_bytes(v: &[String]) -> usize {
-    v.len() * std::mem::size_of::<String>() + v.iter().map(String::capacity).sum::<usize>()
+    std::mem::size_of_val(v) + v.iter().map(String::capacity).sum::<usize>()
 }
 
 /// Bytes of multipolygons (vertices and ring headers).
