@@ -51,10 +51,8 @@ pub fn main() -> std::process::ExitCode {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::import(args))
         }),
-        Some(Command::Serve(config)) => {
-            runtime().and_then(|rt| rt.block_on(crate::server::serve(*config)))
-        }
-        None => runtime().and_then(|rt| rt.block_on(crate::server::serve(cli.serve))),
+        Some(Command::Serve(config)) => runtime().and_then(|rt| serve(rt, *config)),
+        None => runtime().and_then(|rt| serve(rt, cli.serve)),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -63,6 +61,15 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Serves, then shuts the runtime down without waiting more than a few seconds for blocking
+/// threads: a blocking task that does not observe cancellation must not keep the process alive
+/// after SIGTERM.
+fn serve(rt: tokio::runtime::Runtime, config: crate::config::ServeConfig) -> anyhow::Result<()> {
+    let result = rt.block_on(crate::server::serve(config));
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

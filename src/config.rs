@@ -51,6 +51,19 @@ pub struct ServeConfig {
     /// Seconds before a request is answered 408.
     #[arg(long, env = "WANGGE_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
     pub request_timeout_secs: u64,
+    /// Seconds a graceful shutdown waits for requests in flight before it stops them (their
+    /// blocking work is cancelled too).
+    #[arg(long, env = "WANGGE_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+    /// Most vertices in one feature of a layer import (413 `too_many_vertices`).
+    #[arg(long, env = "WANGGE_MAX_FEATURE_VERTICES", default_value_t = crate::import::validate::DEFAULT_MAX_FEATURE_VERTICES)]
+    pub max_feature_vertices: usize,
+    /// Most vertices in one layer import (413 `too_many_vertices`).
+    #[arg(long, env = "WANGGE_MAX_UPLOAD_VERTICES", default_value_t = crate::import::validate::DEFAULT_MAX_UPLOAD_VERTICES)]
+    pub max_upload_vertices: usize,
+    /// Byte budget of the hot spot unit and weight caches (least recently used evicted first).
+    #[arg(long, env = "WANGGE_HOTSPOT_CACHE_BYTES", default_value_t = crate::http::hotspots::DEFAULT_CACHE_BYTES)]
+    pub hotspot_cache_bytes: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

@@ -259,6 +259,8 @@ impl Engine {
             history.remove(0);
         }
         history.push((key, index.clone()));
+        // Bounded by count (each index is about the size of the current one); reported in /metrics.
+        metrics::gauge!("wangge_cache_entries", "cache" => "as_of_index").set(history.len() as f64);
         Ok(index)
     }
 

@@ -119,6 +119,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             dispatch_rules,
             photos: config.photo_config(),
             import_max_removal_share: config.import_max_removal_share,
+            import_limits: crate::import::validate::Limits {
+                max_feature_vertices: config.max_feature_vertices,
+                max_upload_vertices: config.max_upload_vertices,
+            },
+            hotspot_cache_bytes: config.hotspot_cache_bytes,
         },
         engine,
     );
@@ -134,15 +139,33 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         listener.local_addr()?,
         store.backend_name()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Live streams would otherwise hold the graceful shutdown open forever.
-            state.begin_shutdown();
-        })
-        .await?;
-    store.close().await;
-    tracing::info!("shut down cleanly");
+    let (signalled_tx, mut signalled) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled_tx.send_replace(true);
+        // Live streams would otherwise hold the graceful shutdown open forever.
+        state.begin_shutdown();
+    });
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    // The graceful shutdown waits for requests in flight; one validating a huge layer or
+    // computing a large analysis is not waited for beyond the grace period. Returning drops the
+    // runtime (see `cli`), which drops those requests' futures: their guards cancel the blocking
+    // work, and the runtime waits for blocking threads only a bounded time.
+    let stopped_cleanly = tokio::select! {
+        r = server => { r?; true }
+        () = async {
+            let _ = signalled.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => false,
+    };
+    if stopped_cleanly {
+        store.close().await;
+        tracing::info!("shut down cleanly");
+    } else {
+        tracing::warn!(
+            "requests still in flight {grace:?} after the shutdown signal; stopping them"
+        );
+    }
     Ok(())
 }
 

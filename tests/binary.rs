@@ -64,8 +64,13 @@ async fn start(bind_ip: &str) -> (Server, common::TestStore) {
 }
 
 fn start_on(db: &common::TestStore, bind_ip: &str) -> Server {
+    start_with(db, bind_ip, &[])
+}
+
+fn start_with(db: &common::TestStore, bind_ip: &str, envs: &[(&str, &str)]) -> Server {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .envs(envs.iter().copied())
         .env("WANGGE_DATABASE_URL", &db.url)
         .env("WANGGE_BIND", format!("{bind_ip}:{port}"))
         .env("WANGGE_GEODATA", common::mini_city())
@@ -204,4 +209,91 @@ async fn every_acknowledged_case_survives_a_kill_9_in_the_middle_of_intake() {
             ["case.created", "case.register", "case.auto_dispatch"]
         );
     }
+}
+
+/// CPU time (user + system) the process has used, in clock ticks (Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sigterm_during_a_long_validation_stops_the_process() {
+    let db = common::fresh_store().await;
+    // Validation is near-linear in the vertices, but every pair of overlapping features is
+    // intersected: 2,500 identical streets make about three million overlap computations, far
+    // longer than this test waits. The request timeout is out of the way, so only the shutdown
+    // can stop it.
+    let mut server = start_with(
+        &db,
+        "127.0.0.1",
+        &[
+            ("WANGGE_REQUEST_TIMEOUT_SECS", "3600"),
+            ("WANGGE_SHUTDOWN_GRACE_SECS", "1"),
+        ],
+    );
+    let port = server.port;
+    let token = login(port);
+    let square = "[[113.60,34.74],[113.61,34.74],[113.61,34.75],[113.60,34.75],[113.60,34.74]]";
+    let features: Vec<String> = (0..2_500)
+        .map(|i| {
+            format!(
+                r#"{{"type":"Feature","properties":{{"code":"410103{:03}","name":"s","parent_code":"410103"}},"geometry":{{"type":"Polygon","coordinates":[{square}]}}}}"#,
+                i % 1000
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+        features.join(",")
+    );
+    let pid = server.child.id();
+    let before = cpu_ticks(pid);
+    let request = std::thread::spawn(move || {
+        http_as(
+            port,
+            "POST",
+            "/api/import/layers/street?dry_run=true",
+            Some(&body),
+            Some(&token),
+        )
+    });
+    // Wait until the validation is busy: two seconds of CPU beyond what start-up used.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cpu_ticks(pid) < before + 200 {
+        assert!(Instant::now() < deadline, "the validation never got busy");
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the server died early"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !request.is_finished(),
+        "the validation ended too soon to test"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // A liveness bound, not a timing claim: before the fix the process never exited.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "shutdown exits 0, got {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 60 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = request.join();
 }

@@ -440,15 +440,13 @@ fn json_line() -> serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn filtered_hotspot_requests_on_the_demo_history_are_interactive_and_complete() {
+async fn filtered_hotspot_requests_on_the_demo_history_are_complete() {
     use axum::http::Method;
     let app = common::spawn_demo_app(Default::default()).await;
     let token = app.login(wangge::domain::identity::Role::Planner).await;
     // The first request reads and locates the two-year history once.
-    let t = std::time::Instant::now();
     let first = app.get("/api/hotspots/gistar?limit=5", Some(&token)).await;
     assert_eq!(first.status, 200, "{}", first.text);
-    println!("first request (reads the history): {:.0?}", t.elapsed());
     assert_eq!(first.body["meta"]["points"], 200_000);
 
     let filters = [
@@ -463,33 +461,13 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_interactive_and_compl
         "category=0401",
         "from=2024-11-01&to=2025-11-01&category=0101",
     ];
-    let mut times = Vec::new();
-    for round in 0..2 {
-        for f in filters {
-            let t = std::time::Instant::now();
-            let a = app
-                .get(&format!("/api/hotspots/gistar?{f}"), Some(&token))
-                .await;
-            times.push(t.elapsed());
-            assert_eq!(a.status, 200, "{f}: {}", a.text);
-            let _ = round;
-        }
+    // Timings belong to bench/hotspot.sh; here every filtered request must answer completely.
+    for f in filters {
+        let a = app
+            .get(&format!("/api/hotspots/gistar?{f}"), Some(&token))
+            .await;
+        assert_eq!(a.status, 200, "{f}: {}", a.text);
     }
-    times.sort();
-    let p95 = times[(times.len() * 95).div_ceil(100) - 1];
-    println!(
-        "filtered Gi* requests over 20,628 grids: median {:.0?}, p95 {p95:.0?} ({} build)",
-        times[times.len() / 2],
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-    );
-    // The 300 ms target holds for the release build (bench/hotspot.sh measures it); an
-    // unoptimised test build gets three times the room.
-    let limit = if cfg!(debug_assertions) { 900 } else { 300 };
-    assert!(p95.as_millis() < limit, "p95 {p95:?}");
 
     // The zone breakdown gives a sentence to quote.
     let z = app.get("/api/hotspots/zones", Some(&token)).await;
@@ -676,4 +654,159 @@ async fn a_new_case_shows_in_the_next_hotspot_answer_and_a_login_does_not_reload
         )
         .await;
     assert_eq!(count(&history_only), 0);
+}
+
+/// Two points 600 km apart: a lattice over their extent is what a careless size makes huge.
+fn far_apart_upload() -> serde_json::Value {
+    serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.0, 34.0]}, "properties": {}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [119.5, 34.0]}, "properties": {}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.0, 35.0]}, "properties": {}}]})
+}
+
+#[tokio::test]
+async fn extreme_values_of_every_hotspot_parameter_get_a_4xx_json_error_never_a_5xx() {
+    use axum::http::Method;
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    let params = [
+        "size_m",
+        "res",
+        "k",
+        "band_m",
+        "bandwidth_m",
+        "cell_m",
+        "time_neighbours",
+        "alpha",
+        "min_reports",
+        "window_weeks",
+        "min_after_close",
+        "eps_m",
+        "min_contrast",
+        "limit",
+    ];
+    let values = [
+        "0",
+        "-1",
+        "1e308",
+        "-1e308",
+        "NaN",
+        "inf",
+        "-inf",
+        "99999999999999999999999",
+        "18446744073709551615",
+        "4294967296",
+        "abc",
+    ];
+    let endpoints = [
+        "kde",
+        "aggregate",
+        "gistar",
+        "emerging",
+        "blindspots",
+        "zones",
+        "frontages",
+    ];
+    let extra = |param: &str| match param {
+        "band_m" => "&weights=band",
+        "k" => "&weights=ring",
+        "size_m" => "&unit=fishnet",
+        "res" => "&unit=h3",
+        _ => "",
+    };
+    for endpoint in endpoints {
+        for param in params {
+            for value in values {
+                // Zero is a meaningful count of these two.
+                let in_range =
+                    value == "0" && matches!(param, "time_neighbours" | "min_after_close");
+                let want = |status: u16| {
+                    if in_range {
+                        status < 500
+                    } else {
+                        (400..500).contains(&status)
+                    }
+                };
+                let path = format!("/api/hotspots/{endpoint}?{param}={value}{}", extra(param));
+                let a = app.get(&path, Some(&token)).await;
+                assert!(
+                    want(a.status.as_u16()),
+                    "GET {path}: {} {}",
+                    a.status,
+                    a.text.chars().take(300).collect::<String>()
+                );
+                assert!(
+                    a.status.as_u16() < 400 || a.body["code"].is_string(),
+                    "GET {path}: {}",
+                    a.text
+                );
+                if endpoint != "frontages" {
+                    let p = format!("{path}&crs=wgs84");
+                    let b = app
+                        .call(Method::POST, &p, Some(&token), Some(far_apart_upload()))
+                        .await;
+                    assert!(want(b.status.as_u16()), "POST {p}: {} {}", b.status, b.text);
+                    assert!(
+                        b.status.as_u16() < 400 || b.body["code"].is_string(),
+                        "POST {p}: {}",
+                        b.text
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_huge_kde_bandwidth_is_refused_instead_of_panicking() {
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    let a = app
+        .get("/api/hotspots/kde?bandwidth_m=1e308", Some(&token))
+        .await;
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert_eq!(a.body["code"], "invalid_parameter");
+    // In range, but a kernel of 50 km on 1 m cells is too much work: refused before it starts.
+    let b = app
+        .get("/api/hotspots/kde?bandwidth_m=50000&cell_m=1", Some(&token))
+        .await;
+    assert!(
+        b.status == 413 || b.status == 422,
+        "{} {}",
+        b.status,
+        b.text
+    );
+}
+
+#[tokio::test]
+async fn fishnet_and_h3_units_over_a_wide_upload_are_refused_before_they_are_built() {
+    use axum::http::Method;
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    for (endpoint, query) in [
+        ("aggregate", "unit=fishnet&size_m=5"),
+        ("gistar", "unit=fishnet&size_m=5"),
+        ("emerging", "unit=fishnet&size_m=5"),
+        ("zones", "unit=fishnet&size_m=5"),
+        ("blindspots", "place=fishnet&size_m=5"),
+        ("aggregate", "unit=h3&res=10"),
+        ("gistar", "unit=h3&res=10"),
+    ] {
+        let path = format!("/api/hotspots/{endpoint}?crs=wgs84&{query}");
+        let a = app
+            .call(Method::POST, &path, Some(&token), Some(far_apart_upload()))
+            .await;
+        assert_eq!(a.status, 413, "{path}: {}", a.text);
+        assert_eq!(a.body["code"], "too_large", "{path}: {}", a.text);
+    }
+    // A distance band that would link every one of many cells to millions of others.
+    let a = app
+        .call(
+            Method::POST,
+            "/api/hotspots/gistar?crs=wgs84&unit=fishnet&size_m=500&weights=band&band_m=10000",
+            Some(&token),
+            Some(far_apart_upload()),
+        )
+        .await;
+    assert_eq!(a.status, 413, "{}", a.text);
 }

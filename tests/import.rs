@@ -445,3 +445,102 @@ async fn the_whole_demo_city_imports_cleanly_through_the_validating_importer() {
         "districts {districts} m², grids {grids} m²"
     );
 }
+
+/// A FeatureCollection of `features` identical discs of the street layer, each with `vertices`
+/// vertices on its outline, inside the mini city.
+fn discs(features: usize, vertices: usize) -> String {
+    let ring: Vec<[f64; 2]> = (0..=vertices)
+        .map(|i| {
+            let a = std::f64::consts::TAU * (i % vertices) as f64 / vertices as f64;
+            [113.6 + 0.01 * a.cos(), 34.75 + 0.01 * a.sin()]
+        })
+        .collect();
+    let fs: Vec<Value> = (0..features)
+        .map(|i| {
+            serde_json::json!({"type": "Feature",
+                "properties": {"code": format!("410103{:03}", i % 1000), "name": "街道", "parent_code": "410103"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]}})
+        })
+        .collect();
+    serde_json::json!({"type": "FeatureCollection", "features": fs}).to_string()
+}
+
+#[tokio::test]
+async fn a_feature_or_an_upload_over_the_vertex_limits_is_refused_with_413_before_validation() {
+    let app = common::spawn_app_with(wangge::http::HttpSettings {
+        import_limits: wangge::import::validate::Limits {
+            max_feature_vertices: 1_000,
+            max_upload_vertices: 5_000,
+        },
+        ..Default::default()
+    })
+    .await;
+    let token = app.login(Role::Admin).await;
+    let one_big = post_raw(
+        &app,
+        "/api/import/layers/street?dry_run=true",
+        &token,
+        "application/geo+json",
+        discs(1, 1_001).into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        one_big.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        one_big.text
+    );
+    assert_eq!(one_big.body["code"], "too_many_vertices");
+    assert!(one_big.text.contains("feature #0"), "{}", one_big.text);
+    let many = post_raw(
+        &app,
+        "/api/import/layers/street?dry_run=true",
+        &token,
+        "application/geo+json",
+        discs(10, 900).into_bytes(),
+    )
+    .await;
+    assert_eq!(many.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", many.text);
+    assert_eq!(many.body["code"], "too_many_vertices");
+    // Under both limits, the same shapes are validated (and refused for their overlaps).
+    let fine = post_raw(
+        &app,
+        "/api/import/layers/street?dry_run=true",
+        &token,
+        "application/geo+json",
+        discs(2, 900).into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        fine.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        fine.text
+    );
+    assert!(fine.text.contains("overlap"), "{}", fine.text);
+}
+
+#[tokio::test]
+async fn a_100k_vertex_street_validates_within_the_suite() {
+    // geo's quadratic ring check took 57 s for this on two cores; near-linear, it is a moment.
+    let app = spawn_app().await;
+    let token = app.login(Role::Admin).await;
+    let a = post_raw(
+        &app,
+        "/api/import/layers/street?dry_run=true",
+        &token,
+        "application/geo+json",
+        discs(1, 100_000).into_bytes(),
+    )
+    .await;
+    assert!(
+        !a.text.contains("invalid_geometry"),
+        "a circle is a valid polygon: {}",
+        a.text
+    );
+    assert!(
+        a.status.is_success() || a.status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        a.text
+    );
+}

@@ -199,6 +199,11 @@ pub struct EmergingParams {
     pub alpha: f64,
 }
 
+/// Most time steps of an emerging hot spot analysis (20 years of weeks).
+pub const MAX_TIME_STEPS: usize = 1_040;
+/// Most unit × step cells of its space-time cube.
+pub const MAX_CUBE_CELLS: usize = 20_000_000;
+
 /// Emerging hot spots of the selected, timed points.
 pub fn emerging_hot_spots(
     ds: &Dataset,
@@ -222,6 +227,18 @@ pub fn emerging_hot_spots(
             "emerging hot spots need report times; none of the selected points has one".into(),
         ));
     };
+    // Sizes before allocating: the steps between the first and last time, and the cube.
+    let days = (*to - *from).num_days().max(0) as f64;
+    let steps = match step {
+        emerging::Step::Week => days / 7.0 + 2.0,
+        emerging::Step::Month => days / 28.0 + 2.0,
+    };
+    if steps > MAX_TIME_STEPS as f64 || steps * u.len() as f64 > MAX_CUBE_CELLS as f64 {
+        return Err(HotspotError::TooLarge(format!(
+            "the selection spans about {steps:.0} time steps over {} units; at most {MAX_TIME_STEPS} steps and {MAX_CUBE_CELLS} unit-steps are analysed: narrow from/to, use step=month or larger units",
+            u.len()
+        )));
+    }
     let bins = Bins::covering(step, *from, *to);
     if bins.len() < 4 {
         return Err(HotspotError::BadParameter(format!(

@@ -34,6 +34,24 @@ pub struct Dataset {
     pub located: Option<Located>,
 }
 
+impl crate::cache::Footprint for Dataset {
+    fn footprint(&self) -> usize {
+        use crate::cache::vec_bytes;
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        std::mem::size_of::<Self>()
+            + vec_bytes(&self.reports)
+            + self
+                .reports
+                .iter()
+                .map(|r| r.id.capacity() + text(&r.category) + text(&r.source))
+                .sum::<usize>()
+            + vec_bytes(&self.metres)
+            + self.located.as_ref().map_or(0, |l| {
+                vec_bytes(&l.grid) + vec_bytes(&l.mask) + vec_bytes(&l.frontage)
+            })
+    }
+}
+
 /// In-memory filter (the same fields as the store's `PointFilter`). Area filters compare the
 /// codes of the grid the *current* jurisdiction data puts the point in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]

@@ -39,6 +39,14 @@ pub enum KdeMethod {
     Binned,
 }
 
+/// Largest accepted bandwidth, metres.
+pub const MAX_BANDWIDTH_M: f64 = 50_000.0;
+/// Accepted cell sizes, metres.
+pub const CELL_M_RANGE: (f64, f64) = (1.0, 50_000.0);
+/// Most kernel evaluations of one surface (cells × stencil for binned, points × window for
+/// exact): about a few seconds on two cores.
+pub const MAX_KERNEL_EVALUATIONS: f64 = 2.0e9;
+
 /// Parameters of a density surface.
 #[derive(Debug, Clone, Default)]
 pub struct KdeParams {
@@ -183,10 +191,10 @@ pub fn kde(
         return Err(HotspotError::NoPoints);
     }
     let (h, rule) = match params.bandwidth_m {
-        Some(h) if h.is_finite() && h > 0.0 => (h, "given"),
+        Some(h) if h.is_finite() && h > 0.0 && h <= MAX_BANDWIDTH_M => (h, "given"),
         Some(h) => {
             return Err(HotspotError::BadParameter(format!(
-                "bandwidth must be a positive number of metres, got {h}"
+                "bandwidth must be a positive number of metres up to {MAX_BANDWIDTH_M}, got {h}"
             )));
         }
         None => (
@@ -209,9 +217,9 @@ pub fn kde(
         }
         [w - h, s - h, e + h, n + h]
     });
-    if !(e0 > w0 && n0 > s0) {
+    if !(e0 > w0 && n0 > s0 && (e0 - w0).is_finite() && (n0 - s0).is_finite()) {
         return Err(HotspotError::BadParameter(
-            "the extent is empty (west ≥ east or south ≥ north)".into(),
+            "the extent is empty (west ≥ east or south ≥ north) or not finite".into(),
         ));
     }
     let max_cells = params.max_cells.unwrap_or(4_000_000);
@@ -225,10 +233,11 @@ pub fn kde(
         (cols, rows, c)
     } else {
         let mut c = match params.cell_m {
-            Some(c) if c.is_finite() && c > 0.0 => c,
+            Some(c) if c.is_finite() && (CELL_M_RANGE.0..=CELL_M_RANGE.1).contains(&c) => c,
             Some(c) => {
                 return Err(HotspotError::BadParameter(format!(
-                    "cell size must be a positive number of metres, got {c}"
+                    "cell size must be {}–{} m, got {c}",
+                    CELL_M_RANGE.0, CELL_M_RANGE.1
                 )));
             }
             None => (e0 - w0).min(n0 - s0) / 250.0,
@@ -243,11 +252,28 @@ pub fn kde(
             c,
         )
     };
+    if width == 0 || height == 0 || width.saturating_mul(height) > max_cells {
+        return Err(HotspotError::TooLarge(format!(
+            "a raster of {width}×{height} cells of {cell} m is empty or larger than {max_cells} cells"
+        )));
+    }
     let method = match params.method {
         KdeMethod::Auto if points.len() > width * height => KdeMethod::Binned,
         KdeMethod::Auto => KdeMethod::Exact,
         m => m,
     };
+    // The work, before any of it is done: a kernel (2·h/c + 1 cells wide) is clipped to the raster.
+    let cells = (width * height) as f64;
+    let window = ((2.0 * (h / cell).floor() + 1.0).powi(2)).min(cells);
+    let evaluations = match method {
+        KdeMethod::Binned => cells * window,
+        _ => points.len() as f64 * window,
+    };
+    if evaluations > MAX_KERNEL_EVALUATIONS {
+        return Err(HotspotError::TooLarge(format!(
+            "a {h:.0} m kernel on {cell:.1} m cells over {width}×{height} cells would take about {evaluations:.1e} evaluations, more than {MAX_KERNEL_EVALUATIONS:.0e}; choose a smaller bandwidth_m or a larger cell_m"
+        )));
+    }
     let mut raster = Raster {
         frame,
         west_m: w0,
@@ -345,7 +371,8 @@ fn binned(r: &Raster, points: &[(Metres, f64)]) -> Vec<f64> {
         .unwrap_or_else(|| vec![0.0; cells]);
     // The stencil: the kernel at the offsets of cell centres, per row offset the non-zero run.
     let h = r.bandwidth_m;
-    let rc = (h / c).floor() as isize;
+    // Offsets beyond the raster never meet a cell.
+    let rc = ((h / c).floor() as isize).min(w.max(hgt) as isize);
     let (h2, k) = (h * h, norm(h));
     let stencil: Vec<(isize, Vec<(isize, f32)>)> = (-rc..=rc)
         .map(|dy| {

@@ -7,9 +7,49 @@ use std::collections::HashMap;
 use geo::{MultiPolygon, polygon};
 use rayon::prelude::*;
 
+use super::HotspotError;
 use super::frame::{LocalFrame, Metres};
 use super::weights::{Contiguity, Weights};
 use crate::assign::{AreaLevel, CityIndex};
+
+/// Most fishnet or H3 cells one analysis may build (the lattice over the extent, before cells
+/// outside the city are dropped). A 5 m fishnet over two points 600 km apart would be 6×10⁹.
+pub const MAX_UNIT_CELLS: usize = 1_000_000;
+/// Most neighbour links of one set of weights (4 bytes each).
+pub const MAX_NEIGHBOUR_LINKS: usize = 50_000_000;
+
+/// Refuses a fishnet or H3 lattice over `extent_m` (west, south, east, north, metres) that would
+/// hold more than [`MAX_UNIT_CELLS`] cells, before anything is allocated.
+pub fn check_lattice(spec: UnitSpec, extent_m: [f64; 4]) -> Result<(), HotspotError> {
+    let [w, s, e, n] = extent_m;
+    let (dx, dy) = ((e - w).max(0.0), (n - s).max(0.0));
+    let (cells, what, advice) = match spec {
+        UnitSpec::Admin(_) => return Ok(()),
+        UnitSpec::Fishnet(size) => (
+            ((dx / size).ceil() + 1.0) * ((dy / size).ceil() + 1.0),
+            format!("a {size} m fishnet"),
+            "choose a larger size_m or a smaller extent",
+        ),
+        UnitSpec::H3(res) => {
+            let resolution = h3o::Resolution::try_from(res).unwrap_or(h3o::Resolution::Nine);
+            // A hexagon covers about 2.6 edge².
+            let cell_m2 = 2.598 * resolution.edge_length_m().powi(2);
+            (
+                (dx + 2.0 * resolution.edge_length_m()) * (dy + 2.0 * resolution.edge_length_m())
+                    / cell_m2,
+                format!("H3 resolution {res}"),
+                "choose a coarser res or a smaller extent",
+            )
+        }
+    };
+    if !cells.is_finite() || cells > MAX_UNIT_CELLS as f64 {
+        return Err(HotspotError::TooLarge(format!(
+            "{what} over {:.0} × {:.0} m would have about {cells:.0} cells, more than the {MAX_UNIT_CELLS} allowed; {advice}",
+            dx, dy
+        )));
+    }
+    Ok(())
+}
 
 /// Which units to aggregate to.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -391,6 +431,36 @@ impl Units {
         }
     }
 
+    /// An upper estimate of the neighbour links `spec` makes over these units; refused above
+    /// [`MAX_NEIGHBOUR_LINKS`] before anything is allocated.
+    pub fn check_weights(&self, spec: WeightSpec) -> Result<(), HotspotError> {
+        let n = self.len() as f64;
+        let per_unit = match spec {
+            WeightSpec::Contiguity(_) => 8.0,
+            WeightSpec::Ring(k) => {
+                let k = f64::from(k);
+                if self.hex.is_some() {
+                    3.0 * k * (k + 1.0)
+                } else {
+                    (2.0 * k + 1.0).powi(2) - 1.0
+                }
+            }
+            WeightSpec::Band(d) => {
+                // Units of the mean area within a disc of radius d around each centroid.
+                let mean_area = self.area_m2.iter().sum::<f64>() / n.max(1.0);
+                std::f64::consts::PI * d * d / mean_area.max(1.0) + 8.0
+            }
+        };
+        let links = n * per_unit.min((n - 1.0).max(0.0));
+        if !links.is_finite() || links > MAX_NEIGHBOUR_LINKS as f64 {
+            return Err(HotspotError::TooLarge(format!(
+                "{spec:?} over {} units would make about {links:.0} neighbour links, more than the {MAX_NEIGHBOUR_LINKS} allowed; choose larger units, a smaller k or a shorter band_m",
+                self.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// Neighbours of the units.
     pub fn weights(&self, spec: WeightSpec) -> Weights {
         if let (Some(hex), false) = (&self.hex, matches!(spec, WeightSpec::Band(_))) {
@@ -475,6 +545,29 @@ impl Units {
                 }
             }
         }
+    }
+}
+
+impl crate::cache::Footprint for Units {
+    fn footprint(&self) -> usize {
+        use crate::cache::{multipolygons_bytes, strings_bytes, vec_bytes};
+        // A hash map entry: key, value and about one control word.
+        let map = |n: usize, entry: usize| n * (entry + 8) * 8 / 7;
+        std::mem::size_of::<Self>()
+            + strings_bytes(&self.codes)
+            + strings_bytes(&self.names)
+            + multipolygons_bytes(&self.polygons)
+            + vec_bytes(&self.area_m2)
+            + vec_bytes(&self.centroids)
+            + vec_bytes(&self.frontage_m)
+            + self
+                .net
+                .as_ref()
+                .map_or(0, |n| vec_bytes(&n.cells) + map(n.index.capacity(), 20))
+            + self
+                .hex
+                .as_ref()
+                .map_or(0, |h| vec_bytes(&h.cells) + map(h.index.capacity(), 12))
     }
 }
 

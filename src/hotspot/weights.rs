@@ -27,6 +27,14 @@ pub struct Weights {
     pub neighbours: Vec<u32>,
 }
 
+impl crate::cache::Footprint for Weights {
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + crate::cache::vec_bytes(&self.offsets)
+            + crate::cache::vec_bytes(&self.neighbours)
+    }
+}
+
 /// Contiguity rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

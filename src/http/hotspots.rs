@@ -10,7 +10,7 @@
 //! history only filters and computes.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -26,6 +26,7 @@ use super::auth::{Auth, Policy};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
 use crate::assign::{AreaLevel, CityIndex};
+use crate::cache::{ByteLru, Footprint};
 use crate::domain::crs::Crs;
 use crate::domain::identity::Role;
 use crate::hotspot::analysis::{self, Places, ZoneSamples};
@@ -59,12 +60,41 @@ const MAX_UPLOAD_POINTS: usize = 2_000_000;
 const ZONE_SAMPLE_M: f64 = 50.0;
 
 /// The stored points and what was computed from them, per data revision and index version.
-#[derive(Default)]
+/// Units and weights are kept in caches bounded by bytes (`--hotspot-cache-bytes`, half each);
+/// the stored points and the zone samples are one entry each, replaced when the data changes.
 pub struct Cache {
     stored: tokio::sync::Mutex<Option<(i64, i64, Arc<Stored>)>>,
-    units: Mutex<Vec<(String, Arc<Units>)>>,
-    weights: Mutex<Vec<(String, Arc<Weights>)>>,
+    units: ByteLru<Units>,
+    weights: ByteLru<Weights>,
     zones: tokio::sync::Mutex<Option<(i64, Arc<ZoneSamples>)>>,
+}
+
+/// Default of `--hotspot-cache-bytes`.
+pub const DEFAULT_CACHE_BYTES: usize = 128 * 1024 * 1024;
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self::new(DEFAULT_CACHE_BYTES)
+    }
+}
+
+impl Cache {
+    /// Caches whose units and weights together hold at most `budget` bytes.
+    pub fn new(budget: usize) -> Self {
+        Self {
+            stored: tokio::sync::Mutex::new(None),
+            units: ByteLru::new("hotspot_units", budget / 2),
+            weights: ByteLru::new("hotspot_weights", budget / 2),
+            zones: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Bytes and entries of the unit and weight caches.
+    pub fn usage(&self) -> [(&'static str, usize, usize); 2] {
+        let (ub, ue) = self.units.usage();
+        let (wb, we) = self.weights.usage();
+        [("hotspot_units", ub, ue), ("hotspot_weights", wb, we)]
+    }
 }
 
 impl std::fmt::Debug for Cache {
@@ -79,26 +109,10 @@ struct Stored {
     first_case: usize,
 }
 
-const KEEP: usize = 12;
-
-fn remember<T>(
-    list: &Mutex<Vec<(String, Arc<T>)>>,
-    key: String,
-    make: impl FnOnce() -> T,
-) -> Arc<T> {
-    if let Ok(l) = list.lock()
-        && let Some(hit) = l.iter().find(|(k, _)| *k == key)
-    {
-        return hit.1.clone();
-    }
-    let v = Arc::new(make());
-    if let Ok(mut l) = list.lock() {
-        if l.len() >= KEEP {
-            l.remove(0);
-        }
-        l.push((key, v.clone()));
-    }
-    v
+/// Reports the bytes of a single-entry cache (the stored points, the zone samples).
+fn report_slot(name: &'static str, bytes: usize) {
+    metrics::gauge!("wangge_cache_bytes", "cache" => name).set(bytes as f64);
+    metrics::gauge!("wangge_cache_entries", "cache" => name).set(1.0);
 }
 
 impl From<HotspotError> for ApiError {
@@ -207,6 +221,59 @@ fn date(s: &str) -> Result<DateTime<Utc>, ApiError> {
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| bad(format!("{s:?} is not a valid date")))
 }
+
+/// The accepted range of every numeric parameter (README, Hotspots): outside it, 400
+/// `invalid_parameter`, before any work.
+fn check_ranges(q: &HotspotQuery) -> Result<(), ApiError> {
+    fn float(name: &str, v: Option<f64>, lo: f64, lo_open: bool, hi: f64) -> Result<(), ApiError> {
+        match v {
+            Some(x) if !(x.is_finite() && (if lo_open { x > lo } else { x >= lo }) && x <= hi) => {
+                Err(bad(format!(
+                    "{name} must be a number {} {lo} and at most {hi}, got {x}",
+                    if lo_open { "above" } else { "from" }
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+    fn int(name: &str, v: Option<u64>, lo: u64, hi: u64) -> Result<(), ApiError> {
+        match v {
+            Some(x) if !(lo..=hi).contains(&x) => {
+                Err(bad(format!("{name} must be {lo}–{hi}, got {x}")))
+            }
+            _ => Ok(()),
+        }
+    }
+    let u = |v: Option<usize>| v.map(|x| x as u64);
+    float("size_m", q.size_m, 5.0, false, 5_000.0)?;
+    int("res", q.res.map(u64::from), 8, 10)?;
+    int("k", q.k.map(u64::from), 1, 10)?;
+    float("band_m", q.band_m, 0.0, true, 10_000.0)?;
+    float(
+        "bandwidth_m",
+        q.bandwidth_m,
+        0.0,
+        true,
+        crate::hotspot::kde::MAX_BANDWIDTH_M,
+    )?;
+    let (clo, chi) = crate::hotspot::kde::CELL_M_RANGE;
+    float("cell_m", q.cell_m, clo, false, chi)?;
+    int("time_neighbours", u(q.time_neighbours), 0, 12)?;
+    float("alpha", q.alpha, 0.0, true, 0.5)?;
+    if q.alpha == Some(0.5) {
+        return Err(bad("alpha must be below 0.5"));
+    }
+    int("min_reports", u(q.min_reports), 2, 1_000)?;
+    int("window_weeks", q.window_weeks.map(u64::from), 1, 104)?;
+    int("min_after_close", u(q.min_after_close), 0, 1_000)?;
+    float("eps_m", q.eps_m, 0.0, true, 200.0)?;
+    float("min_contrast", q.min_contrast, 0.0, true, 1_000.0)?;
+    int("limit", u(q.limit), 1, MAX_ROWS as u64)?;
+    Ok(())
+}
+
+/// Most rows one answer may ask for.
+const MAX_ROWS: usize = 10_000_000;
 
 impl HotspotQuery {
     fn filter(&self) -> Result<Filter, ApiError> {
@@ -339,6 +406,7 @@ async fn stored_data(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<Stored
         tokio::task::spawn_blocking(move || Dataset::new(all, Some(city_frame(&ix2)), Some(&ix2)))
             .await
             .map_err(ApiError::internal)?;
+    report_slot("hotspot_points", data.footprint());
     let stored = Arc::new(Stored { data, first_case });
     *slot = Some((revision, ix.version(), stored.clone()));
     Ok(stored)
@@ -349,6 +417,7 @@ async fn input(
     q: &HotspotQuery,
     upload: Option<(&HeaderMap, Bytes)>,
 ) -> Result<Input, ApiError> {
+    check_ranges(q)?;
     let index = state.engine().current();
     let filter = q.filter()?;
     match upload {
@@ -439,12 +508,38 @@ struct UnitsRef {
     key: Option<String>,
 }
 
-/// The units of a request.
-fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
+/// The extent (west, south, east, north; metres in the data's frame) fishnet and H3 units cover:
+/// the city's for stored data, the selected points' for an upload.
+fn unit_extent(inp: &Input) -> [f64; 4] {
+    let ds = &inp.data.data;
+    let frame = ds.frame;
+    if inp.stored {
+        let e = inp.index.extent();
+        let (a, b) = (
+            frame.forward(e.min().x, e.min().y),
+            frame.forward(e.max().x, e.max().y),
+        );
+        [a.x, a.y, b.x, b.y]
+    } else {
+        let (mut w, mut s, mut e, mut n) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for &i in &inp.sel {
+            let m = ds.metres[i as usize];
+            (w, s, e, n) = (w.min(m.x), s.min(m.y), e.max(m.x), n.max(m.y));
+        }
+        [w, s, e, n]
+    }
+}
+
+/// The units of a request; fishnet and H3 lattices over more than
+/// [`crate::hotspot::units::MAX_UNIT_CELLS`] cells are refused (413 `too_large`) before they are
+/// built.
+fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> Result<UnitsRef, ApiError> {
     let ds = &inp.data.data;
     let ix = inp.index.clone();
     let frame = ds.frame;
     let (ox, oy) = frame.origin();
+    let extent = unit_extent(inp);
+    crate::hotspot::units::check_lattice(spec, extent)?;
     let build = move || match spec {
         UnitSpec::Admin(level) => Units::admin(&ix, level, frame),
         UnitSpec::Fishnet(_) | UnitSpec::H3(_) => {
@@ -454,22 +549,12 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
                 UnitSpec::Admin(_) => unreachable!("administrative units are built above"),
             };
             let mut u = if inp.stored {
-                let e = ix.extent();
-                let (a, b) = (
-                    frame.forward(e.min().x, e.min().y),
-                    frame.forward(e.max().x, e.max().y),
-                );
                 let ix2 = ix.clone();
-                cells([a.x, a.y, b.x, b.y], &move |lon, lat| {
+                cells(extent, &move |lon, lat| {
                     ix2.locate(lon, lat).grid != crate::assign::NONE
                 })
             } else {
-                let (mut w, mut s, mut e, mut n) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-                for &i in &inp.sel {
-                    let m = ds.metres[i as usize];
-                    (w, s, e, n) = (w.min(m.x), s.min(m.y), e.max(m.x), n.max(m.y));
-                }
-                cells([w, s, e, n], &|_, _| true)
+                cells(extent, &|_, _| true)
             };
             u.add_frontages(&ix);
             u
@@ -478,30 +563,37 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> UnitsRef {
     let city = city_frame(&inp.index).origin();
     if inp.stored || (matches!(spec, UnitSpec::Admin(_)) && (ox, oy) == city) {
         let key = format!("{}/{spec:?}/{ox},{oy}", inp.index.version());
-        UnitsRef {
-            units: remember(&state.hotspots().units, key.clone(), build),
+        Ok(UnitsRef {
+            units: state
+                .hotspots()
+                .units
+                .get_or_insert_with(key.clone(), build),
             key: Some(key),
-        }
+        })
     } else {
-        UnitsRef {
+        Ok(UnitsRef {
             units: Arc::new(build()),
             key: None,
-        }
+        })
     }
 }
 
 /// Neighbours of units: cached under the units' own key (which names the index version, unit
 /// kind and frame), computed afresh for uncached units.
-fn weights_for(state: &AppState, units: &UnitsRef, spec: WeightSpec) -> Arc<Weights> {
+fn weights_for(
+    state: &AppState,
+    units: &UnitsRef,
+    spec: WeightSpec,
+) -> Result<Arc<Weights>, ApiError> {
+    units.units.check_weights(spec)?;
     let Some(key) = &units.key else {
-        return Arc::new(units.units.weights(spec));
+        return Ok(Arc::new(units.units.weights(spec)));
     };
     let u = units.units.clone();
-    remember(
-        &state.hotspots().weights,
-        format!("{key}/{spec:?}"),
-        move || u.weights(spec),
-    )
+    Ok(state
+        .hotspots()
+        .weights
+        .get_or_insert_with(format!("{key}/{spec:?}"), move || u.weights(spec)))
 }
 
 /// Rows returned: `limit`, else all for CSV and the first 2,000 for JSON and GeoJSON (a map needs
@@ -706,7 +798,7 @@ async fn aggregate_impl(
     let format = q.format(&["json", "geojson", "csv"])?;
     let spec = q.unit()?;
     let inp = input(&state, &q, upload).await?;
-    let units = units_for(&state, &inp, spec).units;
+    let units = units_for(&state, &inp, spec)?.units;
     let (data, sel, ix, u2, fc) = (
         inp.data.clone(),
         inp.sel.clone(),
@@ -789,8 +881,8 @@ async fn gistar_impl(
     if inp.sel.is_empty() {
         return Err(HotspotError::NoPoints.into());
     }
-    let uref = units_for(&state, &inp, spec);
-    let w = weights_for(&state, &uref, wspec);
+    let uref = units_for(&state, &inp, spec)?;
+    let w = weights_for(&state, &uref, wspec)?;
     let units = uref.units;
     let (data, sel, ix, u2, w2) = (
         inp.data.clone(),
@@ -869,8 +961,8 @@ async fn emerging_impl(
         ));
     }
     let inp = input(&state, &q, upload).await?;
-    let uref = units_for(&state, &inp, spec);
-    let w = weights_for(&state, &uref, wspec);
+    let uref = units_for(&state, &inp, spec)?;
+    let w = weights_for(&state, &uref, wspec)?;
     let units = uref.units;
     let (data, sel, ix, u2, w2) = (
         inp.data.clone(),
@@ -991,15 +1083,10 @@ async fn blindspots_impl(
     let inp = input(&state, &q, upload).await?;
     let units = match place.as_str() {
         "dbscan" => None,
-        "grid" => Some(units_for(&state, &inp, UnitSpec::Admin(AreaLevel::Grid)).units),
-        "fishnet" => Some(
-            units_for(
-                &state,
-                &inp,
-                UnitSpec::Fishnet(q.size_m.unwrap_or(50.0).clamp(5.0, 5000.0)),
-            )
-            .units,
-        ),
+        "grid" => Some(units_for(&state, &inp, UnitSpec::Admin(AreaLevel::Grid))?.units),
+        "fishnet" => {
+            Some(units_for(&state, &inp, UnitSpec::Fishnet(q.size_m.unwrap_or(50.0)))?.units)
+        }
         o => {
             return Err(bad(format!(
                 "place {o:?}: expected dbscan, grid or fishnet"
@@ -1092,6 +1179,7 @@ async fn zone_samples(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<ZoneS
         ZoneSamples::build(&ix2, &net, &roads, ZONE_SAMPLE_M)
     })
     .await?;
+    report_slot("hotspot_zones", s.area.capacity() + s.street.capacity());
     let s = Arc::new(s);
     *slot = Some((ix.version(), s.clone()));
     Ok(s)
@@ -1108,8 +1196,8 @@ async fn zones_impl(
     if inp.sel.is_empty() {
         return Err(HotspotError::NoPoints.into());
     }
-    let uref = units_for(&state, &inp, spec);
-    let w = weights_for(&state, &uref, wspec);
+    let uref = units_for(&state, &inp, spec)?;
+    let w = weights_for(&state, &uref, wspec)?;
     let units = uref.units;
     let samples = zone_samples(&state, &inp.index).await?;
     let (data, sel, ix, u2, w2) = (
@@ -1211,7 +1299,10 @@ pub async fn frontages(
     _: Auth<Readers>,
     ApiQuery(q): ApiQuery<HotspotQuery>,
 ) -> Result<Json<Vec<FrontageRow>>, ApiError> {
-    let limit = q.limit.unwrap_or(20).clamp(1, 1000);
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad(format!("limit must be 1–1000, got {limit}")));
+    }
     let inp = input(&state, &q, None).await?;
     let rows = tokio::task::spawn_blocking(move || {
         let Some(located) = inp.data.data.located.as_ref() else {

@@ -50,6 +50,14 @@ impl From<ImportError> for ApiError {
             ImportError::Removal(Refusal::WouldRemove { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "import_would_remove", e.to_string())
             }
+            ImportError::TooManyVertices(_) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_many_vertices",
+                format!("图形顶点过多。{e}"),
+            ),
+            ImportError::Cancelled(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled", e.to_string())
+            }
             ImportError::Io { .. } | ImportError::Store(_) => {
                 ApiError::bad_request("unreadable_input", e.to_string())
             }
@@ -117,7 +125,8 @@ pub struct LayerImportQuery {
     params(("layer" = String, Path, description = "district, street, community, grid, frontage or zone"), LayerImportQuery, RemovalQuery),
     request_body(content = String, content_type = "application/geo+json"),
     responses((status = 201, description = "published"), (status = 200, description = "dry run passed"),
-        (status = 422, description = "refused, with the validation report"), (status = 400, body = ErrorBody)))]
+        (status = 422, description = "refused, with the validation report"), (status = 400, body = ErrorBody),
+        (status = 413, description = "too_many_vertices: a feature or the upload is over the vertex limits", body = ErrorBody)))]
 pub async fn import_layer(
     State(state): State<AppState>,
     req_id: RequestId,
@@ -141,6 +150,7 @@ pub async fn import_layer(
         dry_run: q.dry_run,
         source: format!("API import by {}", auth.principal.username),
         removal: removal.guard(&state),
+        limits: state.settings().import_limits,
         ..LayerImportOptions::default()
     };
     let log = |line: &str| tracing::info!("{line}");

@@ -62,6 +62,10 @@ pub struct HttpSettings {
     pub photos: crate::photos::PhotoConfig,
     /// The largest share of a live layer an import may remove without `confirm_removal`.
     pub import_max_removal_share: f64,
+    /// Vertex limits of layer imports.
+    pub import_limits: crate::import::validate::Limits,
+    /// Byte budget of the hot spot unit and weight caches.
+    pub hotspot_cache_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -78,6 +82,8 @@ impl Default for HttpSettings {
             dispatch_rules: crate::domain::dispatch::RuleTable::default(),
             photos: crate::photos::PhotoConfig::default(),
             import_max_removal_share: crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE,
+            import_limits: crate::import::validate::Limits::default(),
+            hotspot_cache_bytes: hotspots::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -109,6 +115,7 @@ impl AppState {
             settings.calendar.clone(),
             settings.dispatch_rules.clone(),
         );
+        let hotspots = hotspots::Cache::new(settings.hotspot_cache_bytes);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -119,7 +126,7 @@ impl AppState {
                 started: Instant::now(),
                 feed: tokio::sync::OnceCell::new(),
                 shutdown: tokio::sync::watch::Sender::new(false),
-                hotspots: hotspots::Cache::default(),
+                hotspots,
             }),
         }
     }

@@ -97,6 +97,12 @@ pub enum ImportError {
     /// The upload is empty, or would remove live data unconfirmed (see [`guard`]).
     #[error(transparent)]
     Removal(#[from] guard::Refusal),
+    /// The upload has more vertices than the limits allow.
+    #[error(transparent)]
+    TooManyVertices(#[from] validate::TooManyVertices),
+    /// The validation was cancelled (timeout, client gone, shutdown).
+    #[error(transparent)]
+    Cancelled(#[from] validate::Cancelled),
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),

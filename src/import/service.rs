@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use geo::{BoundingRect, CoordsIter, LineString};
 
 use super::guard::{self, RemovalGuard, Replacement};
-use super::validate::{self, Context, Report, Tolerances};
+
+use super::validate::{self, Context, Limits, Report, Tolerances};
 use super::{ImportError, geojson_layer, osm, units_csv};
 use crate::domain::crs::{Crs, PlausibleArea};
 use crate::domain::jurisdiction::{Jurisdiction, Layer, LayerVersion};
@@ -34,6 +35,8 @@ pub struct LayerImportOptions {
     pub tolerances: Tolerances,
     /// How much of the live layer the import may remove unconfirmed.
     pub removal: RemovalGuard,
+    /// Vertex limits, checked before the coordinates are converted or validated.
+    pub limits: Limits,
 }
 
 impl Default for LayerImportOptions {
@@ -46,6 +49,7 @@ impl Default for LayerImportOptions {
             source: "import".into(),
             tolerances: Tolerances::default(),
             removal: RemovalGuard::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -181,6 +185,7 @@ async fn context(
         parents,
         roads,
         tolerances,
+        cancel: validate::Cancel::new(),
     })
 }
 
@@ -214,6 +219,9 @@ pub async fn import_layer(
         }],
         options.removal,
     )?;
+    // Linear in the vertices, and before anything costlier: an oversized upload is refused
+    // before its coordinates are converted or validated.
+    validate::check_limits(&features, options.limits)?;
     let crs = resolve_crs(options.crs, member)?;
     let area = plausible_area(store, crs).await?;
     to_wgs84(&mut features, crs, &area)?;
@@ -221,15 +229,19 @@ pub async fn import_layer(
         progress(&format!("{layer}: converted from {crs} to WGS84"));
     }
     let ctx = context(store, layer, options.tolerances.clone()).await?;
+    // When this future is dropped (the request timed out, the client went away, the runtime is
+    // shutting down), the guard cancels the blocking validation, which stops within a few
+    // thousand steps instead of running on unobserved.
+    let _cancel_on_drop = ctx.cancel.on_drop();
     let (report, features) = tokio::task::spawn_blocking(move || {
         let report = validate::validate(layer, &features, &ctx);
-        (report, features)
+        report.map(|r| (r, features))
     })
     .await
     .map_err(|e| ImportError::Io {
         path: "validation".into(),
         message: e.to_string(),
-    })?;
+    })??;
     progress(&format!(
         "{layer}: validated in {:.1?}: {} errors, {} warnings",
         start.elapsed(),

@@ -7,10 +7,17 @@
 //! accurate to well under 1 % across a city.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use geo::algorithm::validation::{
+    CoordIndex, GeometryIndex, InvalidMultiPolygon, InvalidPolygon, RingRole,
+};
+use geo::coordinate_position::CoordPos;
+use geo::dimensions::Dimensions;
 use geo::{
-    BooleanOps, BoundingRect, Centroid, ChamberlainDuquetteArea, Geometry, LineString,
-    MultiPolygon, Point, Validation,
+    BooleanOps, BoundingRect, Centroid, ChamberlainDuquetteArea, CoordsIter, Geometry, Intersects,
+    Line, LineString, MultiPolygon, Point, Polygon, PreparedGeometry, Relate, Validation,
 };
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Line as RLine};
 use serde::Serialize;
@@ -72,6 +79,153 @@ impl Default for Tolerances {
     }
 }
 
+/// Size limits of an upload, checked right after parsing, before any geometry work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most vertices in one feature (all rings and parts together).
+    pub max_feature_vertices: usize,
+    /// Most vertices in one upload.
+    pub max_upload_vertices: usize,
+}
+
+/// Default of [`Limits::max_feature_vertices`].
+pub const DEFAULT_MAX_FEATURE_VERTICES: usize = 250_000;
+/// Default of [`Limits::max_upload_vertices`].
+pub const DEFAULT_MAX_UPLOAD_VERTICES: usize = 2_000_000;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_feature_vertices: DEFAULT_MAX_FEATURE_VERTICES,
+            max_upload_vertices: DEFAULT_MAX_UPLOAD_VERTICES,
+        }
+    }
+}
+
+/// An upload over [`Limits`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TooManyVertices {
+    /// One feature has more vertices than allowed.
+    #[error(
+        "feature #{index} ({code}) has {count} vertices, more than the {limit} allowed per feature; simplify it (e.g. to 0.5 m) or split it"
+    )]
+    Feature {
+        /// Zero-based index of the feature.
+        index: usize,
+        /// Its code.
+        code: String,
+        /// Vertices counted (up to the point the count stopped).
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The upload as a whole has more vertices than allowed.
+    #[error(
+        "the upload has more than {limit} vertices (counted {count} in the first {features} features); simplify the geometry or import fewer features at once"
+    )]
+    Upload {
+        /// Vertices counted when the limit was passed.
+        count: usize,
+        /// Features counted so far.
+        features: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// Refuses an upload whose features have more vertices than `limits` allow. Linear in the
+/// vertices counted, and it stops at the first limit passed.
+pub fn check_limits(features: &[Jurisdiction], limits: Limits) -> Result<usize, TooManyVertices> {
+    let mut total = 0usize;
+    for (index, j) in features.iter().enumerate() {
+        let count = j.geometry.coords_count();
+        if count > limits.max_feature_vertices {
+            return Err(TooManyVertices::Feature {
+                index,
+                code: j.code.clone(),
+                count,
+                limit: limits.max_feature_vertices,
+            });
+        }
+        total = total.saturating_add(count);
+        if total > limits.max_upload_vertices {
+            return Err(TooManyVertices::Upload {
+                count: total,
+                features: index + 1,
+                limit: limits.max_upload_vertices,
+            });
+        }
+    }
+    Ok(total)
+}
+
+/// Cooperative cancellation of a validation: the loops of [`validate`] look at the flag every
+/// few thousand steps and give up with [`Cancelled`] once it is set. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A fresh, unset flag.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Asks every holder of a clone to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+    /// A guard that cancels when dropped: held by the future waiting for the blocking work, so
+    /// that a timed-out request, a client gone away or a runtime shutting down stops the work.
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// See [`Cancel::on_drop`].
+#[derive(Debug)]
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// The validation was cancelled before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the validation was cancelled (the request timed out, the client went away or the server is shutting down)"
+)]
+pub struct Cancelled;
+
+/// Counts the elementary steps of a validation (candidate pairs of segments or features) and
+/// stops it when cancelled.
+struct Work<'a> {
+    cancel: &'a Cancel,
+    steps: u64,
+}
+
+impl Work<'_> {
+    fn step(&mut self) -> Result<(), Cancelled> {
+        self.steps += 1;
+        if self.steps.is_multiple_of(1024) {
+            self.check()
+        } else {
+            Ok(())
+        }
+    }
+    fn check(&self) -> Result<(), Cancelled> {
+        if self.cancel.is_cancelled() {
+            Err(Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// What the validation knows besides the features themselves.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
@@ -81,6 +235,8 @@ pub struct Context {
     pub roads: Vec<LineString<f64>>,
     /// Thresholds.
     pub tolerances: Tolerances,
+    /// Set to stop the validation early.
+    pub cancel: Cancel,
 }
 
 /// The outcome of a validation.
@@ -98,6 +254,10 @@ pub struct Report {
     pub area_tolerance_m2: f64,
     /// Every finding, errors first.
     pub issues: Vec<Issue>,
+    /// Elementary steps taken (candidate segment and feature pairs examined): a measure of the
+    /// work, which grows about linearly with the vertices of ordinary geometry.
+    #[serde(skip)]
+    pub steps: u64,
 }
 
 impl Report {
@@ -179,10 +339,19 @@ impl Findings {
     }
 }
 
-/// Validates a whole layer as it would be published.
-pub fn validate(layer: Layer, features: &[Jurisdiction], ctx: &Context) -> Report {
+/// Validates a whole layer as it would be published, or stops with [`Cancelled`] once
+/// `ctx.cancel` is set.
+pub fn validate(
+    layer: Layer,
+    features: &[Jurisdiction],
+    ctx: &Context,
+) -> Result<Report, Cancelled> {
     let tol = &ctx.tolerances;
     let mut f = Findings { issues: Vec::new() };
+    let mut work = Work {
+        cancel: &ctx.cancel,
+        steps: 0,
+    };
 
     // Codes: format, parent prefix, uniqueness.
     let mut seen = BTreeSet::new();
@@ -234,17 +403,17 @@ pub fn validate(layer: Layer, features: &[Jurisdiction], ctx: &Context) -> Repor
                 Some(j.geometry.clone()),
             );
         }
+        work.check()?;
         let invalid: Vec<String> = match &j.geometry {
-            Geometry::Polygon(p) => p
-                .validation_errors()
+            Geometry::Polygon(p) => polygon_errors(p, &mut work)?
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            Geometry::MultiPolygon(m) => m
-                .validation_errors()
+            Geometry::MultiPolygon(m) => multi_polygon_errors(m, &mut work)?
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            // Linear: too few points and non-finite coordinates only.
             Geometry::LineString(l) => l
                 .validation_errors()
                 .iter()
@@ -266,8 +435,8 @@ pub fn validate(layer: Layer, features: &[Jurisdiction], ctx: &Context) -> Repor
     }
 
     if expects_polygons(layer) {
-        let overlaps = check_overlaps(features, &polys, tol, &mut f);
-        check_parents(layer, features, &polys, ctx, &overlaps, &mut f);
+        let overlaps = check_overlaps(features, &polys, tol, &mut f, &mut work)?;
+        check_parents(layer, features, &polys, ctx, &overlaps, &mut f, &mut work)?;
     }
     if layer == Layer::Grid {
         check_grid_areas(features, &polys, tol, &mut f);
@@ -282,7 +451,7 @@ pub fn validate(layer: Layer, features: &[Jurisdiction], ctx: &Context) -> Repor
             .cmp(&a.severity)
             .then_with(|| a.feature.cmp(&b.feature))
     });
-    Report {
+    Ok(Report {
         layer,
         feature_count: features.len(),
         errors: issues
@@ -295,7 +464,8 @@ pub fn validate(layer: Layer, features: &[Jurisdiction], ctx: &Context) -> Repor
             .count(),
         area_tolerance_m2: tol.area_m2,
         issues,
-    }
+        steps: work.steps,
+    })
 }
 
 type Boxed = GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>;
@@ -327,10 +497,12 @@ fn check_overlaps<'a>(
     polys: &[Option<MultiPolygon<f64>>],
     tol: &Tolerances,
     f: &mut Findings,
-) -> BTreeMap<&'a str, f64> {
+    work: &mut Work<'_>,
+) -> Result<BTreeMap<&'a str, f64>, Cancelled> {
     let mut per_parent: BTreeMap<&str, f64> = BTreeMap::new();
     let tree = bbox_tree(polys);
     for (i, p) in polys.iter().enumerate() {
+        work.check()?;
         let Some(p) = p else { continue };
         let Some(r) = p.bounding_rect() else { continue };
         let env = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
@@ -340,6 +512,7 @@ fn check_overlaps<'a>(
                 continue;
             }
             let Some(q) = &polys[k] else { continue };
+            work.step()?;
             let overlap = p.intersection(q);
             let a = area_m2(&overlap);
             for parent in [&features[i].parent_code, &features[k].parent_code]
@@ -362,7 +535,7 @@ fn check_overlaps<'a>(
             }
         }
     }
-    per_parent
+    Ok(per_parent)
 }
 
 /// Every child lies inside its parent; the children of a parent cover it without gaps.
@@ -373,10 +546,11 @@ fn check_parents(
     ctx: &Context,
     overlaps: &BTreeMap<&str, f64>,
     f: &mut Findings,
-) {
+    work: &mut Work<'_>,
+) -> Result<(), Cancelled> {
     let tol = &ctx.tolerances;
     let Some(parent_layer) = layer.parent() else {
-        return;
+        return Ok(());
     };
     let Some(parents) = &ctx.parents else {
         f.push(
@@ -386,7 +560,7 @@ fn check_parents(
             format!("the {parent_layer} layer is not loaded, so containment and gaps were not checked; import it first"),
             None,
         );
-        return;
+        return Ok(());
     };
     let parent_polys: BTreeMap<&str, MultiPolygon<f64>> = parents
         .iter()
@@ -395,6 +569,7 @@ fn check_parents(
     let mut children_area: BTreeMap<&str, f64> = BTreeMap::new();
     let mut children_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, j) in features.iter().enumerate() {
+        work.step()?;
         let Some(code) = j.parent_code.as_deref() else {
             f.push(
                 Severity::Error,
@@ -428,6 +603,7 @@ fn check_parents(
         children_of.entry(code).or_default().push(i);
     }
     for (code, parent) in &parent_polys {
+        work.check()?;
         let covered = children_area.get(code).copied().unwrap_or(0.0);
         let whole = area_m2(parent);
         // The children's total falls short of the parent by the gaps minus the overlaps; only
@@ -437,10 +613,8 @@ fn check_parents(
             let gap = children_of.get(code).map_or_else(
                 || parent.clone(),
                 |kids| {
-                    let union = kids
-                        .iter()
-                        .filter_map(|&i| polys[i].clone())
-                        .fold(MultiPolygon::<f64>(vec![]), |acc, p| acc.union(&p));
+                    // One sweep over all children, not one union per child (quadratic).
+                    let union = geo::unary_union(kids.iter().filter_map(|&i| polys[i].as_ref()));
                     parent.difference(&union)
                 },
             );
@@ -456,6 +630,7 @@ fn check_parents(
             }
         }
     }
+    Ok(())
 }
 
 fn check_grid_areas(
@@ -492,6 +667,206 @@ fn check_grid_areas(
             );
         }
     }
+}
+
+// Validity of polygons: the rules and messages of `geo`'s `Validation`, whose ring check compares
+// every segment with every other (quadratic: 57 s for a 100,000-vertex ring). Here candidate
+// pairs come from an R-tree of segment envelopes, and pairs of rings or parts from one of ring
+// envelopes, so ordinary geometry costs O(n log n).
+
+fn envelope(a: geo::Coord<f64>, b: geo::Coord<f64>) -> rstar::primitives::Rectangle<[f64; 2]> {
+    rstar::primitives::Rectangle::from_corners([a.x, a.y], [b.x, b.y])
+}
+
+/// Whether two segments of `ring` that are not neighbours intersect (`geo`'s rule: a pair counts
+/// unless one ends where the other starts).
+fn ring_self_intersects(ring: &LineString<f64>, work: &mut Work<'_>) -> Result<bool, Cancelled> {
+    let lines: Vec<Line<f64>> = ring.lines().collect();
+    if lines.len() < 2 {
+        return Ok(false);
+    }
+    let tree = RTree::bulk_load(
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| GeomWithData::new(envelope(l.start, l.end), i))
+            .collect(),
+    );
+    for (i, a) in lines.iter().enumerate() {
+        let env = AABB::from_corners([a.start.x, a.start.y], [a.end.x, a.end.y]);
+        for cand in tree.locate_in_envelope_intersecting(&env) {
+            let j = cand.data;
+            if j == i {
+                continue;
+            }
+            work.step()?;
+            let b = &lines[j];
+            if a.start != b.end && a.end != b.start && a.intersects(b) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn ring_errors(
+    ring: &LineString<f64>,
+    role: RingRole,
+    work: &mut Work<'_>,
+    out: &mut Vec<InvalidPolygon>,
+) -> Result<(), Cancelled> {
+    if ring.0.is_empty() {
+        return Ok(());
+    }
+    let distinct = 1 + ring.0.windows(2).filter(|w| w[0] != w[1]).count();
+    if distinct < 4 {
+        out.push(InvalidPolygon::TooFewPointsInRing(role));
+    }
+    let non_finite: Vec<InvalidPolygon> = ring
+        .0
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !(c.x.is_finite() && c.y.is_finite()))
+        .map(|(i, _)| InvalidPolygon::NonFiniteCoord(role, CoordIndex(i)))
+        .collect();
+    // Envelopes of non-finite segments would poison the R-tree; such a ring is invalid anyway.
+    if non_finite.is_empty() && ring_self_intersects(ring, work)? {
+        out.push(InvalidPolygon::SelfIntersection(role));
+    }
+    out.extend(non_finite);
+    Ok(())
+}
+
+fn rect_envelope(r: geo::Rect<f64>) -> AABB<[f64; 2]> {
+    AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y])
+}
+
+/// Pairs `(i, k)`, `i < k`, of geometries whose envelopes intersect.
+fn envelope_pairs(
+    envelopes: &[Option<geo::Rect<f64>>],
+    work: &mut Work<'_>,
+) -> Result<Vec<(usize, usize)>, Cancelled> {
+    let tree = RTree::bulk_load(
+        envelopes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.map(|r| GeomWithData::new(envelope(r.min(), r.max()), i)))
+            .collect(),
+    );
+    let mut pairs = Vec::new();
+    for (i, r) in envelopes.iter().enumerate() {
+        let Some(r) = r else { continue };
+        for cand in tree.locate_in_envelope_intersecting(&rect_envelope(*r)) {
+            if cand.data > i {
+                work.step()?;
+                pairs.push((i, cand.data));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    Ok(pairs)
+}
+
+fn finite_rect(l: &LineString<f64>) -> Option<geo::Rect<f64>> {
+    l.0.iter()
+        .all(|c| c.x.is_finite() && c.y.is_finite())
+        .then(|| l.bounding_rect())
+        .flatten()
+}
+
+/// `geo`'s polygon validation with near-linear ring checks and envelope-filtered ring pairs.
+fn polygon_errors(p: &Polygon<f64>, work: &mut Work<'_>) -> Result<Vec<InvalidPolygon>, Cancelled> {
+    let mut out = Vec::new();
+    if p.exterior().0.is_empty() {
+        return Ok(out);
+    }
+    for (k, ring) in std::iter::once(p.exterior())
+        .chain(p.interiors())
+        .enumerate()
+    {
+        let role = if k == 0 {
+            RingRole::Exterior
+        } else {
+            RingRole::Interior(k - 1)
+        };
+        ring_errors(ring, role, work, &mut out)?;
+    }
+    if !p.interiors().iter().any(|r| !r.0.is_empty()) {
+        return Ok(out);
+    }
+    let exterior = Polygon::new(p.exterior().clone(), vec![]);
+    let prepared_exterior = PreparedGeometry::from(&exterior);
+    let holes: Vec<Polygon<f64>> = p
+        .interiors()
+        .iter()
+        .map(|r| Polygon::new(r.clone(), vec![]))
+        .collect();
+    for (k, hole) in holes.iter().enumerate() {
+        if hole.exterior().0.is_empty() {
+            continue;
+        }
+        work.step()?;
+        let role = RingRole::Interior(k);
+        let m = prepared_exterior.relate(hole);
+        if !m.is_contains() {
+            out.push(InvalidPolygon::InteriorRingNotContainedInExteriorRing(role));
+        }
+        if m.get(CoordPos::OnBoundary, CoordPos::OnBoundary) == Dimensions::OneDimensional {
+            out.push(InvalidPolygon::IntersectingRingsOnALine(
+                RingRole::Exterior,
+                role,
+            ));
+        }
+    }
+    // Holes whose envelopes are disjoint cannot touch.
+    let envelopes: Vec<Option<geo::Rect<f64>>> = p.interiors().iter().map(finite_rect).collect();
+    for (a, b) in envelope_pairs(&envelopes, work)? {
+        let m = holes[a].relate(&holes[b]);
+        if m.get(CoordPos::Inside, CoordPos::Inside) == Dimensions::TwoDimensional {
+            out.push(InvalidPolygon::IntersectingRingsOnAnArea(
+                RingRole::Interior(a),
+                RingRole::Interior(b),
+            ));
+        }
+        if m.get(CoordPos::OnBoundary, CoordPos::OnBoundary) == Dimensions::OneDimensional {
+            out.push(InvalidPolygon::IntersectingRingsOnALine(
+                RingRole::Interior(a),
+                RingRole::Interior(b),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `geo`'s multipolygon validation over [`polygon_errors`], with envelope-filtered part pairs.
+fn multi_polygon_errors(
+    m: &MultiPolygon<f64>,
+    work: &mut Work<'_>,
+) -> Result<Vec<InvalidMultiPolygon>, Cancelled> {
+    let mut out = Vec::new();
+    for (i, p) in m.0.iter().enumerate() {
+        for e in polygon_errors(p, work)? {
+            out.push(InvalidMultiPolygon::InvalidPolygon(GeometryIndex(i), e));
+        }
+    }
+    let envelopes: Vec<Option<geo::Rect<f64>>> =
+        m.0.iter().map(|p| finite_rect(p.exterior())).collect();
+    for (a, b) in envelope_pairs(&envelopes, work)? {
+        let im = m.0[a].relate(&m.0[b]);
+        if im.get(CoordPos::Inside, CoordPos::Inside) == Dimensions::TwoDimensional {
+            out.push(InvalidMultiPolygon::ElementsOverlaps(
+                GeometryIndex(a),
+                GeometryIndex(b),
+            ));
+        }
+        if im.get(CoordPos::OnBoundary, CoordPos::OnBoundary) == Dimensions::OneDimensional {
+            out.push(InvalidMultiPolygon::ElementsTouchOnALine(
+                GeometryIndex(a),
+                GeometryIndex(b),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// A local equirectangular projection to metres around a reference latitude.
@@ -581,6 +956,10 @@ fn midpoint(g: &Geometry<f64>) -> Option<Point<f64>> {
 mod tests {
     use super::*;
 
+    fn run(layer: Layer, features: &[Jurisdiction], ctx: &Context) -> Report {
+        validate(layer, features, ctx).expect("not cancelled")
+    }
+
     /// A square of `d` degrees at (x, y), WGS84.
     fn sq(layer: Layer, code: &str, parent: &str, x: f64, y: f64, d: f64) -> Jurisdiction {
         Jurisdiction {
@@ -661,7 +1040,7 @@ mod tests {
 
     #[test]
     fn four_grids_that_tile_their_community_pass_clean() {
-        let r = validate(Layer::Grid, &four_grids(), &ctx());
+        let r = run(Layer::Grid, &four_grids(), &ctx());
         assert!(r.issues.is_empty(), "{:?}", r.issues);
         assert!(!r.refuses(false));
     }
@@ -678,7 +1057,7 @@ mod tests {
             34.740,
             0.001,
         );
-        let r = validate(Layer::Grid, &g, &ctx());
+        let r = run(Layer::Grid, &g, &ctx());
         let c = checks(&r);
         assert!(c.contains(&"overlap"), "{c:?}");
         assert!(c.contains(&"gap"), "{c:?}");
@@ -703,7 +1082,7 @@ mod tests {
             34.740,
             0.001,
         ));
-        let r = validate(Layer::Grid, &g, &ctx());
+        let r = run(Layer::Grid, &g, &ctx());
         assert!(checks(&r).contains(&"outside_parent"));
     }
 
@@ -721,7 +1100,7 @@ mod tests {
             vec![],
         )
         .into();
-        let r = validate(Layer::Grid, &g, &ctx());
+        let r = run(Layer::Grid, &g, &ctx());
         assert!(checks(&r).contains(&"invalid_geometry"), "{:?}", checks(&r));
     }
 
@@ -732,7 +1111,7 @@ mod tests {
         g[2].code = "41010300100100X".into();
         g[3].parent_code = Some("410103001009".into());
         g[3].code = "410103001009004".into();
-        let c = checks(&validate(Layer::Grid, &g, &ctx()));
+        let c = checks(&run(Layer::Grid, &g, &ctx()));
         for want in ["duplicate_code", "malformed_code", "unknown_parent"] {
             assert!(c.contains(&want), "{want} in {c:?}");
         }
@@ -748,7 +1127,7 @@ mod tests {
             34.740,
             0.0001,
         )];
-        let c = checks(&validate(Layer::Grid, &tiny, &Context::default()));
+        let c = checks(&run(Layer::Grid, &tiny, &Context::default()));
         assert!(c.contains(&"grid_area"));
         let large = vec![sq(
             Layer::Grid,
@@ -758,7 +1137,7 @@ mod tests {
             34.740,
             0.004,
         )];
-        let r = validate(Layer::Grid, &large, &Context::default());
+        let r = run(Layer::Grid, &large, &Context::default());
         assert!(checks(&r).contains(&"grid_area_unusual"));
         assert!(checks(&r).contains(&"parent_layer_missing"));
         assert!(r.refuses(false) && !r.refuses(true));
@@ -786,7 +1165,7 @@ mod tests {
             roads: vec![road],
             ..Context::default()
         };
-        let r = validate(Layer::Frontage, &[near, far], &ctx);
+        let r = run(Layer::Frontage, &[near, far], &ctx);
         let flagged: Vec<_> = r
             .issues
             .iter()
@@ -794,5 +1173,178 @@ mod tests {
             .map(|i| i.feature.clone())
             .collect();
         assert_eq!(flagged, [Some("F2".to_owned())]);
+    }
+
+    /// A valid grid-sized polygon with `n` vertices: a circle of radius ~55 m.
+    fn circle(n: usize, code: &str) -> Jurisdiction {
+        let ring: Vec<(f64, f64)> = (0..=n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * (i % n) as f64 / n as f64;
+                (113.65 + 0.0006 * a.cos(), 34.74 + 0.0005 * a.sin())
+            })
+            .collect();
+        sq(Layer::Grid, code, "410103001001", 0.0, 0.0, 1.0)
+            .with_geometry(geo::Polygon::new(LineString::from(ring), vec![]).into())
+    }
+
+    trait WithGeometry {
+        fn with_geometry(self, g: Geometry<f64>) -> Self;
+    }
+    impl WithGeometry for Jurisdiction {
+        fn with_geometry(mut self, g: Geometry<f64>) -> Self {
+            self.geometry = g;
+            self
+        }
+    }
+
+    #[test]
+    fn the_ring_check_examines_a_number_of_segment_pairs_linear_in_the_vertices() {
+        // geo's own check compares every segment with every other: n² = 4×10¹⁰ pairs here.
+        let mut steps = Vec::new();
+        for n in [25_000, 200_000] {
+            let r = run(
+                Layer::Grid,
+                &[circle(n, "410103001001001")],
+                &Context::default(),
+            );
+            assert!(
+                !r.issues.iter().any(|i| i.check == "invalid_geometry"),
+                "{:?}",
+                r.issues
+            );
+            steps.push(r.steps);
+            assert!(
+                r.steps < 8 * n as u64,
+                "{n} vertices took {} steps",
+                r.steps
+            );
+        }
+        // Eight times the vertices, about eight times the work (not 64 times).
+        assert!(steps[1] < 10 * steps[0], "{steps:?}");
+    }
+
+    #[test]
+    fn the_fast_ring_check_agrees_with_geo_on_small_rings() {
+        let cases = [
+            vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)],
+            // A bow tie.
+            vec![(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.0, 0.0)],
+            // A spike back along an edge.
+            vec![(0.0, 0.0), (2.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)],
+            // A self-touching ring (an inverted hole).
+            vec![
+                (0.0, 0.0),
+                (4.0, 0.0),
+                (4.0, 4.0),
+                (2.0, 4.0),
+                (3.0, 2.0),
+                (1.0, 2.0),
+                (2.0, 4.0),
+                (0.0, 4.0),
+                (0.0, 0.0),
+            ],
+            vec![(0.0, 0.0), (1.0, 0.0), (0.0, 0.0)],
+        ];
+        let cancel = Cancel::new();
+        for ring in cases {
+            let p = geo::Polygon::new(LineString::from(ring.clone()), vec![]);
+            let ours: Vec<String> = polygon_errors(
+                &p,
+                &mut Work {
+                    cancel: &cancel,
+                    steps: 0,
+                },
+            )
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+            let theirs: Vec<String> = p
+                .validation_errors()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(ours, theirs, "{ring:?}");
+        }
+        let holes = geo::Polygon::new(
+            LineString::from(vec![
+                (0.0, 0.0),
+                (9.0, 0.0),
+                (9.0, 9.0),
+                (0.0, 9.0),
+                (0.0, 0.0),
+            ]),
+            vec![
+                LineString::from(vec![
+                    (1.0, 1.0),
+                    (3.0, 1.0),
+                    (3.0, 3.0),
+                    (1.0, 3.0),
+                    (1.0, 1.0),
+                ]),
+                LineString::from(vec![
+                    (2.0, 2.0),
+                    (4.0, 2.0),
+                    (4.0, 4.0),
+                    (2.0, 4.0),
+                    (2.0, 2.0),
+                ]),
+                LineString::from(vec![
+                    (8.0, 8.0),
+                    (12.0, 8.0),
+                    (12.0, 12.0),
+                    (8.0, 12.0),
+                    (8.0, 8.0),
+                ]),
+            ],
+        );
+        let multi = MultiPolygon(vec![holes.clone(), holes.clone()]);
+        let mut w = Work {
+            cancel: &cancel,
+            steps: 0,
+        };
+        let mut ours: Vec<String> = multi_polygon_errors(&multi, &mut w)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let mut theirs: Vec<String> = multi
+            .validation_errors()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn a_cancelled_validation_stops_with_cancelled() {
+        let ctx = Context::default();
+        ctx.cancel.cancel();
+        let r = validate(Layer::Grid, &[circle(50_000, "410103001001001")], &ctx);
+        assert_eq!(r.unwrap_err(), Cancelled);
+        // The guard of a dropped request cancels too.
+        let cancel = Cancel::new();
+        drop(cancel.on_drop());
+        assert!(cancel.is_cancelled());
+    }
+
+    #[test]
+    fn vertex_limits_name_the_feature_or_the_upload() {
+        let features = [circle(1_000, "A"), circle(1_000, "B")];
+        let limits = |f, u| Limits {
+            max_feature_vertices: f,
+            max_upload_vertices: u,
+        };
+        assert_eq!(check_limits(&features, limits(2_000, 4_000)), Ok(2_002));
+        assert!(matches!(
+            check_limits(&features, limits(500, 4_000)),
+            Err(TooManyVertices::Feature { index: 0, .. })
+        ));
+        assert!(matches!(
+            check_limits(&features, limits(2_000, 1_500)),
+            Err(TooManyVertices::Upload { features: 2, .. })
+        ));
     }
 }
