@@ -133,7 +133,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         listener.local_addr()?,
         store.backend_name()
     );
-    axum::serve(listener, app)
+    // Protocol errors answered by hyper itself (414, 431, 400) come out as JSON too.
+    axum::serve(http::conn::JsonErrorsListener(listener), app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             // Live streams would otherwise hold the graceful shutdown open forever.
