@@ -97,7 +97,6 @@ pub struct NewReport {
 pub struct CaseView {
     /// The case.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub case: CaseRecord,
     /// Case number for people, e.g. AJ00000042.
     pub case_no: String,
