@@ -298,6 +298,15 @@ pub async fn upsert_unit(
         kind: UnitKind::from_str(&body.kind).map_err(|e| invalid(e.to_string()))?,
         parent_code: body.parent_code.filter(|p| !p.is_empty()),
     };
+    if let Some(parent) = &unit.parent_code
+        && state.store().get_unit(parent).await?.is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reference",
+            format!("上级单位不存在。The parent unit {parent:?} does not exist; create it first."),
+        ));
+    }
     state
         .store()
         .upsert_units(std::slice::from_ref(&unit), &req_id.audit(&auth.principal))

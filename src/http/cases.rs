@@ -537,13 +537,22 @@ fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<ListQuery, A
                 })?;
             let geom: geo::Geometry<f64> =
                 g.try_into().map_err(|e| bad(format!("polygon: {e}")))?;
-            match geom {
-                geo::Geometry::Polygon(p) => Ok(geo::MultiPolygon(vec![p])),
-                geo::Geometry::MultiPolygon(m) => Ok(m),
-                _ => Err(bad(
-                    "polygon must be a Polygon or MultiPolygon geometry".into()
-                )),
+            let area = match geom {
+                geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
+                geo::Geometry::MultiPolygon(m) => m,
+                _ => {
+                    return Err(bad(
+                        "polygon must be a Polygon or MultiPolygon geometry".into()
+                    ));
+                }
+            };
+            // A ring of fewer than four positions, a self-intersection or a hole outside its
+            // shell would select nothing, or not what was drawn: say so instead of answering [].
+            use geo::Validation;
+            if let Err(e) = area.check_validation() {
+                return Err(bad(format!("polygon is not a valid area: {e}")));
             }
+            Ok(area)
         })
         .transpose()?;
     let bbox = match (&polygon, bbox) {

@@ -162,16 +162,31 @@ fn add_error_answers(doc: &mut Value) {
             }
             answers.push(("408", "The request took too long: `request_timeout`."));
             if has_body {
-                answers.push(("413", "The body is larger than the server accepts: `payload_too_large`."));
-                answers.push(("415", "The body's Content-Type is not accepted here: `unsupported_media_type`."));
+                answers.push((
+                    "413",
+                    "The body is larger than the server accepts: `payload_too_large`.",
+                ));
+                answers.push((
+                    "415",
+                    "The body's Content-Type is not accepted here: `unsupported_media_type`.",
+                ));
             }
             if json_body {
-                answers.push(("422", "The JSON lacks a field or has a wrong type: `invalid_body`, `invalid_field`."));
+                answers.push((
+                    "422",
+                    "The JSON lacks a field or has a wrong type: `invalid_body`, `invalid_field`.",
+                ));
             }
             answers.push(("414", "The request URI is too long: `uri_too_long`."));
-            answers.push(("431", "The request headers are too large: `headers_too_large`."));
+            answers.push((
+                "431",
+                "The request headers are too large: `headers_too_large`.",
+            ));
             answers.push(("500", "An internal error, logged: `internal_error`."));
-            answers.push(("503", "The database is unavailable: `database_unavailable`; retry."));
+            answers.push((
+                "503",
+                "The database is unavailable: `database_unavailable`; retry.",
+            ));
             let responses = &mut op["responses"];
             for (status, description) in answers {
                 if responses.get(status).is_none() {
