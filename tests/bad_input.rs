@@ -116,9 +116,11 @@ async fn every_case_of_the_bad_input_corpus_gets_its_json_error_and_stores_nothi
     let all = std::env::var("WANGGE_BAD_INPUT_ALL").is_ok_and(|v| v == "1");
 
     // Small limits, so that the oversized cases stay small.
-    let mut settings = HttpSettings::default();
-    settings.max_body_bytes = 256 * 1024;
-    settings.assign_batch_max_bytes = 256 * 1024;
+    let mut settings = HttpSettings {
+        max_body_bytes: 256 * 1024,
+        assign_batch_max_bytes: 256 * 1024,
+        ..Default::default()
+    };
     settings.photos.max_bytes = 64 * 1024;
     let app = spawn_city_without_history(settings).await;
 
@@ -213,7 +215,7 @@ async fn every_case_of_the_bad_input_corpus_gets_its_json_error_and_stores_nothi
         if a.status.as_u16() != case.status
             || a.body["code"] != case.code.as_str()
             || !json_type
-            || !a.body["message"].as_str().is_some_and(|m| !m.is_empty())
+            || a.body["message"].as_str().is_none_or(str::is_empty)
         {
             failures.push(format!(
                 "{}: {} {} expected {} {}, got {} {}",
