@@ -140,12 +140,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store.backend_name()
     );
     let (signalled_tx, mut signalled) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        signalled_tx.send_replace(true);
-        // Live streams would otherwise hold the graceful shutdown open forever.
-        state.begin_shutdown();
-    });
+    let server = axum::serve(http::conn::JsonErrorsListener(listener), app).with_graceful_shutdown(
+        async move {
+            shutdown_signal().await;
+            signalled_tx.send_replace(true);
+            // Live streams would otherwise hold the graceful shutdown open forever.
+            state.begin_shutdown();
+        },
+    );
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     // The graceful shutdown waits for requests in flight; one validating a huge layer or
     // computing a large analysis is not waited for beyond the grace period. Returning drops the

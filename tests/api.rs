@@ -659,3 +659,109 @@ async fn a_layer_export_can_be_limited_to_a_bounding_box() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert_eq!(bad.body["code"], "invalid_bbox");
 }
+
+#[tokio::test]
+async fn the_openapi_document_puts_query_parameters_in_the_query_and_documents_every_error_answer()
+{
+    let app = spawn_app().await;
+    let doc = app.get("/api/openapi.json", None).await.body;
+    let mut operations = 0;
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("operations") {
+            operations += 1;
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                if p["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: {name} is declared in the path but is not in it"
+                    );
+                }
+            }
+            let responses = op["responses"].as_object().expect("responses");
+            let mut needed = vec!["408", "414", "431", "500", "503"];
+            if op.get("security").is_some() {
+                needed.extend(["401", "403"]);
+            }
+            if op.get("requestBody").is_some() {
+                needed.extend(["400", "413", "415"]);
+            }
+            if path.contains('{') {
+                needed.push("404");
+            }
+            for status in needed {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
+    assert!(operations > 50);
+    assert_eq!(
+        doc["paths"]["/api/layers"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["type"],
+        "array"
+    );
+    let schemas = &doc["components"]["schemas"];
+    let published: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .expect("the error codes")
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let known: Vec<&str> = wangge::http::error::ERROR_CODES
+        .iter()
+        .map(|(c, _, _)| *c)
+        .collect();
+    assert_eq!(published, known);
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
+    assert!(
+        schemas["ActionRequest"]["oneOf"]
+            .as_array()
+            .is_some_and(|v| v.len() == 12),
+        "the action request names its twelve actions"
+    );
+    assert!(
+        schemas["CaseRecord"]["properties"]["status"].is_object(),
+        "the case view is a typed schema"
+    );
+}
+
+#[tokio::test]
+async fn paging_parameters_out_of_range_are_refused_with_their_range_not_clamped() {
+    let app = spawn_app().await;
+    let token = app.login(Role::Admin).await;
+    for path in [
+        "/api/units?limit=-1",
+        "/api/units?limit=99999999999",
+        "/api/units?limit=0",
+        "/api/units?offset=-1",
+        "/api/events?limit=1001",
+        "/api/events?before_id=0",
+        "/api/cases?limit=1001",
+        "/api/cases?limit=abc",
+        "/api/cases/export?limit=10001",
+    ] {
+        let a = app.get(path, Some(&token)).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}: {}", a.text);
+        assert_eq!(a.body["code"], "invalid_parameter", "{path}");
+        let message = a.body["message"].as_str().unwrap();
+        assert!(
+            message.contains("from 1 to") || message.contains("from 0 to"),
+            "{path}: the message names the range: {message}"
+        );
+    }
+    for path in [
+        "/api/units?limit=1000&offset=0",
+        "/api/events?limit=1",
+        "/api/cases?limit=1000",
+        "/api/cases/export?limit=10000",
+    ] {
+        let a = app.get(path, Some(&token)).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text);
+    }
+}

@@ -297,3 +297,71 @@ async fn sigterm_during_a_long_validation_stops_the_process() {
     }
     let _ = request.join();
 }
+
+/// Sends `head` as it is (the request line and headers, without the final blank line) and
+/// reads the whole answer: (status, content type, body).
+fn raw_exchange(port: u16, head: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // The server may answer and close before it has read everything; the answer still counts.
+    let _ = s.write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes());
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = out.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head[9..12].parse().expect("status");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+#[tokio::test]
+async fn a_100_kb_uri_and_a_100_kb_header_get_json_errors_on_a_real_socket() {
+    let (server, _db) = start("127.0.0.1").await;
+    let long = "a".repeat(100 * 1024);
+    let cases = [
+        (
+            format!("GET /api/layers?x={long} HTTP/1.1\r\nHost: 127.0.0.1"),
+            414,
+            "uri_too_long",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {long}"),
+            431,
+            "headers_too_large",
+        ),
+        // Larger than hyper's own read buffer: refused by hyper before the router.
+        (
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}",
+                "b".repeat(500 * 1024)
+            ),
+            431,
+            "headers_too_large",
+        ),
+        (
+            "GE\u{1}T / HTTP/1.1\r\nHost: 127.0.0.1".to_owned(),
+            400,
+            "malformed_request",
+        ),
+    ];
+    for (head, status, code) in cases {
+        let (got, content_type, body) = raw_exchange(server.port, &head);
+        assert_eq!(got, status, "{}…: {body}", &head[..40]);
+        assert!(
+            content_type.starts_with("application/json"),
+            "{code}: {content_type}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).expect("a JSON body");
+        assert_eq!(v["code"], code, "{body}");
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // The service is still there.
+    assert_eq!(http(server.port, "GET", "/healthz", None).unwrap().0, 200);
+}

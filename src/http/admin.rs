@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::{AdminOnly, AdminOrHandler, AnyRole, Auth};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
+use super::limits;
 use crate::domain::codes::{AdminCode, CodeLevel};
 use crate::domain::identity::Role;
 use crate::domain::unit::{ResponsibleUnit, UnitKind};
@@ -236,13 +237,16 @@ impl From<ResponsibleUnit> for UnitView {
 
 /// Paging and filter of the unit list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnitQuery {
     /// Only this kind.
     pub kind: Option<String>,
-    /// Page size (1–1000, default 100).
-    pub limit: Option<i64>,
-    /// Offset.
-    pub offset: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// Rows to skip, 0–1000000 (default 0).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
+    pub offset: Option<String>,
 }
 
 /// Lists responsible units (any authenticated user).
@@ -263,8 +267,8 @@ pub async fn list_units(
         .store()
         .list_units(
             kind,
-            q.limit.unwrap_or(100).clamp(1, 1000),
-            q.offset.unwrap_or(0).max(0),
+            limits::LIMIT.parse(q.limit.as_deref(), 100)?,
+            limits::OFFSET.parse(q.offset.as_deref(), 0)?,
         )
         .await?;
     Ok(Json(units.into_iter().map(UnitView::from).collect()))
@@ -294,6 +298,15 @@ pub async fn upsert_unit(
         kind: UnitKind::from_str(&body.kind).map_err(|e| invalid(e.to_string()))?,
         parent_code: body.parent_code.filter(|p| !p.is_empty()),
     };
+    if let Some(parent) = &unit.parent_code
+        && state.store().get_unit(parent).await?.is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reference",
+            format!("上级单位不存在。The parent unit {parent:?} does not exist; create it first."),
+        ));
+    }
     state
         .store()
         .upsert_units(std::slice::from_ref(&unit), &req_id.audit(&auth.principal))
@@ -334,15 +347,18 @@ pub async fn unit_users(
 
 /// Filter of the audit log.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Entity type, e.g. `user`, `layer`.
     pub entity_type: Option<String>,
     /// Entity id.
     pub entity_id: Option<String>,
-    /// Only events older than this id (paging).
-    pub before_id: Option<i64>,
-    /// Page size (1–1000, default 100).
-    pub limit: Option<i64>,
+    /// Only events older than this id (paging), at least 1.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub before_id: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
 }
 
 /// An audit event on the wire.
@@ -398,8 +414,12 @@ pub async fn list_events(
         .list_events(&EventFilter {
             entity_type: q.entity_type,
             entity_id: q.entity_id,
-            before_id: q.before_id,
-            limit: q.limit.unwrap_or(100),
+            before_id: q
+                .before_id
+                .as_deref()
+                .map(|t| limits::BEFORE_ID.parse(Some(t), 0))
+                .transpose()?,
+            limit: limits::LIMIT.parse(q.limit.as_deref(), 100)?,
         })
         .await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))

@@ -88,6 +88,7 @@ fn parse_crs(crs: Option<&str>) -> Result<Crs, ApiError> {
 
 /// A point to assign.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PointQuery {
     /// Longitude (first), degrees.
     pub lon: f64,
@@ -132,6 +133,7 @@ pub async fn assign_point(
 
 /// Options of a batch.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BatchQuery {
     /// Coordinate system of every point: wgs84 (default), cgcs2000, gcj02, bd09.
     pub crs: Option<String>,

@@ -14,6 +14,7 @@ use super::AppState;
 use super::auth::{AdminOnly, AnyRole, Auth, Policy};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
+use super::limits;
 use crate::cases::{CaseError, Channel, DuplicateHint, HotlineOutcome, KeyScope, Report, case_no};
 use crate::domain::calendar::Light;
 use crate::domain::case::{Action, Status, WorkflowError};
@@ -96,7 +97,6 @@ pub struct NewReport {
 pub struct CaseView {
     /// The case.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub case: CaseRecord,
     /// Case number for people, e.g. AJ00000042.
     pub case_no: String,
@@ -274,6 +274,7 @@ pub async fn public_report(
 
 /// Follow-up query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FollowQuery {
     /// The follow token from the receipt.
     pub token: String,
@@ -417,6 +418,7 @@ pub async fn act(
 
 /// Case list filters (all optional, combined with AND).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CaseQuery {
     /// Status (verifying, collected, registered, dispatched, handling, fed_back, checked, closed, parked, voided, merged).
     pub status: Option<String>,
@@ -444,10 +446,13 @@ pub struct CaseQuery {
     pub to: Option<String>,
     /// `true`: only open cases past a deadline.
     pub overdue: Option<bool>,
-    /// Only cases with an id below this (paging; the `x-next-before-id` header of a full page).
-    pub before_id: Option<i64>,
-    /// Page size (1–1000, default 100; export up to 10000).
-    pub limit: Option<i64>,
+    /// Only cases with an id below this (paging; the `x-next-before-id` header of a full page);
+    /// at least 1.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub before_id: Option<String>,
+    /// Page size: 1–1000 (default 100); for the export 1–10000 (default 10000).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 10000)]
+    pub limit: Option<String>,
 }
 
 /// A parsed list query.
@@ -483,7 +488,7 @@ pub(crate) fn parse_status(text: Option<&str>) -> Result<Option<Status>, ApiErro
     .transpose()
 }
 
-fn parse_query(q: CaseQuery, max_limit: i64) -> Result<ListQuery, ApiError> {
+fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<ListQuery, ApiError> {
     let status = parse_status(q.status.as_deref())?;
     let bbox = q
         .bbox
@@ -527,13 +532,22 @@ fn parse_query(q: CaseQuery, max_limit: i64) -> Result<ListQuery, ApiError> {
                 })?;
             let geom: geo::Geometry<f64> =
                 g.try_into().map_err(|e| bad(format!("polygon: {e}")))?;
-            match geom {
-                geo::Geometry::Polygon(p) => Ok(geo::MultiPolygon(vec![p])),
-                geo::Geometry::MultiPolygon(m) => Ok(m),
-                _ => Err(bad(
-                    "polygon must be a Polygon or MultiPolygon geometry".into()
-                )),
+            let area = match geom {
+                geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
+                geo::Geometry::MultiPolygon(m) => m,
+                _ => {
+                    return Err(bad(
+                        "polygon must be a Polygon or MultiPolygon geometry".into()
+                    ));
+                }
+            };
+            // A ring of fewer than four positions, a self-intersection or a hole outside its
+            // shell would select nothing, or not what was drawn: say so instead of answering [].
+            use geo::Validation;
+            if let Err(e) = area.check_validation() {
+                return Err(bad(format!("polygon is not a valid area: {e}")));
             }
+            Ok(area)
         })
         .transpose()?;
     let bbox = match (&polygon, bbox) {
@@ -569,8 +583,12 @@ fn parse_query(q: CaseQuery, max_limit: i64) -> Result<ListQuery, ApiError> {
             from: parse_time("from", q.from.as_deref())?,
             to: parse_time("to", q.to.as_deref())?,
             overdue_at: q.overdue.unwrap_or(false).then(Utc::now),
-            before_id: q.before_id,
-            limit: q.limit.unwrap_or(100).clamp(1, max_limit),
+            before_id: q
+                .before_id
+                .as_deref()
+                .map(|t| limits::BEFORE_ID.parse(Some(t), 0))
+                .transpose()?,
+            limit: limit.0.parse(q.limit.as_deref(), limit.1)?,
         },
         polygon,
     })
@@ -620,7 +638,7 @@ pub async fn list_cases(
     _auth: Auth<AnyRole>,
     ApiQuery(q): ApiQuery<CaseQuery>,
 ) -> Result<Response, ApiError> {
-    let (cases, next) = run_query(&state, parse_query(q, 1000)?).await?;
+    let (cases, next) = run_query(&state, parse_query(q, (limits::LIMIT, 100))?).await?;
     let views: Vec<CaseView> = cases.into_iter().map(|c| view(&state, c)).collect();
     let mut res = Json(views).into_response();
     if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
@@ -631,6 +649,7 @@ pub async fn list_cases(
 
 /// Export format.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// geojson (default) or csv.
     pub format: Option<String>,
@@ -671,9 +690,7 @@ pub async fn export_cases(
     ApiQuery(q): ApiQuery<CaseQuery>,
     ApiQuery(e): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let mut q = q;
-    q.limit = Some(q.limit.unwrap_or(10_000));
-    let (cases, next) = run_query(&state, parse_query(q, 10_000)?).await?;
+    let (cases, next) = run_query(&state, parse_query(q, (limits::EXPORT_LIMIT, 10_000))?).await?;
     let views: Vec<CaseView> = cases.into_iter().map(|c| view(&state, c)).collect();
     let mut res = match e.format.as_deref().unwrap_or("geojson") {
         "geojson" => {
@@ -754,6 +771,7 @@ pub async fn export_cases(
 
 /// Hotline import options.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HotlineQuery {
     /// The coordinate system of rows without a crs column: wgs84, cgcs2000, gcj02, bd09.
     pub crs: Option<String>,

@@ -31,9 +31,262 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Every error code the service answers with: (code, HTTP status, meaning). Published in the
+/// OpenAPI document as the `ErrorCode` enum and in the README; a code not listed here trips a
+/// debug assertion, so the list cannot fall behind the code.
+pub const ERROR_CODES: &[(&str, u16, &str)] = &[
+    ("bad_request", 400, "the request was not understood"),
+    (
+        "malformed_request",
+        400,
+        "the request line or a header is not valid HTTP/1.1 (answered before routing)",
+    ),
+    (
+        "invalid_query",
+        400,
+        "a query parameter has the wrong type or an unknown value",
+    ),
+    (
+        "invalid_parameter",
+        400,
+        "a numeric parameter is out of its documented range",
+    ),
+    ("invalid_path", 400, "a path segment has the wrong type"),
+    (
+        "invalid_bbox",
+        400,
+        "bbox is not west,south,east,north in WGS84 degrees",
+    ),
+    (
+        "invalid_polygon",
+        400,
+        "polygon is not a GeoJSON Polygon or MultiPolygon",
+    ),
+    ("invalid_date", 400, "a date or instant could not be read"),
+    ("invalid_tile", 400, "z/x/y is not a tile"),
+    ("invalid_stage", 400, "stage is not before or after"),
+    (
+        "invalid_photo_id",
+        400,
+        "a photo id is not 64 lowercase hex digits",
+    ),
+    (
+        "invalid_last_event_id",
+        400,
+        "Last-Event-ID is not an event id",
+    ),
+    (
+        "invalid_text",
+        400,
+        "text contains NUL or another control character",
+    ),
+    ("malformed_json", 400, "the body is not JSON"),
+    ("malformed_body", 400, "the body could not be read as JSON"),
+    ("malformed_geojson", 400, "the body is not GeoJSON"),
+    (
+        "not_a_feature_collection",
+        400,
+        "the GeoJSON is not a FeatureCollection",
+    ),
+    (
+        "malformed_osm",
+        400,
+        "the body is not an OpenStreetMap PBF file",
+    ),
+    ("not_utf8", 400, "the body is not UTF-8 text"),
+    ("unreadable_input", 400, "the upload could not be read"),
+    ("unreadable_body", 400, "the body could not be read"),
+    (
+        "body_read_failed",
+        400,
+        "the body broke off while it was read",
+    ),
+    (
+        "invalid_upload",
+        400,
+        "an uploaded point set could not be read",
+    ),
+    ("missing_token", 401, "no bearer token"),
+    ("invalid_token", 401, "the token is not known"),
+    ("token_expired", 401, "the token has expired"),
+    (
+        "token_revoked",
+        401,
+        "the token was revoked (logout, lost device)",
+    ),
+    ("invalid_credentials", 401, "wrong name or password"),
+    ("account_disabled", 401, "the account is disabled"),
+    (
+        "demo_credentials_refused",
+        401,
+        "demo accounts are refused on this address",
+    ),
+    ("forbidden_role", 403, "the role may not do this"),
+    (
+        "out_of_scope",
+        403,
+        "the case, grid or unit lies outside the caller's scope",
+    ),
+    ("not_found", 404, "no such resource"),
+    (
+        "method_not_allowed",
+        405,
+        "the resource does not accept that method",
+    ),
+    ("request_timeout", 408, "the request took too long"),
+    (
+        "conflict",
+        409,
+        "the change conflicts with the stored state",
+    ),
+    (
+        "invalid_transition",
+        409,
+        "the workflow does not allow this action now",
+    ),
+    (
+        "request_pending",
+        409,
+        "a request already waits for approval",
+    ),
+    ("nothing_pending", 409, "no request waits for approval"),
+    (
+        "too_many_photos",
+        409,
+        "the stage already has the most photos allowed",
+    ),
+    ("case_closed", 409, "the case is closed"),
+    (
+        "idempotency_key_reused",
+        409,
+        "the idempotency key was used for a different body",
+    ),
+    (
+        "payload_too_large",
+        413,
+        "the body is larger than the server accepts",
+    ),
+    (
+        "photo_too_large",
+        413,
+        "the photo is larger than the server accepts",
+    ),
+    (
+        "batch_too_large",
+        413,
+        "the batch has more points or bytes than the server accepts",
+    ),
+    (
+        "too_large",
+        413,
+        "the analysis would need more cells, units or rows than allowed",
+    ),
+    ("uri_too_long", 414, "the request URI is too long"),
+    (
+        "unsupported_media_type",
+        415,
+        "the Content-Type is not accepted here",
+    ),
+    (
+        "content_type_mismatch",
+        415,
+        "the image bytes are not of the declared type",
+    ),
+    (
+        "invalid_body",
+        422,
+        "the JSON lacks a field or has a wrong type",
+    ),
+    ("invalid_field", 422, "a field's value is not accepted"),
+    (
+        "invalid_reference",
+        422,
+        "a referenced unit, user, grid or case does not exist",
+    ),
+    (
+        "invalid_category",
+        422,
+        "the category definition is not valid",
+    ),
+    ("unknown_category", 422, "no such category"),
+    (
+        "unknown_crs",
+        422,
+        "the coordinate system is not wgs84, cgcs2000, gcj02 or bd09",
+    ),
+    (
+        "swapped_coordinates",
+        422,
+        "latitude and longitude look swapped",
+    ),
+    ("outside_area", 422, "the point lies outside the city"),
+    (
+        "invalid_coordinate",
+        422,
+        "the coordinate is not a finite longitude/latitude",
+    ),
+    (
+        "no_data_on_date",
+        422,
+        "no jurisdiction data was valid on that date",
+    ),
+    (
+        "invalid_feature",
+        422,
+        "a GeoJSON feature is not valid for the layer",
+    ),
+    ("invalid_csv", 422, "a CSV row cannot be read"),
+    ("missing_columns", 422, "the CSV lacks required columns"),
+    (
+        "import_refused",
+        422,
+        "the import failed validation (the report lists why)",
+    ),
+    (
+        "empty_upload",
+        422,
+        "the upload is empty: an import never empties live data",
+    ),
+    (
+        "import_would_remove",
+        409,
+        "the import would remove more live features than allowed; repeat with confirm_removal=N",
+    ),
+    (
+        "too_many_vertices",
+        413,
+        "a feature or the upload has more vertices than the import limits",
+    ),
+    (
+        "cancelled",
+        503,
+        "the work was stopped (shutdown or the client left); retry",
+    ),
+    (
+        "no_points",
+        422,
+        "the uploaded point set has no usable point",
+    ),
+    (
+        "headers_too_large",
+        431,
+        "the request headers are too large",
+    ),
+    ("internal_error", 500, "an internal error (logged)"),
+    (
+        "database_unavailable",
+        503,
+        "the database is unavailable; retry",
+    ),
+];
+
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            ERROR_CODES.iter().any(|(c, _, _)| *c == code),
+            "error code {code:?} is not in ERROR_CODES (src/http/error.rs): add it there and to the README"
+        );
         Self {
             status,
             code,

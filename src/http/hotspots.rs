@@ -137,6 +137,7 @@ fn bad(m: impl Into<String>) -> ApiError {
 /// Filters, units, neighbours and method parameters shared by every hot spot endpoint; each
 /// endpoint reads the ones it needs.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HotspotQuery {
     /// Category codes, comma-separated (default all; for blindspots the 市容环境 sanitation categories).

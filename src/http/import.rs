@@ -105,6 +105,7 @@ fn parse_crs(crs: Option<&str>) -> Result<Option<Crs>, ApiError> {
 
 /// Options of a layer import.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LayerImportQuery {
     /// wgs84 (default), cgcs2000, gcj02 or bd09.
     pub crs: Option<String>,
@@ -200,6 +201,7 @@ pub async fn import_layer(
 
 /// Options of a basemap import.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CrsQuery {
     /// wgs84 (default), cgcs2000, gcj02 or bd09.
     pub crs: Option<String>,

@@ -25,6 +25,7 @@ pub async fn list_versions(
 
 /// Query of a layer export.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// The moment to answer for: a date (start of day, UTC+8) or an RFC 3339 instant. Current
     /// version when absent.

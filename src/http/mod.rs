@@ -5,12 +5,14 @@ pub mod admin;
 pub mod assign;
 pub mod auth;
 pub mod cases;
+pub mod conn;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod hotspots;
 pub mod import;
 pub mod layers;
+pub mod limits;
 pub mod openapi;
 pub mod photos;
 pub mod stream;
@@ -286,6 +288,7 @@ pub fn router(state: AppState) -> Router {
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(middleware::map_response(error::json_errors))
             .layer(CatchPanicLayer::new())
+            .layer(middleware::from_fn(limits::head_limits))
             .layer(middleware::from_fn(track_metrics))
             .layer(middleware::from_fn(extract::refuse_control_characters))
             .layer(CompressionLayer::new())

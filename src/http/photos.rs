@@ -37,6 +37,7 @@ impl Policy for PhotoAdders {
 
 /// The stage of an upload.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StageQuery {
     /// `before` (处置前) or `after` (处置后).
     pub stage: Option<String>,
@@ -44,6 +45,7 @@ pub struct StageQuery {
 
 /// A citizen's upload.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CitizenPhotoQuery {
     /// The follow token from the report's receipt.
     pub token: String,

@@ -210,6 +210,7 @@ async fn poll_once(
 
 /// Stream filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Only cases inside `w,s,e,n` (WGS84 degrees, longitude first).
     pub bbox: Option<String>,

@@ -106,6 +106,7 @@ pub async fn tile(
 
 /// Filters of the case tiles.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CaseTileQuery {
     /// Category code.
     pub category: Option<String>,

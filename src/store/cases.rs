@@ -41,7 +41,7 @@ pub struct CaseStep {
 }
 
 /// A stored case.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CaseRecord {
     /// Id.
     pub id: i64,
@@ -72,12 +72,14 @@ pub struct CaseRecord {
     /// Frontage.
     pub frontage_code: Option<String>,
     /// Status.
+    #[schema(value_type = String)]
     pub status: Status,
     /// The unit it is dispatched to.
     pub unit_code: Option<String>,
     /// The dispatch rule that fired.
     pub dispatch_rule: Option<String>,
     /// The owner chain the dispatch decision was made on.
+    #[schema(value_type = Option<Vec<Object>>)]
     pub owner_chain: Option<Vec<ChainLink>>,
     /// A unit answering with the main one (railway land: the street office).
     pub co_owner_unit: Option<String>,
@@ -96,8 +98,10 @@ pub struct CaseRecord {
     /// Reports merged into this case.
     pub linked_count: i64,
     /// Request waiting for approval.
+    #[schema(value_type = Option<String>)]
     pub pending_request: Option<RequestKind>,
     /// Status to resume to when parked.
+    #[schema(value_type = Option<String>)]
     pub parked_from: Option<Status>,
     /// Failed checks (返工).
     pub rework_count: i64,
