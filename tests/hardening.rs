@@ -76,19 +76,27 @@ async fn an_empty_or_shrinking_upload_never_wipes_live_data_unless_the_admin_nam
             assert_eq!(a.body["code"], "empty_upload", "{path}");
         }
     }
-    // An empty FeatureCollection would remove everything: refused, naming the count.
+    // An empty FeatureCollection is empty too.
     let empty = r#"{"type":"FeatureCollection","features":[]}"#;
+    for path in ["/api/import/basemap/road", "/api/import/layers/zone"] {
+        let a = post_raw(&app, path, Some(&admin), "application/geo+json", empty).await;
+        assert_eq!(a.body["code"], "empty_upload", "{path}: {}", a.text);
+    }
+    // A file that lost most of its features would remove them: refused, naming the count.
+    let road = json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+        "properties": {"name": "一条路", "class": "main"},
+        "geometry": {"type": "LineString", "coordinates": [[113.60, 34.74], [113.61, 34.74]]}}]});
     let a = post_raw(
         &app,
         "/api/import/basemap/road",
         Some(&admin),
         "application/geo+json",
-        empty,
+        road.to_string(),
     )
     .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text);
     assert_eq!(a.body["code"], "import_would_remove");
-    let road_count = before.0.to_string();
+    let road_count = (before.0 - 1).to_string();
     assert!(
         a.body["message"]
             .as_str()
@@ -97,22 +105,13 @@ async fn an_empty_or_shrinking_upload_never_wipes_live_data_unless_the_admin_nam
         "{}",
         a.text
     );
-    let a = post_raw(
-        &app,
-        "/api/import/layers/zone",
-        Some(&admin),
-        "application/geo+json",
-        empty,
-    )
-    .await;
-    assert_eq!(a.body["code"], "import_would_remove", "{}", a.text);
     // A wrong count is no confirmation.
     let a = post_raw(
         &app,
-        "/api/import/basemap/railway?confirm_removal=1",
+        "/api/import/basemap/road?confirm_removal=1",
         Some(&admin),
         "application/geo+json",
-        empty,
+        road.to_string(),
     )
     .await;
     assert_eq!(a.body["code"], "import_would_remove", "{}", a.text);
@@ -146,7 +145,8 @@ async fn an_empty_or_shrinking_upload_never_wipes_live_data_unless_the_admin_nam
         "{railway_after}"
     );
 
-    // Confirmed with the exact count, the admin may empty the zones on purpose.
+    // An empty FeatureCollection is refused even "confirmed"; a deliberate, smaller file with
+    // the exact count confirmed replaces the zones.
     let zones = before.2;
     let a = post_raw(
         &app,
@@ -156,8 +156,21 @@ async fn an_empty_or_shrinking_upload_never_wipes_live_data_unless_the_admin_nam
         empty,
     )
     .await;
+    assert_eq!(a.body["code"], "empty_upload", "{}", a.text);
+    let one = json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+        "properties": {"code": "zone-1", "name": "城中村", "kind": "urban_village"},
+        "geometry": {"type": "Polygon", "coordinates": [[[113.60, 34.74], [113.601, 34.74],
+            [113.601, 34.741], [113.60, 34.741], [113.60, 34.74]]]}}]});
+    let a = post_raw(
+        &app,
+        &format!("/api/import/layers/zone?confirm_removal={}", zones - 1),
+        Some(&admin),
+        "application/geo+json",
+        one.to_string(),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-    assert_eq!(counts(&app).await.2, 0);
+    assert_eq!(counts(&app).await.2, 1);
 }
 
 #[tokio::test]
@@ -287,8 +300,8 @@ async fn nul_and_control_characters_get_a_clear_4xx_and_store_nothing() {
         fc.to_string(),
     )
     .await;
-    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
-    assert_eq!(a.body["code"], "invalid_feature", "{}", a.text);
+    refused(&a, "a layer's feature name");
+    assert!(a.text.contains("feature #0"), "{}", a.text);
 
     // Only the two good submissions left a trace, and the service is healthy.
     let events_after = app.get("/api/events?limit=1000", Some(&admin)).await;

@@ -141,7 +141,12 @@ pub fn geojson_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Ho
                     "feature #{i} is not a Point"
                 )));
             };
-            let (lon, lat) = o.crs.to_wgs84(c[0], c[1]);
+            let &[x, y, ..] = c.as_slice() else {
+                return Err(HotspotError::BadInput(format!(
+                    "feature #{i}: a position needs two numbers (longitude, latitude)"
+                )));
+            };
+            let (lon, lat) = o.crs.to_wgs84(x, y);
             checked(lon, lat, i)?;
             let prop = |k: &str| {
                 f.properties

@@ -530,6 +530,11 @@ fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<ListQuery, A
                         "polygon must be a Polygon or MultiPolygon geometry".into()
                     )),
                 })?;
+            if !crate::import::geojson_layer::positions_complete(&g) {
+                return Err(bad(
+                    "polygon: every position needs two numbers (longitude, latitude)".into(),
+                ));
+            }
             let geom: geo::Geometry<f64> =
                 g.try_into().map_err(|e| bad(format!("polygon: {e}")))?;
             let area = match geom {

@@ -46,6 +46,7 @@ impl From<ImportError> for ApiError {
             },
             ImportError::Crs(_) => unprocessable("unknown_crs", &e),
             ImportError::Osm(_) => ApiError::bad_request("malformed_osm", e.to_string()),
+            ImportError::Text { .. } => ApiError::bad_request("invalid_text", e.to_string()),
             ImportError::Removal(Refusal::Empty) => unprocessable("empty_upload", &e),
             ImportError::Removal(Refusal::WouldRemove { .. }) => {
                 ApiError::new(StatusCode::CONFLICT, "import_would_remove", e.to_string())

@@ -33,11 +33,33 @@ fn collection(text: &str) -> Result<geojson::FeatureCollection, ImportError> {
     }
 }
 
+/// Whether every position has at least two numbers: the `geojson` crate's conversion indexes
+/// `[0]` and `[1]` unchecked and panics on `[113.6]` (found by `tests/fuzz.rs`).
+pub fn positions_complete(g: &geojson::Geometry) -> bool {
+    use geojson::GeometryValue as V;
+    let ok = |p: &geojson::Position| p.as_slice().len() >= 2;
+    match &g.value {
+        V::Point { coordinates } => ok(coordinates),
+        V::MultiPoint { coordinates } | V::LineString { coordinates } => coordinates.iter().all(ok),
+        V::MultiLineString { coordinates } | V::Polygon { coordinates } => {
+            coordinates.iter().flatten().all(ok)
+        }
+        V::MultiPolygon { coordinates } => coordinates.iter().flatten().flatten().all(ok),
+        V::GeometryCollection { geometries } => geometries.iter().all(positions_complete),
+    }
+}
+
 fn geometry(index: usize, f: &geojson::Feature) -> Result<geo::Geometry<f64>, ImportError> {
     let g = f.geometry.as_ref().ok_or_else(|| ImportError::BadFeature {
         index,
         message: "has no geometry".into(),
     })?;
+    if !positions_complete(g) {
+        return Err(ImportError::BadFeature {
+            index,
+            message: "a position has fewer than two numbers (longitude, latitude)".into(),
+        });
+    }
     geo::Geometry::<f64>::try_from(g).map_err(|e| ImportError::BadFeature {
         index,
         message: format!("geometry does not convert: {e}"),
@@ -121,9 +143,9 @@ fn check_props(index: usize, props: &Map<String, Value>) -> Result<(), ImportErr
     props.iter().try_for_each(|(k, v)| {
         crate::domain::text::check("a property name", k)
             .and_then(|()| crate::domain::text::check_json(&format!("property {k:?}"), v))
-            .map_err(|e| ImportError::BadFeature {
-                index,
-                message: e.to_string(),
+            .map_err(|source| ImportError::Text {
+                place: format!("feature #{index}"),
+                source,
             })
     })
 }

@@ -43,8 +43,9 @@ pub struct Replacement {
 /// Why the guard refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
-    /// Nothing in the upload and nothing live: there is nothing to publish.
-    #[error("the upload holds no features; nothing to import")]
+    /// Nothing in the upload: never published, confirmed or not (an admin who wants a layer
+    /// gone retires it with a smaller, deliberate file, not an empty one).
+    #[error("the upload holds no features; an import never empties live data")]
     Empty,
     /// The import would remove more than the allowed share, unconfirmed or confirmed with another
     /// count.
@@ -66,8 +67,7 @@ pub enum Refusal {
 /// Checks an import's replacements against the guard.
 pub fn check(sets: &[Replacement], guard: RemovalGuard) -> Result<(), Refusal> {
     let incoming: u64 = sets.iter().map(|s| s.incoming).sum();
-    let current: u64 = sets.iter().map(|s| s.current).sum();
-    if incoming == 0 && current == 0 {
+    if incoming == 0 {
         return Err(Refusal::Empty);
     }
     let over: Vec<&Replacement> = sets
@@ -116,11 +116,23 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_upload_over_live_data_needs_the_exact_count_confirmed() {
+    fn an_empty_upload_is_refused_even_when_confirmed() {
+        let confirmed = RemovalGuard {
+            confirmed: Some(2806),
+            ..RemovalGuard::default()
+        };
+        assert_eq!(
+            check(&[set("road", 2806, 0)], confirmed),
+            Err(Refusal::Empty)
+        );
+    }
+
+    #[test]
+    fn a_shrinking_upload_needs_the_exact_count_confirmed() {
         let sets = [
             set("road", 2806, 0),
             set("railway", 3, 0),
-            set("building", 0, 0),
+            set("building", 0, 10),
         ];
         let e = check(&sets, RemovalGuard::default()).unwrap_err();
         let Refusal::WouldRemove { removed, .. } = &e else {
@@ -141,7 +153,7 @@ mod tests {
     }
 
     #[test]
-    fn nothing_in_and_nothing_live_is_empty_and_small_changes_pass() {
+    fn nothing_in_is_empty_and_small_changes_pass() {
         assert_eq!(
             check(&[set("zone", 0, 0)], RemovalGuard::default()),
             Err(Refusal::Empty)

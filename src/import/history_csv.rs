@@ -57,7 +57,10 @@ pub fn parse_history_csv(
                 line: *line,
                 message,
             };
-            super::check_record(&headers, r).map_err(bad)?;
+            super::check_record(&headers, r).map_err(|source| ImportError::Text {
+                place: format!("CSV line {line}"),
+                source,
+            })?;
             let get = |i: usize| r.get(i).unwrap_or("");
             let num = |i: usize, what: &str| {
                 get(i)

@@ -127,8 +127,8 @@ pub fn parse_hotline_csv(
             ticket_no: (!ticket.is_empty()).then(|| ticket.to_owned()),
             message,
         };
-        if let Err(message) = super::check_record(&headers, &rec) {
-            errors.push(fail(message));
+        if let Err(e) = super::check_record(&headers, &rec) {
+            errors.push(fail(e.to_string()));
             continue;
         }
         if ticket.is_empty() || ticket.len() > 64 {

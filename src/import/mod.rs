@@ -32,7 +32,10 @@ pub(crate) fn csv_reader(
             message: e.to_string(),
         })?
         .clone();
-    check_record(&headers, &headers).map_err(|message| ImportError::BadCsv { line: 1, message })?;
+    check_record(&headers, &headers).map_err(|source| ImportError::Text {
+        place: "CSV line 1".into(),
+        source,
+    })?;
     Ok((reader, headers))
 }
 
@@ -41,12 +44,12 @@ pub(crate) fn csv_reader(
 pub(crate) fn check_record(
     headers: &csv::StringRecord,
     record: &csv::StringRecord,
-) -> Result<(), String> {
+) -> Result<(), crate::domain::text::ControlChar> {
     for (i, field) in record.iter().enumerate() {
         let column = headers
             .get(i)
             .map_or_else(|| format!("column {}", i + 1), |h| format!("column {h:?}"));
-        crate::domain::text::check(&column, field).map_err(|e| e.to_string())?;
+        crate::domain::text::check(&column, field)?;
     }
     Ok(())
 }
@@ -94,6 +97,14 @@ pub enum ImportError {
     /// The OpenStreetMap file could not be read.
     #[error("OpenStreetMap PBF: {0}")]
     Osm(String),
+    /// A text holds a control character (NUL and the like).
+    #[error("{place}: {source}")]
+    Text {
+        /// Where: "feature #3", "CSV line 7".
+        place: String,
+        /// The character and field.
+        source: crate::domain::text::ControlChar,
+    },
     /// The upload is empty, or would remove live data unconfirmed (see [`guard`]).
     #[error(transparent)]
     Removal(#[from] guard::Refusal),

@@ -211,14 +211,6 @@ pub async fn import_layer(
         features.len(),
         start.elapsed()
     ));
-    guard::check(
-        &[Replacement {
-            name: layer.to_string(),
-            current: store.current_feature_count(layer).await?,
-            incoming: features.len() as u64,
-        }],
-        options.removal,
-    )?;
     // Linear in the vertices, and before anything costlier: an oversized upload is refused
     // before its coordinates are converted or validated.
     validate::check_limits(&features, options.limits)?;
@@ -249,6 +241,17 @@ pub async fn import_layer(
         report.warnings
     ));
     let refused = report.refuses(options.accept_warnings);
+    if !refused {
+        // After the validation, so a broken file is reported for what is wrong with it first.
+        guard::check(
+            &[Replacement {
+                name: layer.to_string(),
+                current: store.current_feature_count(layer).await?,
+                incoming: features.len() as u64,
+            }],
+            options.removal,
+        )?;
+    }
     let published = if refused || options.dry_run {
         None
     } else {
@@ -290,6 +293,12 @@ pub async fn import_basemap(
     audit: &Audit,
 ) -> Result<usize, ImportError> {
     let mut features = geojson_layer::parse_basemap(kind, text)?;
+    let crs = crs.unwrap_or_default();
+    let area = plausible_area(store, crs).await?;
+    for (index, f) in features.iter_mut().enumerate() {
+        check_coords(&area, index, f.name.as_deref(), &f.geometry)?;
+        f.geometry = crs.geometry_to_wgs84(&f.geometry);
+    }
     guard::check(
         &[Replacement {
             name: format!("basemap {kind}"),
@@ -298,12 +307,6 @@ pub async fn import_basemap(
         }],
         removal,
     )?;
-    let crs = crs.unwrap_or_default();
-    let area = plausible_area(store, crs).await?;
-    for (index, f) in features.iter_mut().enumerate() {
-        check_coords(&area, index, f.name.as_deref(), &f.geometry)?;
-        f.geometry = crs.geometry_to_wgs84(&f.geometry);
-    }
     store.replace_basemap(&[(kind, &features)], audit).await?;
     Ok(features.len())
 }
@@ -365,6 +368,16 @@ pub async fn import_osm(
         extract.buildings.len(),
         start.elapsed()
     ));
+    let area = plausible_area(store, Crs::Wgs84).await?;
+    for (index, f) in extract
+        .roads
+        .iter()
+        .chain(&extract.railways)
+        .chain(&extract.buildings)
+        .enumerate()
+    {
+        check_coords(&area, index, f.name.as_deref(), &f.geometry)?;
+    }
     let mut sets = Vec::new();
     for (kind, incoming) in [
         ("road", &extract.roads),
@@ -378,16 +391,6 @@ pub async fn import_osm(
         });
     }
     guard::check(&sets, removal)?;
-    let area = plausible_area(store, Crs::Wgs84).await?;
-    for (index, f) in extract
-        .roads
-        .iter()
-        .chain(&extract.railways)
-        .chain(&extract.buildings)
-        .enumerate()
-    {
-        check_coords(&area, index, f.name.as_deref(), &f.geometry)?;
-    }
     store
         .replace_basemap(
             &[

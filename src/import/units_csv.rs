@@ -32,7 +32,10 @@ pub fn parse_units_csv(text: &str) -> Result<Vec<ResponsibleUnit>, ImportError> 
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: usize| record.get(i).unwrap_or("").to_owned();
         let bad = |message: String| ImportError::BadCsv { line, message };
-        super::check_record(&headers, &record).map_err(bad)?;
+        super::check_record(&headers, &record).map_err(|source| ImportError::Text {
+            place: format!("CSV line {line}"),
+            source,
+        })?;
         if field(code).is_empty() || field(name).is_empty() {
             return Err(bad("code and name must not be empty".into()));
         }
