@@ -118,6 +118,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             calendar,
             dispatch_rules,
             photos: config.photo_config(),
+            limits: config.limits.settings(),
+            stream_token_recheck: Duration::from_secs(config.index_poll_secs.max(1)),
         },
         engine,
     );
@@ -133,13 +135,17 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         listener.local_addr()?,
         store.backend_name()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Live streams would otherwise hold the graceful shutdown open forever.
-            state.begin_shutdown();
-        })
-        .await?;
+    // The peer address feeds the login and public-report throttles (`http::limits`).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Live streams would otherwise hold the graceful shutdown open forever.
+        state.begin_shutdown();
+    })
+    .await?;
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())

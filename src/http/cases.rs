@@ -243,7 +243,8 @@ pub struct Receipt {
 
 /// A citizen reports a problem (public). It goes to 核实 by the inspector of that grid.
 #[utoipa::path(post, path = "/api/public/reports", tag = "cases", request_body = NewReport,
-    responses((status = 201, body = Receipt), (status = 200, description = "a retry", body = Receipt), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Receipt), (status = 200, description = "a retry", body = Receipt), (status = 422, body = ErrorBody),
+        (status = 429, description = "too_many_reports (with Retry-After, seconds)", body = ErrorBody)))]
 pub async fn public_report(
     State(state): State<AppState>,
     req_id: RequestId,

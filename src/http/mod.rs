@@ -11,6 +11,7 @@ pub mod health;
 pub mod hotspots;
 pub mod import;
 pub mod layers;
+pub mod limits;
 pub mod openapi;
 pub mod photos;
 pub mod stream;
@@ -60,6 +61,10 @@ pub struct HttpSettings {
     pub dispatch_rules: crate::domain::dispatch::RuleTable,
     /// Case photos: folder and limits.
     pub photos: crate::photos::PhotoConfig,
+    /// Throttling of logins and the public channel.
+    pub limits: limits::LimitSettings,
+    /// How often a live case stream re-checks its token besides on revocation events.
+    pub stream_token_recheck: Duration,
 }
 
 impl Default for HttpSettings {
@@ -75,6 +80,8 @@ impl Default for HttpSettings {
             calendar: crate::domain::calendar::WorkCalendar::china_default(),
             dispatch_rules: crate::domain::dispatch::RuleTable::default(),
             photos: crate::photos::PhotoConfig::default(),
+            limits: limits::LimitSettings::default(),
+            stream_token_recheck: Duration::from_secs(5),
         }
     }
 }
@@ -95,6 +102,7 @@ struct Inner {
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     hotspots: hotspots::Cache,
+    limiter: limits::Limiter,
 }
 
 impl AppState {
@@ -108,6 +116,7 @@ impl AppState {
         );
         Self {
             inner: Arc::new(Inner {
+                limiter: limits::Limiter::new(settings.limits.clone()),
                 store,
                 photos: crate::photos::PhotoFiles::new(settings.photos.dir.clone()),
                 settings,
@@ -147,6 +156,10 @@ impl AppState {
     /// The jurisdiction data version the engine currently answers from.
     pub fn data_version(&self) -> i64 {
         self.inner.engine.current().version()
+    }
+    /// The login and public-channel throttles.
+    pub fn limiter(&self) -> &limits::Limiter {
+        &self.inner.limiter
     }
     /// The photo folder.
     pub fn photos(&self) -> &crate::photos::PhotoFiles {
@@ -198,11 +211,22 @@ pub fn router(state: AppState) -> Router {
             post(photos::add_case_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
         )
         .route("/cases/{id}/actions", post(cases::act))
-        .route("/public/reports", post(cases::public_report))
+        .route(
+            "/public/reports",
+            post(cases::public_report).layer(middleware::from_fn_with_state(
+                state.clone(),
+                limits::public_writes,
+            )),
+        )
         .route("/public/reports/{id}", get(cases::follow_report))
         .route(
             "/public/reports/{id}/photos",
-            post(photos::add_citizen_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
+            post(photos::add_citizen_photo)
+                .layer(DefaultBodyLimit::max(settings.photos.max_bytes))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    limits::public_writes,
+                )),
         )
         .route("/assign", get(assign::assign_point))
         .route("/assign/batch", post(assign::assign_batch))

@@ -302,7 +302,8 @@ pub async fn add_case_photo(
     params(("id" = i64, Path, description = "case id"), CitizenPhotoQuery),
     request_body(content = Vec<u8>, description = "the image bytes", content_type = "image/jpeg"),
     responses((status = 201, body = PhotoAdded), (status = 404, description = "no such report with this token", body = ErrorBody),
-        (status = 409, description = "case_closed, too_many_photos", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+        (status = 409, description = "case_closed, too_many_photos", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 429, description = "too_many_reports (with Retry-After, seconds)", body = ErrorBody)))]
 pub async fn add_citizen_photo(
     State(state): State<AppState>,
     req_id: RequestId,
