@@ -969,3 +969,77 @@ async fn requests_without_a_socket_share_one_fixed_key() {
         .await;
     assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+// --- security headers and health details (issue 11, item 12) -------------------------------------
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_authenticated_ones_are_not_stored() {
+    let app = spawn_app_with(HttpSettings {
+        web_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/web").into()),
+        ..HttpSettings::default()
+    })
+    .await;
+    let token = app.login(Role::Admin).await;
+    let page = app.get("/", None).await;
+    let me = app.get("/api/auth/me", Some(&token)).await;
+    let missing = app.get("/api/nothing-here", None).await;
+    let docs = app.get("/api/docs/", None).await;
+    for (what, a) in [
+        ("page", &page),
+        ("me", &me),
+        ("404", &missing),
+        ("docs", &docs),
+    ] {
+        let h = &a.headers;
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"),
+            "{what}: {csp}"
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{what}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{what}");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer", "{what}");
+    }
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(docs.status, StatusCode::OK);
+    assert_eq!(me.headers[header::CACHE_CONTROL], "no-store");
+    let refused = app.get("/api/users", Some("wg_not-a-token")).await;
+    assert_eq!(refused.headers[header::CACHE_CONTROL], "no-store");
+    assert!(
+        page.headers
+            .get(header::CACHE_CONTROL)
+            .is_none_or(|v| v != "no-store"),
+        "the public page may be cached"
+    );
+}
+
+#[tokio::test]
+async fn healthz_tells_the_public_a_code_and_an_operator_the_store_s_own_error() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let planner = app.login(Role::Planner).await;
+    app.db.store.close().await;
+    let detail = app.db.store.ping().await.unwrap_err().to_string();
+    assert!(!detail.is_empty());
+
+    let public = app.get("/healthz", None).await;
+    assert_eq!(public.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(public.body["database"]["reachable"], false);
+    assert_eq!(
+        public.body["database"]["error_code"],
+        "database_unavailable"
+    );
+    let said = public.body["database"]["error"].as_str().unwrap();
+    assert!(!said.is_empty() && !said.contains(&detail), "{said}");
+    let not_admin = app.get("/healthz", Some(&planner)).await;
+    assert!(!not_admin.text.contains(&detail), "{}", not_admin.text);
+
+    let operator = app.get("/healthz", Some(&admin)).await;
+    assert_eq!(operator.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(operator.body["database"]["error"], detail.as_str());
+    assert_eq!(
+        operator.body["database"]["error_code"],
+        "database_unavailable"
+    );
+}

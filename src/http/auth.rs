@@ -139,6 +139,9 @@ pub fn redact_access_token(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
 async fn authenticate<P: Policy>(state: &AppState, token: &str) -> Result<Auth<P>, ApiError> {
     let token_hash = security::token_hash(token);
     let lookup = check_token(state, &token_hash).await?;
+    if lookup.principal.role == Role::Admin {
+        state.operators().remember(&token_hash, lookup.expires_at);
+    }
     lookup.principal.require_role(P::ROLES)?;
     Ok(Auth {
         principal: lookup.principal,
@@ -324,6 +327,11 @@ async fn issue_token(
         .lookup_token(&security::token_hash(&token))
         .await?
         .ok_or_else(|| ApiError::internal("token vanished right after insert"))?;
+    if user.role == Role::Admin {
+        state
+            .operators()
+            .remember(&security::token_hash(&token), expires_at);
+    }
     Ok(Json(LoginResponse {
         token,
         token_type: "Bearer",
@@ -340,6 +348,7 @@ pub async fn logout(
     req_id: RequestId,
     auth: Auth<AnyRole>,
 ) -> Result<StatusCode, ApiError> {
+    state.operators().forget(&auth.token_hash);
     state
         .store()
         .revoke_token(&auth.token_hash, &req_id.audit(&auth.principal))

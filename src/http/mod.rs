@@ -14,6 +14,7 @@ pub mod layers;
 pub mod limits;
 pub mod openapi;
 pub mod photos;
+pub mod security;
 pub mod stream;
 pub mod tiles;
 
@@ -103,6 +104,7 @@ struct Inner {
     shutdown: tokio::sync::watch::Sender<bool>,
     hotspots: hotspots::Cache,
     limiter: limits::Limiter,
+    operators: security::OperatorTokens,
 }
 
 impl AppState {
@@ -117,6 +119,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 limiter: limits::Limiter::new(settings.limits.clone()),
+                operators: security::OperatorTokens::default(),
                 store,
                 photos: crate::photos::PhotoFiles::new(settings.photos.dir.clone()),
                 settings,
@@ -160,6 +163,10 @@ impl AppState {
     /// The login and public-channel throttles.
     pub fn limiter(&self) -> &limits::Limiter {
         &self.inner.limiter
+    }
+    /// Admin tokens seen valid recently (for `/healthz` details during an outage).
+    pub fn operators(&self) -> &security::OperatorTokens {
+        &self.inner.operators
     }
     /// The photo folder.
     pub fn photos(&self) -> &crate::photos::PhotoFiles {
@@ -298,6 +305,7 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), uri = %auth::redact_access_token(req.uri()), request_id = %id)
             }))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::from_fn(security::headers))
             .layer(middleware::map_response(error::json_errors))
             .layer(CatchPanicLayer::new())
             .layer(middleware::from_fn(track_metrics))
