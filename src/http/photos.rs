@@ -323,6 +323,7 @@ pub async fn add_case_photo(
             grid_code: case.grid_code.as_deref(),
             unit_code: case.unit_code.as_deref(),
             status: case.status,
+            reported_by: case.reported_by,
         },
         stage,
     )?;
