@@ -2,9 +2,11 @@
 //! per client address, with a lock that doubles on every repeat) and the public channel (citizen
 //! reports and photos, per client address and per follow token, as token buckets).
 //!
-//! State lives in process memory, in tables of at most [`LimitSettings::max_keys`] keys each
-//! (least recently used evicted first), so a flood of new addresses or names cannot grow it
-//! without bound. Each replica throttles on its own.
+//! State lives in process memory, in four tables of at most [`LimitSettings::max_keys`] keys
+//! each (least recently used evicted first), so a flood of new addresses or names cannot grow it
+//! without bound. Keys have a fixed size (addresses; 16 bytes of the SHA-256 of account names and
+//! follow tokens), about 100 bytes an entry with the table's links: 4 × 65,536 entries by
+//! default, about 26 MB at most. Each replica throttles on its own.
 //!
 //! The client address is the peer of the TCP connection; `X-Forwarded-For` is believed only
 //! when the peer is one of the configured trusted proxies.
@@ -228,7 +230,7 @@ impl<K: Hash + Eq + Clone, V> Table<K, V> {
 /// The throttles of one process.
 pub struct Limiter {
     settings: LimitSettings,
-    accounts: Table<String, Failures>,
+    accounts: Table<[u8; 16], Failures>,
     login_addresses: Table<IpAddr, Failures>,
     public_addresses: Table<IpAddr, Bucket>,
     follow_tokens: Table<[u8; 16], Bucket>,
@@ -272,6 +274,16 @@ impl IntoResponse for Limited {
     }
 }
 
+/// A fixed-size key for client text (account names, follow tokens): 16 bytes of its SHA-256, so
+/// every table entry has the same small size whatever the client sends.
+fn key_of(text: &str) -> [u8; 16] {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
 fn secs_until(now: u64, until: u64) -> u64 {
     until.saturating_sub(now).div_ceil(1000).max(1)
 }
@@ -279,7 +291,7 @@ fn secs_until(now: u64, until: u64) -> u64 {
 /// What [`Limiter::login_begin`] reserved, to settle once the password is checked.
 #[derive(Debug)]
 pub struct LoginAttempt {
-    account: String,
+    account: [u8; 16],
     address: IpAddr,
 }
 
@@ -306,7 +318,7 @@ impl Limiter {
     /// first means parallel guesses cannot all slip in before the first one fails.
     pub fn login_begin(&self, username: &str, address: IpAddr) -> Result<LoginAttempt, Limited> {
         let now = self.settings.clock.now_ms();
-        let account: String = username.trim().to_lowercase().chars().take(128).collect();
+        let account = key_of(&username.trim().to_lowercase());
         let address = address_key(address);
         let s = &self.settings;
         let step = |f: &mut Failures, max: u32| -> Result<(), u64> {
@@ -345,7 +357,7 @@ impl Limiter {
             retry_after_secs: secs_until(now, until),
         };
         self.accounts
-            .with(account.clone(), Failures::default, |f| {
+            .with(account, Failures::default, |f| {
                 step(f, s.login_failures_per_account)
             })
             .map_err(|until| refuse(until, "for this account"))?;
@@ -407,11 +419,8 @@ impl Limiter {
 
     /// One citizen photo upload with a follow token.
     pub fn follow_token_write(&self, token: &str) -> Result<(), Limited> {
-        use sha2::Digest;
         let now = self.settings.clock.now_ms();
-        let digest = sha2::Sha256::digest(token.as_bytes());
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest[..16]);
+        let key = key_of(token);
         let (burst, per_hour) = (self.settings.token_burst, self.settings.token_per_hour);
         self.follow_tokens
             .with(
