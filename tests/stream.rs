@@ -152,14 +152,13 @@ const QUIET: Duration = Duration::from_millis(1500);
 async fn a_subscriber_sees_a_case_created_and_acted_on_in_order_with_the_case_in_each_message() {
     let app = spawn_app().await;
     let planner = app.login(Role::Planner).await;
-    let inspector = app.login(Role::Inspector).await;
     let admin = app.login(Role::Admin).await;
     let (status, headers, mut stream) = open(&app, "/api/cases/stream", &[bearer(&planner)]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "text/event-stream");
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
 
-    let id = new_case(&app, &inspector, "s-1").await;
+    let id = new_case(&app, &admin, "s-1").await;
     let first = stream.next(WAIT).await.expect("the creation arrives");
     assert_eq!(first.event, "case");
     assert_eq!(first.data["event_id"], first.id);
@@ -213,14 +212,13 @@ async fn a_subscriber_sees_a_case_created_and_acted_on_in_order_with_the_case_in
 async fn resuming_with_last_event_id_delivers_exactly_the_missed_events_then_live_ones() {
     let app = spawn_app().await;
     let admin = app.login(Role::Admin).await;
-    let inspector = app.login(Role::Inspector).await;
     let (_, _, mut stream) = open(&app, "/api/cases/stream", &[bearer(&admin)]).await;
-    let a = new_case(&app, &inspector, "r-1").await;
+    let a = new_case(&app, &admin, "r-1").await;
     let seen = stream.next(WAIT).await.expect("the first case");
     drop(stream);
 
     // Missed while disconnected: a second case and two actions on the first.
-    let b = new_case(&app, &inspector, "r-2").await;
+    let b = new_case(&app, &admin, "r-2").await;
     act(&app, &admin, a, json!({"action": "register"})).await;
     act(
         &app,
@@ -260,7 +258,7 @@ async fn resuming_with_last_event_id_delivers_exactly_the_missed_events_then_liv
     assert!(missed.iter().all(|m| m.id > seen.id));
 
     // Then live, with no gap after the replay and no duplicate of it.
-    let c = new_case(&app, &inspector, "r-3").await;
+    let c = new_case(&app, &admin, "r-3").await;
     let live = resumed.drain(QUIET).await;
     assert_eq!(live.len(), 1, "{live:?}");
     assert_eq!(live[0].data["case_id"], c);
@@ -290,7 +288,7 @@ async fn a_stream_needs_a_token_which_may_come_as_access_token_for_this_endpoint
     assert_eq!(wrong.body["code"], "invalid_token");
 
     let token = app.login(Role::Dispatcher).await;
-    let inspector = app.login(Role::Inspector).await;
+    let admin = app.login(Role::Admin).await;
     let (status, headers, mut stream) = open(
         &app,
         &format!("/api/cases/stream?access_token={token}"),
@@ -341,7 +339,7 @@ async fn a_stream_needs_a_token_which_may_come_as_access_token_for_this_endpoint
         &[bearer(&token)],
     )
     .await;
-    let id = new_case(&app, &inspector, "a-1").await;
+    let id = new_case(&app, &admin, "a-1").await;
     assert_eq!(stream.next(WAIT).await.unwrap().data["case_id"], id);
     assert_eq!(inside.next(WAIT).await.unwrap().data["case_id"], id);
     assert!(outside.next(QUIET).await.is_none());

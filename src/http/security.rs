@@ -1,8 +1,8 @@
 //! Security headers of every answer, in one layer.
 //!
 //! - `Content-Security-Policy`: the map page and Swagger UI load scripts, styles, workers and
-//!   data only from this origin (MapLibre's workers may come from `blob:` URLs, its images and
-//!   Swagger UI's icons from `data:`); inline `style` attributes are allowed (the page sets
+//!   data only from this origin (MapLibre's workers may come from `blob:` URLs; it fetches images
+//!   such as the planner's heat image from `data:` URLs, and Swagger UI's icons are `data:`); inline `style` attributes are allowed (the page sets
 //!   colours in generated markup), inline scripts and `eval` are not. `frame-ancestors 'none'`
 //!   and `X-Frame-Options: DENY` forbid framing (clickjacking). An answer that brings its own
 //!   policy (photos: `sandbox`) keeps it.
@@ -19,7 +19,7 @@ use axum::response::Response;
 /// The policy of every answer that does not set its own.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      worker-src 'self' blob:; child-src 'self' blob:; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' data: blob:; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The layer: adds the headers after the handler (and every other layer) answered.
