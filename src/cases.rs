@@ -23,6 +23,10 @@ use crate::store::{Audit, CaseRecord, CaseStep, NewCase, Store, StoreError};
 pub enum Channel {
     /// The grid's inspector (监督员): no on-site verification needed.
     Inspector,
+    /// An inspector's report outside the grids they patrol (seen on the way home, say): it is
+    /// taken, but goes to 核实 by that grid's inspector like a hotline report, and `register` is
+    /// ignored — an inspector vouches only for their own grids.
+    InspectorElsewhere,
     /// The 12345 hotline, entered by an intake clerk or imported: starts in 核实.
     Hotline,
     /// A citizen through the public API: starts in 核实.
@@ -33,7 +37,7 @@ impl Channel {
     /// The stored source name.
     pub fn source(self) -> &'static str {
         match self {
-            Channel::Inspector => "inspector",
+            Channel::Inspector | Channel::InspectorElsewhere => "inspector",
             Channel::Hotline => "hotline_12345",
             Channel::Citizen => "citizen",
         }
@@ -297,7 +301,9 @@ impl CaseService {
             status: match channel {
                 Channel::Inspector if report.register_now => Status::Registered,
                 Channel::Inspector => Status::Collected,
-                Channel::Hotline | Channel::Citizen => Status::Verifying,
+                Channel::Hotline | Channel::Citizen | Channel::InspectorElsewhere => {
+                    Status::Verifying
+                }
             },
             reported_by: report.reported_by,
             reported_at,
@@ -355,6 +361,26 @@ impl CaseService {
             created,
             duplicates: if created { duplicates } else { Vec::new() },
             follow_token,
+        })
+    }
+
+    /// The channel of a staff member's report: an intake clerk enters hotline calls; an inspector
+    /// reports on their own grids, or elsewhere (to 核实, see [`Channel::InspectorElsewhere`]);
+    /// an admin reports anywhere as an inspector.
+    pub fn staff_channel(&self, who: &Principal, report: &Report) -> Result<Channel, CaseError> {
+        if who.role == crate::domain::identity::Role::IntakeClerk {
+            return Ok(Channel::Hotline);
+        }
+        let index = self.engine.current();
+        let (lon, lat) = self
+            .engine
+            .to_wgs84(&index, report.lon, report.lat, report.crs)
+            .map_err(AssignError::from)?;
+        let grid = index.assign(lon, lat, report.crs, None).grid;
+        Ok(if who.patrols(grid.as_ref().map(|g| g.code.as_str())) {
+            Channel::Inspector
+        } else {
+            Channel::InspectorElsewhere
         })
     }
 

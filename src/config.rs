@@ -107,6 +107,73 @@ pub struct ServeConfig {
     /// Most photos per case and stage (before / after).
     #[arg(long, env = "WANGGE_PHOTO_MAX_PER_STAGE", default_value_t = 6)]
     pub photo_max_per_stage: u32,
+    /// Throttling of logins and public reports.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Throttling of logins and of the public channel (see `http::limits`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Failed logins of one account before it is locked.
+    #[arg(long, env = "WANGGE_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// Failed logins from one client address before it is locked.
+    #[arg(
+        long,
+        env = "WANGGE_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 20
+    )]
+    pub login_max_failures_per_address: u32,
+    /// Seconds after which failed logins (and past locks) are forgotten.
+    #[arg(long, env = "WANGGE_LOGIN_WINDOW_SECS", default_value_t = 900)]
+    pub login_window_secs: u64,
+    /// Seconds of the first lock; every further lock within the window doubles it.
+    #[arg(long, env = "WANGGE_LOGIN_LOCK_SECS", default_value_t = 60)]
+    pub login_lock_secs: u64,
+    /// Longest lock, seconds.
+    #[arg(long, env = "WANGGE_LOGIN_LOCK_MAX_SECS", default_value_t = 3600)]
+    pub login_lock_max_secs: u64,
+    /// Public reports and citizen photos one client address may send at once.
+    #[arg(long, env = "WANGGE_PUBLIC_BURST", default_value_t = 20)]
+    pub public_burst: u32,
+    /// Public reports and citizen photos per hour a client address regains.
+    #[arg(long, env = "WANGGE_PUBLIC_PER_HOUR", default_value_t = 60)]
+    pub public_per_hour: u32,
+    /// Citizen photo uploads one follow token may send at once.
+    #[arg(long, env = "WANGGE_FOLLOW_TOKEN_BURST", default_value_t = 10)]
+    pub follow_token_burst: u32,
+    /// Citizen photo uploads per hour a follow token regains.
+    #[arg(long, env = "WANGGE_FOLLOW_TOKEN_PER_HOUR", default_value_t = 20)]
+    pub follow_token_per_hour: u32,
+    /// Most keys (accounts, addresses, tokens) each throttle table tracks.
+    #[arg(long, env = "WANGGE_RATE_LIMIT_MAX_KEYS", default_value_t = 65_536)]
+    pub rate_limit_max_keys: usize,
+    /// Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is
+    /// believed for the client address.
+    #[arg(long, env = "WANGGE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::http::throttle::IpNet>,
+}
+
+impl LimitArgs {
+    /// The limiter settings.
+    pub fn settings(&self) -> crate::http::throttle::LimitSettings {
+        use std::time::Duration;
+        crate::http::throttle::LimitSettings {
+            login_failures_per_account: self.login_max_failures.max(1),
+            login_failures_per_address: self.login_max_failures_per_address.max(1),
+            login_window: Duration::from_secs(self.login_window_secs),
+            login_lock: Duration::from_secs(self.login_lock_secs),
+            login_lock_max: Duration::from_secs(self.login_lock_max_secs),
+            public_burst: self.public_burst,
+            public_per_hour: self.public_per_hour,
+            token_burst: self.follow_token_burst,
+            token_per_hour: self.follow_token_per_hour,
+            max_keys: self.rate_limit_max_keys.max(1),
+            trusted_proxies: self.trusted_proxies.clone(),
+            clock: crate::http::throttle::Clock::default(),
+        }
+    }
 }
 
 impl ServeConfig {

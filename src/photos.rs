@@ -55,7 +55,13 @@ impl PhotoConfig {
 #[derive(Debug, Clone)]
 pub struct PhotoFiles {
     root: PathBuf,
+    /// Uploads of one hash take turns in this process (striped by hash), so that removing the
+    /// file of a refused upload never races another upload of the same bytes.
+    turns: std::sync::Arc<[tokio::sync::Mutex<()>]>,
 }
+
+/// Lock stripes of [`PhotoFiles::turn`].
+const STRIPES: usize = 64;
 
 /// What [`PhotoFiles::put`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +77,29 @@ static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 impl PhotoFiles {
     /// A photo folder at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            turns: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+
+    /// Waits for this process's turn with `hash`: hold it from [`PhotoFiles::put`] until the
+    /// database answered, and through [`PhotoFiles::remove`] when it refused.
+    pub async fn turn(&self, hash: PhotoHash) -> tokio::sync::MutexGuard<'_, ()> {
+        let hex = hash.to_hex();
+        let stripe = usize::from_str_radix(&hex[..2], 16).unwrap_or_default();
+        self.turns[stripe % STRIPES].lock().await
+    }
+
+    /// Removes the file of a photo (no row refers to it: a refused upload); the folder is
+    /// fsynced so the removal is durable. Missing already is fine. Blocking.
+    pub fn remove(&self, hash: PhotoHash) -> io::Result<()> {
+        let path = self.path(hash);
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(path.parent().unwrap_or(&self.root)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The folder.

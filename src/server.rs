@@ -124,6 +124,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 max_upload_vertices: config.max_upload_vertices,
             },
             hotspot_cache_bytes: config.hotspot_cache_bytes,
+            limits: config.limits.settings(),
+            stream_token_recheck: Duration::from_secs(config.index_poll_secs.max(1)),
         },
         engine,
     );
@@ -140,14 +142,16 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store.backend_name()
     );
     let (signalled_tx, mut signalled) = tokio::sync::watch::channel(false);
-    let server = axum::serve(http::conn::JsonErrorsListener(listener), app).with_graceful_shutdown(
-        async move {
-            shutdown_signal().await;
-            signalled_tx.send_replace(true);
-            // Live streams would otherwise hold the graceful shutdown open forever.
-            state.begin_shutdown();
-        },
-    );
+    let server = axum::serve(
+        http::conn::JsonErrorsListener(listener),
+        app.into_make_service_with_connect_info::<http::conn::Peer>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled_tx.send_replace(true);
+        // Live streams would otherwise hold the graceful shutdown open forever.
+        state.begin_shutdown();
+    });
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     // The graceful shutdown waits for requests in flight; one validating a huge layer or
     // computing a large analysis is not waited for beyond the grace period. Returning drops the

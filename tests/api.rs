@@ -765,3 +765,387 @@ async fn paging_parameters_out_of_range_are_refused_with_their_range_not_clamped
         assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text);
     }
 }
+
+// --- throttling (issue 11, item 7) ---------------------------------------------------------------
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use wangge::http::throttle::{Clock, LimitSettings};
+
+/// A JSON request as if sent from `peer` over a socket (the router alone has no ConnectInfo).
+fn from_peer(peer: &str, method: Method, uri: &str, body: Value) -> Request<Body> {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let addr: SocketAddr = peer.parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(addr));
+    req
+}
+
+fn login_body(username: &str, password: &str) -> Value {
+    json!({"username": username, "password": password})
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_until_the_lock_passes_even_for_the_right_password() {
+    let clock = Clock::manual();
+    let app = spawn_app_with(HttpSettings {
+        limits: LimitSettings {
+            login_failures_per_account: 3,
+            clock: clock.clone(),
+            ..LimitSettings::default()
+        },
+        ..HttpSettings::default()
+    })
+    .await;
+    let peer = "198.51.100.7:4000";
+    for _ in 0..3 {
+        let a = app
+            .request(from_peer(
+                peer,
+                Method::POST,
+                "/api/auth/login",
+                login_body("demo_admin", "guess"),
+            ))
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text);
+        assert_eq!(a.body["code"], "invalid_credentials");
+    }
+    let right = || {
+        from_peer(
+            peer,
+            Method::POST,
+            "/api/auth/login",
+            login_body("demo_admin", wangge::demo::DEMO_PASSWORD),
+        )
+    };
+    let locked = app.request(right()).await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        locked.text
+    );
+    assert_eq!(locked.body["code"], "too_many_login_attempts");
+    assert!(locked.body["message"].as_str().unwrap().contains("60"));
+    assert_eq!(locked.headers[header::RETRY_AFTER], "60");
+    // The account name is matched without case: another spelling is the same account.
+    let a = app
+        .request(from_peer(
+            peer,
+            Method::POST,
+            "/api/auth/login",
+            login_body("DEMO_ADMIN", "x"),
+        ))
+        .await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another account from the same address is not locked.
+    let other = app
+        .request(from_peer(
+            peer,
+            Method::POST,
+            "/api/auth/login",
+            login_body("demo_planner", wangge::demo::DEMO_PASSWORD),
+        ))
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(app.request(right()).await.headers[header::RETRY_AFTER], "1");
+    clock.advance(Duration::from_secs(1));
+    let a = app.request(right()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    // The success started the account afresh: three more failures before the next lock.
+    for _ in 0..3 {
+        let a = app
+            .request(from_peer(
+                peer,
+                Method::POST,
+                "/api/auth/login",
+                login_body("demo_admin", "guess"),
+            ))
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        app.request(right()).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_second_lock_within_the_window_lasts_twice_as_long() {
+    let clock = Clock::manual();
+    let app = spawn_app_with(HttpSettings {
+        limits: LimitSettings {
+            login_failures_per_account: 2,
+            clock: clock.clone(),
+            ..LimitSettings::default()
+        },
+        ..HttpSettings::default()
+    })
+    .await;
+    let wrong = || {
+        from_peer(
+            "198.51.100.8:1",
+            Method::POST,
+            "/api/auth/login",
+            login_body("demo_clerk", "guess"),
+        )
+    };
+    for round in [60, 120, 240] {
+        for _ in 0..2 {
+            assert_eq!(app.request(wrong()).await.status, StatusCode::UNAUTHORIZED);
+        }
+        let a = app.request(wrong()).await;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(a.headers[header::RETRY_AFTER], round.to_string().as_str());
+        clock.advance(Duration::from_secs(round));
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_address_lock_that_address_and_no_other() {
+    let clock = Clock::manual();
+    let app = spawn_app_with(HttpSettings {
+        limits: LimitSettings {
+            login_failures_per_address: 4,
+            clock,
+            ..LimitSettings::default()
+        },
+        ..HttpSettings::default()
+    })
+    .await;
+    // One guess each at many accounts: no account reaches its limit, the address does.
+    for name in ["a1", "a2", "a3", "a4"] {
+        let a = app
+            .request(from_peer(
+                "203.0.113.5:1",
+                Method::POST,
+                "/api/auth/login",
+                login_body(name, "x"),
+            ))
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    let good = |peer: &str| {
+        from_peer(
+            peer,
+            Method::POST,
+            "/api/auth/login",
+            login_body("demo_admin", wangge::demo::DEMO_PASSWORD),
+        )
+    };
+    let a = app.request(good("203.0.113.5:2")).await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.text);
+    assert!(a.headers.contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        app.request(good("203.0.113.6:1")).await.status,
+        StatusCode::OK
+    );
+}
+
+/// A citizen's report at the centre of the fixture city's first district.
+async fn citizen_report(app: &common::TestApp, key: &str) -> Value {
+    use geo::InteriorPoint;
+    let d = app
+        .db
+        .store
+        .features_at(wangge::domain::jurisdiction::Layer::District, None)
+        .await
+        .unwrap();
+    let p = d[0].feature.geometry.interior_point().unwrap();
+    json!({"idempotency_key": key, "category": "0401", "description": "私搭乱建", "lon": p.x(), "lat": p.y(), "crs": "wgs84"})
+}
+
+#[tokio::test]
+async fn public_reports_are_throttled_per_address_and_another_address_is_not_affected() {
+    let clock = Clock::manual();
+    let app = spawn_app_with(HttpSettings {
+        limits: LimitSettings {
+            public_burst: 3,
+            public_per_hour: 60,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            clock: clock.clone(),
+            ..LimitSettings::default()
+        },
+        ..HttpSettings::default()
+    })
+    .await;
+    let report =
+        |peer: &str, body: Value| from_peer(peer, Method::POST, "/api/public/reports", body);
+    for i in 0..3 {
+        let key = format!("r-{i}");
+        let a = app
+            .request(report("192.0.2.1:9", citizen_report(&app, &key).await))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    }
+    let refused = app
+        .request(report("192.0.2.1:10", citizen_report(&app, "r-3").await))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text
+    );
+    assert_eq!(refused.body["code"], "too_many_reports");
+    assert_eq!(refused.headers[header::RETRY_AFTER], "60");
+    assert!(
+        app.db
+            .store
+            .list_cases(&wangge::store::CaseFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len()
+            == 3,
+        "the refused report stored nothing"
+    );
+    // Another address still reports; a forged X-Forwarded-For from an untrusted peer changes
+    // nothing, from a trusted proxy it names the client.
+    let a = app
+        .request(report("192.0.2.2:9", citizen_report(&app, "r-4").await))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let mut forged = report("192.0.2.1:11", citizen_report(&app, "r-5").await);
+    forged
+        .headers_mut()
+        .insert("x-forwarded-for", "192.0.2.99".parse().unwrap());
+    assert_eq!(
+        app.request(forged).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let mut proxied = report("10.1.2.3:80", citizen_report(&app, "r-6").await);
+    proxied
+        .headers_mut()
+        .insert("x-forwarded-for", "192.0.2.99".parse().unwrap());
+    assert_eq!(app.request(proxied).await.status, StatusCode::CREATED);
+    let mut proxied = report("10.1.2.3:80", citizen_report(&app, "r-7").await);
+    proxied
+        .headers_mut()
+        .insert("x-forwarded-for", "192.0.2.1".parse().unwrap());
+    assert_eq!(
+        app.request(proxied).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The bucket refills: one report a minute.
+    clock.advance(Duration::from_secs(60));
+    let a = app
+        .request(report("192.0.2.1:12", citizen_report(&app, "r-8").await))
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+}
+
+#[tokio::test]
+async fn requests_without_a_socket_share_one_fixed_key() {
+    let app = spawn_app_with(HttpSettings {
+        limits: LimitSettings {
+            public_burst: 1,
+            clock: Clock::manual(),
+            ..LimitSettings::default()
+        },
+        ..HttpSettings::default()
+    })
+    .await;
+    let first = app
+        .call(
+            Method::POST,
+            "/api/public/reports",
+            None,
+            Some(citizen_report(&app, "s-1").await),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    let second = app
+        .call(
+            Method::POST,
+            "/api/public/reports",
+            None,
+            Some(citizen_report(&app, "s-2").await),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+// --- security headers and health details (issue 11, item 12) -------------------------------------
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers_and_authenticated_ones_are_not_stored() {
+    let app = spawn_app_with(HttpSettings {
+        web_dir: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/web").into()),
+        ..HttpSettings::default()
+    })
+    .await;
+    let token = app.login(Role::Admin).await;
+    let page = app.get("/", None).await;
+    let me = app.get("/api/auth/me", Some(&token)).await;
+    let missing = app.get("/api/nothing-here", None).await;
+    let docs = app.get("/api/docs/", None).await;
+    for (what, a) in [
+        ("page", &page),
+        ("me", &me),
+        ("404", &missing),
+        ("docs", &docs),
+    ] {
+        let h = &a.headers;
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"),
+            "{what}: {csp}"
+        );
+        assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{what}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{what}");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer", "{what}");
+    }
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(docs.status, StatusCode::OK);
+    assert_eq!(me.headers[header::CACHE_CONTROL], "no-store");
+    let refused = app.get("/api/users", Some("wg_not-a-token")).await;
+    assert_eq!(refused.headers[header::CACHE_CONTROL], "no-store");
+    assert!(
+        page.headers
+            .get(header::CACHE_CONTROL)
+            .is_none_or(|v| v != "no-store"),
+        "the public page may be cached"
+    );
+}
+
+#[tokio::test]
+async fn healthz_tells_the_public_a_code_and_an_operator_the_store_s_own_error() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let planner = app.login(Role::Planner).await;
+    app.db.store.close().await;
+    let detail = app.db.store.ping().await.unwrap_err().to_string();
+    assert!(!detail.is_empty());
+
+    let public = app.get("/healthz", None).await;
+    assert_eq!(public.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(public.body["database"]["reachable"], false);
+    assert_eq!(
+        public.body["database"]["error_code"],
+        "database_unavailable"
+    );
+    let said = public.body["database"]["error"].as_str().unwrap();
+    assert!(!said.is_empty() && !said.contains(&detail), "{said}");
+    let not_admin = app.get("/healthz", Some(&planner)).await;
+    assert!(!not_admin.text.contains(&detail), "{}", not_admin.text);
+
+    let operator = app.get("/healthz", Some(&admin)).await;
+    assert_eq!(operator.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(operator.body["database"]["error"], detail.as_str());
+    assert_eq!(
+        operator.body["database"]["error_code"],
+        "database_unavailable"
+    );
+}

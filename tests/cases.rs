@@ -522,7 +522,9 @@ async fn duplicates_are_merged_or_suggested_per_category_and_counted_on_the_case
     let far = app
         .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "d-3", "category": "0102", "description": "渣土", "lon": lon, "lat": lat + 300.0 / 111_000.0, "crs": "wgs84"})))
         .await;
-    assert_eq!(far.body["status"], "collected");
+    assert_eq!(far.status, StatusCode::CREATED, "{}", far.text);
+    assert_ne!(far.body["status"], "merged");
+    assert!(far.body["linked_to"].is_null());
 
     // An illegal structure (私搭乱建) is only suggested: the clerk decides and links.
     let v1 = app
@@ -916,4 +918,50 @@ async fn live_cases_come_as_vector_tiles_clustered_at_city_zoom_and_pinned_at_st
     assert!(bytes.is_empty(), "no closed case there");
     let (status, _) = tile_bytes(&app, "/tiles/cases/99/0/0.mvt", Some(&ti)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_inspector_s_report_outside_their_grids_goes_to_that_grid_s_verification_and_is_not_registered()
+ {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let grids = app.db.store.features_at(Layer::Grid, None).await.unwrap();
+    let (own, elsewhere) = (&grids[0].feature, &grids[100].feature);
+    let p = elsewhere.geometry.interior_point().unwrap();
+    let ti = inspector_of(&app, &own.code).await;
+    let r = submit(&app, &ti, report("away-1", "0401", p.x(), p.y())).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["status"], "verifying", "not registered: {}", r.text);
+    assert_eq!(r.body["source"], "inspector");
+    assert_eq!(r.body["grid_code"], elsewhere.code.as_str());
+    assert!(r.body["unit_code"].is_null(), "not dispatched: {}", r.text);
+    assert_eq!(r.body["notice"]["code"], "outside_patrol_grids");
+    assert!(
+        r.body["notice"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("register was ignored")
+    );
+    let id = r.body["id"].as_i64().unwrap();
+    // The reporter cannot verify it; that grid's inspector does.
+    let verify = json!({"action": "verify", "confirmed": true});
+    assert_eq!(
+        act(&app, &ti, id, verify.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let there = inspector_of(&app, &elsewhere.code).await;
+    let v = act(&app, &there, id, verify).await;
+    assert_eq!(v.status, StatusCode::OK, "{}", v.text);
+    assert_eq!(v.body["status"], "collected");
+
+    // On the own grid the same report is registered and dispatched at once, with no notice.
+    let q = own.geometry.interior_point().unwrap();
+    let home = submit(&app, &ti, report("home-1", "0401", q.x(), q.y())).await;
+    assert_eq!(home.status, StatusCode::CREATED, "{}", home.text);
+    assert_eq!(home.body["status"], "dispatched", "{}", home.text);
+    assert!(home.body.get("notice").is_none());
+    // An admin reports and registers anywhere.
+    let admin = app.login(Role::Admin).await;
+    let a = submit(&app, &admin, report("admin-1", "0401", p.x() + 1e-5, p.y())).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.body["status"], "dispatched", "{}", a.text);
 }

@@ -674,3 +674,86 @@ async fn measure_photo_upload_throughput() {
         );
     }
 }
+
+/// Photo files on disk (not temp files).
+fn photo_files(app: &TestApp) -> Vec<PathBuf> {
+    files_under(&app.state.settings().photos.dir)
+        .into_iter()
+        .filter(|f| !f.to_string_lossy().contains(".tmp"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_uploads_past_the_limit_leave_no_file_without_a_row() {
+    let mut settings = HttpSettings::default();
+    settings.photos.max_per_stage = 2;
+    let app = spawn_city_without_history(settings).await;
+    let clerk = app.login(Role::IntakeClerk).await;
+    let (id, _) = citizen_case(&app, 0, "race-1").await;
+    let path = format!("/api/cases/{id}/photos?stage=before");
+    for round in 0..3u8 {
+        let racers = (0..8u8).map(|i| {
+            let app = &app;
+            let path = &path;
+            let clerk = &clerk;
+            async move {
+                upload(
+                    app,
+                    path,
+                    Some(clerk),
+                    "image/jpeg",
+                    jpeg(round * 16 + i, 3000),
+                )
+                .await
+            }
+        });
+        let answers = futures_util::future::join_all(racers).await;
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.status == StatusCode::CREATED || a.body["code"] == "too_many_photos"),
+            "{:?}",
+            answers.iter().map(|a| &a.text).collect::<Vec<_>>()
+        );
+    }
+    let rows = app.db.store.case_photos(id).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let mut on_disk: Vec<String> = photo_files(&app)
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut in_rows: Vec<String> = rows.iter().map(|p| p.sha256.clone()).collect();
+    in_rows.sort();
+    assert_eq!(
+        on_disk, in_rows,
+        "every file has a row and every row a file"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_upload_keeps_the_file_another_case_shows() {
+    let mut settings = HttpSettings::default();
+    settings.photos.max_per_stage = 1;
+    let app = spawn_city_without_history(settings).await;
+    let clerk = app.login(Role::IntakeClerk).await;
+    let (a, _) = citizen_case(&app, 0, "dedup-a").await;
+    let (b, _) = citizen_case(&app, 1, "dedup-b").await;
+    let shared = jpeg(42, 500);
+    let up = |id: i64, bytes: Vec<u8>| {
+        let path = format!("/api/cases/{id}/photos?stage=before");
+        let app = &app;
+        let clerk = &clerk;
+        async move { upload(app, &path, Some(clerk), "image/jpeg", bytes).await }
+    };
+    assert_eq!(up(a, shared.clone()).await.status, StatusCode::CREATED);
+    assert_eq!(up(b, jpeg(43, 500)).await.status, StatusCode::CREATED);
+    // Case b is full: the shared photo is refused there, and its file stays for case a.
+    let refused = up(b, shared.clone()).await;
+    assert_eq!(refused.body["code"], "too_many_photos", "{}", refused.text);
+    assert_eq!(photo_files(&app).len(), 2);
+    let got = app
+        .get(&format!("/photos/{}", sha_hex(&shared)), None)
+        .await;
+    assert_eq!(got.status, StatusCode::OK);
+}

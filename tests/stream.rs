@@ -46,10 +46,11 @@ impl Reader {
                         data.push_str(v.trim_start());
                     }
                 }
-                if let Some(id) = id {
+                // `end` (the token failed) is the one message without an id.
+                if id.is_some() || event == "end" {
                     return Some(Message {
                         event,
-                        id,
+                        id: id.unwrap_or(0),
                         data: serde_json::from_str(&data).expect("JSON data"),
                     });
                 }
@@ -151,14 +152,13 @@ const QUIET: Duration = Duration::from_millis(1500);
 async fn a_subscriber_sees_a_case_created_and_acted_on_in_order_with_the_case_in_each_message() {
     let app = spawn_app().await;
     let planner = app.login(Role::Planner).await;
-    let inspector = app.login(Role::Inspector).await;
     let admin = app.login(Role::Admin).await;
     let (status, headers, mut stream) = open(&app, "/api/cases/stream", &[bearer(&planner)]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "text/event-stream");
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
 
-    let id = new_case(&app, &inspector, "s-1").await;
+    let id = new_case(&app, &admin, "s-1").await;
     let first = stream.next(WAIT).await.expect("the creation arrives");
     assert_eq!(first.event, "case");
     assert_eq!(first.data["event_id"], first.id);
@@ -212,14 +212,13 @@ async fn a_subscriber_sees_a_case_created_and_acted_on_in_order_with_the_case_in
 async fn resuming_with_last_event_id_delivers_exactly_the_missed_events_then_live_ones() {
     let app = spawn_app().await;
     let admin = app.login(Role::Admin).await;
-    let inspector = app.login(Role::Inspector).await;
     let (_, _, mut stream) = open(&app, "/api/cases/stream", &[bearer(&admin)]).await;
-    let a = new_case(&app, &inspector, "r-1").await;
+    let a = new_case(&app, &admin, "r-1").await;
     let seen = stream.next(WAIT).await.expect("the first case");
     drop(stream);
 
     // Missed while disconnected: a second case and two actions on the first.
-    let b = new_case(&app, &inspector, "r-2").await;
+    let b = new_case(&app, &admin, "r-2").await;
     act(&app, &admin, a, json!({"action": "register"})).await;
     act(
         &app,
@@ -259,7 +258,7 @@ async fn resuming_with_last_event_id_delivers_exactly_the_missed_events_then_liv
     assert!(missed.iter().all(|m| m.id > seen.id));
 
     // Then live, with no gap after the replay and no duplicate of it.
-    let c = new_case(&app, &inspector, "r-3").await;
+    let c = new_case(&app, &admin, "r-3").await;
     let live = resumed.drain(QUIET).await;
     assert_eq!(live.len(), 1, "{live:?}");
     assert_eq!(live[0].data["case_id"], c);
@@ -289,7 +288,7 @@ async fn a_stream_needs_a_token_which_may_come_as_access_token_for_this_endpoint
     assert_eq!(wrong.body["code"], "invalid_token");
 
     let token = app.login(Role::Dispatcher).await;
-    let inspector = app.login(Role::Inspector).await;
+    let admin = app.login(Role::Admin).await;
     let (status, headers, mut stream) = open(
         &app,
         &format!("/api/cases/stream?access_token={token}"),
@@ -340,7 +339,7 @@ async fn a_stream_needs_a_token_which_may_come_as_access_token_for_this_endpoint
         &[bearer(&token)],
     )
     .await;
-    let id = new_case(&app, &inspector, "a-1").await;
+    let id = new_case(&app, &admin, "a-1").await;
     assert_eq!(stream.next(WAIT).await.unwrap().data["case_id"], id);
     assert_eq!(inside.next(WAIT).await.unwrap().data["case_id"], id);
     assert!(outside.next(QUIET).await.is_none());
@@ -450,4 +449,89 @@ async fn the_stream_outlives_the_request_timeout_is_not_compressed_and_ends_on_s
     })
     .await;
     assert!(ended.is_ok(), "the stream ends on shutdown");
+}
+
+/// Everything until the stream ends (panics if it is still open after `wait`).
+async fn read_to_end(reader: &mut Reader, wait: Duration) -> Vec<Message> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut out = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "the stream is still open; got {out:?}");
+        match reader.next(left).await {
+            Some(m) => out.push(m),
+            // None before the deadline is the end of the body.
+            None if tokio::time::Instant::now() < deadline => return out,
+            None => panic!("the stream is still open; got {out:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_is_revoked_and_delivers_nothing_made_after() {
+    for how in ["logout", "admin revokes the user's tokens"] {
+        // The periodic re-check is an hour away: the revocation event alone must end the stream.
+        let app = common::spawn_app_with(wangge::http::HttpSettings {
+            stream_token_recheck: Duration::from_secs(3600),
+            ..wangge::http::HttpSettings::default()
+        })
+        .await;
+        let admin = app.login(Role::Admin).await;
+        let watcher = app.login(Role::Dispatcher).await;
+        let (status, _, mut reader) = open(&app, "/api/cases/stream", &[bearer(&watcher)]).await;
+        assert_eq!(status, StatusCode::OK);
+        let before = new_case(&app, &admin, &format!("{how}-before")).await;
+        let first = reader
+            .next(Duration::from_secs(10))
+            .await
+            .expect("a live message");
+        assert_eq!(first.data["case_id"], before);
+
+        if how == "logout" {
+            let a = app
+                .call(Method::POST, "/api/auth/logout", Some(&watcher), None)
+                .await;
+            assert_eq!(a.status, StatusCode::NO_CONTENT);
+        } else {
+            let me = app.get("/api/auth/me", Some(&watcher)).await;
+            let id = me.body["id"].as_i64().unwrap();
+            let a = app
+                .call(
+                    Method::POST,
+                    &format!("/api/users/{id}/revoke-tokens"),
+                    Some(&admin),
+                    None,
+                )
+                .await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        }
+        let after = new_case(&app, &admin, &format!("{how}-after")).await;
+
+        let rest = read_to_end(&mut reader, Duration::from_secs(20)).await;
+        let end = rest.last().expect("an end message");
+        assert_eq!(end.event, "end", "{how}: {rest:?}");
+        assert_eq!(end.data["code"], "token_revoked", "{how}");
+        assert_eq!(rest.len(), 1, "{how}: only the end message, not {rest:?}");
+        assert!(
+            !rest.iter().any(|m| m.data["case_id"] == after),
+            "{how}: an event made after the revocation was delivered: {rest:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_token_expires() {
+    let app = common::spawn_app_with(wangge::http::HttpSettings {
+        token_ttl: chrono::Duration::seconds(2),
+        stream_token_recheck: Duration::from_secs(3600),
+        ..wangge::http::HttpSettings::default()
+    })
+    .await;
+    let watcher = app.login(Role::Dispatcher).await;
+    let (status, _, mut reader) = open(&app, "/api/cases/stream", &[bearer(&watcher)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let rest = read_to_end(&mut reader, Duration::from_secs(20)).await;
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0].event, "end");
+    assert_eq!(rest[0].data["code"], "token_expired");
 }

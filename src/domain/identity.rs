@@ -155,6 +155,12 @@ impl Principal {
         }
     }
 
+    /// Whether a place in `grid_code` (None: in no grid) is within this principal's own patrol:
+    /// an inspector's grids; every other role is not bounded by grids.
+    pub fn patrols(&self, grid_code: Option<&str>) -> bool {
+        self.role != Role::Inspector || grid_code.is_some_and(|g| self.grids.contains(g))
+    }
+
     /// An admin acts everywhere; an inspector only on the grids they patrol.
     pub fn require_grid(&self, grid_code: &str) -> Result<(), ScopeError> {
         match self.role {
@@ -219,6 +225,15 @@ mod tests {
         let i = principal(Role::Inspector);
         assert!(i.require_grid("410103001001001").is_ok());
         assert!(i.require_grid("410103001001002").is_err());
+    }
+
+    #[test]
+    fn an_inspector_patrols_only_their_grids_and_other_roles_are_not_bounded() {
+        let i = principal(Role::Inspector);
+        assert!(i.patrols(Some("410103001001001")));
+        assert!(!i.patrols(Some("410103001001002")));
+        assert!(!i.patrols(None));
+        assert!(principal(Role::Admin).patrols(None));
     }
 
     #[test]

@@ -141,9 +141,12 @@ pub struct PhotoTarget<'a> {
     pub unit_code: Option<&'a str>,
     /// Its status.
     pub status: Status,
+    /// Who reported it (staff).
+    pub reported_by: Option<i64>,
 }
 
-/// Who may add a photo of `stage` to a case: an inspector on the grids they patrol; a handler
+/// Who may add a photo of `stage` to a case: an inspector on the grids they patrol (and
+/// before-photos of their own open report anywhere, as a citizen may); a handler
 /// only after-photos (处置后) of cases dispatched to their unit; intake clerks, dispatchers, shift
 /// leads and admins on any case; planners never (read-only).
 pub fn may_add(
@@ -152,6 +155,13 @@ pub fn may_add(
     stage: PhotoStage,
 ) -> Result<(), ScopeError> {
     match principal.role {
+        Role::Inspector
+            if stage == PhotoStage::Before
+                && target.reported_by == Some(principal.user_id)
+                && !target.status.is_final() =>
+        {
+            Ok(())
+        }
         Role::Inspector => principal.require_grid(target.grid_code.unwrap_or("-")),
         Role::Handler => {
             if stage != PhotoStage::After {
@@ -258,15 +268,30 @@ mod tests {
             grid_code: Some("g1"),
             unit_code: Some("dept-a"),
             status: Status::Handling,
+            reported_by: None,
         };
         let other = PhotoTarget {
             grid_code: Some("g2"),
             unit_code: Some("dept-b"),
             status: Status::Handling,
+            reported_by: None,
         };
         let i = principal(Role::Inspector);
         assert!(may_add(&i, &t, PhotoStage::Before).is_ok());
         assert!(may_add(&i, &other, PhotoStage::Before).is_err());
+        // Their own report outside their grids: before-photos while it is open, nothing else.
+        let own = PhotoTarget {
+            reported_by: Some(i.user_id),
+            status: Status::Verifying,
+            ..other
+        };
+        assert!(may_add(&i, &own, PhotoStage::Before).is_ok());
+        assert!(may_add(&i, &own, PhotoStage::After).is_err());
+        let closed = PhotoTarget {
+            status: Status::Closed,
+            ..own
+        };
+        assert!(may_add(&i, &closed, PhotoStage::Before).is_err());
         let h = principal(Role::Handler);
         assert!(may_add(&h, &t, PhotoStage::After).is_ok());
         assert!(may_add(&h, &t, PhotoStage::Before).is_err());

@@ -8,6 +8,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,8 @@ pub struct Auth<P: Policy> {
     pub principal: Principal,
     /// The hash of the bearer token used (for logout).
     pub token_hash: String,
+    /// When the token expires.
+    pub expires_at: DateTime<Utc>,
     _policy: PhantomData<P>,
 }
 
@@ -135,9 +138,28 @@ pub fn redact_access_token(uri: &axum::http::Uri) -> std::borrow::Cow<'_, str> {
 
 async fn authenticate<P: Policy>(state: &AppState, token: &str) -> Result<Auth<P>, ApiError> {
     let token_hash = security::token_hash(token);
+    let lookup = check_token(state, &token_hash).await?;
+    if lookup.principal.role == Role::Admin {
+        state.operators().remember(&token_hash, lookup.expires_at);
+    }
+    lookup.principal.require_role(P::ROLES)?;
+    Ok(Auth {
+        principal: lookup.principal,
+        token_hash,
+        expires_at: lookup.expires_at,
+        _policy: PhantomData,
+    })
+}
+
+/// Whether a token (by its hash) is still good: known, not revoked, not expired, its account
+/// enabled (and a demo account accepted). Long-lived responses (the case stream) call it again.
+pub(crate) async fn check_token(
+    state: &AppState,
+    token_hash: &str,
+) -> Result<crate::store::TokenLookup, ApiError> {
     let lookup = state
         .store()
-        .lookup_token(&token_hash)
+        .lookup_token(token_hash)
         .await?
         .ok_or_else(|| {
             ApiError::unauthorized("invalid_token", "this token is not known; log in again")
@@ -163,12 +185,7 @@ async fn authenticate<P: Policy>(state: &AppState, token: &str) -> Result<Auth<P
     if lookup.is_demo && !state.settings().allow_demo_logins {
         return Err(demo_refused());
     }
-    lookup.principal.require_role(P::ROLES)?;
-    Ok(Auth {
-        principal: lookup.principal,
-        token_hash,
-        _policy: PhantomData,
-    })
+    Ok(lookup)
 }
 
 fn demo_refused() -> ApiError {
@@ -234,15 +251,28 @@ pub struct LoginResponse {
     pub user: UserView,
 }
 
-/// Logs in with name and password; answers a bearer token.
+/// Logs in with name and password; answers a bearer token. Throttled: after
+/// `WANGGE_LOGIN_MAX_FAILURES` failures of an account (or `WANGGE_LOGIN_MAX_FAILURES_PER_ADDRESS`
+/// from one address) within the window, every attempt — even with the right password — gets 429
+/// `too_many_login_attempts` with `Retry-After` until the lock passes; each further lock doubles.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody),
+        (status = 429, description = "too_many_login_attempts (with Retry-After, seconds)", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    client: super::throttle::ClientAddr,
     req_id: RequestId,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
-    let found = state.store().find_login(&body.username).await?;
+) -> Result<Json<LoginResponse>, Response> {
+    let attempt = state
+        .limiter()
+        .login_begin(&body.username, client.0)
+        .map_err(IntoResponse::into_response)?;
+    let found = state
+        .store()
+        .find_login(&body.username)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
     let phc = found
         .as_ref()
         .map_or_else(|| security::dummy_hash().to_owned(), |(_, h)| h.clone());
@@ -250,17 +280,28 @@ pub async fn login(
     // argon2 costs tens of milliseconds of CPU: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || security::verify_password(&password, &phc))
         .await
-        .map_err(ApiError::internal)?;
-    let invalid = || {
-        ApiError::unauthorized(
-            "invalid_credentials",
-            "用户名或密码错误。Wrong username or password.",
-        )
-    };
+        .map_err(|e| ApiError::internal(e).into_response())?;
     let (user, _) = match found {
         Some(f) if ok => f,
-        _ => return Err(invalid()),
+        _ => {
+            return Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "用户名或密码错误。Wrong username or password.",
+            )
+            .into_response());
+        }
     };
+    state.limiter().login_succeeded(attempt);
+    issue_token(&state, req_id, user)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn issue_token(
+    state: &AppState,
+    req_id: RequestId,
+    user: crate::store::UserRecord,
+) -> Result<Json<LoginResponse>, ApiError> {
     if user.disabled {
         return Err(ApiError::unauthorized(
             "account_disabled",
@@ -286,6 +327,11 @@ pub async fn login(
         .lookup_token(&security::token_hash(&token))
         .await?
         .ok_or_else(|| ApiError::internal("token vanished right after insert"))?;
+    if user.role == Role::Admin {
+        state
+            .operators()
+            .remember(&security::token_hash(&token), expires_at);
+    }
     Ok(Json(LoginResponse {
         token,
         token_type: "Bearer",
@@ -302,6 +348,7 @@ pub async fn logout(
     req_id: RequestId,
     auth: Auth<AnyRole>,
 ) -> Result<StatusCode, ApiError> {
+    state.operators().forget(&auth.token_hash);
     state
         .store()
         .revoke_token(&auth.token_hash, &req_id.audit(&auth.principal))

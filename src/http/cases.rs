@@ -115,6 +115,19 @@ pub struct CaseView {
     /// Open cases this report may duplicate (intake answer only): link with action `link`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<DuplicateHint>,
+    /// What the intake did differently from what was asked (intake answer only), e.g.
+    /// `outside_patrol_grids`: an inspector's report outside their grids went to 核实.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<Notice>,
+}
+
+/// A note on an intake answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Notice {
+    /// Stable code, e.g. `outside_patrol_grids`.
+    pub code: &'static str,
+    /// What happened, Chinese then English.
+    pub message: String,
 }
 
 /// The view of a case at `now`.
@@ -152,6 +165,7 @@ pub(crate) fn view(state: &AppState, case: CaseRecord) -> CaseView {
         step_light,
         overdue,
         duplicates: Vec::new(),
+        notice: None,
         case,
     }
 }
@@ -205,24 +219,36 @@ pub async fn create_case(
     auth: Auth<Reporters>,
     ApiJson(body): ApiJson<NewReport>,
 ) -> Result<(StatusCode, Json<CaseView>), ApiError> {
-    let channel = match auth.principal.role {
-        Role::IntakeClerk => Channel::Hotline,
-        _ => Channel::Inspector,
-    };
-    if body.register && channel != Channel::Inspector {
+    let register = body.register;
+    let report = report_of(body, Some(auth.principal.user_id))?;
+    let channel = state.cases().staff_channel(&auth.principal, &report)?;
+    if register && channel == Channel::Hotline {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
             "only an inspector's own report can be registered at once; a hotline call is verified on site first",
         ));
     }
-    let report = report_of(body, Some(auth.principal.user_id))?;
     let intake = state
         .cases()
         .intake(report, channel, &req_id.audit(&auth.principal))
         .await?;
     let mut v = view(&state, intake.case);
     v.duplicates = intake.duplicates;
+    if channel == Channel::InspectorElsewhere {
+        v.notice = Some(Notice {
+            code: "outside_patrol_grids",
+            message: format!(
+                "该点不在您巡查的网格内，已转所在网格监督员核实{}。The place is outside your patrol grids: the report goes to verification (核实) by that grid's inspector{}.",
+                if register { "，未直接立案" } else { "" },
+                if register {
+                    "; register was ignored"
+                } else {
+                    ""
+                },
+            ),
+        });
+    }
     Ok((created_or_ok(intake.created), Json(v)))
 }
 
@@ -239,7 +265,8 @@ pub struct Receipt {
 
 /// A citizen reports a problem (public). It goes to 核实 by the inspector of that grid.
 #[utoipa::path(post, path = "/api/public/reports", tag = "cases", request_body = NewReport,
-    responses((status = 201, body = Receipt), (status = 200, description = "a retry", body = Receipt), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Receipt), (status = 200, description = "a retry", body = Receipt), (status = 422, body = ErrorBody),
+        (status = 429, description = "too_many_reports (with Retry-After, seconds)", body = ErrorBody)))]
 pub async fn public_report(
     State(state): State<AppState>,
     req_id: RequestId,

@@ -31,6 +31,19 @@ impl axum::serve::Listener for JsonErrorsListener {
     }
 }
 
+/// The peer address of a connection accepted by [`JsonErrorsListener`], as `ConnectInfo` (the
+/// throttles key on it). axum implements that only for its own listeners' `SocketAddr`.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, JsonErrorsListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, JsonErrorsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// A connection that rewrites hyper's own empty error answers into JSON ones.
 pub struct JsonParseErrors<T> {
     inner: T,

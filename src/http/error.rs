@@ -248,6 +248,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "the upload is empty: an import never empties live data",
     ),
     (
+        "too_many_login_attempts",
+        429,
+        "too many failed logins for this account or address; wait Retry-After seconds",
+    ),
+    (
+        "too_many_reports",
+        429,
+        "too many public reports or photos from this address or follow token; wait Retry-After seconds",
+    ),
+    (
         "import_would_remove",
         409,
         "the import would remove more live features than allowed; repeat with confirm_removal=N",

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
@@ -48,7 +48,11 @@ pub struct DatabaseHealth {
     pub reachable: bool,
     /// PostGIS version (PostgreSQL only).
     pub postgis: Option<String>,
-    /// Why it is unreachable.
+    /// Why it is unreachable: a stable code (`database_unavailable`).
+    pub error_code: Option<&'static str>,
+    /// Why it is unreachable: the store's own error text for an operator (a request with an
+    /// admin's bearer token), a general sentence for everyone else (the text can name hosts,
+    /// users and paths). The full text is always logged.
     pub error: Option<String>,
 }
 
@@ -61,10 +65,14 @@ pub struct BuildInfo {
     pub profile: &'static str,
 }
 
-/// Health: 200 when the database answers, 503 with the reason when it does not.
+/// Health: 200 when the database answers, 503 with a code when it does not (and the store's own
+/// error text for a request with an admin's bearer token).
 #[utoipa::path(get, path = "/healthz", tag = "ops",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn healthz(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Health>) {
     let store = state.store();
     let (status, database) = match store.ping().await {
         Ok(postgis) => (
@@ -73,18 +81,40 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
                 backend: store.backend_name(),
                 reachable: true,
                 postgis,
+                error_code: None,
                 error: None,
             },
         ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            DatabaseHealth {
-                backend: store.backend_name(),
-                reachable: false,
-                postgis: None,
-                error: Some(e.to_string()),
-            },
-        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "healthz: the database is unreachable");
+            // The store is down, so the token cannot be looked up there: an admin token seen
+            // valid recently is trusted for the detail.
+            let operator = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .is_some_and(|(_, t)| {
+                    state
+                        .operators()
+                        .is_operator(&crate::security::token_hash(t.trim()))
+                });
+            let error = if operator {
+                e.to_string()
+            } else {
+                "数据库不可达，详情见服务日志。The database is unreachable; the reason is in the service log (or send an admin token).".to_owned()
+            };
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                DatabaseHealth {
+                    backend: store.backend_name(),
+                    reachable: false,
+                    postgis: None,
+                    error_code: Some("database_unavailable"),
+                    error: Some(error),
+                },
+            )
+        }
     };
     (
         status,

@@ -15,7 +15,9 @@ pub mod layers;
 pub mod limits;
 pub mod openapi;
 pub mod photos;
+pub mod security;
 pub mod stream;
+pub mod throttle;
 pub mod tiles;
 
 use std::path::PathBuf;
@@ -68,6 +70,10 @@ pub struct HttpSettings {
     pub import_limits: crate::import::validate::Limits,
     /// Byte budget of the hot spot unit and weight caches.
     pub hotspot_cache_bytes: usize,
+    /// Throttling of logins and the public channel.
+    pub limits: throttle::LimitSettings,
+    /// How often a live case stream re-checks its token besides on revocation events.
+    pub stream_token_recheck: Duration,
 }
 
 impl Default for HttpSettings {
@@ -86,6 +92,8 @@ impl Default for HttpSettings {
             import_max_removal_share: crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE,
             import_limits: crate::import::validate::Limits::default(),
             hotspot_cache_bytes: hotspots::DEFAULT_CACHE_BYTES,
+            limits: throttle::LimitSettings::default(),
+            stream_token_recheck: Duration::from_secs(5),
         }
     }
 }
@@ -106,6 +114,8 @@ struct Inner {
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     hotspots: hotspots::Cache,
+    limiter: throttle::Limiter,
+    operators: security::OperatorTokens,
 }
 
 impl AppState {
@@ -120,6 +130,8 @@ impl AppState {
         let hotspots = hotspots::Cache::new(settings.hotspot_cache_bytes);
         Self {
             inner: Arc::new(Inner {
+                limiter: throttle::Limiter::new(settings.limits.clone()),
+                operators: security::OperatorTokens::default(),
                 store,
                 photos: crate::photos::PhotoFiles::new(settings.photos.dir.clone()),
                 settings,
@@ -159,6 +171,14 @@ impl AppState {
     /// The jurisdiction data version the engine currently answers from.
     pub fn data_version(&self) -> i64 {
         self.inner.engine.current().version()
+    }
+    /// The login and public-channel throttles.
+    pub fn limiter(&self) -> &throttle::Limiter {
+        &self.inner.limiter
+    }
+    /// Admin tokens seen valid recently (for `/healthz` details during an outage).
+    pub fn operators(&self) -> &security::OperatorTokens {
+        &self.inner.operators
     }
     /// The photo folder.
     pub fn photos(&self) -> &crate::photos::PhotoFiles {
@@ -210,11 +230,22 @@ pub fn router(state: AppState) -> Router {
             post(photos::add_case_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
         )
         .route("/cases/{id}/actions", post(cases::act))
-        .route("/public/reports", post(cases::public_report))
+        .route(
+            "/public/reports",
+            post(cases::public_report).layer(middleware::from_fn_with_state(
+                state.clone(),
+                throttle::public_writes,
+            )),
+        )
         .route("/public/reports/{id}", get(cases::follow_report))
         .route(
             "/public/reports/{id}/photos",
-            post(photos::add_citizen_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
+            post(photos::add_citizen_photo)
+                .layer(DefaultBodyLimit::max(settings.photos.max_bytes))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    throttle::public_writes,
+                )),
         )
         .route("/assign", get(assign::assign_point))
         .route("/assign/batch", post(assign::assign_batch))
@@ -286,6 +317,7 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), uri = %auth::redact_access_token(req.uri()), request_id = %id)
             }))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::from_fn(security::headers))
             .layer(middleware::map_response(error::json_errors))
             .layer(CatchPanicLayer::new())
             .layer(middleware::from_fn(limits::head_limits))

@@ -177,6 +177,26 @@ fn add_error_answers(doc: &mut Value) {
                     "The JSON lacks a field or has a wrong type: `invalid_body`, `invalid_field`.",
                 ));
             }
+            if path == "/api/auth/login"
+                || path.starts_with("/api/public/reports") && method == "post"
+            {
+                answers.push((
+                    "429",
+                    "Throttled: `too_many_login_attempts`, `too_many_reports`; wait `Retry-After` seconds.",
+                ));
+            }
+            if path.starts_with("/api/import/") {
+                answers.push((
+                    "409",
+                    "The import would remove more live features than allowed: `import_would_remove`; repeat with `confirm_removal`.",
+                ));
+            }
+            if path == "/api/cases" || path == "/api/public/reports" {
+                answers.push((
+                    "409",
+                    "The idempotency key was used before for a different request: `idempotency_key_reused`.",
+                ));
+            }
             answers.push(("414", "The request URI is too long: `uri_too_long`."));
             answers.push((
                 "431",

@@ -144,8 +144,10 @@ fn unsupported(detail: &str) -> ApiError {
     )
 }
 
-/// Checks, stores and attaches one photo. Every refusal happens before the file is written, so a
-/// refused upload leaves neither a file nor a row.
+/// Checks, stores and attaches one photo. Every check of the request happens before the file is
+/// written; when the store then refuses (racing uploads past the per-stage limit), the file this
+/// upload wrote is removed again unless another case shows the same photo. A refused upload
+/// leaves neither a file nor a row.
 async fn upload(
     state: &AppState,
     case: &CaseRecord,
@@ -206,10 +208,15 @@ async fn upload(
     }
     let size = bytes.len();
     let files = state.photos().clone();
-    let stored = tokio::task::spawn_blocking(move || files.put(&bytes))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::internal(format!("storing photo {hash}: {e}")))?;
+    // One upload of these bytes at a time in this process: a refused upload below removes the
+    // file it wrote, which must not pull it from under a concurrent upload of the same photo.
+    let _turn = files.turn(hash).await;
+    let writer = files.clone();
+    let (stored, bytes) =
+        tokio::task::spawn_blocking(move || writer.put(&bytes).map(|s| (s, bytes)))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::internal(format!("storing photo {hash}: {e}")))?;
     let outcome = state
         .store()
         .add_case_photo(
@@ -224,7 +231,23 @@ async fn upload(
             },
             audit,
         )
-        .await?;
+        .await;
+    let refused = !matches!(
+        outcome,
+        Ok(AddPhotoOutcome::Added(_) | AddPhotoOutcome::AlreadyThere(_))
+    );
+    if refused && stored.written {
+        forget_unreferenced(state, &files, hash).await;
+    } else if !refused && !stored.written {
+        // The file was there already. Another replica sharing the folder may have removed it
+        // since for a refused upload of its own; the row is committed now, so put it back.
+        let writer = files.clone();
+        tokio::task::spawn_blocking(move || writer.put(&bytes))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::internal(format!("storing photo {hash}: {e}")))?;
+    }
+    let outcome = outcome?;
     let (status, photo) = match outcome {
         AddPhotoOutcome::Added(p) => (StatusCode::CREATED, p),
         AddPhotoOutcome::AlreadyThere(p) => (StatusCode::OK, p),
@@ -238,6 +261,25 @@ async fn upload(
             stage: photo.stage,
         }),
     ))
+}
+
+/// Removes the file a refused upload wrote, unless a row refers to its hash (the same photo on
+/// another case: files are shared by content). When the store cannot tell, the file stays: an
+/// orphan file is harmless, a missing one is a lost photo.
+async fn forget_unreferenced(state: &AppState, files: &crate::photos::PhotoFiles, hash: PhotoHash) {
+    match state.store().photo_content_type(hash).await {
+        Ok(None) => {
+            let files = files.clone();
+            let removed = tokio::task::spawn_blocking(move || files.remove(hash)).await;
+            if !matches!(removed, Ok(Ok(()))) {
+                tracing::warn!(%hash, "could not remove the file of a refused photo upload");
+            }
+        }
+        Ok(Some(_)) => {}
+        Err(e) => {
+            tracing::warn!(%hash, error = %e, "refused photo upload: its file is kept, the store could not say whether it is used");
+        }
+    }
 }
 
 fn too_many(max: u32, stage: PhotoStage) -> ApiError {
@@ -283,6 +325,7 @@ pub async fn add_case_photo(
             grid_code: case.grid_code.as_deref(),
             unit_code: case.unit_code.as_deref(),
             status: case.status,
+            reported_by: case.reported_by,
         },
         stage,
     )?;
@@ -304,7 +347,8 @@ pub async fn add_case_photo(
     params(("id" = i64, Path, description = "case id"), CitizenPhotoQuery),
     request_body(content = Vec<u8>, description = "the image bytes", content_type = "image/jpeg"),
     responses((status = 201, body = PhotoAdded), (status = 404, description = "no such report with this token", body = ErrorBody),
-        (status = 409, description = "case_closed, too_many_photos", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+        (status = 409, description = "case_closed, too_many_photos", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 429, description = "too_many_reports (with Retry-After, seconds)", body = ErrorBody)))]
 pub async fn add_citizen_photo(
     State(state): State<AppState>,
     req_id: RequestId,

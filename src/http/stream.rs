@@ -60,6 +60,9 @@ pub struct FeedItem {
     lat: f64,
     unit_code: Option<String>,
     data: String,
+    /// A change of this user's tokens or account (logout, revocation, disabling): the
+    /// subscribers of that user check their token again before anything later reaches them.
+    user_change: Option<i64>,
 }
 
 /// The data of one `event: case` message.
@@ -82,7 +85,7 @@ async fn build_items(
     events: &[FeedEvent],
 ) -> Result<Vec<Arc<FeedItem>>, StoreError> {
     let mut cases = BTreeMap::new();
-    for e in events {
+    for e in events.iter().filter(|e| e.entity_type == "case") {
         if let Ok(id) = e.entity_id.parse::<i64>()
             && !cases.contains_key(&id)
             && let Some(c) = state.store().get_case(id).await?
@@ -92,6 +95,19 @@ async fn build_items(
     }
     let mut out = Vec::with_capacity(events.len());
     for e in events {
+        if e.entity_type == "user" {
+            if let Ok(user_id) = e.entity_id.parse::<i64>() {
+                out.push(Arc::new(FeedItem {
+                    event_id: e.id,
+                    lon: f64::NAN,
+                    lat: f64::NAN,
+                    unit_code: None,
+                    data: String::new(),
+                    user_change: Some(user_id),
+                }));
+            }
+            continue;
+        }
         let Some(case) = e
             .entity_id
             .parse::<i64>()
@@ -115,6 +131,7 @@ async fn build_items(
             lat: case.lat,
             unit_code: case.unit_code.clone(),
             data,
+            user_change: None,
         }));
     }
     Ok(out)
@@ -192,7 +209,9 @@ async fn poll_once(
                 }
             }
             next = r.id;
-            if r.entity_type == "case" {
+            // Logins change nothing for open streams; every other user event (logout, token
+            // revocation, …) makes that user's streams check their token again.
+            if r.entity_type == "case" || (r.entity_type == "user" && r.action != "auth.login") {
                 ready.push(r.clone());
             }
         }
@@ -292,15 +311,63 @@ struct Subscriber {
     replay_upto: Option<i64>,
     pending: VecDeque<Arc<FeedItem>>,
     filter: Filter,
+    /// The token the stream was opened with, checked again on every change of its user, every
+    /// `stream_token_recheck` and at its expiry.
+    token: StreamToken,
+    /// Set once the token failed: the stream sends its last message and ends.
+    ended: bool,
+}
+
+struct StreamToken {
+    hash: String,
+    user_id: i64,
+    expires_at: DateTime<Utc>,
+    next_check: tokio::time::Instant,
+}
+
+impl Subscriber {
+    /// Checks the token again; `Some(message)` ends the stream with it. A store failure counts as
+    /// a failed check when `strict` (a change of this very user), else it waits for the next
+    /// check.
+    async fn token_ended(&mut self, strict: bool) -> Option<Event> {
+        let every = self.state.settings().stream_token_recheck;
+        let now = tokio::time::Instant::now();
+        let to_expiry = (self.token.expires_at - Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        self.token.next_check = now + every.min(to_expiry + Duration::from_millis(10));
+        let ended = match super::auth::check_token(&self.state, &self.token.hash).await {
+            Ok(_) => return None,
+            Err(e) if e.status.is_client_error() => e,
+            Err(e) if strict => e,
+            Err(_) => return None,
+        };
+        self.ended = true;
+        let body = serde_json::json!({ "code": ended.code, "message": ended.message });
+        Some(Event::default().event("end").data(body.to_string()))
+    }
 }
 
 impl Subscriber {
     async fn next(&mut self) -> Option<Event> {
         loop {
-            if *self.shutdown.borrow() {
+            if *self.shutdown.borrow() || self.ended {
                 return None;
             }
+            if tokio::time::Instant::now() >= self.token.next_check
+                && let Some(end) = self.token_ended(false).await
+            {
+                return Some(end);
+            }
             if let Some(item) = self.pending.pop_front() {
+                if let Some(user_id) = item.user_change {
+                    if user_id == self.token.user_id
+                        && let Some(end) = self.token_ended(true).await
+                    {
+                        return Some(end);
+                    }
+                    continue;
+                }
                 if self.filter.accepts(&item) {
                     return Some(
                         Event::default()
@@ -346,6 +413,7 @@ impl Subscriber {
                 }
             }
             tokio::select! {
+                () = tokio::time::sleep_until(self.token.next_check) => {}
                 changed = self.shutdown.changed() => {
                     if changed.is_err() || *self.shutdown.borrow() {
                         return None;
@@ -379,7 +447,7 @@ impl Subscriber {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn case_stream(
     State(state): State<AppState>,
-    _auth: HeaderOrQueryAuth<AnyRole>,
+    HeaderOrQueryAuth(auth): HeaderOrQueryAuth<AnyRole>,
     ApiQuery(q): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -410,7 +478,22 @@ pub async fn case_stream(
         Some(after) => (after, None),
         None => (watermark, None),
     };
+    let to_expiry = (auth.expires_at - Utc::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    let token = StreamToken {
+        hash: auth.token_hash,
+        user_id: auth.principal.user_id,
+        expires_at: auth.expires_at,
+        next_check: tokio::time::Instant::now()
+            + state
+                .settings()
+                .stream_token_recheck
+                .min(to_expiry + Duration::from_millis(10)),
+    };
     let sub = Subscriber {
+        token,
+        ended: false,
         shutdown: state.inner.shutdown.subscribe(),
         state,
         hub,
@@ -420,9 +503,11 @@ pub async fn case_stream(
         pending: VecDeque::new(),
         filter,
     };
+    // Fused, like the batch body: a bare `unfold` panics when polled after its end.
     let events = futures_util::stream::unfold(sub, |mut sub| async move {
         sub.next().await.map(|e| (Ok::<_, Infallible>(e), sub))
-    });
+    })
+    .fuse();
     let mut res = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
         .into_response();

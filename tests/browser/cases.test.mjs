@@ -190,6 +190,30 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     assert.ok(pins > 0, 'the reported case is drawn as a pin');
   });
 
+  it('warns an inspector before a report outside their grids, which then goes to 核实', async () => {
+    const { page } = ctx;
+    // Inside the own grid (the report above) the form had no warning.
+    const away = [target[0] + 0.03, target[1] + 0.02];
+    await jump(page, away, 17);
+    await page.click('#case-box [data-action="report"]');
+    const canvas = await page.locator('#map canvas').boundingBox();
+    const p = await page.evaluate((c) => window.wangge.map.project(c), away);
+    await page.mouse.click(canvas.x + p.x, canvas.y + p.y);
+    const form = page.locator('#report-form');
+    await form.waitFor();
+    const warn = form.locator('[data-field="outside-grids"]');
+    await warn.waitFor();
+    assert.match(await warn.textContent(), /核实/);
+    assert.match(await form.locator('[data-act="submit-report"]').textContent(), /仍然上报/);
+    await form.locator('select[name="category"]').selectOption('0401');
+    await form.locator('textarea[name="description"]').fill('回家路上看到的违建。');
+    await page.click('#report-form [data-act="submit-report"]');
+    await page.locator('#info[data-source="case"] [data-field="status"]').waitFor();
+    assert.equal(await page.locator('#info [data-field="status"]').first().getAttribute('data-status'), 'verifying');
+    assert.match(await page.locator('#info .error').first().textContent(), /核实/);
+    await jump(page, target, 17);
+  });
+
   it('the intake clerk registers it', async () => {
     const { page } = ctx;
     await loginAs(page, 'demo_clerk');
@@ -260,9 +284,10 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
   it('the dispatcher dispatches a case from the 创文办 triage queue to a unit', async () => {
     const { page } = ctx;
     // Setup through the API: a report outside every grid, registered, lands in the triage queue.
-    const inspector = await apiLogin(server.base, 'demo_inspector');
+    // (By an admin: an inspector's report outside their own grids would go to 核实.)
+    const reporter = await apiLogin(server.base, 'demo_admin');
     const r = await fetch(`${server.base}/api/cases`, {
-      method: 'POST', headers: { authorization: `Bearer ${inspector}`, 'content-type': 'application/json' },
+      method: 'POST', headers: { authorization: `Bearer ${reporter}`, 'content-type': 'application/json' },
       body: JSON.stringify({ idempotency_key: 'triage-1', category: '0101', description: '网格外的暴露垃圾', lon: 113.70, lat: 34.75, crs: 'wgs84' }),
     });
     assert.equal(r.status, 201);
@@ -309,10 +334,11 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
 
   it('a handler asks 回退 (sent to the wrong unit), the dispatcher approves: back to 立案', async () => {
     const { page } = ctx;
-    // Setup through the API: a case dispatched to demo_handler's unit.
-    const inspector = await apiLogin(server.base, 'demo_inspector');
+    // Setup through the API: a case dispatched to demo_handler's unit (reported by an admin, as
+    // the place is outside demo_inspector's grids).
+    const reporter = await apiLogin(server.base, 'demo_admin');
     const r = await fetch(`${server.base}/api/cases`, {
-      method: 'POST', headers: { authorization: `Bearer ${inspector}`, 'content-type': 'application/json' },
+      method: 'POST', headers: { authorization: `Bearer ${reporter}`, 'content-type': 'application/json' },
       body: JSON.stringify({ idempotency_key: 'send-back-1', category: '0101', description: '派错单位的暴露垃圾', lon: 113.70, lat: 34.751, crs: 'wgs84' }),
     });
     assert.equal(r.status, 201);
@@ -508,6 +534,20 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     await jump(page, target, 17);
     await page.waitForFunction((i) => window.wangge.map.queryRenderedFeatures({ layers: ['cases-pin'] })
       .some((f) => Number(f.properties.id) === i), id, { timeout: 10_000 });
+  });
+
+  it('Swagger UI at /api/docs works under the security headers (no CSP violation)', async () => {
+    const docs = await openContext(browser, DESKTOP);
+    try {
+      const res = await docs.page.goto(`${server.base}/api/docs/`);
+      assert.match(res.headers()['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+      await docs.page.locator('.swagger-ui .info .title').waitFor({ timeout: 30_000 });
+      await docs.page.locator('.opblock').first().waitFor();
+      assert.deepEqual(docs.record.pageErrors, [], 'uncaught page errors');
+      assert.deepEqual(docs.record.consoleErrors.filter((e) => /Content.Security.Policy|Refused to/i.test(e)), [], 'CSP violations');
+    } finally {
+      await docs.context.close();
+    }
   });
 
   it('made no external request and logged no error', async () => {

@@ -388,13 +388,38 @@ export class CaseWork {
         <h3>所在位置 · 归属链</h3><div class="owner-box">正在查询归属…</div>`,
     });
     const token = this.info._token;
-    api.assign(lng, lat).then(ownerChainHtml, () => ownerChainHtml(null)).then((html) => {
+    api.assign(lng, lat).then((a) => {
+      if (this.info._token === token) this._warnOutsideGrids(a);
+      return ownerChainHtml(a);
+    }, () => ownerChainHtml(null)).then((html) => {
       const box = this.info.el.querySelector('.owner-box');
       if (box && this.info._token === token) {
         box.innerHTML = html;
         this.info._resolveUnits();
       }
     });
+  }
+
+  /**
+   * An inspector reporting outside the grids they patrol is told before submitting that the
+   * report goes to that grid's inspector for 核实 (the server's rule), not straight to 立案.
+   */
+  _warnOutsideGrids(a) {
+    const user = this.session?.user;
+    const form = this.info.el.querySelector('#report-form');
+    if (!form || user?.role !== 'inspector') return;
+    const grid = a?.grid?.code;
+    if (grid && (user.grids ?? []).includes(grid)) return;
+    const warn = document.createElement('p');
+    warn.className = 'warn';
+    warn.dataset.field = 'outside-grids';
+    warn.setAttribute('role', 'alert');
+    warn.textContent = grid
+      ? `该点不在您巡查的网格内(所在网格 ${grid})。上报后将转该网格监督员核实,不会直接立案。`
+      : '该点不在任何单元网格内。上报后将转核实,不会直接立案。';
+    form.querySelector('.buttons')?.before(warn);
+    const btn = form.querySelector('[type=submit]');
+    if (btn) btn.textContent = '仍然上报(转核实)';
   }
 
   async _submitReport(form) {
@@ -422,7 +447,7 @@ export class CaseWork {
           photoError = `案件已上报,但照片未能上传:${errorZh(e)}`;
         }
       }
-      await this.showCase(c.id, { notice: photoError });
+      await this.showCase(c.id, { notice: [c.notice?.message, photoError].filter(Boolean).join(' ') });
     } catch (e) {
       err.textContent = errorZh(e);
       btn.disabled = false;
