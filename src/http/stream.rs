@@ -504,10 +504,10 @@ pub async fn case_stream(
         filter,
     };
     // Fused, like the batch body: a bare `unfold` panics when polled after its end.
-    let events = futures_util::stream::unfold(sub, |mut sub| async move {
-        sub.next().await.map(|e| (Ok::<_, Infallible>(e), sub))
-    })
-    .fuse();
+    let events =
+        futures_util::StreamExt::fuse(futures_util::stream::unfold(sub, |mut sub| async move {
+            sub.next().await.map(|e| (Ok::<_, Infallible>(e), sub))
+        }));
     let mut res = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
         .into_response();
