@@ -1149,3 +1149,15 @@ async fn healthz_tells_the_public_a_code_and_an_operator_the_store_s_own_error()
         "database_unavailable"
     );
 }
+
+#[test]
+fn the_readme_lists_every_error_code_with_its_status() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    for (code, status, _) in wangge::http::error::ERROR_CODES {
+        assert!(
+            readme.contains(&format!("| `{code}` | {status} |")),
+            "README's error table lacks `{code}` ({status})"
+        );
+    }
+}
