@@ -152,6 +152,9 @@ pub enum CaseError {
     /// No such case (404).
     #[error("{0}")]
     NotFound(String),
+    /// A text holds a control character (400 `invalid_text`).
+    #[error("{0}")]
+    Text(String),
     /// The workflow does not allow it (403/409).
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
@@ -717,8 +720,12 @@ impl CaseService {
     ) -> Result<Vec<HotlineOutcome>, CaseError> {
         let catalogue = self.engine.catalogue();
         let (rows, errors) =
-            crate::import::hotline_csv::parse_hotline_csv(text, default_crs, &catalogue)
-                .map_err(|e| invalid("invalid_csv", e.to_string()))?;
+            crate::import::hotline_csv::parse_hotline_csv(text, default_crs, &catalogue).map_err(
+                |e| match e {
+                    crate::import::ImportError::Text { .. } => CaseError::Text(e.to_string()),
+                    e => invalid("invalid_csv", e.to_string()),
+                },
+            )?;
         let mut out: Vec<HotlineOutcome> = errors
             .into_iter()
             .map(|e| HotlineOutcome {

@@ -60,6 +60,7 @@ impl From<CaseError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
             CaseError::NotFound(m) => ApiError::not_found(m),
+            CaseError::Text(m) => ApiError::bad_request("invalid_text", m),
             CaseError::Workflow(w) => w.into(),
             CaseError::Assign(a) => a.into(),
             CaseError::Store(s) => s.into(),
