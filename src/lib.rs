@@ -6,6 +6,7 @@
 
 pub mod assign;
 pub mod batch;
+pub mod bootstrap;
 pub mod cache;
 pub mod cases;
 pub mod cli;
