@@ -112,3 +112,158 @@ async fn user_create_refuses_empty_and_weak_passwords_and_a_taken_name() {
     );
     assert_eq!(app.db.store.count_users().await.unwrap(), 1);
 }
+
+fn settings_with_calendar(json: &str) -> HttpSettings {
+    HttpSettings {
+        calendar: wangge::domain::calendar::WorkCalendar::from_json(json).unwrap(),
+        ..HttpSettings::default()
+    }
+}
+
+/// A point of the city: the first vertex of its first district.
+async fn a_point_of_the_city(app: &common::TestApp) -> (f64, f64) {
+    let grids = app.get("/api/layers/district", None).await;
+    let ring = &grids.body["features"][0]["geometry"]["coordinates"];
+    let first = if ring[0][0][0].is_array() {
+        &ring[0][0][0]
+    } else {
+        &ring[0][0]
+    };
+    (first[0].as_f64().unwrap(), first[1].as_f64().unwrap())
+}
+
+#[tokio::test]
+async fn healthz_says_until_when_the_holiday_table_is_known_and_warns_as_its_end_nears() {
+    let app = common::spawn_app().await;
+    let h = app.get("/healthz", None).await;
+    assert_eq!(h.status, StatusCode::OK);
+    assert_eq!(
+        h.body["calendar"]["known_until"], "2026-12-31",
+        "{}",
+        h.text
+    );
+    assert_eq!(h.body["calendar"]["years"][2]["year"], 2026);
+    assert!(
+        h.body["calendar"]["years"][2]["source"]
+            .as_str()
+            .unwrap()
+            .contains("国办发明电"),
+        "{}",
+        h.text
+    );
+    // Written on 2026-11-30, 31 days before the end: the warning is there, and stays after it.
+    let warning = h.body["calendar"]["warning"].as_str().expect("a warning");
+    assert!(warning.contains("/api/calendar/years/2027"), "{warning}");
+    // A calendar that knows far ahead does not warn.
+    let calm = common::spawn_app_with(settings_with_calendar(
+        r#"{"extends":"china","known_until":"2099-12-31"}"#,
+    ))
+    .await;
+    let h = calm.get("/healthz", None).await;
+    assert!(h.body["calendar"]["warning"].is_null(), "{}", h.text);
+}
+
+#[tokio::test]
+async fn an_admin_loads_a_year_of_the_holiday_table_at_run_time_and_it_is_audited_and_kept() {
+    let app = common::spawn_app().await;
+    let admin = app.login(wangge::domain::identity::Role::Admin).await;
+    let planner = app.login(wangge::domain::identity::Role::Planner).await;
+    // A made-up test table: the real 2027 notice is not out.
+    let year = json!({"region": "cn", "year": 2027, "source": "测试用 test table",
+        "holidays": [["2027-01-01", "2027-01-01"]], "workdays": []});
+    let put = |token: String, path: &'static str, body: serde_json::Value| {
+        let app = &app;
+        async move { app.call(Method::PUT, path, Some(&token), Some(body)).await }
+    };
+    let a = put(planner, "/api/calendar/years/2027", year.clone()).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = put(admin.clone(), "/api/calendar/years/2028", year.clone()).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(a.body["code"], "invalid_calendar");
+    let mut no_source = year.clone();
+    no_source["source"] = json!("");
+    let a = put(admin.clone(), "/api/calendar/years/2027", no_source).await;
+    assert_eq!(a.body["code"], "invalid_calendar", "{}", a.text);
+
+    let a = put(admin.clone(), "/api/calendar/years/2027", year).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.body["known_until"], "2027-12-31");
+    let cal = app.get("/api/calendar", None).await;
+    assert_eq!(cal.body["known_until"], "2027-12-31");
+    assert!(
+        !app.state
+            .calendar()
+            .is_working_day("2027-01-01".parse().unwrap())
+    );
+    let events = app.get("/api/events", Some(&admin)).await;
+    assert!(
+        events.text.contains("calendar.year_loaded"),
+        "{}",
+        events.text
+    );
+    // Kept in the store: a restart applies it over the built-in years.
+    let restarted = wangge::calendar::with_stored_years(
+        &app.db.store,
+        wangge::domain::calendar::WorkCalendar::china_default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(restarted.known_until(), "2027-12-31".parse().ok());
+}
+
+#[tokio::test]
+async fn wangge_calendar_load_stores_a_year_from_the_command_line_and_refuses_a_bad_file() {
+    let app = common::spawn_empty_app(HttpSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("cn-2027.json");
+    std::fs::write(
+        &good,
+        r#"{"region":"cn","year":2027,"source":"test","holidays":["2027-01-01"],"workdays":[]}"#,
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"region":"cn","year":2027,"holidays":[]}"#).unwrap();
+    let run = |file: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args(["calendar", "load"])
+            .arg(file)
+            .env("WANGGE_DATABASE_URL", &app.db.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    assert!(!run(&bad).status.success());
+    assert!(app.db.store.calendar_years().await.unwrap().is_empty());
+    let out = run(&good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let years = app.db.store.calendar_years().await.unwrap();
+    assert_eq!(years.len(), 1);
+    assert_eq!(years[0].year, 2027);
+}
+
+#[tokio::test]
+async fn a_case_whose_deadline_lies_past_the_holiday_table_says_so() {
+    for (calendar, expected) in [
+        (r#"{"extends":"china","known_until":"2020-12-31"}"#, true),
+        (r#"{"extends":"china","known_until":"2099-12-31"}"#, false),
+    ] {
+        let app = common::spawn_app_with(settings_with_calendar(calendar)).await;
+        let (lon, lat) = a_point_of_the_city(&app).await;
+        let clerk = app.login(wangge::domain::identity::Role::IntakeClerk).await;
+        let body = json!({"idempotency_key": "cal-1", "category": "0101", "description": "暴露垃圾",
+            "lon": lon, "lat": lat, "crs": "wgs84", "external_ref": "12345-1"});
+        let a = app
+            .call(Method::POST, "/api/cases", Some(&clerk), Some(body))
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+        assert_eq!(
+            a.body["deadline_without_holidays"], expected,
+            "{calendar}: {}",
+            a.text
+        );
+    }
+}

@@ -44,7 +44,7 @@ pub const MAX_YEAR_ENTRIES: usize = 100;
 
 /// One year of the national holiday table, as in `calendar/cn-YYYY.json`: the holidays and
 /// swapped workdays (调休) of one State Council notice, with that notice named as `source`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YearTable {
     /// Region: `cn`.
@@ -54,10 +54,8 @@ pub struct YearTable {
     /// Where the days come from, e.g. "国务院办公厅关于2026年部分节假日安排的通知（国办发明电〔2025〕7号）".
     pub source: String,
     /// Holidays: dates or inclusive `[first, last]` ranges.
-    #[schema(value_type = Vec<Object>)]
     pub holidays: Vec<DateOrRange>,
     /// Swapped workdays (调休).
-    #[schema(value_type = Vec<String>)]
     pub workdays: Vec<NaiveDate>,
 }
 
@@ -88,7 +86,8 @@ impl YearTable {
         }
         if self.source.trim().is_empty() {
             return Err(CalendarError(
-                "source must name the notice the days come from (e.g. 国办发明电〔2025〕7号)".into(),
+                "source must name the notice the days come from (e.g. 国办发明电〔2025〕7号)"
+                    .into(),
             ));
         }
         if self.holidays.len() > MAX_YEAR_ENTRIES || self.workdays.len() > MAX_YEAR_ENTRIES {
@@ -99,7 +98,11 @@ impl YearTable {
         let first = date(self.year - 1, 12, 1);
         let last = date(self.year + 1, 1, 31);
         let (holidays, workdays) = self.days()?;
-        if let Some(d) = holidays.iter().chain(&workdays).find(|d| **d < first || **d > last) {
+        if let Some(d) = holidays
+            .iter()
+            .chain(&workdays)
+            .find(|d| **d < first || **d > last)
+        {
             return Err(CalendarError(format!(
                 "{d} does not belong to the table of {}",
                 self.year
@@ -115,7 +118,10 @@ impl YearTable {
 
     /// The holidays and workdays as sets of dates.
     fn days(&self) -> Result<(BTreeSet<NaiveDate>, BTreeSet<NaiveDate>), CalendarError> {
-        Ok((expand(&self.holidays)?, self.workdays.iter().copied().collect()))
+        Ok((
+            expand(&self.holidays)?,
+            self.workdays.iter().copied().collect(),
+        ))
     }
 
     /// The years built into wangge (`calendar/cn-*.json`).
@@ -363,12 +369,8 @@ impl WorkCalendar {
     /// table's last year; None when neither is known (a city calendar of its own without
     /// `known_until`).
     pub fn known_until(&self) -> Option<NaiveDate> {
-        self.declared_known_until.or_else(|| {
-            self.national
-                .keys()
-                .next_back()
-                .map(|y| date(*y, 12, 31))
-        })
+        self.declared_known_until
+            .or_else(|| self.national.keys().next_back().map(|y| date(*y, 12, 31)))
     }
 
     /// Whether an instant lies past the last day with holiday data: a deadline reaching there was
@@ -713,8 +715,14 @@ mod tests {
     fn the_calendar_warns_from_60_days_before_its_last_known_day_and_not_before() {
         let c = WorkCalendar::china_default();
         assert_eq!(c.coverage(date(2026, 10, 1)).warning, None);
-        let w = c.coverage(date(2026, 11, 30)).warning.expect("a warning 31 days ahead");
-        assert!(w.contains("2026-12-31") && w.contains("/api/calendar/years/2027"), "{w}");
+        let w = c
+            .coverage(date(2026, 11, 30))
+            .warning
+            .expect("a warning 31 days ahead");
+        assert!(
+            w.contains("2026-12-31") && w.contains("/api/calendar/years/2027"),
+            "{w}"
+        );
         assert!(c.coverage(date(2027, 1, 5)).warning.is_some());
     }
 
@@ -734,7 +742,10 @@ mod tests {
         assert_eq!(c2.known_until(), Some(date(2027, 12, 31)));
         assert!(!c2.beyond_holiday_data(due));
         assert!(!c2.is_working_day(date(2027, 1, 1)));
-        assert!(c.is_working_day(date(2027, 1, 1)), "the old calendar is unchanged");
+        assert!(
+            c.is_working_day(date(2027, 1, 1)),
+            "the old calendar is unchanged"
+        );
     }
 
     #[test]
@@ -755,7 +766,8 @@ mod tests {
 
     #[test]
     fn a_city_file_keeps_its_own_days_when_a_national_year_is_loaded() {
-        let c = WorkCalendar::from_json(r#"{"extends":"china","holidays":["2027-03-15"]}"#).unwrap();
+        let c =
+            WorkCalendar::from_json(r#"{"extends":"china","holidays":["2027-03-15"]}"#).unwrap();
         let t = YearTable::parse(
             r#"{"region":"cn","year":2027,"source":"x","holidays":["2027-01-01"],"workdays":[]}"#,
         )
@@ -764,6 +776,10 @@ mod tests {
         assert!(!c.is_working_day(date(2027, 3, 15)));
         assert!(!c.is_working_day(date(2027, 1, 1)));
         let own = WorkCalendar::from_json(r#"{"holidays":["2027-03-15"]}"#).unwrap();
-        assert_eq!(own.known_until(), None, "a calendar of its own claims nothing");
+        assert_eq!(
+            own.known_until(),
+            None,
+            "a calendar of its own claims nothing"
+        );
     }
 }
