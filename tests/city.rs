@@ -267,3 +267,109 @@ async fn a_case_whose_deadline_lies_past_the_holiday_table_says_so() {
         );
     }
 }
+
+async fn post_raw(
+    app: &common::TestApp,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> common::Answer {
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(axum::http::header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    app.request(req).await
+}
+
+fn geodata(file: &str) -> String {
+    wangge::import::read_text(&common::demo_city().join(file)).unwrap()
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_a_unit_code_that_names_no_unit_with_the_feature_and_the_code() {
+    let app = common::spawn_app().await;
+    let admin = app.login(wangge::domain::identity::Role::Admin).await;
+    // The demo city's units and districts, as `tests/import.rs` sets them up.
+    let a = post_raw(
+        &app,
+        "/api/import/units",
+        &admin,
+        "text/csv",
+        geodata("units.csv").into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let a = post_raw(
+        &app,
+        "/api/import/layers/district",
+        &admin,
+        "application/geo+json",
+        geodata("district.geojson").into_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let mut streets: serde_json::Value = serde_json::from_str(&geodata("street.geojson")).unwrap();
+    let code = streets["features"][0]["properties"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    streets["features"][0]["properties"]["unit_code"] = json!("no-such-unit");
+    let body = streets.to_string().into_bytes();
+    for query in ["?dry_run=true", "?accept_warnings=true"] {
+        let a = post_raw(
+            &app,
+            &format!("/api/import/layers/street{query}"),
+            &admin,
+            "application/geo+json",
+            body.clone(),
+        )
+        .await;
+        let unknown: Vec<&serde_json::Value> = a.body["report"]["issues"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {}", a.text))
+            .iter()
+            .filter(|i| i["check"] == "unknown_unit")
+            .collect();
+        assert_eq!(unknown.len(), 1, "{query}: {}", a.text);
+        assert_eq!(unknown[0]["feature"], code.as_str());
+        assert_eq!(unknown[0]["severity"], "error");
+        assert!(
+            unknown[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no-such-unit")
+        );
+        assert!(
+            a.body["published"].is_null(),
+            "{query}: nothing is published"
+        );
+    }
+    let versions = app.get("/api/layers", None).await;
+    assert!(!versions.text.contains("\"street\""), "{}", versions.text);
+}
+
+#[tokio::test]
+async fn a_frontage_layer_without_depth_is_refused_even_with_accept_warnings() {
+    let app = common::spawn_app().await;
+    let admin = app.login(wangge::domain::identity::Role::Admin).await;
+    let frontage = json!({"type": "FeatureCollection", "features": [{"type": "Feature",
+        "properties": {"code": "F-1", "name": "小卖部", "shop_type": "零售"},
+        "geometry": {"type": "LineString", "coordinates": [[113.60, 34.72], [113.6003, 34.72]]}}]});
+    let a = post_raw(
+        &app,
+        "/api/import/layers/frontage?accept_warnings=true",
+        &admin,
+        "application/geo+json",
+        frontage.to_string().into_bytes(),
+    )
+    .await;
+    assert!(
+        a.text.contains("missing_depth") && a.body["published"].is_null(),
+        "{}",
+        a.text
+    );
+}

@@ -76,7 +76,7 @@ pub struct CreateUser {
     pub password: String,
     /// Responsible unit; required for handlers.
     pub unit_code: Option<String>,
-    /// Patrolled unit grids (15- or 14-digit codes); inspectors only.
+    /// Patrolled unit grids (15-digit codes); inspectors only.
     #[serde(default)]
     pub grids: Vec<String>,
 }
