@@ -373,3 +373,40 @@ async fn a_frontage_layer_without_depth_is_refused_even_with_accept_warnings() {
         a.text
     );
 }
+
+#[tokio::test]
+async fn an_empty_city_says_no_layers_are_published_instead_of_outside_area() {
+    let app = common::spawn_empty_app(HttpSettings::default()).await;
+    let a = app.get("/api/assign?lon=113.65&lat=34.75", None).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text);
+    assert_eq!(a.body["code"], "no_city_data");
+    assert!(a.text.contains("No jurisdiction layers are published yet"));
+    let req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/assign/batch")
+        .header(axum::http::header::CONTENT_TYPE, "text/csv")
+        .body(axum::body::Body::from("id,lon,lat\n1,113.65,34.75\n"))
+        .unwrap();
+    let a = app.request(req).await;
+    assert_eq!(a.body["code"], "no_city_data", "{}", a.text);
+}
+
+#[tokio::test]
+async fn a_district_only_city_answers_with_its_district_and_names_the_missing_layers() {
+    // The mini city has only its district layer.
+    let app = common::spawn_app().await;
+    let (lon, lat) = a_point_of_the_city(&app).await;
+    let a = app
+        .get(&format!("/api/assign?lon={lon}&lat={lat}"), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.body["status"], "unassigned");
+    assert!(a.body["district"]["code"].is_string(), "{}", a.text);
+    assert_eq!(
+        a.body["missing_layers"],
+        json!(["street", "community", "grid"]),
+        "{}",
+        a.text
+    );
+    assert!(a.text.contains("Layers not published yet"), "{}", a.text);
+}
