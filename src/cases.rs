@@ -183,7 +183,7 @@ pub fn case_no(id: i64) -> String {
 pub struct CaseService {
     store: Store,
     engine: Arc<Engine>,
-    calendar: Arc<WorkCalendar>,
+    calendar: Arc<arc_swap::ArcSwap<WorkCalendar>>,
     rules: Arc<RuleTable>,
     /// The installation's key for citizens' follow tokens, read from the store once.
     follow_secret: Arc<tokio::sync::OnceCell<String>>,
@@ -208,15 +208,36 @@ impl CaseService {
         Self {
             store,
             engine,
-            calendar: Arc::new(calendar),
+            calendar: Arc::new(arc_swap::ArcSwap::from_pointee(calendar)),
             rules: Arc::new(rules),
             follow_secret: Arc::default(),
         }
     }
 
-    /// The working calendar deadlines are counted in.
-    pub fn calendar(&self) -> &WorkCalendar {
-        &self.calendar
+    /// The working calendar deadlines are counted in (a snapshot: an admin may load a year).
+    pub fn calendar(&self) -> Arc<WorkCalendar> {
+        self.calendar.load_full()
+    }
+
+    /// Loads one year of the holiday table into the working calendar (an admin's run-time load);
+    /// deadlines computed from now on use it. Concurrent loads of different years both land.
+    pub fn load_calendar_year(
+        &self,
+        table: &crate::domain::calendar::YearTable,
+    ) -> Result<Arc<WorkCalendar>, crate::domain::calendar::CalendarError> {
+        let mut failed = None;
+        self.calendar
+            .rcu(|current| match current.with_year(table.clone()) {
+                Ok(next) => Arc::new(next),
+                Err(e) => {
+                    failed = Some(e);
+                    Arc::clone(current)
+                }
+            });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(self.calendar.load_full()),
+        }
     }
 
     /// The dispatch rule table.
@@ -227,8 +248,10 @@ impl CaseService {
     /// Deadline of the whole case: the category's limit plus one working day for the command
     /// centre's own steps.
     fn overall_due(&self, from: DateTime<Utc>, limit: TimeLimit) -> DateTime<Utc> {
-        let handling = self.calendar.deadline(from, limit);
-        self.calendar.deadline(handling, TimeLimit::WorkingDays(1))
+        let handling = self.calendar.load().deadline(from, limit);
+        self.calendar
+            .load()
+            .deadline(handling, TimeLimit::WorkingDays(1))
     }
 
     /// Sets the step clock after a status change.
@@ -236,7 +259,7 @@ impl CaseService {
         c.step_started_at = Some(now);
         c.step_due_at = match c.status {
             Status::Dispatched | Status::Handling => c.deadline_at,
-            s => case::step_limit(s).map(|l| self.calendar.deadline(now, l)),
+            s => case::step_limit(s).map(|l| self.calendar.load().deadline(now, l)),
         };
     }
 
@@ -451,10 +474,10 @@ impl CaseService {
                 c.queue = None;
                 c.triage_unit = None;
                 c.dispatched_at = Some(now);
-                c.deadline_at = Some(self.calendar.deadline(now, category.time_limit));
+                c.deadline_at = Some(self.calendar.load().deadline(now, category.time_limit));
                 if let Some(fix) = &d.self_fix {
                     c.escalation = 0;
-                    c.escalation_due_at = Some(self.calendar.deadline(now, fix.window));
+                    c.escalation_due_at = Some(self.calendar.load().deadline(now, fix.window));
                     c.enforcement_unit = Some(fix.enforcement_unit.clone());
                 }
             }
@@ -562,12 +585,16 @@ impl CaseService {
         after.wrong_dispatches += i64::from(t.wrong_dispatch);
         if t.clock_starts {
             after.dispatched_at = Some(now);
-            after.deadline_at = Some(self.calendar.deadline(now, category.time_limit));
+            after.deadline_at = Some(self.calendar.load().deadline(now, category.time_limit));
         }
         if t.extended
             && let Some(due) = after.deadline_at
         {
-            after.deadline_at = Some(self.calendar.deadline(due.max(now), category.time_limit));
+            after.deadline_at = Some(
+                self.calendar
+                    .load()
+                    .deadline(due.max(now), category.time_limit),
+            );
             after.step_due_at = after.deadline_at;
         }
         if t.to == Status::FedBack {
@@ -636,7 +663,7 @@ impl CaseService {
             after.escalation += 1;
             let note = match kind {
                 EscalationKind::Reminder | EscalationKind::Warning => {
-                    after.escalation_due_at = Some(self.calendar.deadline(now, step));
+                    after.escalation_due_at = Some(self.calendar.load().deadline(now, step));
                     format!(
                         "责任商户逾期未自行整改：{}（第 {} 次）。The shop did not fix it in time: {:?}.",
                         kind.label_zh(),
@@ -649,7 +676,8 @@ impl CaseService {
                     after.status = Status::Dispatched;
                     after.unit_code = after.enforcement_unit.clone();
                     after.dispatched_at = Some(now);
-                    after.deadline_at = Some(self.calendar.deadline(now, category.time_limit));
+                    after.deadline_at =
+                        Some(self.calendar.load().deadline(now, category.time_limit));
                     self.enter_step(&mut after, now);
                     format!(
                         "提醒、警告后仍未整改，移交城管执法 {}。Handed to enforcement.",

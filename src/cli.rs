@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `init`, `migrate`, `import`, `assign`, `generate`.
+//! Command line: `serve` (the default), `init`, `migrate`, `import`, `user`, `calendar`, `assign`, `generate`.
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +27,10 @@ enum Command {
     Assign(Box<crate::config::AssignArgs>),
     /// Import jurisdiction layers, basemap, units or OpenStreetMap data, as the admin API does.
     Import(crate::config::ImportArgs),
+    /// Load a year of the national holiday table into the store.
+    Calendar(crate::calendar::CalendarArgs),
+    /// Create an account, e.g. the first admin of a store started with `--no-demo`.
+    User(crate::bootstrap::UserArgs),
     /// Rebuild `geodata/` (the demo city) from the real inputs and a seed.
     Generate(crate::generate::GenerateArgs),
 }
@@ -50,6 +54,14 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Import(args)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::import(args))
+        }),
+        Some(Command::Calendar(args)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(crate::config::LogFormat::Text);
+            rt.block_on(crate::calendar::run(args))
+        }),
+        Some(Command::User(args)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(crate::config::LogFormat::Text);
+            rt.block_on(crate::bootstrap::run(args))
         }),
         Some(Command::Serve(config)) => runtime().and_then(|rt| serve(rt, *config)),
         None => runtime().and_then(|rt| serve(rt, cli.serve)),

@@ -268,6 +268,11 @@ pub async fn seed_demo_users(store: &Store, audit: &Audit) -> Result<(), SeedErr
 /// users. Does nothing on a store that has data.
 pub async fn first_start(store: &Store, geodata: &Path, with_demo: bool) -> Result<(), SeedError> {
     if !with_demo {
+        if store.count_users().await? == 0 {
+            tracing::warn!(
+                "no accounts yet: create the first admin with `wangge user create --username NAME --role admin` (docs/import.md)"
+            );
+        }
         return Ok(());
     }
     let audit = Audit::system();

@@ -6,7 +6,9 @@
 
 pub mod assign;
 pub mod batch;
+pub mod bootstrap;
 pub mod cache;
+pub mod calendar;
 pub mod cases;
 pub mod cli;
 pub mod config;

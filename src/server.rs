@@ -95,6 +95,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("in {}", path.display()))?,
         None => crate::domain::calendar::WorkCalendar::china_default(),
     };
+    let calendar = crate::calendar::with_stored_years(&store, calendar).await?;
+    crate::calendar::log_coverage(&calendar);
     let dispatch_rules = match &config.dispatch_rules {
         Some(path) => crate::domain::dispatch::RuleTable::from_json(
             &std::fs::read_to_string(path)

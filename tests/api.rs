@@ -81,6 +81,14 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
         ),
         (
             Method::PUT,
+            "/api/calendar/years/2027",
+            Some(
+                json!({"region": "cn", "year": 2027, "source": "test", "holidays": [], "workdays": []}),
+            ),
+            &[Admin],
+        ),
+        (
+            Method::PUT,
             "/api/categories/0101",
             Some(json!({"code": "0101"})),
             &[Admin],
@@ -179,6 +187,7 @@ fn template(path: &str) -> String {
         .replace("/basemap/water", "/basemap/{kind}")
         .replace("/999999", "/{id}")
         .replace("/0101", "/{code}")
+        .replace("/years/2027", "/years/{year}")
         .replace("/12/3339/1623.mvt", "/{z}/{x}/{y}.mvt")
 }
 

@@ -690,9 +690,30 @@ impl CityIndex {
         let c = Coord { x: lon, y: lat };
         let mut reasons = Vec::new();
         let grid = self.grids.get(hit.grid as usize);
-        let community = grid.and_then(|g| self.communities.get(g.parent as usize));
-        let street = community.and_then(|a| self.streets.get(a.parent as usize));
-        let district = street.and_then(|a| self.districts.get(a.parent as usize));
+        // Without a grid (a partial city, or a point outside every grid), each level is looked
+        // up on its own: a district-only city still answers with its district.
+        let community = match grid {
+            Some(g) => self.communities.get(g.parent as usize),
+            None => covering(&self.communities, c),
+        };
+        let street = match community {
+            Some(a) => self.streets.get(a.parent as usize),
+            None if grid.is_none() => covering(&self.streets, c),
+            None => None,
+        };
+        let district = match street {
+            Some(a) => self.districts.get(a.parent as usize),
+            None if grid.is_none() => covering(&self.districts, c),
+            None => None,
+        };
+        let missing_layers = self.missing_layers();
+        if !missing_layers.is_empty() {
+            reasons.push(format!(
+                "尚未发布的图层：{}；答案只到已发布的层级。Layers not published yet: {}; the answer stops at the published levels.",
+                missing_layers.join("、"),
+                missing_layers.join(", ")
+            ));
+        }
 
         let mut boundary_grids = Vec::new();
         if let Some(g) = grid {
@@ -928,6 +949,35 @@ impl CityIndex {
             owner,
             nearest,
             reasons,
+            missing_layers,
         }
     }
+
+    /// The jurisdiction layers (district, street, community, grid) without a feature here.
+    pub fn missing_layers(&self) -> Vec<&'static str> {
+        [
+            ("district", self.districts.is_empty()),
+            ("street", self.streets.is_empty()),
+            ("community", self.communities.is_empty()),
+            ("grid", self.grids.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
+        .collect()
+    }
+
+    /// Whether any jurisdiction layer is published: without one there is no city to answer from.
+    pub fn has_jurisdictions(&self) -> bool {
+        self.missing_layers().len() < 4
+    }
+}
+
+/// The lowest-coded area covering a point (boundary included), by a scan with an envelope test:
+/// used only when no grid holds the point.
+fn covering(areas: &[Area], c: Coord<f64>) -> Option<&Area> {
+    areas.iter().find(|a| {
+        a.poly.bounding_rect().is_some_and(|r| {
+            r.min().x <= c.x && c.x <= r.max().x && r.min().y <= c.y && c.y <= r.max().y
+        }) && position(&a.poly, c) != CoordPos::Outside
+    })
 }

@@ -133,6 +133,9 @@ pub struct Assignment {
     pub nearest: Option<Nearest>,
     /// One short reason per link of the chain.
     pub reasons: Vec<String>,
+    /// Jurisdiction layers not published yet (a partial city): the answer stops above them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_layers: Vec<&'static str>,
 }
 
 impl Assignment {

@@ -6,7 +6,7 @@
 //! 14:00–17:30). "N working days" is N times that length of working time, so a case dispatched at
 //! 16:30 with one working day is due at 16:30 the next working day.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{
     DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
@@ -28,7 +28,148 @@ pub struct WorkCalendar {
     pub holidays: BTreeSet<NaiveDate>,
     /// Swapped workdays (调休): working even on a weekend.
     pub workdays: BTreeSet<NaiveDate>,
+    /// The national holiday table, one entry per year (built in from `calendar/cn-*.json`, or
+    /// loaded by an admin); merged into `holidays` and `workdays`.
+    national: BTreeMap<i32, YearTable>,
+    /// The city's own holidays and workdays (its `--calendar` file), kept apart from the national
+    /// table so that loading a year does not drop them.
+    extra_holidays: BTreeSet<NaiveDate>,
+    extra_workdays: BTreeSet<NaiveDate>,
+    /// The last day the city's file says it has holiday data for, overriding the national table's.
+    declared_known_until: Option<NaiveDate>,
 }
+
+/// How many entries (dates or ranges) one year's table may hold, each of holidays and workdays.
+pub const MAX_YEAR_ENTRIES: usize = 100;
+
+/// One year of the national holiday table, as in `calendar/cn-YYYY.json`: the holidays and
+/// swapped workdays (调休) of one State Council notice, with that notice named as `source`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YearTable {
+    /// Region: `cn`.
+    pub region: String,
+    /// The year.
+    pub year: i32,
+    /// Where the days come from, e.g. "国务院办公厅关于2026年部分节假日安排的通知（国办发明电〔2025〕7号）".
+    pub source: String,
+    /// Holidays: dates or inclusive `[first, last]` ranges.
+    pub holidays: Vec<DateOrRange>,
+    /// Swapped workdays (调休).
+    pub workdays: Vec<NaiveDate>,
+}
+
+impl YearTable {
+    /// Parses and checks one year's table: the region is `cn`, the source named, at most
+    /// [`MAX_YEAR_ENTRIES`] entries each, every date within the year or the month either side of
+    /// it, ranges in order and at most 60 days, no day both a holiday and a workday.
+    pub fn parse(text: &str) -> Result<Self, CalendarError> {
+        let t: YearTable = serde_json::from_str(text)
+            .map_err(|e| CalendarError(format!("not a year of the holiday table: {e}")))?;
+        t.check()?;
+        Ok(t)
+    }
+
+    /// The checks of [`YearTable::parse`].
+    pub fn check(&self) -> Result<(), CalendarError> {
+        if self.region != "cn" {
+            return Err(CalendarError(format!(
+                "region {:?} is not known; the national table is \"cn\"",
+                self.region
+            )));
+        }
+        if !(2000..=2100).contains(&self.year) {
+            return Err(CalendarError(format!(
+                "year {} is outside 2000–2100",
+                self.year
+            )));
+        }
+        if self.source.trim().is_empty() {
+            return Err(CalendarError(
+                "source must name the notice the days come from (e.g. 国办发明电〔2025〕7号)"
+                    .into(),
+            ));
+        }
+        if self.holidays.len() > MAX_YEAR_ENTRIES || self.workdays.len() > MAX_YEAR_ENTRIES {
+            return Err(CalendarError(format!(
+                "at most {MAX_YEAR_ENTRIES} holiday entries and {MAX_YEAR_ENTRIES} workdays per year"
+            )));
+        }
+        let first = date(self.year - 1, 12, 1);
+        let last = date(self.year + 1, 1, 31);
+        let (holidays, workdays) = self.days()?;
+        if let Some(d) = holidays
+            .iter()
+            .chain(&workdays)
+            .find(|d| **d < first || **d > last)
+        {
+            return Err(CalendarError(format!(
+                "{d} does not belong to the table of {}",
+                self.year
+            )));
+        }
+        if let Some(d) = holidays.intersection(&workdays).next() {
+            return Err(CalendarError(format!(
+                "{d} is listed both as a holiday and as a swapped workday"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The holidays and workdays as sets of dates.
+    fn days(&self) -> Result<(BTreeSet<NaiveDate>, BTreeSet<NaiveDate>), CalendarError> {
+        Ok((
+            expand(&self.holidays)?,
+            self.workdays.iter().copied().collect(),
+        ))
+    }
+
+    /// The years built into wangge (`calendar/cn-*.json`).
+    pub fn built_in() -> Vec<YearTable> {
+        [
+            include_str!("../../calendar/cn-2024.json"),
+            include_str!("../../calendar/cn-2025.json"),
+            include_str!("../../calendar/cn-2026.json"),
+        ]
+        .into_iter()
+        .filter_map(|text| YearTable::parse(text).ok())
+        .collect()
+    }
+}
+
+fn expand(entries: &[DateOrRange]) -> Result<BTreeSet<NaiveDate>, CalendarError> {
+    let mut out = BTreeSet::new();
+    for h in entries {
+        match *h {
+            DateOrRange::One(d) => {
+                out.insert(d);
+            }
+            DateOrRange::Range(a, b) if a <= b && (b - a).num_days() < 60 => {
+                out.extend(days(a, b));
+            }
+            DateOrRange::Range(a, b) => {
+                return Err(CalendarError(format!(
+                    "holiday range {a}..{b} is reversed or longer than 60 days"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the holiday table covers a deadline, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// The last day with holiday data (None: the city's calendar declares no national table).
+    pub known_until: Option<NaiveDate>,
+    /// The years of the national table.
+    pub years: Vec<i32>,
+    /// Set from 60 days before `known_until`: what is about to run out and what to do.
+    pub warning: Option<String>,
+}
+
+/// How many days before the end of the holiday table wangge starts warning.
+pub const WARN_DAYS_AHEAD: i64 = 60;
 
 /// A city's working calendar as written in its JSON file (`--calendar`). Example:
 /// `{"extends": "china", "utc_offset": "+08:00", "periods": [["08:00","12:00"],["14:30","18:00"]],
@@ -56,10 +197,14 @@ pub struct CalendarFile {
     /// Swapped workdays (调休).
     #[serde(default)]
     pub workdays: Vec<NaiveDate>,
+    /// The last day this file has holiday data for (default: the end of the national table's
+    /// last year; none for a calendar without `extends`).
+    #[serde(default)]
+    pub known_until: Option<NaiveDate>,
 }
 
 /// A date or an inclusive range of dates.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DateOrRange {
     /// One date.
@@ -75,6 +220,7 @@ impl CalendarFile {
             None => WorkCalendar {
                 holidays: BTreeSet::new(),
                 workdays: BTreeSet::new(),
+                national: BTreeMap::new(),
                 ..WorkCalendar::china_default()
             },
             Some(other) => {
@@ -110,25 +256,17 @@ impl CalendarFile {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let mut holidays = base.holidays;
-        for h in self.holidays {
-            match h {
-                DateOrRange::One(d) => {
-                    holidays.insert(d);
-                }
-                DateOrRange::Range(a, b) if a <= b && (b - a).num_days() < 60 => {
-                    holidays.extend(days(a, b));
-                }
-                DateOrRange::Range(a, b) => {
-                    return Err(CalendarError(format!(
-                        "holiday range {a}..{b} is reversed or longer than 60 days"
-                    )));
-                }
-            }
-        }
-        let mut workdays = base.workdays;
-        workdays.extend(self.workdays);
-        WorkCalendar::new(zone, periods, weekend, holidays, workdays)
+        let mut calendar = WorkCalendar::new(
+            zone,
+            periods,
+            weekend,
+            expand(&self.holidays)?,
+            self.workdays.into_iter().collect(),
+        )?;
+        calendar.declared_known_until = self.known_until;
+        calendar.national = base.national;
+        calendar.merge()?;
+        Ok(calendar)
     }
 }
 
@@ -181,9 +319,93 @@ impl WorkCalendar {
             zone,
             periods,
             weekend,
+            extra_holidays: holidays.clone(),
+            extra_workdays: workdays.clone(),
             holidays,
             workdays,
+            national: BTreeMap::new(),
+            declared_known_until: None,
         })
+    }
+
+    /// Recomputes the effective holidays and workdays from the national table and the city's own
+    /// days (the city's days win over the national ones).
+    fn merge(&mut self) -> Result<(), CalendarError> {
+        let mut holidays = BTreeSet::new();
+        let mut workdays = BTreeSet::new();
+        for t in self.national.values() {
+            let (h, w) = t.days()?;
+            holidays.extend(h);
+            workdays.extend(w);
+        }
+        for d in &self.extra_holidays {
+            workdays.remove(d);
+            holidays.insert(*d);
+        }
+        for d in &self.extra_workdays {
+            holidays.remove(d);
+            workdays.insert(*d);
+        }
+        self.holidays = holidays;
+        self.workdays = workdays;
+        Ok(())
+    }
+
+    /// This calendar with one year of the national table replaced (or added).
+    pub fn with_year(&self, table: YearTable) -> Result<Self, CalendarError> {
+        table.check()?;
+        let mut next = self.clone();
+        next.national.insert(table.year, table);
+        next.merge()?;
+        Ok(next)
+    }
+
+    /// The years of the national table, each with its source.
+    pub fn national_years(&self) -> impl Iterator<Item = &YearTable> {
+        self.national.values()
+    }
+
+    /// The last day with holiday data: the city's declared day, else 31 December of the national
+    /// table's last year; None when neither is known (a city calendar of its own without
+    /// `known_until`).
+    pub fn known_until(&self) -> Option<NaiveDate> {
+        self.declared_known_until
+            .or_else(|| self.national.keys().next_back().map(|y| date(*y, 12, 31)))
+    }
+
+    /// Whether an instant lies past the last day with holiday data: a deadline reaching there was
+    /// counted with weekends only.
+    pub fn beyond_holiday_data(&self, at: DateTime<Utc>) -> bool {
+        self.known_until()
+            .is_some_and(|k| at.with_timezone(&self.zone).date_naive() > k)
+    }
+
+    /// What `/healthz` and the start-up log say about the holiday data on `today`.
+    pub fn coverage(&self, today: NaiveDate) -> Coverage {
+        let known_until = self.known_until();
+        let warning = known_until
+            .filter(|k| (*k - today).num_days() <= WARN_DAYS_AHEAD)
+            .map(|k| {
+                let next = k.year() + 1;
+                if today > k {
+                    format!(
+                        "节假日数据已于 {k} 用完 / the holiday table ended on {k}: deadlines after it count weekends only \
+                         (deadline_without_holidays). Load the {next} table (国务院办公厅 notice) with \
+                         PUT /api/calendar/years/{next} or `wangge calendar load cn-{next}.json`."
+                    )
+                } else {
+                    format!(
+                        "节假日数据将于 {k} 用完 / the holiday table ends on {k}: deadlines after it count weekends only \
+                         (deadline_without_holidays). Load the {next} table (国务院办公厅 notice) with \
+                         PUT /api/calendar/years/{next} or `wangge calendar load cn-{next}.json`."
+                    )
+                }
+            });
+        Coverage {
+            known_until,
+            years: self.national.keys().copied().collect(),
+            warning,
+        }
     }
 
     /// A city's calendar from its JSON definition (see [`CalendarFile`]).
@@ -193,71 +415,29 @@ impl WorkCalendar {
         f.build()
     }
 
-    /// The national calendar of China (国务院办公厅 holiday notices) for 2024 to 2026, with the
-    /// usual office hours 08:30–12:00 and 14:00–17:30. Cities adjust hours; later years are added
-    /// as the notices are published.
+    /// The national calendar of China: the holiday tables built in from `calendar/cn-*.json`
+    /// (国务院办公厅 notices, 2024 to 2026), with the usual office hours 08:30–12:00 and
+    /// 14:00–17:30. Later years are loaded at run time (`PUT /api/calendar/years/{year}`).
     pub fn china_default() -> Self {
-        let mut holidays = BTreeSet::new();
-        let mut workdays = BTreeSet::new();
-        for (a, b) in [
-            // 2024: 元旦, 春节, 清明, 劳动节, 端午, 中秋, 国庆.
-            (date(2024, 1, 1), date(2024, 1, 1)),
-            (date(2024, 2, 10), date(2024, 2, 17)),
-            (date(2024, 4, 4), date(2024, 4, 6)),
-            (date(2024, 5, 1), date(2024, 5, 5)),
-            (date(2024, 6, 10), date(2024, 6, 10)),
-            (date(2024, 9, 15), date(2024, 9, 17)),
-            (date(2024, 10, 1), date(2024, 10, 7)),
-            // 2025.
-            (date(2025, 1, 1), date(2025, 1, 1)),
-            (date(2025, 1, 28), date(2025, 2, 4)),
-            (date(2025, 4, 4), date(2025, 4, 6)),
-            (date(2025, 5, 1), date(2025, 5, 5)),
-            (date(2025, 5, 31), date(2025, 6, 2)),
-            (date(2025, 10, 1), date(2025, 10, 8)),
-            // 2026 (国办发明电〔2025〕7号).
-            (date(2026, 1, 1), date(2026, 1, 3)),
-            (date(2026, 2, 15), date(2026, 2, 23)),
-            (date(2026, 4, 4), date(2026, 4, 6)),
-            (date(2026, 5, 1), date(2026, 5, 5)),
-            (date(2026, 6, 19), date(2026, 6, 21)),
-            (date(2026, 9, 25), date(2026, 9, 27)),
-            (date(2026, 10, 1), date(2026, 10, 7)),
-        ] {
-            holidays.extend(days(a, b));
-        }
-        for d in [
-            date(2024, 2, 4),
-            date(2024, 2, 18),
-            date(2024, 4, 7),
-            date(2024, 4, 28),
-            date(2024, 5, 11),
-            date(2024, 9, 14),
-            date(2024, 9, 29),
-            date(2024, 10, 12),
-            date(2025, 1, 26),
-            date(2025, 2, 8),
-            date(2025, 4, 27),
-            date(2025, 9, 28),
-            date(2025, 10, 11),
-            date(2026, 1, 4),
-            date(2026, 2, 14),
-            date(2026, 2, 28),
-            date(2026, 5, 9),
-            date(2026, 9, 20),
-            date(2026, 10, 10),
-        ] {
-            workdays.insert(d);
-        }
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default();
-        Self {
+        let mut c = Self {
             zone: FixedOffset::east_opt(8 * 3600)
                 .unwrap_or(FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!())),
             periods: vec![(t(8, 30), t(12, 0)), (t(14, 0), t(17, 30))],
             weekend: vec![Weekday::Sat, Weekday::Sun],
-            holidays,
-            workdays,
-        }
+            holidays: BTreeSet::new(),
+            workdays: BTreeSet::new(),
+            national: YearTable::built_in()
+                .into_iter()
+                .map(|t| (t.year, t))
+                .collect(),
+            extra_holidays: BTreeSet::new(),
+            extra_workdays: BTreeSet::new(),
+            declared_known_until: None,
+        };
+        // The built-in tables are checked by the tests; a broken one would only lose its days.
+        let _ = c.merge();
+        c
     }
 
     /// Whether a local date is a working day.
@@ -516,5 +696,90 @@ mod tests {
             "Saturday 10 October is a workday"
         );
         assert!(c.is_working_day(date(2026, 10, 8)));
+    }
+
+    #[test]
+    fn the_built_in_years_come_from_the_data_files_each_with_its_source() {
+        let years = YearTable::built_in();
+        assert_eq!(
+            years.iter().map(|t| t.year).collect::<Vec<_>>(),
+            [2024, 2025, 2026],
+            "every calendar/cn-*.json parses"
+        );
+        assert!(years.iter().all(|t| t.source.contains("国务院办公厅")));
+        let c = WorkCalendar::china_default();
+        assert_eq!(c.known_until(), Some(date(2026, 12, 31)));
+    }
+
+    #[test]
+    fn the_calendar_warns_from_60_days_before_its_last_known_day_and_not_before() {
+        let c = WorkCalendar::china_default();
+        assert_eq!(c.coverage(date(2026, 10, 1)).warning, None);
+        let w = c
+            .coverage(date(2026, 11, 30))
+            .warning
+            .expect("a warning 31 days ahead");
+        assert!(
+            w.contains("2026-12-31") && w.contains("/api/calendar/years/2027"),
+            "{w}"
+        );
+        assert!(c.coverage(date(2027, 1, 5)).warning.is_some());
+    }
+
+    #[test]
+    fn a_deadline_past_the_table_is_marked_and_a_loaded_year_moves_the_end() {
+        let c = WorkCalendar::china_default();
+        // 2026-12-30 15:00 + 2 working days: reaches into 2027, which the table does not know.
+        let due = c.deadline(at(2026, 12, 30, 15, 0), TimeLimit::WorkingDays(2));
+        assert!(c.beyond_holiday_data(due));
+        assert!(!c.beyond_holiday_data(at(2026, 12, 31, 10, 0)));
+        // An admin loads 2027 (a test table, not the real one): 2027-01-01 becomes a holiday.
+        let t = YearTable::parse(
+            r#"{"region":"cn","year":2027,"source":"test notice","holidays":[["2027-01-01","2027-01-01"]],"workdays":[]}"#,
+        )
+        .unwrap();
+        let c2 = c.with_year(t).unwrap();
+        assert_eq!(c2.known_until(), Some(date(2027, 12, 31)));
+        assert!(!c2.beyond_holiday_data(due));
+        assert!(!c2.is_working_day(date(2027, 1, 1)));
+        assert!(
+            c.is_working_day(date(2027, 1, 1)),
+            "the old calendar is unchanged"
+        );
+    }
+
+    #[test]
+    fn a_year_table_without_source_or_with_foreign_dates_is_refused() {
+        let ok = r#"{"region":"cn","year":2027,"source":"x","holidays":[],"workdays":[]}"#;
+        assert!(YearTable::parse(ok).is_ok());
+        for bad in [
+            r#"{"region":"cn","year":2027,"source":" ","holidays":[],"workdays":[]}"#,
+            r#"{"region":"cn","year":2027,"source":"x","holidays":["2029-01-01"],"workdays":[]}"#,
+            r#"{"region":"cn","year":2027,"source":"x","holidays":[["2027-03-01","2027-01-01"]],"workdays":[]}"#,
+            r#"{"region":"cn","year":2027,"source":"x","holidays":["2027-01-04"],"workdays":["2027-01-04"]}"#,
+            r#"{"region":"us","year":2027,"source":"x","holidays":[],"workdays":[]}"#,
+            r#"{"region":"cn","year":2027,"source":"x","holidays":[],"workdays":[],"extra":1}"#,
+        ] {
+            assert!(YearTable::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_city_file_keeps_its_own_days_when_a_national_year_is_loaded() {
+        let c =
+            WorkCalendar::from_json(r#"{"extends":"china","holidays":["2027-03-15"]}"#).unwrap();
+        let t = YearTable::parse(
+            r#"{"region":"cn","year":2027,"source":"x","holidays":["2027-01-01"],"workdays":[]}"#,
+        )
+        .unwrap();
+        let c = c.with_year(t).unwrap();
+        assert!(!c.is_working_day(date(2027, 3, 15)));
+        assert!(!c.is_working_day(date(2027, 1, 1)));
+        let own = WorkCalendar::from_json(r#"{"holidays":["2027-03-15"]}"#).unwrap();
+        assert_eq!(
+            own.known_until(),
+            None,
+            "a calendar of its own claims nothing"
+        );
     }
 }

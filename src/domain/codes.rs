@@ -3,7 +3,8 @@
 //! The hierarchy follows the 国家统计局 统计用区划代码 and the Beijing grid standard
 //! DB11/T 2157-2023: district 6 digits (GB/T 2260), street 9 digits, community 12 digits,
 //! unit grid 15 digits (community code + 3-digit sequence). The older national rule CJ/T 213
-//! numbers grids with a 14-digit code (community code + 2-digit sequence); both are accepted.
+//! numbered grids with a 14-digit code (community code + 2-digit sequence): such codes are
+//! refused, with the hint to insert a `0` before the sequence.
 
 use std::fmt;
 
@@ -49,7 +50,7 @@ pub enum CodeLevel {
     Street,
     /// 社区/村, 12 digits.
     Community,
-    /// 单元网格, 15 digits (DB11/T 2157) or 14 digits (CJ/T 213).
+    /// 单元网格, 15 digits (DB11/T 2157).
     Grid,
 }
 
@@ -68,7 +69,10 @@ impl CodeLevel {
             Self::District => (&[6], "6"),
             Self::Street => (&[9], "9"),
             Self::Community => (&[12], "12"),
-            Self::Grid => (&[15, 14], "15 (or 14 under CJ/T 213)"),
+            Self::Grid => (
+                &[15],
+                "15 (12-digit community code + 3-digit sequence; a 14-digit CJ/T 213 code becomes 15 with a 0 before its 2-digit sequence)",
+            ),
         }
     }
 }
@@ -132,8 +136,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cjt213_fourteen_digit_grid_code_is_accepted_beside_the_fifteen_digit_one() {
-        assert!(AdminCode::parse("41010300100107", CodeLevel::Grid).is_ok());
+    fn a_fourteen_digit_grid_code_is_refused_with_the_way_to_fifteen() {
+        let err = AdminCode::parse("41010300100107", CodeLevel::Grid).unwrap_err();
+        assert!(err.to_string().contains("must have 15"), "{err}");
         assert!(AdminCode::parse("410103001001007", CodeLevel::Grid).is_ok());
     }
 

@@ -177,6 +177,55 @@ impl Principal {
     }
 }
 
+/// Shortest accepted password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest accepted password, in characters (checked before hashing).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// A login name: 3–64 characters of a–z, 0–9, `_`, `.`, `-` (surrounding blanks trimmed).
+pub fn parse_username(text: &str) -> Result<String, String> {
+    let username = text.trim();
+    if (3..=64).contains(&username.len())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+    {
+        Ok(username.to_owned())
+    } else {
+        Err("username must be 3–64 characters of a–z, 0–9, _, . or -".into())
+    }
+}
+
+/// Refuses a weak password: shorter than [`MIN_PASSWORD_CHARS`] or longer than
+/// [`MAX_PASSWORD_CHARS`], fewer than 5 different characters, containing the login name, or the
+/// demo password. The same rule holds for `POST /api/users` and `wangge user create`.
+pub fn check_password(password: &str, username: &str, demo_password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "密码太短 / password must have at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(format!(
+            "密码太长 / password must have at most {MAX_PASSWORD_CHARS} characters"
+        ));
+    }
+    let distinct: BTreeSet<char> = password.chars().collect();
+    if distinct.len() < 5 {
+        return Err("密码太弱 / password must use at least 5 different characters".into());
+    }
+    if !username.is_empty() && password.to_lowercase().contains(&username.to_lowercase()) {
+        return Err("密码不能包含用户名 / password must not contain the username".into());
+    }
+    if password == demo_password {
+        return Err(
+            "不能使用演示密码 / the demo password is not accepted for real accounts".into(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +294,27 @@ mod tests {
             err.to_string(),
             "role planner may not do this; allowed: admin, dispatcher"
         );
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_and_a_good_one_is_accepted() {
+        for weak in [
+            "",
+            "short",
+            "aaaaaaaaaaaaaa",
+            "abababababab",
+            "xx-admin01-xx",
+            "wangge-demo",
+        ] {
+            assert!(
+                check_password(weak, "admin01", "wangge-demo").is_err(),
+                "{weak:?}"
+            );
+        }
+        assert!(check_password(&"a1b2c3".repeat(60), "admin01", "wangge-demo").is_err());
+        assert!(check_password("long-enough-pw", "admin01", "wangge-demo").is_ok());
+        assert_eq!(parse_username(" ops.admin "), Ok("ops.admin".to_owned()));
+        assert!(parse_username("Admin").is_err());
+        assert!(parse_username("ab").is_err());
     }
 }

@@ -73,11 +73,11 @@ pub struct CreateUser {
     pub display_name: String,
     /// Role: inspector, intake_clerk, shift_lead, dispatcher, handler, planner, admin.
     pub role: String,
-    /// Password, at least 10 characters.
+    /// Password: 10–256 characters, at least 5 different ones, not containing the username.
     pub password: String,
     /// Responsible unit; required for handlers.
     pub unit_code: Option<String>,
-    /// Patrolled unit grids (15- or 14-digit codes); inspectors only.
+    /// Patrolled unit grids (15-digit codes); inspectors only.
     #[serde(default)]
     pub grids: Vec<String>,
 }
@@ -106,23 +106,13 @@ pub async fn create_user(
     auth: Auth<AdminOnly>,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserSummary>), ApiError> {
-    let username = body.username.trim().to_owned();
-    if !(3..=64).contains(&username.len())
-        || !username
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
-    {
-        return Err(invalid(
-            "username must be 3–64 characters of a–z, 0–9, _, . or -",
-        ));
-    }
+    let username = crate::domain::identity::parse_username(&body.username).map_err(invalid)?;
     if body.display_name.trim().is_empty() {
         return Err(invalid("display_name must not be empty"));
     }
     let role = Role::from_str(&body.role).map_err(|e| invalid(e.to_string()))?;
-    if body.password.chars().count() < 10 {
-        return Err(invalid("password must have at least 10 characters"));
-    }
+    crate::domain::identity::check_password(&body.password, &username, crate::demo::DEMO_PASSWORD)
+        .map_err(invalid)?;
     match (role, &body.unit_code) {
         (Role::Handler, None) => {
             return Err(invalid(

@@ -31,6 +31,21 @@ impl From<CoordError> for ApiError {
     }
 }
 
+/// 409 `no_city_data` while no jurisdiction layer is published (a fresh `--no-demo` store): the
+/// honest answer instead of `outside_area` around a city that does not exist yet.
+fn require_city(index: &crate::assign::CityIndex) -> Result<(), ApiError> {
+    if index.has_jurisdictions() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_city_data",
+            "尚未发布任何辖区图层。No jurisdiction layers are published yet: import the district layer first \
+             (POST /api/import/layers/district, see docs/import.md)",
+        ))
+    }
+}
+
 impl From<AssignError> for ApiError {
     fn from(e: AssignError) -> Self {
         match e {
@@ -126,6 +141,7 @@ pub async fn assign_point(
         }
         None => engine.current(),
     };
+    require_city(&index)?;
     let (lon, lat) = engine.to_wgs84(&index, q.lon, q.lat, crs)?;
     metrics::counter!("wangge_assign_points_total", "mode" => "single").increment(1);
     Ok(Json(index.assign(lon, lat, crs, category.as_ref())))
@@ -189,6 +205,7 @@ pub async fn assign_batch(
     }
     let engine = state.engine().clone();
     let index = engine.current();
+    require_city(&index)?;
     let area = engine.plausible_area(&index);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
 

@@ -113,6 +113,9 @@ pub struct CaseView {
     pub step_light: Option<Light>,
     /// Open and past a deadline (handling, step or overall).
     pub overdue: bool,
+    /// A deadline of this case lies past the last day of the holiday table (`/api/calendar`
+    /// `known_until`): it was counted with weekends only, without 元旦, 春节 or 调休.
+    pub deadline_without_holidays: bool,
     /// Open cases this report may duplicate (intake answer only): link with action `link`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<DuplicateHint>,
@@ -154,7 +157,17 @@ pub(crate) fn view(state: &AppState, case: CaseRecord) -> CaseView {
             || past(case.due_at)
             || (matches!(case.status, Status::Dispatched | Status::Handling)
                 && past(case.deadline_at)));
+    let deadline_without_holidays = [
+        case.deadline_at,
+        case.step_due_at,
+        case.due_at,
+        case.escalation_due_at,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|t| cal.beyond_holiday_data(t));
     CaseView {
+        deadline_without_holidays,
         case_no: case_no(case.id),
         status_zh: case.status.label_zh(),
         category_name: state

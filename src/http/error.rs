@@ -248,6 +248,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "the upload is empty: an import never empties live data",
     ),
     (
+        "no_city_data",
+        409,
+        "no jurisdiction layer is published yet; import the city first",
+    ),
+    (
+        "invalid_calendar",
+        422,
+        "the calendar year file is not valid",
+    ),
+    (
         "too_many_login_attempts",
         429,
         "too many failed logins for this account or address; wait Retry-After seconds",

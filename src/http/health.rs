@@ -37,6 +37,8 @@ pub struct Health {
     pub build: BuildInfo,
     /// Seconds since start.
     pub uptime_secs: u64,
+    /// What the holiday table covers, with a warning from 60 days before it runs out.
+    pub calendar: super::calendar::CalendarCoverage,
 }
 
 /// Database state.
@@ -135,6 +137,7 @@ pub async fn healthz(
                 },
             },
             uptime_secs: state.uptime_secs(),
+            calendar: super::calendar::coverage(&state.calendar()),
         }),
     )
 }

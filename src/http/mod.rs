@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod assign;
 pub mod auth;
+pub mod calendar;
 pub mod cases;
 pub mod conn;
 pub mod error;
@@ -145,7 +146,7 @@ impl AppState {
         }
     }
     /// The working calendar deadlines are counted in.
-    pub fn calendar(&self) -> &crate::domain::calendar::WorkCalendar {
+    pub fn calendar(&self) -> Arc<crate::domain::calendar::WorkCalendar> {
         self.inner.cases.calendar()
     }
     /// The case service.
@@ -218,6 +219,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cases", get(cases::list_cases).post(cases::create_case))
         .route("/cases/export", get(cases::export_cases))
         .route("/cases/hotline", post(cases::import_hotline))
+        .route("/calendar", get(calendar::get_calendar))
+        .route("/calendar/years/{year}", put(calendar::put_year))
         .route("/categories", get(cases::list_categories))
         .route("/categories/{code}", put(cases::put_category))
         .route("/categories/{code}/versions", get(cases::category_versions))

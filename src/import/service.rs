@@ -181,11 +181,18 @@ async fn context(
     } else {
         Vec::new()
     };
+    let units = store
+        .list_units(None, i64::MAX, 0)
+        .await?
+        .into_iter()
+        .map(|u| u.code)
+        .collect();
     Ok(Context {
         parents,
         roads,
         tolerances,
         cancel: validate::Cancel::new(),
+        units: Some(units),
     })
 }
 

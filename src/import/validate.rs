@@ -237,7 +237,12 @@ pub struct Context {
     pub tolerances: Tolerances,
     /// Set to stop the validation early.
     pub cancel: Cancel,
+    /// The codes of the responsible units a `unit_code` may name (None: not checked).
+    pub units: Option<BTreeSet<String>>,
 }
+
+/// The largest accepted 门前三包 responsibility depth, metres.
+pub const MAX_FRONTAGE_DEPTH_M: f64 = 100.0;
 
 /// The outcome of a validation.
 #[derive(Debug, Clone, Serialize)]
@@ -293,6 +298,80 @@ impl Report {
             bbox: None,
             features,
             foreign_members: None,
+        }
+    }
+}
+
+/// The owners and attributes a feature needs: an existing responsible unit (the real import would
+/// otherwise fail on the database's foreign key), a grid's owner, a frontage's depth and shop type.
+fn check_owners(layer: Layer, features: &[Jurisdiction], ctx: &Context, f: &mut Findings) {
+    for j in features {
+        match (&j.unit_code, &ctx.units) {
+            (Some(unit), Some(units)) if !units.contains(unit) => f.push(
+                Severity::Error,
+                "unknown_unit",
+                Some(&j.code),
+                format!(
+                    "{layer} {} names the responsible unit {unit:?}, which does not exist: import it first \
+                     (POST /api/import/units) or correct unit_code / 责任单位不存在",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            ),
+            (None, _) if layer == Layer::Grid => f.push(
+                Severity::Warning,
+                "grid_without_owner",
+                Some(&j.code),
+                format!(
+                    "grid {} has no unit_code: points in it get no owner (owner: null) / 网格没有责任单位",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            ),
+            _ => {}
+        }
+        if layer != Layer::Frontage {
+            continue;
+        }
+        match j.props.get("depth_m") {
+            None | Some(Value::Null) => f.push(
+                Severity::Error,
+                "missing_depth",
+                Some(&j.code),
+                format!(
+                    "frontage {} has no depth_m: without it the segment owns no point; give the responsibility \
+                     depth in metres (e.g. 5) / 缺少门前三包进深 depth_m",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            ),
+            Some(v) => {
+                let depth = v.as_f64().filter(|d| d.is_finite());
+                if !depth.is_some_and(|d| d > 0.0 && d <= MAX_FRONTAGE_DEPTH_M) {
+                    f.push(
+                        Severity::Error,
+                        "invalid_depth",
+                        Some(&j.code),
+                        format!(
+                            "frontage {} has depth_m {v}: it must be a number of metres above 0 and at most {MAX_FRONTAGE_DEPTH_M}",
+                            j.code
+                        ),
+                        Some(j.geometry.clone()),
+                    );
+                }
+            }
+        }
+        if j.kind.is_none() {
+            f.push(
+                Severity::Warning,
+                "missing_shop_type",
+                Some(&j.code),
+                format!(
+                    "frontage {} has no shop_type (e.g. 餐饮, 零售, 单位) / 缺少商户类型",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            );
         }
     }
 }
@@ -444,6 +523,7 @@ pub fn validate(
     if layer == Layer::Frontage {
         check_frontage_roads(features, &ctx.roads, tol, &mut f);
     }
+    check_owners(layer, features, ctx, &mut f);
 
     let mut issues = f.issues;
     issues.sort_by(|a, b| {
@@ -998,7 +1078,7 @@ mod tests {
 
     fn four_grids() -> Vec<Jurisdiction> {
         let d = 0.001;
-        vec![
+        let grids = vec![
             sq(
                 Layer::Grid,
                 "410103001001001",
@@ -1031,7 +1111,14 @@ mod tests {
                 34.740,
                 d,
             ),
-        ]
+        ];
+        grids
+            .into_iter()
+            .map(|mut g| {
+                g.unit_code = Some("grid-unit".into());
+                g
+            })
+            .collect()
     }
 
     fn checks(r: &Report) -> Vec<&'static str> {
@@ -1346,5 +1433,91 @@ mod tests {
             check_limits(&features, limits(2_000, 1_500)),
             Err(TooManyVertices::Upload { features: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_frontage_without_depth_is_an_error_and_one_without_shop_type_a_warning() {
+        let mut with_depth = Map::new();
+        with_depth.insert("depth_m".into(), 5.0.into());
+        let f = |code: &str, props: Map<String, Value>, kind: Option<&str>| Jurisdiction {
+            layer: Layer::Frontage,
+            code: code.into(),
+            name: "小卖部".into(),
+            parent_code: None,
+            unit_code: None,
+            kind: kind.map(str::to_owned),
+            props,
+            geometry: LineString::from(vec![(113.6520, 34.7401), (113.6522, 34.7401)]).into(),
+        };
+        let mut zero = Map::new();
+        zero.insert("depth_m".into(), 0.0.into());
+        let r = run(
+            Layer::Frontage,
+            &[
+                f("F1", with_depth.clone(), Some("餐饮")),
+                f("F2", Map::new(), Some("餐饮")),
+                f("F3", zero, Some("餐饮")),
+                f("F4", with_depth, None),
+            ],
+            &Context::default(),
+        );
+        let of = |code: &str| -> Vec<&str> {
+            r.issues
+                .iter()
+                .filter(|i| i.feature.as_deref() == Some(code))
+                .map(|i| i.check)
+                .collect()
+        };
+        assert!(of("F1").is_empty(), "{:?}", of("F1"));
+        assert_eq!(of("F2"), ["missing_depth"]);
+        assert_eq!(of("F3"), ["invalid_depth"]);
+        assert_eq!(of("F4"), ["missing_shop_type"]);
+        assert!(
+            r.refuses(true),
+            "a missing depth refuses even with accept_warnings"
+        );
+    }
+
+    #[test]
+    fn an_unknown_unit_is_an_error_naming_feature_and_unit_and_a_grid_without_owner_a_warning() {
+        let mut grids = four_grids();
+        grids[0].unit_code = Some("no-such-unit".into());
+        grids[1].unit_code = None;
+        let ctx = Context {
+            units: Some(BTreeSet::from(["grid-unit".to_owned()])),
+            ..ctx()
+        };
+        let r = run(Layer::Grid, &grids, &ctx);
+        let unknown: Vec<_> = r
+            .issues
+            .iter()
+            .filter(|i| i.check == "unknown_unit")
+            .collect();
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].feature.as_deref(), Some(grids[0].code.as_str()));
+        assert!(unknown[0].message.contains("no-such-unit"));
+        assert_eq!(unknown[0].severity, Severity::Error);
+        let owner: Vec<_> = r
+            .issues
+            .iter()
+            .filter(|i| i.check == "grid_without_owner")
+            .collect();
+        assert_eq!(owner.len(), 1);
+        assert_eq!(owner[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_fourteen_digit_grid_code_is_refused() {
+        let mut grids = four_grids();
+        grids[0].code = "41010300100101".into();
+        let r = run(Layer::Grid, &grids, &ctx());
+        assert!(
+            r.issues
+                .iter()
+                .any(|i| i.check == "malformed_code"
+                    && i.feature.as_deref() == Some("41010300100101")),
+            "{:?}",
+            r.issues
+        );
     }
 }

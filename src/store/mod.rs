@@ -8,6 +8,7 @@
 //! Every write that changes state also appends its audit event in the same transaction, so an
 //! event exists exactly when its change does.
 
+mod calendar;
 mod case_feed;
 mod cases;
 mod catalogue;

@@ -144,8 +144,22 @@ pub async fn spawn_city_app(city: &Path, settings: HttpSettings) -> TestApp {
     app_over(db, settings).await
 }
 
+/// A fresh store as `--no-demo` leaves it: migrated, the category catalogue seeded, no city and
+/// no users.
+pub async fn spawn_empty_app(settings: HttpSettings) -> TestApp {
+    let db = fresh_store().await;
+    wangge::demo::first_start(&db.store, &mini_city(), false)
+        .await
+        .expect("first start without the demo");
+    db.store
+        .seed_categories(&wangge::domain::catalogue::default_catalogue())
+        .await
+        .expect("seed the catalogue");
+    app_over(db, settings).await
+}
+
 /// The service over a seeded store, with a photo folder of its own, removed with it.
-async fn app_over(db: TestStore, mut settings: HttpSettings) -> TestApp {
+pub async fn app_over(db: TestStore, mut settings: HttpSettings) -> TestApp {
     let photos = tempfile::tempdir().expect("photo dir");
     settings.photos.dir = photos.path().join("photos");
     let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
