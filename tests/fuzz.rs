@@ -194,6 +194,7 @@ fn the_geojson_layer_parser_and_validation_never_panic_on_mangled_files() {
                 roads: Vec::new(),
                 tolerances: Default::default(),
                 cancel: validate::Cancel::new(),
+                units: None,
             };
             let _ = validate::validate(layer, &features, &ctx);
         }
