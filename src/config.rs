@@ -288,6 +288,27 @@ pub enum ImportWhat {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// A whole city package (a folder of units.csv, road.geojson, <layer>.geojson,
+    /// categories.json, calendar/*.json), checked as a whole and published in one transaction.
+    City {
+        /// The package folder.
+        dir: PathBuf,
+        /// Coordinate system of every file: wgs84 (default), cgcs2000, gcj02, bd09.
+        #[arg(long)]
+        crs: Option<String>,
+        /// Publish despite warnings (errors always refuse).
+        #[arg(long)]
+        accept_warnings: bool,
+        /// Validate only.
+        #[arg(long)]
+        dry_run: bool,
+        /// The layers' versions are valid from this date (UTC+8) or RFC 3339 instant; default now.
+        #[arg(long)]
+        valid_from: Option<String>,
+        /// Write every layer's findings as one GeoJSON here, to look at on a map.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Basemap lines of one kind (road, railway, water) from GeoJSON.
     Basemap {
         /// road, railway or water.

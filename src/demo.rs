@@ -87,17 +87,7 @@ pub struct LoadReport {
     pub basemap: Vec<(String, usize)>,
 }
 
-fn find(dir: &Path, stem: &str) -> Option<std::path::PathBuf> {
-    [
-        format!("{stem}.geojson"),
-        format!("{stem}.geojson.gz"),
-        format!("{stem}.csv"),
-        format!("{stem}.csv.gz"),
-    ]
-    .into_iter()
-    .map(|name| dir.join(name))
-    .find(|p| p.is_file())
-}
+use crate::import::package::find_file as find;
 
 fn read(path: &Path) -> Result<String, SeedError> {
     import::read_text(path).map_err(|source| SeedError::Import {
@@ -106,72 +96,48 @@ fn read(path: &Path) -> Result<String, SeedError> {
     })
 }
 
-/// Loads the city in `dir` through the import service, exactly as a city's own data would go:
-/// units, then the basemap (frontage validation needs the roads), then the layers parents first,
-/// each validated and published as version 1. Files that are absent are skipped; a file that is
-/// present must import cleanly (warnings are accepted, errors are not).
+/// Loads the city in `dir` as a city package, exactly as a city's own data would go: units,
+/// basemap and every layer checked as a whole (parents resolved inside the package) and
+/// published in one transaction as version 1 of each layer. Files that are absent are skipped;
+/// warnings are accepted, errors are not.
 pub async fn load_city(store: &Store, dir: &Path, audit: &Audit) -> Result<LoadReport, SeedError> {
-    let mut report = LoadReport::default();
-    let err = |path: &Path| {
-        let file = path.display().to_string();
-        move |source| SeedError::Import { file, source }
+    let err = |source| SeedError::Import {
+        file: dir.display().to_string(),
+        source,
     };
-    if let Some(path) = find(dir, "units") {
-        report.units = import::import_units(store, &read(&path)?, audit)
-            .await
-            .map_err(err(&path))?;
-    }
-    for kind in ["road", "railway", "water"] {
-        let Some(path) = find(dir, kind) else {
-            continue;
-        };
-        let n = import::service::import_basemap(
-            store,
-            kind,
-            &read(&path)?,
-            None,
-            Default::default(),
-            audit,
-        )
+    let package = import::package::CityPackage::read_dir(dir).map_err(err)?;
+    let options = LayerImportOptions {
+        valid_from: Some(demo_valid_from()),
+        accept_warnings: true,
+        source: format!("geodata/ ({})", dir.display()),
+        ..LayerImportOptions::default()
+    };
+    let quiet = |_: &str| {};
+    let outcome = import::package::import_city(store, package, &options, audit, &quiet)
         .await
-        .map_err(err(&path))?;
-        report.basemap.push((kind.to_owned(), n));
+        .map_err(err)?;
+    if outcome.refused {
+        let (layer, first) = outcome
+            .reports
+            .iter()
+            .filter(|r| r.errors > 0)
+            .find_map(|r| r.issues.first().map(|i| (r.layer, i.message.clone())))
+            .unwrap_or((Layer::District, String::new()));
+        return Err(SeedError::Refused {
+            file: format!("{}/{layer}.geojson", dir.display()),
+            errors: outcome.errors,
+            first,
+        });
     }
-    for layer in Layer::ALL {
-        let Some(path) = find(dir, layer.as_str()) else {
-            continue;
-        };
-        let options = LayerImportOptions {
-            valid_from: Some(demo_valid_from()),
-            accept_warnings: true,
-            source: format!(
-                "geodata/{}",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("")
-            ),
-            ..LayerImportOptions::default()
-        };
-        let quiet = |_: &str| {};
-        let outcome = import::import_layer(store, layer, read(&path)?, &options, audit, &quiet)
-            .await
-            .map_err(err(&path))?;
-        match outcome.published {
-            Some(v) => report.layers.push((layer, v.feature_count as usize)),
-            None => {
-                let first = outcome
-                    .report
-                    .issues
-                    .first()
-                    .map(|i| i.message.clone())
-                    .unwrap_or_default();
-                return Err(SeedError::Refused {
-                    file: path.display().to_string(),
-                    errors: outcome.report.errors,
-                    first,
-                });
-            }
-        }
-    }
-    Ok(report)
+    Ok(LoadReport {
+        units: outcome.units,
+        layers: outcome
+            .published
+            .iter()
+            .map(|v| (v.layer, v.feature_count as usize))
+            .collect(),
+        basemap: outcome.basemap.into_iter().collect(),
+    })
 }
 
 /// Loads `history.csv(.gz)` of `dir`, each report assigned by an index built from the store.

@@ -271,6 +271,56 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
                 anyhow::bail!("the import was refused; nothing was stored");
             }
         }
+        ImportWhat::City {
+            dir,
+            crs: c,
+            accept_warnings,
+            dry_run,
+            valid_from,
+            report,
+        } => {
+            let options = LayerImportOptions {
+                crs: crs(c)?,
+                valid_from: valid_from.as_deref().map(parse_as_of).transpose()?,
+                accept_warnings: *accept_warnings,
+                dry_run: *dry_run,
+                source: dir.display().to_string(),
+                removal: args.removal(),
+                ..LayerImportOptions::default()
+            };
+            progress(&format!("reading the city package {}", dir.display()));
+            let package = import::package::CityPackage::read_dir(dir)?;
+            let outcome =
+                import::package::import_city(&store, package, &options, &audit, &progress).await?;
+            let issues = outcome
+                .reports
+                .iter()
+                .flat_map(|r| r.issues.iter().map(move |i| (r.layer, i)));
+            for (layer, issue) in issues.clone().take(50) {
+                eprintln!(
+                    "  {layer} {:?} {}: {}",
+                    issue.severity, issue.check, issue.message
+                );
+            }
+            let total = issues.count();
+            if total > 50 {
+                eprintln!("  … and {} more", total - 50);
+            }
+            if let Some(path) = report {
+                std::fs::write(path, outcome.to_geojson().to_string())?;
+                progress(&format!("validation report written to {}", path.display()));
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "errors": outcome.errors, "warnings": outcome.warnings, "refused": outcome.refused,
+                    "units": outcome.units, "basemap": outcome.basemap, "published": outcome.published,
+                }))?
+            );
+            if outcome.refused {
+                anyhow::bail!("the city package was refused; nothing was stored");
+            }
+        }
         ImportWhat::Basemap { kind, file, crs: c } => {
             let n = import::service::import_basemap(
                 &store,

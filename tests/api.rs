@@ -40,6 +40,7 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &[Admin],
         ),
         (Method::POST, "/api/import/osm", Some(json!("")), &[Admin]),
+        (Method::POST, "/api/import/city", Some(json!({})), &[Admin]),
         (
             Method::POST,
             "/api/import/history",

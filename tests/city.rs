@@ -4,46 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use wangge::http::HttpSettings;
 
-/// Runs `wangge user create …` against a store with the password piped in.
-fn user_create(url: &str, username: &str, password: &str) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wangge"))
-        .args([
-            "user",
-            "create",
-            "--username",
-            username,
-            "--role",
-            "admin",
-            "--display-name",
-            "城市管理员",
-            "--password-stdin",
-        ])
-        .env("WANGGE_DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wangge user create");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write the password");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::process::Command;
+
+use common::user_create;
 
 async fn login(app: &common::TestApp, username: &str, password: &str) -> common::Answer {
     app.call(

@@ -158,7 +158,7 @@ async fn an_empty_or_shrinking_upload_never_wipes_live_data_unless_the_admin_nam
     .await;
     assert_eq!(a.body["code"], "empty_upload", "{}", a.text);
     let one = json!({"type": "FeatureCollection", "features": [{"type": "Feature",
-        "properties": {"code": "zone-1", "name": "城中村", "kind": "urban_village"},
+        "properties": {"code": "zone-1", "name": "城中村", "zone_kind": "urban_village"},
         "geometry": {"type": "Polygon", "coordinates": [[[113.60, 34.74], [113.601, 34.74],
             [113.601, 34.741], [113.60, 34.741], [113.60, 34.74]]]}}]});
     let a = post_raw(

@@ -32,7 +32,7 @@ impl UnitKind {
     ];
 
     /// The stable wire and storage name.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             UnitKind::Department => "department",
             UnitKind::StreetOffice => "street_office",

@@ -248,6 +248,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "the upload is empty: an import never empties live data",
     ),
     (
+        "invalid_package",
+        422,
+        "the city package has an unknown part, category or holiday year",
+    ),
+    (
         "no_city_data",
         409,
         "no jurisdiction layer is published yet; import the city first",

@@ -25,6 +25,12 @@ impl From<ImportError> for ApiError {
     fn from(e: ImportError) -> Self {
         let e = match e {
             ImportError::Store(s) => return s.into(),
+            // The part's error, with the part named: `grid.geojson: feature #3 …`.
+            ImportError::InPackage { part, source } => {
+                let mut inner = ApiError::from(*source);
+                inner.message = format!("{part}: {}", inner.message);
+                return inner;
+            }
             other => other,
         };
         let unprocessable = |code, e: &ImportError| {
@@ -59,7 +65,8 @@ impl From<ImportError> for ApiError {
             ImportError::Cancelled(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "cancelled", e.to_string())
             }
-            ImportError::Io { .. } | ImportError::Store(_) => {
+            ImportError::Package(_) => unprocessable("invalid_package", &e),
+            ImportError::Io { .. } | ImportError::Store(_) | ImportError::InPackage { .. } => {
                 ApiError::bad_request("unreadable_input", e.to_string())
             }
         }
@@ -287,7 +294,8 @@ pub async fn import_history(
 /// Replaces the basemap roads, railways and buildings from an OpenStreetMap PBF file (admin).
 #[utoipa::path(post, path = "/api/import/osm", tag = "import", security(("bearer" = [])), params(RemovalQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "imported"), (status = 400, body = ErrorBody)))]
+    responses((status = 201, description = "imported"), (status = 400, body = ErrorBody),
+        (status = 422, description = "empty_upload: the file holds no roads, railways or buildings", body = ErrorBody)))]
 pub async fn import_osm(
     State(state): State<AppState>,
     req_id: RequestId,
@@ -305,4 +313,132 @@ pub async fn import_osm(
     )
     .await?;
     Ok((StatusCode::CREATED, Json(outcome)))
+}
+
+/// Checks a whole city package (units, basemap, every layer, categories, holiday years) in one
+/// dry run, parents resolved inside the package, and publishes it in one transaction (admin).
+#[utoipa::path(post, path = "/api/import/city", tag = "import", security(("bearer" = [])),
+    params(LayerImportQuery, RemovalQuery),
+    request_body(content = crate::import::package::PackageUpload, content_type = "application/json"),
+    responses((status = 201, description = "published, every layer in one transaction", body = crate::import::package::PackageOutcome),
+        (status = 200, description = "dry run passed", body = crate::import::package::PackageOutcome),
+        (status = 422, description = "refused (import_refused, with every layer's report), or a part cannot be read (the part is named)", body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 409, description = "import_would_remove", body = ErrorBody),
+        (status = 413, description = "too_many_vertices", body = ErrorBody)))]
+pub async fn import_city(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    ApiQuery(q): ApiQuery<LayerImportQuery>,
+    ApiQuery(removal): ApiQuery<RemovalQuery>,
+    super::extract::ApiJson(upload): super::extract::ApiJson<crate::import::package::PackageUpload>,
+) -> Result<Response, ApiError> {
+    let package = crate::import::package::CityPackage::try_from(upload)?;
+    if package.is_empty() {
+        return Err(ImportError::Removal(Refusal::Empty).into());
+    }
+    // Holiday years are checked against the running calendar before anything is stored.
+    let calendar = package.calendar.clone();
+    for table in &calendar {
+        state
+            .calendar()
+            .with_year(table.clone())
+            .map_err(|e| ImportError::Package(format!("calendar {}: {}", table.year, e.0)))?;
+    }
+    let valid_from = q
+        .valid_from
+        .as_deref()
+        .map(parse_as_of)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?;
+    let options = LayerImportOptions {
+        crs: parse_crs(q.crs.as_deref())?,
+        valid_from,
+        accept_warnings: q.accept_warnings,
+        dry_run: q.dry_run,
+        source: format!("API city package by {}", auth.principal.username),
+        removal: removal.guard(&state),
+        limits: state.settings().import_limits,
+        ..LayerImportOptions::default()
+    };
+    let log = |line: &str| tracing::info!("{line}");
+    let outcome = crate::import::package::import_city(
+        state.store(),
+        package,
+        &options,
+        &req_id.audit(&auth.principal),
+        &log,
+    )
+    .await?;
+    let published = !outcome.refused && !q.dry_run;
+    if published {
+        state.engine().reload_if_changed().await?;
+        for table in &calendar {
+            state
+                .cases()
+                .load_calendar_year(table)
+                .map_err(|e| ImportError::Package(format!("calendar {}: {}", table.year, e.0)))?;
+        }
+    }
+    let status = if outcome.refused {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if published {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    if q.report.as_deref() == Some("geojson") {
+        return Ok((
+            status,
+            [(header::CONTENT_TYPE, "application/geo+json")],
+            outcome.to_geojson().to_string(),
+        )
+            .into_response());
+    }
+    let mut body = serde_json::to_value(&outcome).map_err(ApiError::internal)?;
+    if outcome.refused {
+        body["code"] = json!("import_refused");
+        body["message"] = json!(format!(
+            "城市数据包被拒绝。The city package was refused: {} errors, {} warnings{}; nothing was stored",
+            outcome.errors,
+            outcome.warnings,
+            if outcome.errors == 0 {
+                " (pass accept_warnings=true to accept warnings)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok((status, Json(body)).into_response())
+}
+
+/// The names of the import schemas: the six layers, then the CSV files.
+#[utoipa::path(get, path = "/api/import/schema", tag = "import",
+    responses((status = 200, description = "the schema names with their addresses")))]
+pub async fn import_schemas() -> Json<serde_json::Value> {
+    let names = crate::import::schema::schema_names();
+    Json(json!({
+        "schemas": names.iter().map(|n| json!({ "name": n, "href": format!("/api/import/schema/{n}") })).collect::<Vec<_>>(),
+        "docs": "docs/import.md",
+    }))
+}
+
+/// The JSON Schema of one layer's features (`district` … `zone`) or of one CSV's rows (`units`,
+/// `history`), with the accepted Chinese headings (`x-aliases`).
+#[utoipa::path(get, path = "/api/import/schema/{name}", tag = "import",
+    params(("name" = String, Path, description = "district, street, community, grid, frontage, zone, units or history")),
+    responses((status = 200, description = "a JSON Schema (draft 2020-12)", content_type = "application/schema+json"),
+        (status = 404, body = ErrorBody)))]
+pub async fn import_schema(ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
+    let schema = crate::import::schema::schema(&name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no import schema {name:?}; there are: {}",
+            crate::import::schema::schema_names().join(", ")
+        ))
+    })?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        schema.to_string(),
+    )
+        .into_response())
 }

@@ -257,6 +257,9 @@ pub fn router(state: AppState) -> Router {
         .route("/import/units", post(import::import_units))
         .route("/import/history", post(import::import_history))
         .route("/import/osm", post(import::import_osm))
+        .route("/import/city", post(import::import_city))
+        .route("/import/schema", get(import::import_schemas))
+        .route("/import/schema/{name}", get(import::import_schema))
         .route(
             "/hotspots/kde",
             get(hotspots::kde).post(hotspots::kde_upload),

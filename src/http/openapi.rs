@@ -40,6 +40,7 @@ impl Modify for BearerAuth {
         calendar::get_calendar, calendar::put_year,
         photos::add_case_photo, photos::add_citizen_photo, photos::get_photo, stream::case_stream,
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
+        import::import_city, import::import_schemas, import::import_schema,
         hotspots::kde, hotspots::kde_upload, hotspots::aggregate, hotspots::aggregate_upload,
         hotspots::gistar, hotspots::gistar_upload, hotspots::emerging, hotspots::emerging_upload,
         hotspots::blindspots, hotspots::blindspots_upload, hotspots::frontages, hotspots::zones, hotspots::zones_upload,

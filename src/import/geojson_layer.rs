@@ -103,7 +103,10 @@ pub fn parse_layer_with_crs(
         .iter()
         .enumerate()
         .map(|(index, f)| {
-            let props = f.properties.clone().unwrap_or_default();
+            let props = super::schema::canonical_properties(
+                layer,
+                f.properties.clone().unwrap_or_default(),
+            );
             check_props(index, &props)?;
             let required = |key: &str| {
                 text_prop(&props, key).ok_or_else(|| ImportError::BadFeature {

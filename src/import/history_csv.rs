@@ -24,6 +24,7 @@ pub fn parse_history_csv(
     catalogue: &[Category],
 ) -> Result<Vec<HistoryReport>, ImportError> {
     let (mut reader, headers) = super::csv_reader(text, false)?;
+    let headers = super::schema::canonical_headers(super::schema::HISTORY_COLUMNS, &headers);
     let col = |name: &str| headers.iter().position(|h| h == name);
     let need = |name: &str| {
         col(name).ok_or_else(|| ImportError::BadCsv {

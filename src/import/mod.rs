@@ -6,6 +6,8 @@ pub mod guard;
 pub mod history_csv;
 pub mod hotline_csv;
 pub mod osm;
+pub mod package;
+pub mod schema;
 pub mod service;
 pub mod units_csv;
 pub mod validate;
@@ -117,6 +119,17 @@ pub enum ImportError {
     /// The store refused or failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A city package is not one: an unknown layer or kind, a bad category or holiday year.
+    #[error("{0}")]
+    Package(String),
+    /// A part of a city package was refused; `source` says why.
+    #[error("{part}: {source}")]
+    InPackage {
+        /// The file or part: `grid.geojson`, `units.csv`.
+        part: String,
+        /// Why.
+        source: Box<ImportError>,
+    },
     /// A file could not be read.
     #[error("cannot read {path}: {message}")]
     Io {

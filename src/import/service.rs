@@ -94,7 +94,10 @@ pub async fn plausible_area(store: &Store, crs: Crs) -> Result<PlausibleArea, Im
     })
 }
 
-fn resolve_crs(declared: Option<Crs>, member: Option<String>) -> Result<Crs, ImportError> {
+pub(crate) fn resolve_crs(
+    declared: Option<Crs>,
+    member: Option<String>,
+) -> Result<Crs, ImportError> {
     let from_file = member
         .map(|name| {
             name.parse::<Crs>().map_err(|_| {
@@ -154,7 +157,7 @@ pub fn to_wgs84(
     Ok(())
 }
 
-async fn context(
+pub(crate) async fn context(
     store: &Store,
     layer: Layer,
     tolerances: Tolerances,
@@ -302,10 +305,7 @@ pub async fn import_basemap(
     let mut features = geojson_layer::parse_basemap(kind, text)?;
     let crs = crs.unwrap_or_default();
     let area = plausible_area(store, crs).await?;
-    for (index, f) in features.iter_mut().enumerate() {
-        check_coords(&area, index, f.name.as_deref(), &f.geometry)?;
-        f.geometry = crs.geometry_to_wgs84(&f.geometry);
-    }
+    basemap_to_wgs84(&mut features, crs, &area)?;
     guard::check(
         &[Replacement {
             name: format!("basemap {kind}"),
@@ -316,6 +316,19 @@ pub async fn import_basemap(
     )?;
     store.replace_basemap(&[(kind, &features)], audit).await?;
     Ok(features.len())
+}
+
+/// Checks every basemap coordinate in its declared system, then converts to WGS84.
+pub fn basemap_to_wgs84(
+    features: &mut [crate::store::BasemapFeature],
+    crs: Crs,
+    area: &PlausibleArea,
+) -> Result<(), ImportError> {
+    for (index, f) in features.iter_mut().enumerate() {
+        check_coords(area, index, f.name.as_deref(), &f.geometry)?;
+        f.geometry = crs.geometry_to_wgs84(&f.geometry);
+    }
+    Ok(())
 }
 
 /// Imports historical reports from CSV, each assigned by `index`; returns how many.

@@ -1,4 +1,5 @@
-//! Responsible units from CSV: header `code,name,kind,parent_code`.
+//! Responsible units from CSV: header `code,name,kind,parent_code` (or the Chinese headings of
+//! [`super::schema::UNIT_COLUMNS`]).
 
 use std::str::FromStr;
 
@@ -8,6 +9,7 @@ use crate::domain::unit::{ResponsibleUnit, UnitKind};
 /// Parses a units CSV. Empty `parent_code` means none.
 pub fn parse_units_csv(text: &str) -> Result<Vec<ResponsibleUnit>, ImportError> {
     let (mut reader, headers) = super::csv_reader(text, false)?;
+    let headers = super::schema::canonical_headers(super::schema::UNIT_COLUMNS, &headers);
     let col = |name: &str| {
         headers
             .iter()

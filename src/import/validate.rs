@@ -49,6 +49,61 @@ pub struct Issue {
     /// Where, in WGS84: the overlap, the gap, the part outside the parent, or the feature.
     #[serde(skip)]
     pub location: Option<Geometry<f64>>,
+    /// What to change in the data, in Chinese and English.
+    pub fix: &'static str,
+}
+
+/// The suggested fix of each check, one place for all of them.
+pub fn suggested_fix(check: &str) -> &'static str {
+    match check {
+        "malformed_code" => {
+            "按标准改正编码位数和前缀（见 GET /api/import/schema/{layer}） / correct the code to the standard's format and its parent's prefix"
+        }
+        "duplicate_code" => "每个要素使用唯一编码 / give every feature its own code",
+        "wrong_geometry_type" => {
+            "导出为该图层要求的几何类型 / export the geometry type the layer needs (see the schema)"
+        }
+        "invalid_geometry" => {
+            "在 GIS 中修复几何（如 QGIS「修复几何」或 ST_MakeValid）/ repair the geometry (QGIS Fix geometries, ST_MakeValid)"
+        }
+        "overlap" => {
+            "调整边界使相邻要素不重叠 / move the shared boundary so the features do not overlap"
+        }
+        "gap" => "补齐缝隙，使子要素覆盖上级 / close the gap so the children cover their parent",
+        "outside_parent" => {
+            "把要素裁剪到上级范围内，或改正 parent_code / clip the feature to its parent or correct parent_code"
+        }
+        "missing_parent" => "填写 parent_code / fill in parent_code",
+        "unknown_parent" => {
+            "改正 parent_code，或在同一数据包中加入上级要素 / correct parent_code or add the parent to the package"
+        }
+        "parent_layer_missing" => {
+            "先导入上级图层，或把它放进同一个城市数据包 / import the parent layer first, or put it in the same city package"
+        }
+        "unknown_unit" => {
+            "在 units.csv 中加入该单位，或改正 unit_code / add the unit to units.csv or correct unit_code"
+        }
+        "grid_without_owner" => {
+            "为网格填写 unit_code（责任单位）/ give the grid its responsible unit in unit_code"
+        }
+        "frontage_without_owner" => {
+            "填写责任商户的 unit_code，并在 units.csv 中登记该商户 / fill in the shop's unit_code and list the shop in units.csv"
+        }
+        "missing_depth" | "invalid_depth" => {
+            "填写门前三包进深 depth_m，0–100 米，如 5 / give depth_m in metres (0–100), e.g. 5"
+        }
+        "missing_shop_type" => "填写 shop_type，如 餐饮、零售、单位 / fill in shop_type",
+        "missing_zone_kind" | "unknown_zone_kind" => {
+            "zone_kind 取 urban_village、railway_land、back_alley 或 inspection_site / use one of the four zone kinds"
+        }
+        "grid_area" | "grid_area_unusual" => {
+            "检查网格划分和坐标系（面积约 1 万平方米为宜）/ check the grid's outline and the declared crs (about 10,000 m² each)"
+        }
+        "frontage_far_from_road" | "roads_missing" => {
+            "检查坐标系，或先导入道路底图 / check the declared crs, or import the road basemap first"
+        }
+        _ => "见 docs/import.md / see docs/import.md",
+    }
 }
 
 /// Thresholds of the checks.
@@ -285,6 +340,7 @@ impl Report {
                 props.insert("check".into(), i.check.into());
                 props.insert("feature".into(), i.feature.clone().into());
                 props.insert("message".into(), i.message.clone().into());
+                props.insert("fix".into(), i.fix.into());
                 geojson::Feature {
                     bbox: None,
                     geometry: i.location.as_ref().map(geojson::Geometry::from),
@@ -302,6 +358,155 @@ impl Report {
     }
 }
 
+/// A frontage names the unit grid it lies in: the grid must exist (when the grid layer is
+/// known) and the segment's centroid lie in it or within 30 m of it (frontages run along the
+/// street edge, which is often the grid's own boundary).
+fn check_frontage_grids(features: &[Jurisdiction], ctx: &Context, f: &mut Findings) {
+    use geo::{Contains, Distance, Haversine};
+    let grids: Option<BTreeMap<&str, &Geometry<f64>>> = ctx
+        .parents
+        .as_ref()
+        .map(|p| p.iter().map(|g| (g.code.as_str(), &g.geometry)).collect());
+    if grids.is_none() && !features.is_empty() {
+        f.push(
+            Severity::Warning,
+            "parent_layer_missing",
+            None,
+            "the grid layer is not loaded, so the frontages' grids were not checked; import it first or put it in the same city package".into(),
+            None,
+        );
+    }
+    for j in features {
+        let Some(code) = j.parent_code.as_deref() else {
+            f.push(
+                Severity::Error,
+                "missing_parent",
+                Some(&j.code),
+                format!(
+                    "frontage {} must name its unit grid in parent_code / 缺少所在网格编码",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            );
+            continue;
+        };
+        let Some(grids) = &grids else { continue };
+        let Some(grid) = grids.get(code) else {
+            f.push(
+                Severity::Error,
+                "unknown_parent",
+                Some(&j.code),
+                format!(
+                    "frontage {} names the grid {code}, which is not in the grid layer",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            );
+            continue;
+        };
+        // The centroid of a frontage line lies on it or, for a bent one, close beside it.
+        let mid = j.geometry.centroid();
+        let Some(mid) = mid else { continue };
+        let near = match grid {
+            Geometry::Polygon(p) => {
+                p.contains(&mid)
+                    || p.exterior()
+                        .lines()
+                        .any(|seg| Haversine.distance(mid, closest_on_segment(mid, seg)) <= 30.0)
+            }
+            Geometry::MultiPolygon(m) => m.0.iter().any(|p| {
+                p.contains(&mid)
+                    || p.exterior()
+                        .lines()
+                        .any(|seg| Haversine.distance(mid, closest_on_segment(mid, seg)) <= 30.0)
+            }),
+            _ => true,
+        };
+        if !near {
+            f.push(
+                Severity::Error,
+                "outside_parent",
+                Some(&j.code),
+                format!(
+                    "frontage {} lies more than 30 m from its grid {code}",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            );
+        }
+    }
+}
+
+/// The point of `seg` closest to `p`, in degrees (planar: segments are short).
+fn closest_on_segment(p: geo::Point<f64>, seg: geo::Line<f64>) -> geo::Point<f64> {
+    let (d, q) = (seg.delta(), p.0 - seg.start);
+    let len2 = d.x * d.x + d.y * d.y;
+    let t = if len2 > 0.0 {
+        ((q.x * d.x + q.y * d.y) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    geo::Point::new(seg.start.x + t * d.x, seg.start.y + t * d.y)
+}
+
+/// The kinds of 专题区域 and the geometry each must have.
+pub const ZONE_KINDS: [(&str, &str); 4] = [
+    ("urban_village", "Polygon"),
+    ("railway_land", "Polygon"),
+    ("back_alley", "LineString"),
+    ("inspection_site", "Point"),
+];
+
+/// A zone needs a known `zone_kind` and the geometry of that kind: the engine looks urban
+/// villages and railway land up as areas, back alleys as lines and inspection sites as points.
+fn check_zone_kinds(features: &[Jurisdiction], f: &mut Findings) {
+    for j in features {
+        let Some(kind) = j.kind.as_deref() else {
+            f.push(
+                Severity::Error,
+                "missing_zone_kind",
+                Some(&j.code),
+                format!(
+                    "zone {} has no zone_kind: give urban_village, railway_land, back_alley or inspection_site / 缺少区域类型",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            );
+            continue;
+        };
+        let Some((_, shape)) = ZONE_KINDS.iter().find(|(k, _)| *k == kind) else {
+            f.push(
+                Severity::Error,
+                "unknown_zone_kind",
+                Some(&j.code),
+                format!(
+                    "zone {} has zone_kind {kind:?}; expected urban_village, railway_land, back_alley or inspection_site",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            );
+            continue;
+        };
+        let fits = match *shape {
+            "Polygon" => matches!(j.geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_)),
+            "LineString" => matches!(
+                j.geometry,
+                Geometry::LineString(_) | Geometry::MultiLineString(_)
+            ),
+            _ => matches!(j.geometry, Geometry::Point(_) | Geometry::MultiPoint(_)),
+        };
+        if !fits {
+            f.push(
+                Severity::Error,
+                "wrong_geometry_type",
+                Some(&j.code),
+                format!("a zone of kind {kind} must be a {shape}"),
+                Some(j.geometry.clone()),
+            );
+        }
+    }
+}
+
 /// The owners and attributes a feature needs: an existing responsible unit (the real import would
 /// otherwise fail on the database's foreign key), a grid's owner, a frontage's depth and shop type.
 fn check_owners(layer: Layer, features: &[Jurisdiction], ctx: &Context, f: &mut Findings) {
@@ -314,6 +519,17 @@ fn check_owners(layer: Layer, features: &[Jurisdiction], ctx: &Context, f: &mut 
                 format!(
                     "{layer} {} names the responsible unit {unit:?}, which does not exist: import it first \
                      (POST /api/import/units) or correct unit_code / 责任单位不存在",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            ),
+            (None, _) if layer == Layer::Frontage => f.push(
+                Severity::Error,
+                "frontage_without_owner",
+                Some(&j.code),
+                format!(
+                    "frontage {} has no unit_code: a 门前三包 segment needs the shop or organisation responsible for it \
+                     / 缺少责任商户编码",
                     j.code
                 ),
                 Some(j.geometry.clone()),
@@ -414,6 +630,7 @@ impl Findings {
             feature: feature.map(str::to_owned),
             message,
             location,
+            fix: suggested_fix(check),
         });
     }
 }
@@ -522,8 +739,12 @@ pub fn validate(
     }
     if layer == Layer::Frontage {
         check_frontage_roads(features, &ctx.roads, tol, &mut f);
+        check_frontage_grids(features, ctx, &mut f);
     }
     check_owners(layer, features, ctx, &mut f);
+    if layer == Layer::Zone {
+        check_zone_kinds(features, &mut f);
+    }
 
     let mut issues = f.issues;
     issues.sort_by(|a, b| {
@@ -1436,15 +1657,15 @@ mod tests {
     }
 
     #[test]
-    fn a_frontage_without_depth_is_an_error_and_one_without_shop_type_a_warning() {
+    fn a_frontage_without_depth_or_owner_is_an_error_and_one_without_shop_type_a_warning() {
         let mut with_depth = Map::new();
         with_depth.insert("depth_m".into(), 5.0.into());
         let f = |code: &str, props: Map<String, Value>, kind: Option<&str>| Jurisdiction {
             layer: Layer::Frontage,
             code: code.into(),
             name: "小卖部".into(),
-            parent_code: None,
-            unit_code: None,
+            parent_code: Some("410103001001001".into()),
+            unit_code: (code != "F5").then(|| "shop-1".into()),
             kind: kind.map(str::to_owned),
             props,
             geometry: LineString::from(vec![(113.6520, 34.7401), (113.6522, 34.7401)]).into(),
@@ -1457,7 +1678,8 @@ mod tests {
                 f("F1", with_depth.clone(), Some("餐饮")),
                 f("F2", Map::new(), Some("餐饮")),
                 f("F3", zero, Some("餐饮")),
-                f("F4", with_depth, None),
+                f("F4", with_depth.clone(), None),
+                f("F5", with_depth, Some("餐饮")),
             ],
             &Context::default(),
         );
@@ -1472,6 +1694,7 @@ mod tests {
         assert_eq!(of("F2"), ["missing_depth"]);
         assert_eq!(of("F3"), ["invalid_depth"]);
         assert_eq!(of("F4"), ["missing_shop_type"]);
+        assert_eq!(of("F5"), ["frontage_without_owner"]);
         assert!(
             r.refuses(true),
             "a missing depth refuses even with accept_warnings"

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::types::Json;
 
-use super::{Audit, Store, StoreError, StoreResult, append_event, bump_revision, on_pool};
+use super::{Audit, Store, StoreResult, bump_revision, on_pool};
 use crate::domain::catalogue::Category;
 
 /// One version of one category.
@@ -22,6 +22,49 @@ pub struct CategoryVersion {
     /// Who wrote it.
     pub created_by: Option<String>,
 }
+
+/// Writes a new version of a category inside the transaction `$tx`; evaluates to it.
+macro_rules! put_category_in {
+    ($tx:ident, $category:expr, $audit:expr) => {{
+        let (category, audit): (&$crate::domain::catalogue::Category, &$crate::store::Audit) =
+            ($category, $audit);
+        let last: Option<i32> =
+            sqlx::query("SELECT MAX(version) AS v FROM category_versions WHERE code = $1")
+                .bind(&category.code)
+                .fetch_one(&mut *$tx)
+                .await?
+                .try_get("v")?;
+        let version = last.unwrap_or(0) + 1;
+        let now = chrono::Utc::now();
+        sqlx::query(
+            "INSERT INTO category_versions (code, version, definition, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&category.code)
+        .bind(version)
+        .bind(sqlx::types::Json(category))
+        .bind(now)
+        .bind(audit.actor_name.as_deref())
+        .execute(&mut *$tx)
+        .await
+        .map_err($crate::store::StoreError::from)?;
+        $crate::store::append_event!(
+            &mut *$tx,
+            audit,
+            "category.version",
+            "category",
+            category.code.clone(),
+            &serde_json::json!({ "version": version, "after": category })
+        )?;
+        $crate::store::bump_revision!(&mut *$tx)?;
+        $crate::store::CategoryVersion {
+            category: category.clone(),
+            version: i64::from(version),
+            created_at: now,
+            created_by: audit.actor_name.clone(),
+        }
+    }};
+}
+pub(crate) use put_category_in;
 
 impl Store {
     /// Writes version 1 of every category that has no version yet (first start, new defaults).
@@ -79,41 +122,9 @@ impl Store {
     ) -> StoreResult<CategoryVersion> {
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            let last: Option<i32> =
-                sqlx::query("SELECT MAX(version) AS v FROM category_versions WHERE code = $1")
-                    .bind(&category.code)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get("v")?;
-            let version = last.unwrap_or(0) + 1;
-            let now = Utc::now();
-            sqlx::query(
-                "INSERT INTO category_versions (code, version, definition, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&category.code)
-            .bind(version)
-            .bind(Json(category))
-            .bind(now)
-            .bind(audit.actor_name.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
-            append_event!(
-                &mut *tx,
-                audit,
-                "category.version",
-                "category",
-                category.code.clone(),
-                &serde_json::json!({ "version": version, "after": category })
-            )?;
-            bump_revision!(&mut *tx)?;
+            let v = put_category_in!(tx, category, audit);
             tx.commit().await?;
-            Ok(CategoryVersion {
-                category: category.clone(),
-                version: i64::from(version),
-                created_at: now,
-                created_by: audit.actor_name.clone(),
-            })
+            Ok(v)
         })
     }
 }

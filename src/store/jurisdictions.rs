@@ -56,6 +56,181 @@ fn push_geom<'q, DB: sqlx::Database>(
     }
 }
 
+/// What [`Store::publish_city`] writes, all in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct CityWrite<'a> {
+    /// Responsible units, upserted first (the layers' `unit_code` names them).
+    pub units: &'a [crate::domain::unit::ResponsibleUnit],
+    /// Basemap kinds replaced whole.
+    pub basemap: &'a [(&'a str, &'a [BasemapFeature])],
+    /// Layers, parents first, each published as a new version.
+    pub layers: &'a [(Layer, Vec<Jurisdiction>)],
+    /// The layers' versions are valid from this instant.
+    pub valid_from: DateTime<Utc>,
+    /// Where the data came from.
+    pub source: &'a str,
+    /// Categories, each written as a new version.
+    pub categories: &'a [crate::domain::catalogue::Category],
+    /// Years of the holiday table, each replacing a stored one.
+    pub calendar: &'a [crate::domain::calendar::YearTable],
+}
+
+type EncodedBasemap<'a> = Vec<(&'a str, &'a BasemapFeature, Vec<u8>, (f64, f64, f64, f64))>;
+
+fn encode_layer(layer: Layer, features: &[Jurisdiction]) -> StoreResult<Vec<EncodedFeature<'_>>> {
+    features
+        .iter()
+        .map(|f| {
+            if f.layer != layer {
+                return Err(StoreError::Corrupt(format!(
+                    "feature {} is of layer {}, not {layer}",
+                    f.code, f.layer
+                )));
+            }
+            Ok(EncodedFeature {
+                f,
+                wkb: encode_wkb(&f.geometry)?,
+                bbox: bbox(&f.geometry)?,
+            })
+        })
+        .collect()
+}
+
+fn encode_basemap<'a>(sets: &[(&'a str, &'a [BasemapFeature])]) -> StoreResult<EncodedBasemap<'a>> {
+    let mut encoded = Vec::new();
+    for (kind, features) in sets {
+        for f in *features {
+            encoded.push((*kind, f, encode_wkb(&f.geometry)?, bbox(&f.geometry)?));
+        }
+    }
+    Ok(encoded)
+}
+
+/// Publishes a layer version inside the transaction `$tx` (a body shared by both backends and by
+/// the one-layer and the whole-city publish); evaluates to the [`LayerVersion`].
+macro_rules! publish_layer_in {
+    ($tx:ident, $d:ident, $layer:expr, $encoded:expr, $valid_from:expr, $source:expr, $audit:expr) => {{
+        let (layer, encoded, valid_from, source, audit): (Layer, &[EncodedFeature<'_>], DateTime<Utc>, &str, &Audit) =
+            ($layer, $encoded, $valid_from, $source, $audit);
+        let published_at = Utc::now();
+        let last: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT version, valid_from FROM layer_versions WHERE layer = $1 \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(layer.as_str())
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if let Some((_, last_from)) = last
+            && valid_from <= last_from
+        {
+            return Err(StoreError::Conflict(format!(
+                "layer {layer} already has a version valid from {last_from}; a new version must be valid from a later instant"
+            )));
+        }
+        let version = last.map_or(1, |(v, _)| v + 1);
+        sqlx::query("UPDATE jurisdictions SET valid_to = $1 WHERE layer = $2 AND valid_to IS NULL")
+            .bind(valid_from)
+            .bind(layer.as_str())
+            .execute(&mut *$tx)
+            .await?;
+        for chunk in encoded.chunks(BATCH) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO jurisdictions (layer, code, version, name, parent_code, unit_code, kind, props, \
+                 min_lon, min_lat, max_lon, max_lat, valid_from, geom) ",
+            );
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(layer.as_str())
+                    .push_bind(e.f.code.clone())
+                    .push_bind(version)
+                    .push_bind(e.f.name.clone())
+                    .push_bind(e.f.parent_code.clone())
+                    .push_bind(e.f.unit_code.clone())
+                    .push_bind(e.f.kind.clone())
+                    .push_bind(sqlx::types::Json(e.f.props.clone()))
+                    .push_bind(e.bbox.0)
+                    .push_bind(e.bbox.1)
+                    .push_bind(e.bbox.2)
+                    .push_bind(e.bbox.3)
+                    .push_bind(valid_from);
+                push_geom(&mut b, $d, e.wkb.clone());
+            });
+            qb.build()
+                .execute(&mut *$tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(m) => {
+                        StoreError::Conflict(format!("duplicate {layer} code in the import: {m}"))
+                    }
+                    StoreError::InvalidReference(m) => StoreError::InvalidReference(format!(
+                        "a {layer} feature names a responsible unit that does not exist: {m}"
+                    )),
+                    other => other,
+                })?;
+        }
+        let count = i64::try_from(encoded.len()).unwrap_or(i64::MAX);
+        sqlx::query(
+            "INSERT INTO layer_versions (layer, version, valid_from, published_at, source, feature_count, published_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(layer.as_str())
+        .bind(version)
+        .bind(valid_from)
+        .bind(published_at)
+        .bind(source)
+        .bind(count)
+        .bind(audit.actor_id)
+        .execute(&mut *$tx)
+        .await?;
+        let detail = serde_json::json!({
+            "version": version, "valid_from": valid_from, "source": source, "feature_count": count,
+        });
+        append_event!(&mut *$tx, audit, "layer.published", "layer", layer.as_str(), &detail)?;
+        bump_revision!(&mut *$tx)?;
+        LayerVersion {
+            layer,
+            version,
+            valid_from,
+            published_at,
+            source: source.to_owned(),
+            feature_count: count,
+        }
+    }};
+}
+
+/// Replaces the basemap kinds of `$sets` inside the transaction `$tx`.
+macro_rules! replace_basemap_in {
+    ($tx:ident, $d:ident, $sets:expr, $encoded:expr, $audit:expr) => {{
+        let (sets, encoded, audit): (&[(&str, &[BasemapFeature])], &EncodedBasemap<'_>, &Audit) =
+            ($sets, $encoded, $audit);
+        for (kind, features) in sets {
+            sqlx::query("DELETE FROM basemap_features WHERE kind = $1")
+                .bind(*kind)
+                .execute(&mut *$tx)
+                .await?;
+            let detail = serde_json::json!({ "count": features.len() });
+            append_event!(&mut *$tx, audit, "basemap.replaced", "basemap", *kind, &detail)?;
+        }
+        bump_revision!(&mut *$tx)?;
+        for chunk in encoded.chunks(BATCH) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO basemap_features (kind, class, name, props, min_lon, min_lat, max_lon, max_lat, geom) ",
+            );
+            qb.push_values(chunk, |mut b, (kind, f, wkb, bb)| {
+                b.push_bind(kind.to_string())
+                    .push_bind(f.class.clone())
+                    .push_bind(f.name.clone())
+                    .push_bind(sqlx::types::Json(f.props.clone()))
+                    .push_bind(bb.0)
+                    .push_bind(bb.1)
+                    .push_bind(bb.2)
+                    .push_bind(bb.3);
+                push_geom(&mut b, $d, wkb.clone());
+            });
+            qb.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+
 impl Store {
     /// Publishes a new version of a whole layer, valid from `valid_from`: the current features
     /// are closed (their `valid_to` set), never deleted, and the new ones inserted, all in one
@@ -68,116 +243,65 @@ impl Store {
         source: &str,
         audit: &Audit,
     ) -> StoreResult<LayerVersion> {
-        let encoded = features
-            .iter()
-            .map(|f| {
-                if f.layer != layer {
-                    return Err(StoreError::Corrupt(format!(
-                        "feature {} is of layer {}, not {layer}",
-                        f.code, f.layer
-                    )));
-                }
-                Ok(EncodedFeature {
-                    f,
-                    wkb: encode_wkb(&f.geometry)?,
-                    bbox: bbox(&f.geometry)?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        let published_at = Utc::now();
+        let encoded = encode_layer(layer, features)?;
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            let last: Option<(i64, DateTime<Utc>)> = sqlx::query_as(
-                "SELECT version, valid_from FROM layer_versions WHERE layer = $1 \
-                 ORDER BY version DESC LIMIT 1",
-            )
-            .bind(layer.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((_, last_from)) = last
-                && valid_from <= last_from
-            {
-                return Err(StoreError::Conflict(format!(
-                    "layer {layer} already has a version valid from {last_from}; a new version must be valid from a later instant"
-                )));
-            }
-            let version = last.map_or(1, |(v, _)| v + 1);
-            sqlx::query(
-                "UPDATE jurisdictions SET valid_to = $1 WHERE layer = $2 AND valid_to IS NULL",
-            )
-            .bind(valid_from)
-            .bind(layer.as_str())
-            .execute(&mut *tx)
-            .await?;
-            for chunk in encoded.chunks(BATCH) {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO jurisdictions (layer, code, version, name, parent_code, unit_code, kind, props, \
-                     min_lon, min_lat, max_lon, max_lat, valid_from, geom) ",
-                );
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(layer.as_str())
-                        .push_bind(e.f.code.clone())
-                        .push_bind(version)
-                        .push_bind(e.f.name.clone())
-                        .push_bind(e.f.parent_code.clone())
-                        .push_bind(e.f.unit_code.clone())
-                        .push_bind(e.f.kind.clone())
-                        .push_bind(sqlx::types::Json(e.f.props.clone()))
-                        .push_bind(e.bbox.0)
-                        .push_bind(e.bbox.1)
-                        .push_bind(e.bbox.2)
-                        .push_bind(e.bbox.3)
-                        .push_bind(valid_from);
-                    push_geom(&mut b, d, e.wkb.clone());
-                });
-                qb.build()
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| match StoreError::from(e) {
-                        StoreError::Conflict(m) => StoreError::Conflict(format!(
-                            "duplicate {layer} code in the import: {m}"
-                        )),
-                        StoreError::InvalidReference(m) => StoreError::InvalidReference(format!(
-                            "a {layer} feature names a responsible unit that does not exist: {m}"
-                        )),
-                        other => other,
-                    })?;
-            }
-            let count = i64::try_from(features.len()).unwrap_or(i64::MAX);
-            sqlx::query(
-                "INSERT INTO layer_versions (layer, version, valid_from, published_at, source, feature_count, published_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(layer.as_str())
-            .bind(version)
-            .bind(valid_from)
-            .bind(published_at)
-            .bind(source)
-            .bind(count)
-            .bind(audit.actor_id)
-            .execute(&mut *tx)
-            .await?;
-            let detail = serde_json::json!({
-                "version": version, "valid_from": valid_from, "source": source, "feature_count": count,
-            });
-            append_event!(
-                &mut *tx,
-                audit,
-                "layer.published",
-                "layer",
-                layer.as_str(),
-                &detail
-            )?;
-            bump_revision!(&mut *tx)?;
+            let v = publish_layer_in!(tx, d, layer, &encoded, valid_from, source, audit);
             tx.commit().await?;
-            Ok(LayerVersion {
-                layer,
-                version,
-                valid_from,
-                published_at,
-                source: source.to_owned(),
-                feature_count: count,
+            Ok(v)
+        })
+    }
+
+    /// Publishes a whole city in one transaction: units, basemap kinds, every layer given
+    /// (parents first), categories and holiday years. Either all of it is written or none.
+    pub async fn publish_city(
+        &self,
+        city: &CityWrite<'_>,
+        audit: &Audit,
+    ) -> StoreResult<Vec<LayerVersion>> {
+        let layers = city
+            .layers
+            .iter()
+            .map(|(layer, features)| Ok((*layer, encode_layer(*layer, features)?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let basemap = encode_basemap(city.basemap)?;
+        let calendar = city
+            .calendar
+            .iter()
+            .map(|t| {
+                serde_json::to_string(t)
+                    .map(|body| (t, body))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
             })
+            .collect::<StoreResult<Vec<_>>>()?;
+        on_pool!(self, |pool, d| {
+            let mut tx = pool.begin().await?;
+            if !city.units.is_empty() {
+                super::units::upsert_units_in!(tx, city.units, audit);
+            }
+            if !city.basemap.is_empty() {
+                replace_basemap_in!(tx, d, city.basemap, &basemap, audit);
+            }
+            let mut versions = Vec::with_capacity(layers.len());
+            for (layer, encoded) in &layers {
+                versions.push(publish_layer_in!(
+                    tx,
+                    d,
+                    *layer,
+                    encoded,
+                    city.valid_from,
+                    city.source,
+                    audit
+                ));
+            }
+            for category in city.categories {
+                super::catalogue::put_category_in!(tx, category, audit);
+            }
+            for (table, body) in &calendar {
+                super::calendar::put_calendar_year_in!(tx, *table, body, audit);
+            }
+            tx.commit().await?;
+            Ok(versions)
         })
     }
 
@@ -288,47 +412,10 @@ impl Store {
         sets: &[(&str, &[BasemapFeature])],
         audit: &Audit,
     ) -> StoreResult<u64> {
-        let mut encoded = Vec::new();
-        for (kind, features) in sets {
-            for f in *features {
-                encoded.push((*kind, f, encode_wkb(&f.geometry)?, bbox(&f.geometry)?));
-            }
-        }
+        let encoded = encode_basemap(sets)?;
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            for (kind, features) in sets {
-                sqlx::query("DELETE FROM basemap_features WHERE kind = $1")
-                    .bind(*kind)
-                    .execute(&mut *tx)
-                    .await?;
-                let detail = serde_json::json!({ "count": features.len() });
-                append_event!(
-                    &mut *tx,
-                    audit,
-                    "basemap.replaced",
-                    "basemap",
-                    *kind,
-                    &detail
-                )?;
-            }
-            bump_revision!(&mut *tx)?;
-            for chunk in encoded.chunks(BATCH) {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO basemap_features (kind, class, name, props, min_lon, min_lat, max_lon, max_lat, geom) ",
-                );
-                qb.push_values(chunk, |mut b, (kind, f, wkb, bb)| {
-                    b.push_bind(kind.to_string())
-                        .push_bind(f.class.clone())
-                        .push_bind(f.name.clone())
-                        .push_bind(sqlx::types::Json(f.props.clone()))
-                        .push_bind(bb.0)
-                        .push_bind(bb.1)
-                        .push_bind(bb.2)
-                        .push_bind(bb.3);
-                    push_geom(&mut b, d, wkb.clone());
-                });
-                qb.build().execute(&mut *tx).await?;
-            }
+            replace_basemap_in!(tx, d, sets, &encoded, audit);
             tx.commit().await?;
             Ok(encoded.len() as u64)
         })

@@ -36,7 +36,7 @@ pub use catalogue::CategoryVersion;
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
 pub use hotspot::PointFilter;
-pub use jurisdictions::BasemapFeature;
+pub use jurisdictions::{BasemapFeature, CityWrite};
 pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
 pub use users::{NewUser, TokenLookup, UserRecord};
 

@@ -4,36 +4,47 @@ use std::str::FromStr;
 
 use sqlx::Row;
 
-use super::{Audit, Store, StoreError, StoreResult, append_event, bump_revision, on_pool};
+use super::{Audit, Store, StoreError, StoreResult, on_pool};
 use crate::domain::unit::{ResponsibleUnit, UnitKind};
+
+/// Upserts units inside the transaction `$tx`; evaluates to the rows written.
+macro_rules! upsert_units_in {
+    ($tx:ident, $units:expr, $audit:expr) => {{
+        let (units, audit): (&[$crate::domain::unit::ResponsibleUnit], &$crate::store::Audit) =
+            ($units, $audit);
+        let now = chrono::Utc::now();
+        let mut written = 0;
+        for chunk in units.chunks(1000) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO responsible_units (code, name, kind, parent_code, created_at) ",
+            );
+            qb.push_values(chunk, |mut b, u| {
+                b.push_bind(&u.code)
+                    .push_bind(&u.name)
+                    .push_bind(u.kind.as_str())
+                    .push_bind(u.parent_code.as_deref())
+                    .push_bind(now);
+            });
+            qb.push(
+                " ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+                 parent_code = excluded.parent_code",
+            );
+            written += qb.build().execute(&mut *$tx).await?.rows_affected();
+        }
+        let detail = serde_json::json!({ "count": units.len() });
+        $crate::store::append_event!(&mut *$tx, audit, "units.upserted", "unit", "*", &detail)?;
+        $crate::store::bump_revision!(&mut *$tx)?;
+        written
+    }};
+}
+pub(crate) use upsert_units_in;
 
 impl Store {
     /// Inserts or updates units (by code). Returns how many were written.
     pub async fn upsert_units(&self, units: &[ResponsibleUnit], audit: &Audit) -> StoreResult<u64> {
-        let now = chrono::Utc::now();
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;
-            let mut written = 0;
-            for chunk in units.chunks(1000) {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO responsible_units (code, name, kind, parent_code, created_at) ",
-                );
-                qb.push_values(chunk, |mut b, u| {
-                    b.push_bind(&u.code)
-                        .push_bind(&u.name)
-                        .push_bind(u.kind.as_str())
-                        .push_bind(u.parent_code.as_deref())
-                        .push_bind(now);
-                });
-                qb.push(
-                    " ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
-                     parent_code = excluded.parent_code",
-                );
-                written += qb.build().execute(&mut *tx).await?.rows_affected();
-            }
-            let detail = serde_json::json!({ "count": units.len() });
-            append_event!(&mut *tx, audit, "units.upserted", "unit", "*", &detail)?;
-            bump_revision!(&mut *tx)?;
+            let written = upsert_units_in!(tx, units, audit);
             tx.commit().await?;
             Ok(written)
         })

@@ -6,6 +6,9 @@
 //! test gets a database of its own, created from scratch. `.ci/run` runs the same suites both ways.
 #![allow(dead_code)]
 
+pub mod second_city;
+pub mod wire;
+
 use std::path::{Path, PathBuf};
 
 use axum::Router;
@@ -23,6 +26,40 @@ pub struct TestStore {
     pub store: Store,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// A PostgreSQL test database is dropped with its test: CI runs every suite on one throwaway
+/// cluster, and the demo-city databases left behind once filled its disk.
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        let (Some(admin), Some((_, name))) = (postgres_admin_url(), self.url.rsplit_once('/'))
+        else {
+            return;
+        };
+        if !name.starts_with("wangge_t_") {
+            return;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread of its own
+        // with a runtime of its own does the dropping, and is waited for.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime to drop the test database");
+            rt.block_on(async {
+                let admin_store = Store::connect(&admin, &StoreOptions::default()).await?;
+                let pool = admin_store.postgres_pool().expect("a postgres URL");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await?;
+                admin_store.close().await;
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop the test database {name}: {e:#}");
+        }
+    }
 }
 
 fn random_suffix() -> String {
@@ -280,4 +317,36 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// Runs `wangge user create …` against a store with the password piped in.
+pub fn user_create(url: &str, username: &str, password: &str) -> (bool, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args([
+            "user",
+            "create",
+            "--username",
+            username,
+            "--role",
+            "admin",
+            "--display-name",
+            "城市管理员",
+            "--password-stdin",
+        ])
+        .env("WANGGE_DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start wangge user create");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, format!("{password}\n").as_bytes())
+        .expect("write the password");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
