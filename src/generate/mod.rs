@@ -41,8 +41,12 @@ use partition::Pieces;
 use planar::{Graph, LatticeIn, NONE};
 use projection::Fixed;
 
+/// Unit code of the railway bureau (it owns the railway land, not the district).
+pub(crate) const RAILWAY_BUREAU: &str = "dept-railway-zzj";
+
 /// Options of `wangge generate`.
 #[derive(Debug, Clone, clap::Args)]
+
 pub struct GenerateArgs {
     /// Folder with the real inputs (copied from `../shared/data`).
     #[arg(long, default_value = "geodata/sources")]
