@@ -48,7 +48,7 @@ pub(crate) const RAILWAY_BUREAU: &str = "dept-railway-zzj";
 #[derive(Debug, Clone, clap::Args)]
 
 pub struct GenerateArgs {
-    /// Folder with the real inputs (copied from `../shared/data`).
+    /// Folder with the real inputs and their sources (see `geodata/sources/`).
     #[arg(long, default_value = "geodata/sources")]
     pub sources: std::path::PathBuf,
     /// Output folder.
