@@ -15,7 +15,6 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod engine;
-pub mod generate;
 pub mod hotspot;
 pub mod http;
 pub mod import;
