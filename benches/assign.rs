@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use rayon::prelude::*;
+use wangge::assign::batch::{self, Format, InputPoint};
 use wangge::assign::{CityIndex, CityLayers, EngineConfig};
-use wangge::batch::{self, Format, InputPoint};
 use wangge::domain::crs::{Crs, PlausibleArea};
 use wangge::domain::jurisdiction::Layer;
 use wangge::import;

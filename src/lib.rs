@@ -5,7 +5,6 @@
 #![warn(missing_docs)]
 
 pub mod assign;
-pub mod batch;
 pub mod bootstrap;
 pub mod cache;
 pub mod calendar;

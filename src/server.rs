@@ -373,7 +373,7 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
     use std::io::{BufRead, Read, Write};
     use std::str::FromStr;
 
-    use crate::batch::{self, CsvPoints, Format};
+    use crate::assign::batch::{self, CsvPoints, Format};
     use crate::domain::crs::Crs;
 
     let crs = Crs::from_str(&args.crs)?;

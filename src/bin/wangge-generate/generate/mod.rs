@@ -30,7 +30,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-
 use geojson_out::{Collection, Props, gzip, polygons};
 use inputs::Inputs;
 use land::Land;
