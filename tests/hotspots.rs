@@ -8,13 +8,13 @@ use std::collections::{HashMap, HashSet};
 use wangge::assign::{AreaLevel, CityIndex};
 use wangge::domain::crs::Crs;
 use wangge::hotspot::analysis::{self, Places};
+use wangge::hotspot::areas::{Areas, WeightSpec};
 use wangge::hotspot::blindspots::BlindSpotParams;
 use wangge::hotspot::dataset::{Dataset, Filter};
 use wangge::hotspot::frame::LocalFrame;
 use wangge::hotspot::gistar::Transform;
 use wangge::hotspot::input::{UploadOptions, geojson_points};
 use wangge::hotspot::kde::KdeParams;
-use wangge::hotspot::units::{Units, WeightSpec};
 use wangge::hotspot::weights::Contiguity;
 
 /// The Broad Street pump (fid 8 of the pumps), WGS84.
@@ -89,7 +89,7 @@ fn john_snows_top_gi_star_hot_spot_lies_at_the_broad_street_pump() {
     // Fishnets of 20, 30 and 40 m (a few house fronts to a short block) over the deaths' extent,
     // queen neighbours (the 8 surrounding cells): the answer must not hang on one cell size.
     for size in [20.0, 30.0, 40.0] {
-        let u = Units::fishnet(ds.frame, [w, s, e, n], size, |_, _| true);
+        let u = Areas::fishnet(ds.frame, [w, s, e, n], size, |_, _| true);
         let wts = u.weights(WeightSpec::Contiguity(Contiguity::Queen));
         let rows = analysis::gi(&ds, &all, &u, &wts, None, Transform::Binary);
         let top = rows
@@ -179,7 +179,7 @@ async fn the_planted_clusters_of_the_demo_history_are_found() {
 
     // Area clusters (urban villages, railway, back alleys): Gi* on unit grids, queen contiguity,
     // 99 % hot spots after FDR correction, connected into hot areas.
-    let units = Units::admin(&ix, AreaLevel::Grid, frame);
+    let units = Areas::admin(&ix, AreaLevel::Grid, frame);
     let w = units.weights(WeightSpec::Contiguity(Contiguity::Queen));
     let t = std::time::Instant::now();
     let gi = analysis::gi(&ds, &all, &units, &w, Some(&ix), Transform::Binary);
@@ -552,7 +552,7 @@ async fn write_the_esda_comparison_fixture() {
         std::env::var("WANGGE_ESDA_FIXTURE").expect("set WANGGE_ESDA_FIXTURE to the output path");
     let mut cases = Vec::new();
     let mut case = |name: &str,
-                    units: &Units,
+                    units: &Areas,
                     w: &wangge::hotspot::weights::Weights,
                     rows: Vec<analysis::GiRow>,
                     row_rows: Vec<analysis::GiRow>| {
@@ -589,7 +589,7 @@ async fn write_the_esda_comparison_fixture() {
             WeightSpec::Band(400.0),
         ),
     ] {
-        let u = Units::admin(&ix, level, ds.frame);
+        let u = Areas::admin(&ix, level, ds.frame);
         let w = u.weights(spec);
         let b = analysis::gi(&ds, &all, &u, &w, Some(&ix), Transform::Binary);
         let r = analysis::gi(&ds, &all, &u, &w, Some(&ix), Transform::Row);
@@ -601,7 +601,7 @@ async fn write_the_esda_comparison_fixture() {
     for m in &snow.metres {
         (w0, s0, e0, n0) = (w0.min(m.x), s0.min(m.y), e0.max(m.x), n0.max(m.y));
     }
-    let u = Units::fishnet(snow.frame, [w0, s0, e0, n0], 20.0, |_, _| true);
+    let u = Areas::fishnet(snow.frame, [w0, s0, e0, n0], 20.0, |_, _| true);
     let w = u.weights(WeightSpec::Ring(2));
     let b = analysis::gi(&snow, &sel, &u, &w, None, Transform::Binary);
     let r = analysis::gi(&snow, &sel, &u, &w, None, Transform::Row);

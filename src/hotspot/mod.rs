@@ -19,6 +19,7 @@
 //! - [`input`]: uploaded CSV / GeoJSON point sets in a declared CRS.
 
 pub mod analysis;
+pub mod areas;
 pub mod blindspots;
 pub mod dataset;
 pub mod emerging;
@@ -28,7 +29,6 @@ pub mod image;
 pub mod input;
 pub mod kde;
 pub mod stats;
-pub mod units;
 pub mod weights;
 pub mod zones;
 

@@ -30,6 +30,7 @@ use crate::cache::{ByteLru, Footprint};
 use crate::domain::crs::Crs;
 use crate::domain::identity::Role;
 use crate::hotspot::analysis::{self, Places, ZoneSamples};
+use crate::hotspot::areas::{AreaSpec, Areas, WeightSpec};
 use crate::hotspot::blindspots::BlindSpotParams;
 use crate::hotspot::dataset::{Dataset, Filter};
 use crate::hotspot::emerging::Step;
@@ -37,7 +38,6 @@ use crate::hotspot::frame::LocalFrame;
 use crate::hotspot::gistar::Transform;
 use crate::hotspot::input::{self, UploadOptions};
 use crate::hotspot::kde::{KdeMethod, KdeParams};
-use crate::hotspot::units::{UnitSpec, Units, WeightSpec};
 use crate::hotspot::weights::{Contiguity, Weights};
 use crate::hotspot::{HotspotError, image};
 use crate::store::PointFilter;
@@ -60,11 +60,11 @@ const MAX_UPLOAD_POINTS: usize = 2_000_000;
 const ZONE_SAMPLE_M: f64 = 50.0;
 
 /// The stored points and what was computed from them, per data revision and index version.
-/// Units and weights are kept in caches bounded by bytes (`--hotspot-cache-bytes`, half each);
+/// Areas and weights are kept in caches bounded by bytes (`--hotspot-cache-bytes`, half each);
 /// the stored points and the zone samples are one entry each, replaced when the data changes.
 pub struct Cache {
     stored: tokio::sync::Mutex<Option<(i64, i64, Arc<Stored>)>>,
-    units: ByteLru<Units>,
+    units: ByteLru<Areas>,
     weights: ByteLru<Weights>,
     zones: tokio::sync::Mutex<Option<(i64, Arc<ZoneSamples>)>>,
 }
@@ -162,7 +162,7 @@ pub struct HotspotQuery {
     pub crs: Option<String>,
     /// Upload: the weight property or column (default `weight`; missing = 1).
     pub weight_field: Option<String>,
-    /// Units: grid (default), community, street, fishnet or h3.
+    /// Areas: grid (default), community, street, fishnet or h3.
     pub unit: Option<String>,
     /// Fishnet cell size, metres (default 100).
     pub size_m: Option<f64>,
@@ -304,8 +304,8 @@ impl HotspotQuery {
         })
     }
 
-    fn unit(&self) -> Result<UnitSpec, ApiError> {
-        UnitSpec::parse(
+    fn unit(&self) -> Result<AreaSpec, ApiError> {
+        AreaSpec::parse(
             self.unit.as_deref().unwrap_or("grid"),
             self.size_m,
             self.res,
@@ -501,10 +501,10 @@ async fn input(
     }
 }
 
-/// Units and whether they are the cached ones (the stored data's, or an upload's administrative
+/// Areas and whether they are the cached ones (the stored data's, or an upload's administrative
 /// units in the city's frame).
 struct UnitsRef {
-    units: Arc<Units>,
+    units: Arc<Areas>,
     /// The cache key of cached units.
     key: Option<String>,
 }
@@ -532,22 +532,22 @@ fn unit_extent(inp: &Input) -> [f64; 4] {
 }
 
 /// The units of a request; fishnet and H3 lattices over more than
-/// [`crate::hotspot::units::MAX_UNIT_CELLS`] cells are refused (413 `too_large`) before they are
+/// [`crate::hotspot::areas::MAX_AREA_CELLS`] cells are refused (413 `too_large`) before they are
 /// built.
-fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> Result<UnitsRef, ApiError> {
+fn units_for(state: &AppState, inp: &Input, spec: AreaSpec) -> Result<UnitsRef, ApiError> {
     let ds = &inp.data.data;
     let ix = inp.index.clone();
     let frame = ds.frame;
     let (ox, oy) = frame.origin();
     let extent = unit_extent(inp);
-    crate::hotspot::units::check_lattice(spec, extent)?;
+    crate::hotspot::areas::check_lattice(spec, extent)?;
     let build = move || match spec {
-        UnitSpec::Admin(level) => Units::admin(&ix, level, frame),
-        UnitSpec::Fishnet(_) | UnitSpec::H3(_) => {
+        AreaSpec::Admin(level) => Areas::admin(&ix, level, frame),
+        AreaSpec::Fishnet(_) | AreaSpec::H3(_) => {
             let cells = |extent: [f64; 4], keep: &(dyn Fn(f64, f64) -> bool + Sync)| match spec {
-                UnitSpec::H3(res) => Units::h3(frame, extent, res, keep),
-                UnitSpec::Fishnet(size) => Units::fishnet(frame, extent, size, keep),
-                UnitSpec::Admin(_) => unreachable!("administrative units are built above"),
+                AreaSpec::H3(res) => Areas::h3(frame, extent, res, keep),
+                AreaSpec::Fishnet(size) => Areas::fishnet(frame, extent, size, keep),
+                AreaSpec::Admin(_) => unreachable!("administrative units are built above"),
             };
             let mut u = if inp.stored {
                 let ix2 = ix.clone();
@@ -562,7 +562,7 @@ fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> Result<UnitsRef, 
         }
     };
     let city = city_frame(&inp.index).origin();
-    if inp.stored || (matches!(spec, UnitSpec::Admin(_)) && (ox, oy) == city) {
+    if inp.stored || (matches!(spec, AreaSpec::Admin(_)) && (ox, oy) == city) {
         let key = format!("{}/{spec:?}/{ox},{oy}", inp.index.version());
         Ok(UnitsRef {
             units: state
@@ -1084,9 +1084,9 @@ async fn blindspots_impl(
     let inp = input(&state, &q, upload).await?;
     let units = match place.as_str() {
         "dbscan" => None,
-        "grid" => Some(units_for(&state, &inp, UnitSpec::Admin(AreaLevel::Grid))?.units),
+        "grid" => Some(units_for(&state, &inp, AreaSpec::Admin(AreaLevel::Grid))?.units),
         "fishnet" => {
-            Some(units_for(&state, &inp, UnitSpec::Fishnet(q.size_m.unwrap_or(50.0)))?.units)
+            Some(units_for(&state, &inp, AreaSpec::Fishnet(q.size_m.unwrap_or(50.0)))?.units)
         }
         o => {
             return Err(bad(format!(
@@ -1096,7 +1096,7 @@ async fn blindspots_impl(
     };
     let (data, sel, ix) = (inp.data.clone(), inp.sel.clone(), inp.index.clone());
     let mut rows = blocking(move || {
-        let places = units.as_deref().map_or(Places::Dbscan, Places::Units);
+        let places = units.as_deref().map_or(Places::Dbscan, Places::Areas);
         analysis::blind_spots(&data.data, &sel, places, Some(&ix), &p)
     })
     .await?;
@@ -1171,7 +1171,7 @@ async fn zone_samples(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<ZoneS
             frame.forward(e.max().x, e.max().y),
         );
         let ix3 = ix2.clone();
-        let net = Units::fishnet(
+        let net = Areas::fishnet(
             frame,
             [a.x, a.y, b.x, b.y],
             ZONE_SAMPLE_M,
