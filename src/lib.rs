@@ -17,6 +17,7 @@ pub mod domain;
 pub mod engine;
 pub mod generate;
 pub mod hotspot;
+pub mod hotspots;
 pub mod http;
 pub mod import;
 pub mod photos;

@@ -810,3 +810,88 @@ async fn fishnet_and_h3_units_over_a_wide_upload_are_refused_before_they_are_bui
         .await;
     assert_eq!(a.status, 413, "{}", a.text);
 }
+
+#[tokio::test]
+async fn choice_parameters_take_their_documented_values_and_a_wrong_one_is_named() {
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    for choice in [
+        "status=",
+        "status=all",
+        "status=open",
+        "status=closed",
+        "include=history",
+        "include=cases",
+        "include=both",
+        "unit=street",
+        "unit=h3",
+        "weights=rook",
+        "weights=ring&k=2",
+        "transform=row",
+        "transform=B",
+        "transform=r",
+        "method=binned",
+        "step=month",
+        "place=grid",
+        "format=geojson",
+        "format=csv",
+    ] {
+        let a = app
+            .get(&format!("/api/hotspots/aggregate?{choice}"), Some(&token))
+            .await;
+        assert_eq!(a.status, 200, "{choice}: {}", a.text);
+    }
+    for (query, code) in [
+        ("weights=hexagon", "invalid_parameter"),
+        ("status=pending", "invalid_parameter"),
+        ("unit=", "invalid_parameter"),
+        ("format=png", "invalid_parameter"),
+        ("weights=band", "invalid_parameter"),
+        ("k=abc", "invalid_query"),
+        ("colour=red", "invalid_query"),
+    ] {
+        // Gi* reads every kind of parameter, and refuses before it finds no points.
+        let a = app
+            .get(&format!("/api/hotspots/gistar?{query}"), Some(&token))
+            .await;
+        assert_eq!(a.status, 400, "{query}: {}", a.text);
+        assert_eq!(a.body["code"], code, "{query}: {}", a.text);
+    }
+}
+
+#[tokio::test]
+async fn a_blind_spot_csv_quotes_report_ids_with_commas_and_quotes() {
+    use axum::http::Method;
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    // Five reports at one corner, a week apart, each closed two days after it came.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2025-03-03T09:00:00+08:00").unwrap();
+    let features: Vec<serde_json::Value> = (0..5)
+        .map(|k| {
+            let at = t0 + chrono::Duration::days(7 * k);
+            serde_json::json!({"type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [113.62 + 1e-5 * k as f64, 34.74]},
+                "properties": {"id": format!("r{k},\"x\""), "time": at.to_rfc3339(),
+                    "closed": (at + chrono::Duration::days(2)).to_rfc3339()}})
+        })
+        .collect();
+    let upload = serde_json::json!({"type": "FeatureCollection", "features": features});
+    let a = app
+        .call(
+            Method::POST,
+            "/api/hotspots/blindspots?crs=wgs84&format=csv",
+            Some(&token),
+            Some(upload),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let mut r = csv::Reader::from_reader(a.text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let ids = header.iter().position(|h| h == "report_ids").unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{}", a.text);
+    assert_eq!(
+        &rows[0][ids],
+        "r0,\"x\" r1,\"x\" r2,\"x\" r3,\"x\" r4,\"x\""
+    );
+}

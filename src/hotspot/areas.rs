@@ -63,32 +63,44 @@ pub enum AreaSpec {
     H3(u8),
 }
 
+/// The kinds of analysis area a request may name (`unit=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AreaKind {
+    /// Unit grids (单元网格).
+    #[default]
+    Grid,
+    /// Communities.
+    Community,
+    /// Streets.
+    Street,
+    /// A square fishnet.
+    Fishnet,
+    /// H3 cells.
+    H3,
+}
+
 impl AreaSpec {
-    /// Parses `grid`, `community`, `street`, `fishnet` (with a size in metres) or `h3` (with a
-    /// resolution).
-    pub fn parse(kind: &str, size_m: Option<f64>, res: Option<u8>) -> Result<Self, String> {
+    /// The areas of `kind`: a fishnet of `size_m` (default 100) or H3 cells of resolution `res`
+    /// (default 9).
+    pub fn new(kind: AreaKind, size_m: Option<f64>, res: Option<u8>) -> Result<Self, String> {
         Ok(match kind {
-            "grid" => Self::Admin(AreaLevel::Grid),
-            "community" => Self::Admin(AreaLevel::Community),
-            "street" => Self::Admin(AreaLevel::Street),
-            "fishnet" => {
+            AreaKind::Grid => Self::Admin(AreaLevel::Grid),
+            AreaKind::Community => Self::Admin(AreaLevel::Community),
+            AreaKind::Street => Self::Admin(AreaLevel::Street),
+            AreaKind::Fishnet => {
                 let s = size_m.unwrap_or(100.0);
                 if !(s.is_finite() && (5.0..=5000.0).contains(&s)) {
                     return Err(format!("fishnet cell size must be 5–5000 m, got {s}"));
                 }
                 Self::Fishnet(s)
             }
-            "h3" => {
+            AreaKind::H3 => {
                 let r = res.unwrap_or(9);
                 if !(8..=10).contains(&r) {
                     return Err(format!("H3 resolution must be 8, 9 or 10, got {r}"));
                 }
                 Self::H3(r)
-            }
-            other => {
-                return Err(format!(
-                    "unknown unit {other:?}; expected grid, community, street, fishnet or h3"
-                ));
             }
         })
     }
@@ -115,6 +127,46 @@ pub enum WeightSpec {
     Ring(u32),
     /// Centroids within this many metres.
     Band(f64),
+}
+
+/// The kinds of neighbourhood a request may name (`weights=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NeighbourKind {
+    /// Shared vertex.
+    #[default]
+    Queen,
+    /// Shared edge.
+    Rook,
+    /// Within k steps (k-ring; on polygons contiguity of order k).
+    Ring,
+    /// Centroids within a distance band.
+    Band,
+}
+
+impl WeightSpec {
+    /// The neighbours of `kind`: a ring of `k` steps (default 1), a band of `band_m` metres
+    /// (required).
+    pub fn new(kind: NeighbourKind, k: Option<u32>, band_m: Option<f64>) -> Result<Self, String> {
+        Ok(match kind {
+            NeighbourKind::Queen => Self::Contiguity(Contiguity::Queen),
+            NeighbourKind::Rook => Self::Contiguity(Contiguity::Rook),
+            NeighbourKind::Ring => {
+                let k = k.unwrap_or(1);
+                if !(1..=10).contains(&k) {
+                    return Err(format!("k must be 1–10, got {k}"));
+                }
+                Self::Ring(k)
+            }
+            NeighbourKind::Band => {
+                let d = band_m.ok_or("weights=band needs band_m (metres)")?;
+                if !(d.is_finite() && d > 0.0 && d <= 10_000.0) {
+                    return Err(format!("band_m must be 0–10000 m, got {d}"));
+                }
+                Self::Band(d)
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -129,9 +129,19 @@ pub enum Category {
     HistoricalColdSpot,
 }
 
+impl Category {
+    /// The wire name (`intensifying_hot_spot`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 /// Per-area outcome.
 #[derive(Debug, Clone)]
-pub struct UnitTrend {
+pub struct AreaTrend {
     /// Category.
     pub category: Category,
     /// Mann-Kendall test of the area's Gi* z-scores.
@@ -182,7 +192,7 @@ pub fn space_time_z(counts: &[Vec<f64>], w: &Weights, time_neighbours: usize) ->
 }
 
 /// Classifies one area's z-series.
-pub fn classify(z: &[f64], alpha: f64) -> UnitTrend {
+pub fn classify(z: &[f64], alpha: f64) -> AreaTrend {
     let hot: Vec<bool> = z
         .iter()
         .map(|&v| v > 0.0 && two_sided_p(v) < alpha)
@@ -195,7 +205,7 @@ pub fn classify(z: &[f64], alpha: f64) -> UnitTrend {
     let category = pattern(&hot, &cold, &trend, alpha, false)
         .or_else(|| pattern(&cold, &hot, &trend, alpha, true))
         .unwrap_or(Category::NoPattern);
-    UnitTrend {
+    AreaTrend {
         category,
         trend,
         hot_steps: hot.iter().filter(|&&b| b).count(),

@@ -23,8 +23,10 @@ use super::weights::Weights;
 pub enum Transform {
     /// Binary weights with self-weight 1 (ArcGIS; esda `transform="B"`).
     #[default]
+    #[serde(alias = "b", alias = "B")]
     Binary,
     /// Row-standardised (esda's default `transform="R"`).
+    #[serde(alias = "r", alias = "R")]
     Row,
 }
 
