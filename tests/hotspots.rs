@@ -895,3 +895,42 @@ async fn a_blind_spot_csv_quotes_report_ids_with_commas_and_quotes() {
         "r0,\"x\" r1,\"x\" r2,\"x\" r3,\"x\" r4,\"x\""
     );
 }
+
+#[tokio::test]
+async fn the_hot_spot_caches_report_their_bytes_in_metrics() {
+    use axum::http::Method;
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    let stored = app
+        .get(
+            "/api/hotspots/aggregate?unit=fishnet&size_m=500",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    // Points in the city: its frame, so its grids and their neighbours come from the caches.
+    let upload = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.62, 34.74]}, "properties": {}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.621, 34.741]}, "properties": {}}]});
+    let zones = app
+        .call(
+            Method::POST,
+            "/api/hotspots/zones?crs=wgs84",
+            Some(&token),
+            Some(upload),
+        )
+        .await;
+    assert_eq!(zones.status, 200, "{}", zones.text);
+    let metrics = app.get("/metrics", None).await;
+    for cache in [
+        "hotspot_units",
+        "hotspot_weights",
+        "hotspot_points",
+        "hotspot_zones",
+    ] {
+        for gauge in ["wangge_cache_bytes", "wangge_cache_entries"] {
+            let line = format!("{gauge}{{cache=\"{cache}\"}}");
+            assert!(metrics.text.contains(&line), "{line} in {}", metrics.text);
+        }
+    }
+}
