@@ -263,6 +263,26 @@ pub struct ImportArgs {
     pub what: ImportWhat,
 }
 
+/// How a layer or a city package is checked and published.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// Coordinate system of the files: wgs84 (default), cgcs2000, gcj02, bd09.
+    #[arg(long)]
+    pub crs: Option<String>,
+    /// Publish despite warnings (errors always refuse).
+    #[arg(long)]
+    pub accept_warnings: bool,
+    /// Validate only.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The versions are valid from this date (UTC+8) or RFC 3339 instant; default now.
+    #[arg(long)]
+    pub valid_from: Option<String>,
+    /// Write the validation findings as GeoJSON here, to look at on a map.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
 /// The kinds of import.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ImportWhat {
@@ -272,42 +292,18 @@ pub enum ImportWhat {
         layer: String,
         /// GeoJSON FeatureCollection (`.gz` is gunzipped).
         file: PathBuf,
-        /// Coordinate system of the file: wgs84 (default), cgcs2000, gcj02, bd09.
-        #[arg(long)]
-        crs: Option<String>,
-        /// Publish despite warnings (errors always refuse).
-        #[arg(long)]
-        accept_warnings: bool,
-        /// Validate only.
-        #[arg(long)]
-        dry_run: bool,
-        /// The version is valid from this date (UTC+8) or RFC 3339 instant; default now.
-        #[arg(long)]
-        valid_from: Option<String>,
-        /// Write the validation report as GeoJSON here, to look at on a map.
-        #[arg(long)]
-        report: Option<PathBuf>,
+        /// How to check and publish.
+        #[command(flatten)]
+        check: CheckArgs,
     },
     /// A whole city package (a folder of units.csv, road.geojson, <layer>.geojson,
     /// categories.json, calendar/*.json), checked as a whole and published in one transaction.
     City {
         /// The package folder.
         dir: PathBuf,
-        /// Coordinate system of every file: wgs84 (default), cgcs2000, gcj02, bd09.
-        #[arg(long)]
-        crs: Option<String>,
-        /// Publish despite warnings (errors always refuse).
-        #[arg(long)]
-        accept_warnings: bool,
-        /// Validate only.
-        #[arg(long)]
-        dry_run: bool,
-        /// The layers' versions are valid from this date (UTC+8) or RFC 3339 instant; default now.
-        #[arg(long)]
-        valid_from: Option<String>,
-        /// Write every layer's findings as one GeoJSON here, to look at on a map.
-        #[arg(long)]
-        report: Option<PathBuf>,
+        /// How to check and publish.
+        #[command(flatten)]
+        check: CheckArgs,
     },
     /// Basemap lines of one kind (road, railway, water) from GeoJSON.
     Basemap {

@@ -46,6 +46,64 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Store> {
     }
 }
 
+/// The import options `wangge import layer|city` asks for.
+fn check_options(
+    check: &crate::config::CheckArgs,
+    source: String,
+    removal: crate::import::guard::RemovalGuard,
+) -> anyhow::Result<crate::import::LayerImportOptions> {
+    use std::str::FromStr;
+    Ok(crate::import::LayerImportOptions {
+        crs: check
+            .crs
+            .as_deref()
+            .map(crate::domain::crs::Crs::from_str)
+            .transpose()?,
+        valid_from: check
+            .valid_from
+            .as_deref()
+            .map(crate::domain::jurisdiction::parse_as_of)
+            .transpose()?,
+        accept_warnings: check.accept_warnings,
+        dry_run: check.dry_run,
+        source,
+        removal,
+        ..crate::import::LayerImportOptions::default()
+    })
+}
+
+/// Prints the first 50 findings and writes them all as GeoJSON where `--report` says.
+fn report_findings<'a>(
+    issues: impl Iterator<
+        Item = (
+            crate::domain::jurisdiction::Layer,
+            &'a crate::import::validate::Issue,
+        ),
+    >,
+    check: &crate::config::CheckArgs,
+    geojson: impl FnOnce() -> geojson::FeatureCollection,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<()> {
+    let mut total = 0;
+    for (layer, issue) in issues {
+        if total < 50 {
+            eprintln!(
+                "  {layer} {:?} {}: {}",
+                issue.severity, issue.check, issue.message
+            );
+        }
+        total += 1;
+    }
+    if total > 50 {
+        eprintln!("  … and {} more", total - 50);
+    }
+    if let Some(path) = &check.report {
+        std::fs::write(path, geojson().to_string())?;
+        progress(&format!("validation report written to {}", path.display()));
+    }
+    Ok(())
+}
+
 /// `wangge migrate`.
 pub async fn migrate(config: &StoreConfig) -> anyhow::Result<()> {
     let store = open_store(config).await?;
@@ -200,8 +258,8 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
 
     use crate::config::ImportWhat;
     use crate::domain::crs::Crs;
-    use crate::domain::jurisdiction::{Layer, parse_as_of};
-    use crate::import::{self, LayerImportOptions};
+    use crate::domain::jurisdiction::Layer;
+    use crate::import;
     use crate::store::Audit;
 
     let store = open_store(&args.store).await?;
@@ -223,38 +281,14 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
         Ok(c.as_deref().map(Crs::from_str).transpose()?)
     };
     match &args.what {
-        ImportWhat::Layer {
-            layer,
-            file,
-            crs: c,
-            accept_warnings,
-            dry_run,
-            valid_from,
-            report,
-        } => {
+        ImportWhat::Layer { layer, file, check } => {
             let layer = Layer::from_str(layer)?;
-            let options = LayerImportOptions {
-                crs: crs(c)?,
-                valid_from: valid_from.as_deref().map(parse_as_of).transpose()?,
-                accept_warnings: *accept_warnings,
-                dry_run: *dry_run,
-                source: file.display().to_string(),
-                removal: args.removal(),
-                ..LayerImportOptions::default()
-            };
+            let options = check_options(check, file.display().to_string(), args.removal())?;
             let outcome =
                 import::import_layer(&store, layer, read(file)?, &options, &audit, &progress)
                     .await?;
-            for issue in outcome.report.issues.iter().take(50) {
-                eprintln!("  {:?} {}: {}", issue.severity, issue.check, issue.message);
-            }
-            if outcome.report.issues.len() > 50 {
-                eprintln!("  … and {} more", outcome.report.issues.len() - 50);
-            }
-            if let Some(path) = report {
-                std::fs::write(path, outcome.report.to_geojson().to_string())?;
-                progress(&format!("validation report written to {}", path.display()));
-            }
+            let issues = outcome.report.issues.iter().map(|i| (layer, i));
+            report_findings(issues, check, || outcome.report.to_geojson(), &progress)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
@@ -266,23 +300,8 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
                 anyhow::bail!("the import was refused; nothing was stored");
             }
         }
-        ImportWhat::City {
-            dir,
-            crs: c,
-            accept_warnings,
-            dry_run,
-            valid_from,
-            report,
-        } => {
-            let options = LayerImportOptions {
-                crs: crs(c)?,
-                valid_from: valid_from.as_deref().map(parse_as_of).transpose()?,
-                accept_warnings: *accept_warnings,
-                dry_run: *dry_run,
-                source: dir.display().to_string(),
-                removal: args.removal(),
-                ..LayerImportOptions::default()
-            };
+        ImportWhat::City { dir, check } => {
+            let options = check_options(check, dir.display().to_string(), args.removal())?;
             progress(&format!("reading the city package {}", dir.display()));
             let package = import::package::CityPackage::read_dir(dir)?;
             let outcome =
@@ -291,20 +310,7 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
                 .reports
                 .iter()
                 .flat_map(|r| r.issues.iter().map(move |i| (r.layer, i)));
-            for (layer, issue) in issues.clone().take(50) {
-                eprintln!(
-                    "  {layer} {:?} {}: {}",
-                    issue.severity, issue.check, issue.message
-                );
-            }
-            let total = issues.count();
-            if total > 50 {
-                eprintln!("  … and {} more", total - 50);
-            }
-            if let Some(path) = report {
-                std::fs::write(path, outcome.to_geojson().to_string())?;
-                progress(&format!("validation report written to {}", path.display()));
-            }
+            report_findings(issues, check, || outcome.to_geojson(), &progress)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({

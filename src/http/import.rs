@@ -129,6 +129,75 @@ pub struct LayerImportQuery {
     pub report: Option<String>,
 }
 
+impl LayerImportQuery {
+    /// The import options these parameters ask for.
+    fn options(
+        &self,
+        state: &AppState,
+        removal: &RemovalQuery,
+        source: String,
+    ) -> Result<LayerImportOptions, ApiError> {
+        let valid_from = self
+            .valid_from
+            .as_deref()
+            .map(parse_as_of)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?;
+        Ok(LayerImportOptions {
+            crs: parse_crs(self.crs.as_deref())?,
+            valid_from,
+            accept_warnings: self.accept_warnings,
+            dry_run: self.dry_run,
+            source,
+            removal: removal.guard(state),
+            limits: state.settings().import_limits,
+            ..LayerImportOptions::default()
+        })
+    }
+
+    /// The answer to an import: 422 when refused, 201 when published, 200 for a passed dry run;
+    /// the outcome as JSON (with `code` and `message` when refused) or, with `report=geojson`,
+    /// the findings as a FeatureCollection.
+    fn answer(
+        &self,
+        outcome: &impl serde::Serialize,
+        findings: impl FnOnce() -> geojson::FeatureCollection,
+        refused: bool,
+        published: bool,
+        (errors, warnings): (usize, usize),
+        what: &str,
+    ) -> Result<Response, ApiError> {
+        let status = if refused {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else if published {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        if self.report.as_deref() == Some("geojson") {
+            return Ok((
+                status,
+                [(header::CONTENT_TYPE, "application/geo+json")],
+                findings().to_string(),
+            )
+                .into_response());
+        }
+        let mut body = serde_json::to_value(outcome).map_err(ApiError::internal)?;
+        if refused {
+            body["code"] = json!("import_refused");
+            body["message"] = json!(format!(
+                "{what}: {errors} errors, {warnings} warnings{}; nothing was stored",
+                if errors == 0 {
+                    " (pass accept_warnings=true to accept warnings)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok((status, Json(body)).into_response())
+    }
+}
+
 /// Imports a whole layer from a GeoJSON FeatureCollection and publishes it as a new version (admin).
 #[utoipa::path(post, path = "/api/import/layers/{layer}", tag = "import", security(("bearer" = [])),
     params(("layer" = String, Path, description = "district, street, community, grid, frontage or zone"), LayerImportQuery, RemovalQuery),
@@ -146,22 +215,11 @@ pub async fn import_layer(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let layer = Layer::from_str(&layer).map_err(|e| ApiError::not_found(e.to_string()))?;
-    let valid_from = q
-        .valid_from
-        .as_deref()
-        .map(parse_as_of)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?;
-    let options = LayerImportOptions {
-        crs: parse_crs(q.crs.as_deref())?,
-        valid_from,
-        accept_warnings: q.accept_warnings,
-        dry_run: q.dry_run,
-        source: format!("API import by {}", auth.principal.username),
-        removal: removal.guard(&state),
-        limits: state.settings().import_limits,
-        ..LayerImportOptions::default()
-    };
+    let options = q.options(
+        &state,
+        &removal,
+        format!("API import by {}", auth.principal.username),
+    )?;
     let log = |line: &str| tracing::info!("{line}");
     let outcome = import::import_layer(
         state.store(),
@@ -175,36 +233,14 @@ pub async fn import_layer(
     if outcome.published.is_some() {
         state.engine().reload_if_changed().await?;
     }
-    let status = if outcome.refused {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else if outcome.published.is_some() {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    if q.report.as_deref() == Some("geojson") {
-        return Ok((
-            status,
-            [(header::CONTENT_TYPE, "application/geo+json")],
-            outcome.report.to_geojson().to_string(),
-        )
-            .into_response());
-    }
-    let mut body = serde_json::to_value(&outcome).map_err(ApiError::internal)?;
-    if outcome.refused {
-        body["code"] = json!("import_refused");
-        body["message"] = json!(format!(
-            "导入被拒绝。The import was refused: {} errors, {} warnings{}; nothing was stored",
-            outcome.report.errors,
-            outcome.report.warnings,
-            if outcome.report.errors == 0 {
-                " (pass accept_warnings=true to accept warnings)"
-            } else {
-                ""
-            }
-        ));
-    }
-    Ok((status, Json(body)).into_response())
+    q.answer(
+        &outcome,
+        || outcome.report.to_geojson(),
+        outcome.refused,
+        outcome.published.is_some(),
+        (outcome.report.errors, outcome.report.warnings),
+        "导入被拒绝。The import was refused",
+    )
 }
 
 /// Options of a basemap import.
@@ -345,22 +381,11 @@ pub async fn import_city(
             .with_year(table.clone())
             .map_err(|e| ImportError::Package(format!("calendar {}: {}", table.year, e.0)))?;
     }
-    let valid_from = q
-        .valid_from
-        .as_deref()
-        .map(parse_as_of)
-        .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?;
-    let options = LayerImportOptions {
-        crs: parse_crs(q.crs.as_deref())?,
-        valid_from,
-        accept_warnings: q.accept_warnings,
-        dry_run: q.dry_run,
-        source: format!("API city package by {}", auth.principal.username),
-        removal: removal.guard(&state),
-        limits: state.settings().import_limits,
-        ..LayerImportOptions::default()
-    };
+    let options = q.options(
+        &state,
+        &removal,
+        format!("API city package by {}", auth.principal.username),
+    )?;
     let log = |line: &str| tracing::info!("{line}");
     let outcome = crate::import::package::import_city(
         state.store(),
@@ -380,36 +405,14 @@ pub async fn import_city(
                 .map_err(|e| ImportError::Package(format!("calendar {}: {}", table.year, e.0)))?;
         }
     }
-    let status = if outcome.refused {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else if published {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    if q.report.as_deref() == Some("geojson") {
-        return Ok((
-            status,
-            [(header::CONTENT_TYPE, "application/geo+json")],
-            outcome.to_geojson().to_string(),
-        )
-            .into_response());
-    }
-    let mut body = serde_json::to_value(&outcome).map_err(ApiError::internal)?;
-    if outcome.refused {
-        body["code"] = json!("import_refused");
-        body["message"] = json!(format!(
-            "城市数据包被拒绝。The city package was refused: {} errors, {} warnings{}; nothing was stored",
-            outcome.errors,
-            outcome.warnings,
-            if outcome.errors == 0 {
-                " (pass accept_warnings=true to accept warnings)"
-            } else {
-                ""
-            }
-        ));
-    }
-    Ok((status, Json(body)).into_response())
+    q.answer(
+        &outcome,
+        || outcome.to_geojson(),
+        outcome.refused,
+        published,
+        (outcome.errors, outcome.warnings),
+        "城市数据包被拒绝。The city package was refused",
+    )
 }
 
 /// The names of the import schemas: the six layers, then the CSV files.
