@@ -363,9 +363,9 @@ async fn a_subscriber_too_slow_for_the_buffer_gets_the_missed_events_from_the_st
         let new = wangge::store::NewCase {
             idempotency_key: format!("lag-{i}"),
             request_digest: format!("lag-{i}"),
-            case: wangge::store::CaseRecord {
+            case: wangge::domain::case::Case {
                 description: "暴露垃圾".into(),
-                ..wangge::store::CaseRecord::draft("inspector", "0101", lon, lat)
+                ..wangge::domain::case::Case::draft("inspector", "0101", lon, lat)
             },
             follow_up: Vec::new(),
         };

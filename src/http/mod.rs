@@ -111,7 +111,6 @@ struct Inner {
     engine: Arc<Engine>,
     cases: crate::cases::CaseService,
     started: Instant,
-    photos: crate::photos::PhotoFiles,
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     hotspots: hotspots::Cache,
@@ -127,6 +126,7 @@ impl AppState {
             engine.clone(),
             settings.calendar.clone(),
             settings.dispatch_rules.clone(),
+            settings.photos.clone(),
         );
         let hotspots = hotspots::Cache::new(settings.hotspot_cache_bytes);
         Self {
@@ -134,7 +134,6 @@ impl AppState {
                 limiter: throttle::Limiter::new(settings.limits.clone()),
                 operators: security::OperatorTokens::default(),
                 store,
-                photos: crate::photos::PhotoFiles::new(settings.photos.dir.clone()),
                 settings,
                 engine,
                 cases,
@@ -180,10 +179,6 @@ impl AppState {
     /// Admin tokens seen valid recently (for `/healthz` details during an outage).
     pub fn operators(&self) -> &security::OperatorTokens {
         &self.inner.operators
-    }
-    /// The photo folder.
-    pub fn photos(&self) -> &crate::photos::PhotoFiles {
-        &self.inner.photos
     }
     /// Tells long-lived responses (the case stream) to end, so a graceful shutdown is not held
     /// open by them.
