@@ -4,9 +4,10 @@
 use serde::Serialize;
 
 use super::intake::{Channel, DuplicateHint, KeyScope, Report};
-use super::{CaseError, CaseService, invalid};
+use super::{CaseError, CaseService, HOTLINE_IMPORTERS, invalid};
 use crate::domain::case::Status;
 use crate::domain::crs::Crs;
+use crate::domain::identity::Principal;
 use crate::store::{Audit, StoreError};
 
 /// What became of one row of a hotline import.
@@ -32,11 +33,13 @@ impl CaseService {
     /// number, so importing the same export twice creates nothing new); bad rows are listed.
     pub async fn import_hotline(
         &self,
+        who: &Principal,
         text: &str,
         default_crs: Option<Crs>,
-        reported_by: Option<i64>,
         audit: &Audit,
     ) -> Result<Vec<HotlineOutcome>, CaseError> {
+        who.require_role(HOTLINE_IMPORTERS)?;
+        let reported_by = Some(who.user_id);
         let catalogue = self.engine.catalogue();
         let (rows, errors) =
             crate::import::hotline_csv::parse_hotline_csv(text, default_crs, &catalogue).map_err(

@@ -10,7 +10,7 @@ use super::{CaseError, CaseService, REPORTERS};
 use crate::assign::geodesy::Tangent;
 use crate::domain::case::{Case, Status, case_no};
 use crate::domain::catalogue::Category;
-use crate::domain::crs::Crs;
+use crate::domain::crs::{Crs, UnknownCrs};
 use crate::domain::identity::{Principal, Role};
 use crate::engine::AssignError;
 use crate::store::{Audit, NewCase};
@@ -148,8 +148,9 @@ pub struct Submission {
     pub lon: f64,
     /// Latitude in `crs`.
     pub lat: f64,
-    /// The system the point is in.
-    pub crs: Crs,
+    /// The system the point is in, as parsed at the edge: an unknown one is refused in its
+    /// place in the order of checks (after what a citizen may not say).
+    pub crs: Result<Crs, UnknownCrs>,
     /// Register (立案) at once: an inspector's own report on their grids.
     pub register: bool,
     /// The hotline work-order number (an intake clerk's 12345 call).
@@ -157,14 +158,17 @@ pub struct Submission {
 }
 
 impl Submission {
-    fn report(self, reported_by: Option<i64>) -> Report {
-        Report {
+    fn report(self, reported_by: Option<i64>) -> Result<Report, CaseError> {
+        let crs = self
+            .crs
+            .map_err(|e| super::invalid("unknown_crs", e.to_string()))?;
+        Ok(Report {
             idempotency_key: self.idempotency_key,
             category: self.category,
             description: self.description,
             lon: self.lon,
             lat: self.lat,
-            crs: self.crs,
+            crs,
             external_ref: self
                 .external_ref
                 .map(|r| r.trim().to_owned())
@@ -173,7 +177,7 @@ impl Submission {
             register_now: self.register,
             reported_by,
             scope: reported_by.map_or(KeyScope::Public, KeyScope::User),
-        }
+        })
     }
 }
 
@@ -208,7 +212,7 @@ impl CaseService {
     ) -> Result<StaffIntake, CaseError> {
         who.require_role(REPORTERS)?;
         let register = submission.register;
-        let report = submission.report(Some(who.user_id));
+        let report = submission.report(Some(who.user_id))?;
         let channel = self.staff_channel(who, &report)?;
         if register && channel == Channel::Hotline {
             return Err(super::invalid(
@@ -245,7 +249,7 @@ impl CaseService {
                 "register and external_ref are for staff; leave them out",
             ));
         }
-        self.intake(submission.report(None), Channel::Citizen, audit)
+        self.intake(submission.report(None)?, Channel::Citizen, audit)
             .await
     }
 

@@ -11,6 +11,7 @@
 //! - `workflow`: actions, automatic dispatch, the step clock, the escalation sweep.
 //! - `read`: one case, lists, the timeline, a citizen's follow-up, the event feed.
 //! - `photos`: before/after photos, checked in the documented order.
+//! - `catalogue`: the category catalogue as cases use it.
 
 mod catalogue;
 mod hotline;
@@ -28,11 +29,8 @@ use crate::domain::identity::{Role, ScopeError};
 use crate::engine::{AssignError, Engine};
 use crate::store::{Store, StoreError};
 
-pub use crate::domain::case::case_no;
 pub use hotline::HotlineOutcome;
-pub use intake::{
-    Channel, DuplicateHint, Intake, IntakeNotice, KeyScope, Report, StaffIntake, Submission,
-};
+pub use intake::{DuplicateHint, Intake, IntakeNotice, StaffIntake, Submission};
 pub use photos::{PhotoAdded, PhotoAdder, PhotoError, PhotoUpload, parse_stage};
 pub use read::{CaseDetail, CaseInfo, CasePage, Followup};
 

@@ -967,7 +967,8 @@ mod tests {
     fn each_role_is_offered_exactly_the_actions_of_the_state_machine_in_each_status() {
         use Role::*;
         let asks = ["request_extend", "request_send_back"];
-        let expected: &[(Status, &[(Role, &[&str])])] = &[
+        type ByRole<'a> = &'a [(Role, &'a [&'a str])];
+        let expected: &[(Status, ByRole)] = &[
             (
                 Status::Verifying,
                 &[

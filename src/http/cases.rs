@@ -135,9 +135,9 @@ fn parse_crs(text: &str) -> Result<Crs, ApiError> {
 }
 
 impl NewReport {
-    fn submission(self) -> Result<Submission, ApiError> {
-        Ok(Submission {
-            crs: parse_crs(&self.crs)?,
+    fn submission(self) -> Submission {
+        Submission {
+            crs: self.crs.parse(),
             idempotency_key: self.idempotency_key,
             category: self.category,
             description: self.description,
@@ -145,7 +145,7 @@ impl NewReport {
             lat: self.lat,
             register: self.register,
             external_ref: self.external_ref,
-        })
+        }
     }
 }
 
@@ -173,7 +173,7 @@ pub async fn create_case(
         .cases()
         .report_as_staff(
             &auth.principal,
-            body.submission()?,
+            body.submission(),
             &req_id.audit(&auth.principal),
         )
         .await?;
@@ -209,7 +209,7 @@ pub async fn public_report(
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
     let intake = state
         .cases()
-        .report_as_citizen(body.submission()?, &citizen_audit(&req_id))
+        .report_as_citizen(body.submission(), &citizen_audit(&req_id))
         .await?;
     Ok((
         created_or_ok(intake.created),
@@ -712,12 +712,7 @@ pub async fn import_hotline(
     let crs = q.crs.as_deref().map(parse_crs).transpose()?;
     let out = state
         .cases()
-        .import_hotline(
-            text,
-            crs,
-            Some(auth.principal.user_id),
-            &req_id.audit(&auth.principal),
-        )
+        .import_hotline(&auth.principal, text, crs, &req_id.audit(&auth.principal))
         .await?;
     Ok(Json(out))
 }
