@@ -823,7 +823,7 @@ async fn cases_are_found_by_area_drawn_polygon_time_and_page_and_exported() {
     // The first grid drawn as a polygon.
     let shape = grids[0].feature.geometry.clone();
     let gj = geojson::Geometry::from(&shape).to_string();
-    let enc: String = url_encode(&gj);
+    let enc: String = common::url_encode(&gj);
     let poly = app
         .get(&format!("/api/cases?polygon={enc}"), Some(&ti))
         .await;
@@ -904,15 +904,6 @@ async fn cases_are_found_by_area_drawn_polygon_time_and_page_and_exported() {
     assert!(csv.text.starts_with('\u{feff}'));
     assert_eq!(csv.text.lines().count(), 2, "{}", csv.text);
     assert!(csv.text.contains("私搭乱建"));
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn tile_bytes(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Vec<u8>) {

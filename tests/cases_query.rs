@@ -121,15 +121,6 @@ async fn the_overdue_list_holds_exactly_the_cases_whose_view_says_overdue_in_eve
     assert!(features.iter().all(|f| f["properties"]["overdue"] == true));
 }
 
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Every page of `path` (which has a `limit`), following `x-next-before-id`.
 async fn pages(app: &TestApp, token: &str, path: &str) -> Vec<Vec<i64>> {
     let mut out = Vec::new();
@@ -197,7 +188,7 @@ async fn a_drawn_polygon_finds_exactly_the_cases_inside_it_page_after_full_page(
     }
     inside.reverse(); // newest first
     assert!(inside.len() > 20, "{} inside", inside.len());
-    let gj = url_encode(&geojson::Geometry::from(&area).to_string());
+    let gj = common::url_encode(&geojson::Geometry::from(&area).to_string());
 
     let limit = 7;
     let got = pages(
