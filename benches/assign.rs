@@ -1,6 +1,6 @@
 //! In-process figures of the assignment engine on the demo city: index build, single-point
 //! latency (with percentiles), and batch throughput on all cores. Run: `cargo bench --bench assign`.
-//! `bench/assign.sh` runs this beside PostGIS, shapely and an HTTP load test and prints ratios.
+//! `benches/assign.sh` runs this beside PostGIS, shapely and an HTTP load test and prints ratios.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use rayon::prelude::*;
+use wangge::assign::batch::{self, Format, InputPoint};
 use wangge::assign::{CityIndex, CityLayers, EngineConfig};
-use wangge::batch::{self, Format, InputPoint};
 use wangge::domain::crs::{Crs, PlausibleArea};
 use wangge::domain::jurisdiction::Layer;
 use wangge::import;
@@ -48,7 +48,7 @@ fn layers() -> CityLayers {
     }
 }
 
-/// The same deterministic points as `bench/points.py` writes: uniform over the city's extent.
+/// The same deterministic points as `benches/points.py` writes: uniform over the city's extent.
 fn points(index: &CityIndex, n: usize) -> Vec<(f64, f64)> {
     let e = index.extent();
     let mut s: u64 = 20_231;

@@ -1,4 +1,4 @@
-//! In-process figures of the hot spot analytics on the demo city, for `bench/hotspot.sh`, which
+//! In-process figures of the hot spot analytics on the demo city, for `benches/hotspot.sh`, which
 //! runs numpy/scipy and libpysal/esda on the same inputs in the same run and prints ratios.
 //!
 //! Reads `WANGGE_BENCH_POINTS` (little-endian f64 pairs lon, lat, WGS84) and writes the grid

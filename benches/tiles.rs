@@ -1,4 +1,4 @@
-//! Grid tile generation in process, timed per tile: the wangge half of `bench/tiles.sh`.
+//! Grid tile generation in process, timed per tile: the wangge half of `benches/tiles.sh`.
 //!
 //! `WANGGE_BENCH_DATABASE_URL` names the store holding the city and `WANGGE_BENCH_TILES` a file of
 //! `z,x,y` lines; `WANGGE_BENCH_ROUNDS` (default 3) passes are timed over the whole list. Prints
@@ -21,7 +21,7 @@ fn main() {
         std::env::var("WANGGE_BENCH_TILES"),
     ) else {
         eprintln!(
-            "tiles bench: set WANGGE_BENCH_DATABASE_URL and WANGGE_BENCH_TILES (see bench/tiles.sh)"
+            "tiles bench: set WANGGE_BENCH_DATABASE_URL and WANGGE_BENCH_TILES (see benches/tiles.sh)"
         );
         return;
     };

@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `init`, `migrate`, `import`, `user`, `calendar`, `assign`, `generate`.
+//! Command line: `serve` (the default), `init`, `migrate`, `import`, `user`, `calendar`, `assign` (the demo city's generator is the separate binary `wangge-generate`).
 
 use clap::{Parser, Subcommand};
 
@@ -31,15 +31,12 @@ enum Command {
     Calendar(crate::calendar::CalendarArgs),
     /// Create an account, e.g. the first admin of a store started with `--no-demo`.
     User(crate::bootstrap::UserArgs),
-    /// Rebuild `geodata/` (the demo city) from the real inputs and a seed.
-    Generate(crate::generate::GenerateArgs),
 }
 
 /// Entry point of the binary.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Generate(args)) => crate::generate::run(&args),
         Some(Command::Init(config)) => runtime().and_then(|rt| {
             crate::server::init_tracing(config.log_format);
             rt.block_on(crate::server::init(*config))

@@ -5,7 +5,6 @@
 #![warn(missing_docs)]
 
 pub mod assign;
-pub mod batch;
 pub mod bootstrap;
 pub mod cache;
 pub mod calendar;
@@ -15,7 +14,6 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod engine;
-pub mod generate;
 pub mod hotspot;
 pub mod http;
 pub mod import;

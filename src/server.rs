@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::config::{LogFormat, ServeConfig, StoreConfig};
 use crate::http::{self, AppState, HttpSettings};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// Installs the tracing subscriber (text or JSON lines), honouring `RUST_LOG`.
 pub fn init_tracing(format: LogFormat) {
@@ -36,12 +36,7 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Store> {
                     .context("seeding the category catalogue")?;
                 return Ok(store);
             }
-            Err(StoreError::Migrate(sqlx::migrate::MigrateError::Execute(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_),
-            )))
-            | Err(StoreError::Unavailable(_))
-                if tokio::time::Instant::now() < deadline =>
-            {
+            Err(e) if e.is_unavailable() && tokio::time::Instant::now() < deadline => {
                 tracing::warn!("database not reachable yet; retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
@@ -378,7 +373,7 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
     use std::io::{BufRead, Read, Write};
     use std::str::FromStr;
 
-    use crate::batch::{self, CsvPoints, Format};
+    use crate::assign::batch::{self, CsvPoints, Format};
     use crate::domain::crs::Crs;
 
     let crs = Crs::from_str(&args.crs)?;

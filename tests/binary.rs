@@ -133,7 +133,13 @@ async fn every_acknowledged_case_survives_a_kill_9_in_the_middle_of_intake() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill in the middle of intake: once a few hundred cases are acknowledged and the writers
+    // are still going (a condition, not a fixed delay).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < 300 {
+        assert!(Instant::now() < deadline, "intake never got going");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     server.child.kill().expect("SIGKILL");
     let _ = server.child.wait();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

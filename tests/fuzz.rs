@@ -199,7 +199,7 @@ fn the_geojson_layer_parser_and_validation_never_panic_on_mangled_files() {
             let _ = validate::validate(layer, &features, &ctx);
         }
         let _ = wangge::import::parse_basemap("road", &text);
-        let _ = wangge::batch::geojson_points(bytes, 10_000);
+        let _ = wangge::assign::batch::geojson_points(bytes, 10_000);
     });
 }
 
@@ -252,7 +252,7 @@ fn the_csv_importers_answer_every_mangled_file_with_rows_or_errors() {
         let _ = wangge::import::hotline_csv::parse_hotline_csv(&text, None, &listed);
         let _ =
             wangge::import::history_csv::parse_history_csv(&text, Crs::Wgs84, &index, &catalogue);
-        let mut points = wangge::batch::CsvPoints::default();
+        let mut points = wangge::assign::batch::CsvPoints::default();
         for chunk in bytes.chunks(97) {
             if points.feed(chunk).is_err() {
                 return;

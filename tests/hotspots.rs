@@ -461,7 +461,7 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_complete() {
         "category=0401",
         "from=2024-11-01&to=2025-11-01&category=0101",
     ];
-    // Timings belong to bench/hotspot.sh; here every filtered request must answer completely.
+    // Timings belong to benches/hotspot.sh; here every filtered request must answer completely.
     for f in filters {
         let a = app
             .get(&format!("/api/hotspots/gistar?{f}"), Some(&token))

@@ -1,4 +1,4 @@
-# Sourced by .ci/run and bench/*.sh: a throwaway PostgreSQL 15 + PostGIS 3 cluster on a free port.
+# Sourced by .ci/run and benches/*.sh: a throwaway PostgreSQL 15 + PostGIS 3 cluster on a free port.
 # After pg_start: PG_URL (the server's `postgres` database), PG_START and PG_STOP (shell commands),
 # PGDIR. pg_stop removes everything.
 

@@ -14,6 +14,7 @@
 //! the **lowest code** and flags `on_boundary`, listing the others. Because codes nest, the chosen
 //! grid's community, street and district are then also the lowest-coded ones covering the point.
 
+pub mod batch;
 pub mod buckets;
 pub mod geodesy;
 mod index;

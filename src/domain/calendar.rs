@@ -1,6 +1,6 @@
 //! The working calendar (工作日历): working hours, working days, public holidays and swapped
 //! workdays (调休), and time limits counted in working time (处置时限 are set in working hours or
-//! working days, see `shared/domain.md`). Pure: instants in, instants out.
+//! working days, per the category catalogue; see docs/cases.md). Pure: instants in, instants out.
 //!
 //! A working day's length is the sum of its working periods (7 h by default: 08:30–12:00 and
 //! 14:00–17:30). "N working days" is N times that length of working time, so a case dispatched at

@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
 use crate::assign::Assignment;
-use crate::batch::{self, BatchError, CsvPoints, Format, InputPoint};
+use crate::assign::batch::{self, BatchError, CsvPoints, Format, InputPoint};
 use crate::domain::crs::{CoordError, Crs};
 use crate::domain::jurisdiction::parse_as_of;
 use crate::engine::AssignError;

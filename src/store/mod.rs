@@ -73,6 +73,20 @@ pub enum StoreError {
     Database(sqlx::Error),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (down, starting, pool exhausted): worth
+    /// retrying, unlike every other error. A migration that failed to connect counts too.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_)
+                | StoreError::Migrate(sqlx::migrate::MigrateError::Execute(
+                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_),
+                ))
+        )
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         use sqlx::error::ErrorKind;

@@ -305,7 +305,7 @@ impl TestApp {
     }
 }
 
-/// A small deterministic generator (SplitMix64, as `bench/points.py`), so failures reproduce.
+/// A small deterministic generator (SplitMix64, as `benches/points.py`), so failures reproduce.
 pub struct Rng(pub u64);
 
 impl Rng {

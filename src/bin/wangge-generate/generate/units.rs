@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::City;
 use super::frontage::Frontage;
+use super::{City, RAILWAY_BUREAU};
 
 /// The departments each district has, (key, name suffix). Codes are `dept-<district>-<key>`.
 pub const DEPARTMENTS: [(&str, &str); 7] = [
@@ -15,9 +15,6 @@ pub const DEPARTMENTS: [(&str, &str); 7] = [
     ("yl", "园林绿化中心"),
     ("cwb", "创建文明城市工作办公室(创文办)"),
 ];
-
-/// Unit code of the railway bureau (it owns the railway land, not the district).
-pub const RAILWAY_BUREAU: &str = "dept-railway-zzj";
 
 /// Unit code of a district department.
 pub fn dept_code(district: &str, key: &str) -> String {

@@ -4,8 +4,8 @@
 # parameters that vary all the time, case intake) for DURATION seconds (default 600). RSS is read
 # from /proc every 10 s; the script prints the series, the cache gauges of /metrics at the end,
 # and the growth over the second half.
-#   bash bench/soak.sh                  # 10 minutes
-#   DURATION=240 bash bench/soak.sh     # shorter
+#   bash benches/soak.sh                  # 10 minutes
+#   DURATION=240 bash benches/soak.sh     # shorter
 # Env: MALLOC_ARENA_MAX is passed through (default 2: glibc's per-thread arenas otherwise keep
 # freed memory of the blocking pool's threads; see README, Memory).
 set -euo pipefail

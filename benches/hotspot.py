@@ -1,4 +1,4 @@
-"""The Python references of bench/hotspot.sh, on the same points and counts as wangge:
+"""The Python references of benches/hotspot.sh, on the same points and counts as wangge:
 numpy/scipy binned quartic KDE onto 1000 x 1000 cells, and libpysal Queen weights + esda Gi*
 over every demo grid. Prints `RESULT name value` lines.
 

@@ -3,8 +3,8 @@
 # registered at once), on SQLite (WAL, synchronous=FULL) and on PostgreSQL (fsync on,
 # synchronous_commit on): durability as in production. Afterwards the database is counted: every
 # acknowledged case must be there.
-#   bash bench/intake.sh                 # 20 s per store, 16 connections
-#   SECS=10 CONNS=32 bash bench/intake.sh
+#   bash benches/intake.sh                 # 20 s per store, 16 connections
+#   SECS=10 CONNS=32 bash benches/intake.sh
 # Needs: root for apt-get (postgresql-15-postgis-3, wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ run() { # name database-url
   TOKEN=$(curl -sf -X POST -H 'Content-Type: application/json' \
     -d '{"username":"demo_admin","password":"wangge-demo"}' "http://127.0.0.1:$port/api/auth/login" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-  TOKEN=$TOKEN wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s bench/http_intake.lua "http://127.0.0.1:$port" | tee "$WORK/$name.wrk"
+  TOKEN=$TOKEN wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s benches/http_intake.lua "http://127.0.0.1:$port" | tee "$WORK/$name.wrk"
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
   local rps non2xx p50 p99 acked
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/$name.wrk")

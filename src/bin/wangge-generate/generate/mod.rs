@@ -1,6 +1,6 @@
 //! Deterministic generator of the demo city in `geodata/` (issue 3).
 //!
-//! `wangge generate` rebuilds every generated file of `geodata/` byte for byte from the real inputs
+//! `wangge-generate` rebuilds every generated file of `geodata/` byte for byte from the real inputs
 //! in `geodata/sources/` and a seed. The pipeline, one module per concern:
 //! `inputs` (real outlines and codes) → `lattice` (bent block lattice, road classes) → `planar`
 //! (one planar graph of lattice and outlines; every shared vertex computed once) → `partition`
@@ -30,9 +30,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-pub use grids::ROW_TOLERANCE_E7;
-pub use inputs::{is_urban_village, is_village_code};
-
 use geojson_out::{Collection, Props, gzip, polygons};
 use inputs::Inputs;
 use land::Land;
@@ -41,10 +38,14 @@ use partition::Pieces;
 use planar::{Graph, LatticeIn, NONE};
 use projection::Fixed;
 
-/// Options of `wangge generate`.
+/// Unit code of the railway bureau (it owns the railway land, not the district).
+pub(crate) const RAILWAY_BUREAU: &str = "dept-railway-zzj";
+
+/// Options of `wangge-generate`.
 #[derive(Debug, Clone, clap::Args)]
+
 pub struct GenerateArgs {
-    /// Folder with the real inputs (copied from `../shared/data`).
+    /// Folder with the real inputs and their sources (see `geodata/sources/`).
     #[arg(long, default_value = "geodata/sources")]
     pub sources: std::path::PathBuf,
     /// Output folder.

@@ -2,7 +2,7 @@
 # Hot spot benchmark: wangge (release) against numpy/scipy (binned KDE) and libpysal + esda (Gi*)
 # on the same 1,000,000 points, in one run, plus the p95 of filtered hot spot requests on the
 # demo's two-year history over HTTP. Prints a table with ratios.
-#   bash bench/hotspot.sh           N=200000 bash bench/hotspot.sh
+#   bash benches/hotspot.sh           N=200000 bash benches/hotspot.sh
 # Needs python3 with venv/pip (numpy, scipy, shapely, esda, libpysal into a venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ WANGGE_BENCH_POINTS="$WORK/points.bin" WANGGE_BENCH_COUNTS="$WORK/counts.json" \
   cargo bench --bench hotspot -q 2>/dev/null | tee -a "$OUT"
 
 echo "== numpy/scipy and libpysal/esda"
-"$VENV/bin/python" bench/hotspot.py "$WORK/points.bin" "$WORK/counts.json" geodata/grid.geojson.gz | tee -a "$OUT"
+"$VENV/bin/python" benches/hotspot.py "$WORK/points.bin" "$WORK/counts.json" geodata/grid.geojson.gz | tee -a "$OUT"
 
 echo "== filtered hot spot requests over HTTP (release server, SQLite, demo history)"
 cargo build --release --bins -q

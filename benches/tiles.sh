@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Vector tile benchmark: wangge's grid tiles (in process, from memory) against PostGIS
 # ST_AsMVT with the query martin and pg_tileserv run, same tiles, same run. Prints p50/p99 per zoom.
-#   bash bench/tiles.sh                 # 3 timed passes over the tile list on each side
-#   ROUNDS=1 bash bench/tiles.sh
+#   bash benches/tiles.sh                 # 3 timed passes over the tile list on each side
+#   ROUNDS=1 bash benches/tiles.sh
 # Tiles: every tile meeting the city's extent at z12-z14, a fixed sample of 200 at z15 and z16
-# (bench/tile_list.py). PostGIS is timed inside the server (clock_timestamp() around each
+# (benches/tile_list.py). PostGIS is timed inside the server (clock_timestamp() around each
 # statement in a PL/pgSQL loop: no client transfer), wangge around TileSet::tile (no HTTP).
 # Needs: root for apt-get (postgresql-15-postgis-3).
 set -euo pipefail
@@ -29,7 +29,7 @@ pg_start
 psql "$PG_URL" -qc "CREATE DATABASE bench"
 DB="${PG_URL%/postgres}/bench"
 RUST_LOG=warn "$BIN" init --database-url "$DB"
-python3 bench/tile_list.py $BBOX > "$WORK/tiles.csv"
+python3 benches/tile_list.py $BBOX > "$WORK/tiles.csv"
 echo "tiles per zoom: $(cut -d, -f1 "$WORK/tiles.csv" | sort -n | uniq -c | awk '{printf "z%s %s  ", $2, $1}')"
 chmod a+rx "$WORK"; chmod a+r "$WORK/tiles.csv"
 psql "$DB" -q <<SQL

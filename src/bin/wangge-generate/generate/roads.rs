@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use geo::{Contains, Coord, LineString, Point, Polygon};
 
 use super::City;
+use super::RAILWAY_BUREAU;
 use super::geojson_out::{Collection, Props, gzip, line, point};
 use super::land::land;
 use super::lattice::LineClass;
 use super::names;
 use super::projection::{Fixed, to_metres};
-use super::units::RAILWAY_BUREAU;
 
 /// One lattice edge that carries a road. Coordinates local metres.
 #[derive(Debug, Clone)]

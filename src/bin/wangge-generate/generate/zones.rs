@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::City;
+use super::RAILWAY_BUREAU;
 use super::frontage::{Frontage, ShopType};
 use super::geojson_out::{Collection, Props, line, point, polygons};
 use super::land::urban_score;
@@ -18,7 +19,7 @@ use super::names::short_community;
 use super::projection::Fixed;
 use super::rng::Rng;
 use super::roads::Network;
-use super::units::{RAILWAY_BUREAU, community_code};
+use super::units::community_code;
 
 /// A zone. Geometry kept as GeoJSON text; helper coordinates in local metres.
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Assignment benchmark: wangge against PostGIS and shapely 2 on the same demo city and the same
 # points, in one run, plus an HTTP load test on loopback. Prints a table with ratios.
-#   bash bench/assign.sh            # 1,000,000 points (PostGIS on the first 100,000)
-#   N=200000 PG_N=20000 bash bench/assign.sh
+#   bash benches/assign.sh            # 1,000,000 points (PostGIS on the first 100,000)
+#   N=200000 PG_N=20000 bash benches/assign.sh
 # Needs: root for apt-get (postgresql-15-postgis-3, wrk), python3 with pip (shapely into a venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ cargo bench --bench assign -q 2>&1 | tee "$WORK/criterion.txt" | grep -E "RESULT
 grep RESULT "$WORK/criterion.txt" >> "$OUT"
 
 echo "== points: $N"
-python3 bench/points.py "$N" $BBOX > "$WORK/points.csv"
+python3 benches/points.py "$N" $BBOX > "$WORK/points.csv"
 head -n $((PG_N + 1)) "$WORK/points.csv" > "$WORK/points_pg.csv"
 
 echo "== PostgreSQL + PostGIS"
@@ -63,7 +63,7 @@ echo "RESULT wangge_cli_points_per_s $(tail -n1 "$WORK/cli.txt" | grep -Eo '\(([
 
 echo "== shapely 2"
 python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" install -q shapely numpy
-"$WORK/venv/bin/python" bench/shapely_assign.py geodata "$WORK/points.csv" | tee -a "$OUT"
+"$WORK/venv/bin/python" benches/shapely_assign.py geodata "$WORK/points.csv" | tee -a "$OUT"
 
 echo "== HTTP on loopback (wrk, 1 thread, 64 connections, 10 s)"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -71,7 +71,7 @@ RUST_LOG=error WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" se
 SERVER_PID=$!
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.5; done
 echo "RESULT wangge_rss_mb $(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$SERVER_PID/status)" | tee -a "$OUT"
-wrk -t1 -c64 -d10s -s bench/http_assign.lua "http://127.0.0.1:$PORT" | tee "$WORK/wrk.txt"
+wrk -t1 -c64 -d10s -s benches/http_assign.lua "http://127.0.0.1:$PORT" | tee "$WORK/wrk.txt"
 echo "RESULT http_requests_per_s $(grep Requests/sec "$WORK/wrk.txt" | awk '{printf "%.0f", $2}')" | tee -a "$OUT"
 
 echo

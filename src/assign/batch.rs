@@ -5,11 +5,9 @@
 //! sit in memory twice. A row with a bad coordinate does not stop the batch: it comes back with
 //! `status = error` and a stable error code.
 
-use std::io::Write;
-
 use rayon::prelude::*;
 
-use crate::assign::{CityIndex, Hit, NONE};
+use super::{CityIndex, Hit, NONE};
 use crate::domain::crs::{CoordError, Crs, PlausibleArea};
 
 /// Points per chunk handed to the worker threads.
@@ -119,16 +117,6 @@ enum Row<'a> {
     },
 }
 
-fn csv_field(out: &mut Vec<u8>, s: &str) {
-    if s.contains([',', '"', '\n', '\r']) {
-        out.push(b'"');
-        out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(s.as_bytes());
-    }
-}
-
 fn write_row(out: &mut Vec<u8>, format: Format, p: &InputPoint, row: &Row<'_>) {
     // The fields, as text (empty = none), in COLUMNS order after id, lon, lat.
     let mut f: [String; 17] = Default::default();
@@ -176,13 +164,15 @@ fn write_row(out: &mut Vec<u8>, format: Format, p: &InputPoint, row: &Row<'_>) {
     };
     match format {
         Format::Csv => {
-            csv_field(out, &p.id);
-            let _ = write!(out, ",{lon},{lat}");
-            for v in &f {
-                out.push(b',');
-                csv_field(out, v);
-            }
-            out.push(b'\n');
+            let (lon, lat) = (lon.to_string(), lat.to_string());
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(&mut *out);
+            let row = [p.id.as_str(), &lon, &lat]
+                .into_iter()
+                .chain(f.iter().map(String::as_str));
+            // Writing into a Vec cannot fail.
+            let _ = w.write_record(row).and_then(|()| Ok(w.flush()?));
         }
         Format::GeoJson | Format::Json => {
             let mut props = serde_json::Map::new();
@@ -289,33 +279,39 @@ pub enum BatchError {
     TooLarge(usize),
 }
 
-/// An incremental CSV reader: feed it bytes as they arrive, take complete points out.
-#[derive(Debug, Default)]
+/// An incremental CSV reader: feed it bytes as they arrive, take complete points out. Built on
+/// `csv-core`'s push parser, so a quoted field may hold commas and line breaks and a record may be
+/// split anywhere between two chunks.
+#[derive(Debug)]
 pub struct CsvPoints {
-    pending: Vec<u8>,
+    reader: csv_core::Reader,
+    /// The current record's field bytes and field ends, filled across calls.
+    fields: Vec<u8>,
+    fields_len: usize,
+    ends: Vec<usize>,
+    ends_len: usize,
     columns: Option<(Option<usize>, usize, usize)>,
+    /// Non-empty records read, the header being record 1.
     line: u64,
 }
 
-fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(ch) = chars.next() {
-        match (ch, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
+impl Default for CsvPoints {
+    fn default() -> Self {
+        Self {
+            reader: csv_core::Reader::new(),
+            fields: vec![0; 1024],
+            fields_len: 0,
+            ends: vec![0; 32],
+            ends_len: 0,
+            columns: None,
+            line: 0,
         }
     }
-    out.push(cur);
-    out
 }
+
+/// The longest record accepted, bytes: far above any real row, and a bound on the buffer a
+/// never-closed quote would otherwise grow.
+const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 impl CsvPoints {
     /// Whether the header line has been read.
@@ -323,67 +319,109 @@ impl CsvPoints {
         self.columns.is_some()
     }
 
-    /// Feeds bytes; returns the points of the complete lines among them.
+    /// Feeds bytes; returns the points of the records completed by them.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<InputPoint>, BatchError> {
-        self.pending.extend_from_slice(bytes);
-        let Some(last_nl) = self.pending.iter().rposition(|&b| b == b'\n') else {
-            return Ok(Vec::new());
-        };
-        let complete: Vec<u8> = self.pending.drain(..=last_nl).collect();
-        self.lines(&complete)
+        let mut out = Vec::new();
+        self.parse(bytes, &mut out)?;
+        Ok(out)
     }
 
-    /// Ends the input; returns the points of a last line without a newline.
+    /// Ends the input; returns the points of a last record without a newline.
     pub fn finish(&mut self) -> Result<Vec<InputPoint>, BatchError> {
-        let rest = std::mem::take(&mut self.pending);
-        if self.columns.is_none() && rest.iter().all(u8::is_ascii_whitespace) {
+        let mut out = Vec::new();
+        // An empty input tells csv-core the data has ended: it completes the last record.
+        self.parse(&[], &mut out)?;
+        if self.columns.is_none() {
             return Err(BatchError::MissingColumns(String::new()));
         }
-        self.lines(&rest)
+        Ok(out)
     }
 
-    fn lines(&mut self, bytes: &[u8]) -> Result<Vec<InputPoint>, BatchError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| BatchError::BadLine {
-            line: self.line + 1,
-            message: "not UTF-8".into(),
-        })?;
-        let mut out = Vec::new();
-        for raw in text.split('\n') {
-            let line = raw.trim_end_matches('\r');
-            if line.trim().is_empty() {
-                continue;
+    fn parse(&mut self, mut input: &[u8], out: &mut Vec<InputPoint>) -> Result<(), BatchError> {
+        use csv_core::ReadRecordResult as R;
+        loop {
+            let (result, nin, nout, nends) = self.reader.read_record(
+                input,
+                &mut self.fields[self.fields_len..],
+                &mut self.ends[self.ends_len..],
+            );
+            input = &input[nin..];
+            self.fields_len += nout;
+            self.ends_len += nends;
+            match result {
+                R::InputEmpty => return Ok(()),
+                R::End => return Ok(()),
+                R::OutputFull if self.fields.len() >= MAX_RECORD_BYTES => {
+                    return Err(BatchError::BadLine {
+                        line: self.line + 1,
+                        message: format!(
+                            "a record is longer than {MAX_RECORD_BYTES} bytes (an unclosed quote?)"
+                        ),
+                    });
+                }
+                R::OutputFull => self.fields.resize(self.fields.len() * 2, 0),
+                R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                R::Record => {
+                    let record = self.take_record()?;
+                    if let Some(p) = self.record(&record)? {
+                        out.push(p);
+                    }
+                }
             }
-            self.line += 1;
-            let fields = split_csv(line);
-            let Some((id, x, y)) = self.columns else {
-                let names: Vec<String> = fields
-                    .iter()
-                    .map(|f| f.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-                    .collect();
-                let find = |cands: &[&str]| names.iter().position(|n| cands.contains(&n.as_str()));
-                let (Some(x), Some(y)) = (
-                    find(&["lon", "lng", "longitude", "x"]),
-                    find(&["lat", "latitude", "y"]),
-                ) else {
-                    return Err(BatchError::MissingColumns(line.to_owned()));
-                };
-                self.columns = Some((find(&["id"]), x, y));
-                continue;
-            };
-            let get = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
-            let num = |i: usize, what: &str| {
-                get(i).parse::<f64>().map_err(|_| BatchError::BadLine {
-                    line: self.line,
-                    message: format!("{what} {:?} is not a number", get(i)),
-                })
-            };
-            out.push(InputPoint {
-                id: id.map_or_else(|| (self.line - 1).to_string(), |i| get(i).to_owned()),
-                x: num(x, "longitude")?,
-                y: num(y, "latitude")?,
-            });
         }
-        Ok(out)
+    }
+
+    /// The completed record's fields, as text.
+    fn take_record(&mut self) -> Result<Vec<String>, BatchError> {
+        let mut start = 0;
+        let mut fields = Vec::with_capacity(self.ends_len);
+        for &end in &self.ends[..self.ends_len] {
+            let bytes = &self.fields[start..end];
+            let text = std::str::from_utf8(bytes).map_err(|_| BatchError::BadLine {
+                line: self.line + 1,
+                message: "not UTF-8".into(),
+            })?;
+            fields.push(text.to_owned());
+            start = end;
+        }
+        self.fields_len = 0;
+        self.ends_len = 0;
+        Ok(fields)
+    }
+
+    /// The header (then None) or one point.
+    fn record(&mut self, fields: &[String]) -> Result<Option<InputPoint>, BatchError> {
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            return Ok(None);
+        }
+        self.line += 1;
+        let Some((id, x, y)) = self.columns else {
+            let names: Vec<String> = fields
+                .iter()
+                .map(|f| f.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+                .collect();
+            let find = |cands: &[&str]| names.iter().position(|n| cands.contains(&n.as_str()));
+            let (Some(x), Some(y)) = (
+                find(&["lon", "lng", "longitude", "x"]),
+                find(&["lat", "latitude", "y"]),
+            ) else {
+                return Err(BatchError::MissingColumns(fields.join(",")));
+            };
+            self.columns = Some((find(&["id"]), x, y));
+            return Ok(None);
+        };
+        let get = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
+        let num = |i: usize, what: &str| {
+            get(i).parse::<f64>().map_err(|_| BatchError::BadLine {
+                line: self.line,
+                message: format!("{what} {:?} is not a number", get(i)),
+            })
+        };
+        Ok(Some(InputPoint {
+            id: id.map_or_else(|| (self.line - 1).to_string(), |i| get(i).to_owned()),
+            x: num(x, "longitude")?,
+            y: num(y, "latitude")?,
+        }))
     }
 }
 
@@ -470,6 +508,48 @@ mod tests {
         assert_eq!(got[1].id, "B,1");
         let rest = r.feed(b".7,113.7").and_then(|_| r.finish()).unwrap();
         assert_eq!(rest[0].id, "C");
+    }
+
+    #[test]
+    fn a_quoted_field_may_hold_commas_and_line_breaks_even_across_chunks() {
+        let mut r = CsvPoints::default();
+        let mut got = r
+            .feed(b"id,lon,lat\n\"A, \"\"north\"\"\nside\",113.6")
+            .unwrap();
+        assert!(got.is_empty());
+        got.extend(r.feed(b",34.74\r\nB,113.7,34.75\n").unwrap());
+        got.extend(r.finish().unwrap());
+        let ids: Vec<&str> = got.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["A, \"north\"\nside", "B"]);
+        assert_eq!((got[0].x, got[0].y), (113.6, 34.74));
+    }
+
+    #[test]
+    fn a_csv_answer_quotes_what_needs_quoting() {
+        let p = InputPoint {
+            id: "A, \"north\"".into(),
+            x: 113.6,
+            y: 34.74,
+        };
+        let mut out = Vec::new();
+        write_row(
+            &mut out,
+            Format::Csv,
+            &p,
+            &Row::Err {
+                code: "outside_area",
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("\"A, \"\"north\"\"\",113.6,34.74,error,"),
+            "{text}"
+        );
+        assert!(text.ends_with(",outside_area\n"), "{text}");
+        let mut r = CsvPoints::default();
+        r.feed(b"id,lon,lat\n").unwrap();
+        let back = r.feed(text.as_bytes()).unwrap();
+        assert_eq!(back[0].id, p.id);
     }
 
     #[test]
