@@ -62,7 +62,7 @@ pub struct ServeConfig {
     #[arg(long, env = "WANGGE_MAX_UPLOAD_VERTICES", default_value_t = crate::import::validate::DEFAULT_MAX_UPLOAD_VERTICES)]
     pub max_upload_vertices: usize,
     /// Byte budget of the hot spot unit and weight caches (least recently used evicted first).
-    #[arg(long, env = "WANGGE_HOTSPOT_CACHE_BYTES", default_value_t = crate::http::hotspots::DEFAULT_CACHE_BYTES)]
+    #[arg(long, env = "WANGGE_HOTSPOT_CACHE_BYTES", default_value_t = crate::hotspots::DEFAULT_CACHE_BYTES)]
     pub hotspot_cache_bytes: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]

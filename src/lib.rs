@@ -15,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod hotspot;
+pub mod hotspots;
 pub mod http;
 pub mod import;
 pub mod photos;

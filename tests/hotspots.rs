@@ -8,13 +8,13 @@ use std::collections::{HashMap, HashSet};
 use wangge::assign::{AreaLevel, CityIndex};
 use wangge::domain::crs::Crs;
 use wangge::hotspot::analysis::{self, Places};
+use wangge::hotspot::areas::{Areas, WeightSpec};
 use wangge::hotspot::blindspots::BlindSpotParams;
 use wangge::hotspot::dataset::{Dataset, Filter};
 use wangge::hotspot::frame::LocalFrame;
 use wangge::hotspot::gistar::Transform;
 use wangge::hotspot::input::{UploadOptions, geojson_points};
 use wangge::hotspot::kde::KdeParams;
-use wangge::hotspot::units::{Units, WeightSpec};
 use wangge::hotspot::weights::Contiguity;
 
 /// The Broad Street pump (fid 8 of the pumps), WGS84.
@@ -89,7 +89,7 @@ fn john_snows_top_gi_star_hot_spot_lies_at_the_broad_street_pump() {
     // Fishnets of 20, 30 and 40 m (a few house fronts to a short block) over the deaths' extent,
     // queen neighbours (the 8 surrounding cells): the answer must not hang on one cell size.
     for size in [20.0, 30.0, 40.0] {
-        let u = Units::fishnet(ds.frame, [w, s, e, n], size, |_, _| true);
+        let u = Areas::fishnet(ds.frame, [w, s, e, n], size, |_, _| true);
         let wts = u.weights(WeightSpec::Contiguity(Contiguity::Queen));
         let rows = analysis::gi(&ds, &all, &u, &wts, None, Transform::Binary);
         let top = rows
@@ -179,7 +179,7 @@ async fn the_planted_clusters_of_the_demo_history_are_found() {
 
     // Area clusters (urban villages, railway, back alleys): Gi* on unit grids, queen contiguity,
     // 99 % hot spots after FDR correction, connected into hot areas.
-    let units = Units::admin(&ix, AreaLevel::Grid, frame);
+    let units = Areas::admin(&ix, AreaLevel::Grid, frame);
     let w = units.weights(WeightSpec::Contiguity(Contiguity::Queen));
     let t = std::time::Instant::now();
     let gi = analysis::gi(&ds, &all, &units, &w, Some(&ix), Transform::Binary);
@@ -552,7 +552,7 @@ async fn write_the_esda_comparison_fixture() {
         std::env::var("WANGGE_ESDA_FIXTURE").expect("set WANGGE_ESDA_FIXTURE to the output path");
     let mut cases = Vec::new();
     let mut case = |name: &str,
-                    units: &Units,
+                    units: &Areas,
                     w: &wangge::hotspot::weights::Weights,
                     rows: Vec<analysis::GiRow>,
                     row_rows: Vec<analysis::GiRow>| {
@@ -589,7 +589,7 @@ async fn write_the_esda_comparison_fixture() {
             WeightSpec::Band(400.0),
         ),
     ] {
-        let u = Units::admin(&ix, level, ds.frame);
+        let u = Areas::admin(&ix, level, ds.frame);
         let w = u.weights(spec);
         let b = analysis::gi(&ds, &all, &u, &w, Some(&ix), Transform::Binary);
         let r = analysis::gi(&ds, &all, &u, &w, Some(&ix), Transform::Row);
@@ -601,7 +601,7 @@ async fn write_the_esda_comparison_fixture() {
     for m in &snow.metres {
         (w0, s0, e0, n0) = (w0.min(m.x), s0.min(m.y), e0.max(m.x), n0.max(m.y));
     }
-    let u = Units::fishnet(snow.frame, [w0, s0, e0, n0], 20.0, |_, _| true);
+    let u = Areas::fishnet(snow.frame, [w0, s0, e0, n0], 20.0, |_, _| true);
     let w = u.weights(WeightSpec::Ring(2));
     let b = analysis::gi(&snow, &sel, &u, &w, None, Transform::Binary);
     let r = analysis::gi(&snow, &sel, &u, &w, None, Transform::Row);
@@ -809,4 +809,128 @@ async fn fishnet_and_h3_units_over_a_wide_upload_are_refused_before_they_are_bui
         )
         .await;
     assert_eq!(a.status, 413, "{}", a.text);
+}
+
+#[tokio::test]
+async fn choice_parameters_take_their_documented_values_and_a_wrong_one_is_named() {
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    for choice in [
+        "status=",
+        "status=all",
+        "status=open",
+        "status=closed",
+        "include=history",
+        "include=cases",
+        "include=both",
+        "unit=street",
+        "unit=h3",
+        "weights=rook",
+        "weights=ring&k=2",
+        "transform=row",
+        "transform=B",
+        "transform=r",
+        "method=binned",
+        "step=month",
+        "place=grid",
+        "format=geojson",
+        "format=csv",
+    ] {
+        let a = app
+            .get(&format!("/api/hotspots/aggregate?{choice}"), Some(&token))
+            .await;
+        assert_eq!(a.status, 200, "{choice}: {}", a.text);
+    }
+    for (query, code) in [
+        ("weights=hexagon", "invalid_parameter"),
+        ("status=pending", "invalid_parameter"),
+        ("unit=", "invalid_parameter"),
+        ("format=png", "invalid_parameter"),
+        ("weights=band", "invalid_parameter"),
+        ("k=abc", "invalid_query"),
+        ("colour=red", "invalid_query"),
+    ] {
+        // Gi* reads every kind of parameter, and refuses before it finds no points.
+        let a = app
+            .get(&format!("/api/hotspots/gistar?{query}"), Some(&token))
+            .await;
+        assert_eq!(a.status, 400, "{query}: {}", a.text);
+        assert_eq!(a.body["code"], code, "{query}: {}", a.text);
+    }
+}
+
+#[tokio::test]
+async fn a_blind_spot_csv_quotes_report_ids_with_commas_and_quotes() {
+    use axum::http::Method;
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    // Five reports at one corner, a week apart, each closed two days after it came.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2025-03-03T09:00:00+08:00").unwrap();
+    let features: Vec<serde_json::Value> = (0..5)
+        .map(|k| {
+            let at = t0 + chrono::Duration::days(7 * k);
+            serde_json::json!({"type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [113.62 + 1e-5 * k as f64, 34.74]},
+                "properties": {"id": format!("r{k},\"x\""), "time": at.to_rfc3339(),
+                    "closed": (at + chrono::Duration::days(2)).to_rfc3339()}})
+        })
+        .collect();
+    let upload = serde_json::json!({"type": "FeatureCollection", "features": features});
+    let a = app
+        .call(
+            Method::POST,
+            "/api/hotspots/blindspots?crs=wgs84&format=csv",
+            Some(&token),
+            Some(upload),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let mut r = csv::Reader::from_reader(a.text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let ids = header.iter().position(|h| h == "report_ids").unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{}", a.text);
+    assert_eq!(
+        &rows[0][ids],
+        "r0,\"x\" r1,\"x\" r2,\"x\" r3,\"x\" r4,\"x\""
+    );
+}
+
+#[tokio::test]
+async fn the_hot_spot_caches_report_their_bytes_in_metrics() {
+    use axum::http::Method;
+    let app = common::spawn_app().await;
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    let stored = app
+        .get(
+            "/api/hotspots/aggregate?unit=fishnet&size_m=500",
+            Some(&token),
+        )
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    // Points in the city: its frame, so its grids and their neighbours come from the caches.
+    let upload = serde_json::json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.62, 34.74]}, "properties": {}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [113.621, 34.741]}, "properties": {}}]});
+    let zones = app
+        .call(
+            Method::POST,
+            "/api/hotspots/zones?crs=wgs84",
+            Some(&token),
+            Some(upload),
+        )
+        .await;
+    assert_eq!(zones.status, 200, "{}", zones.text);
+    let metrics = app.get("/metrics", None).await;
+    for cache in [
+        "hotspot_units",
+        "hotspot_weights",
+        "hotspot_points",
+        "hotspot_zones",
+    ] {
+        for gauge in ["wangge_cache_bytes", "wangge_cache_entries"] {
+            let line = format!("{gauge}{{cache=\"{cache}\"}}");
+            assert!(metrics.text.contains(&line), "{line} in {}", metrics.text);
+        }
+    }
 }

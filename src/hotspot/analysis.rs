@@ -4,31 +4,31 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::areas::{self, AreaSpec, Areas};
 use super::blindspots::{self, BlindSpotParams, Visit};
 use super::dataset::Dataset;
 use super::emerging::{self, Bins, Step};
 use super::frame::Metres;
 use super::gistar::{self, Transform};
-use super::units::{self, UnitSpec, Units};
 use super::weights::Weights;
 use super::zones::{self, ZoneInputs, ZoneRow};
 use super::{HotspotError, kde};
-use crate::assign::{AreaLevel, CityIndex, NONE};
+use crate::assign::CityIndex;
 
-/// The unit of each selected point.
-pub fn unit_of(
+/// The area of each selected point.
+pub fn area_of(
     ds: &Dataset,
     sel: &[u32],
-    u: &Units,
+    u: &Areas,
     index: Option<&CityIndex>,
 ) -> Vec<Option<u32>> {
     match (u.spec, &ds.located, index) {
-        (UnitSpec::Admin(level), Some(loc), Some(ix)) => sel
+        (AreaSpec::Admin(level), Some(loc), Some(ix)) => sel
             .iter()
-            .map(|&i| lift(ix, loc.grid[i as usize], level))
+            .map(|&i| areas::lift(ix, loc.grid[i as usize], level))
             .collect(),
-        (UnitSpec::Admin(_), _, _) => vec![None; sel.len()],
-        (UnitSpec::Fishnet(_) | UnitSpec::H3(_), _, _) => {
+        (AreaSpec::Admin(_), _, _) => vec![None; sel.len()],
+        (AreaSpec::Fishnet(_) | AreaSpec::H3(_), _, _) => {
             let lonlat: Vec<(f64, f64)> = sel
                 .iter()
                 .map(|&i| (ds.reports[i as usize].lon, ds.reports[i as usize].lat))
@@ -39,27 +39,12 @@ pub fn unit_of(
     }
 }
 
-/// The area index at `level` of grid `grid`.
-pub fn lift(ix: &CityIndex, grid: u32, level: AreaLevel) -> Option<u32> {
-    let mut g = grid;
-    for l in [AreaLevel::Grid, AreaLevel::Community, AreaLevel::Street] {
-        if g == NONE {
-            return None;
-        }
-        if l == level {
-            return Some(g);
-        }
-        g = ix.parent(l, g);
-    }
-    (g != NONE).then_some(g)
-}
-
-/// One unit's counts and rates.
+/// One area's counts and rates.
 #[derive(Debug, Clone, Serialize)]
 pub struct AggregateRow {
-    /// Unit code.
+    /// Area code.
     pub code: String,
-    /// Unit name.
+    /// Area name.
     pub name: String,
     /// Weighted reports.
     pub count: f64,
@@ -69,21 +54,21 @@ pub struct AggregateRow {
     pub per_km2: f64,
     /// Reports of 门前三包 categories.
     pub frontage_count: f64,
-    /// 门前三包 frontage length in the unit, km.
+    /// 门前三包 frontage length in the area, km.
     pub frontage_km: f64,
     /// 门前三包 reports per km of frontage (null without frontage).
     pub per_frontage_km: Option<f64>,
 }
 
-/// Counts per unit. `frontage_categories` are the 门前三包 category codes.
+/// Counts per area. `frontage_categories` are the 门前三包 category codes.
 pub fn aggregate(
     ds: &Dataset,
     sel: &[u32],
-    u: &Units,
+    u: &Areas,
     index: Option<&CityIndex>,
     frontage_categories: &[String],
 ) -> (Vec<AggregateRow>, f64) {
-    let of = unit_of(ds, sel, u, index);
+    let of = area_of(ds, sel, u, index);
     let w: Vec<f64> = sel.iter().map(|&i| ds.reports[i as usize].weight).collect();
     let fc: Vec<bool> = sel
         .iter()
@@ -94,7 +79,7 @@ pub fn aggregate(
                 .is_some_and(|c| frontage_categories.contains(c))
         })
         .collect();
-    let (all, front, outside) = units::count(u.len(), &of, &w, &fc);
+    let (all, front, outside) = areas::count(u.len(), &of, &w, &fc);
     let rows = (0..u.len())
         .map(|i| {
             let area_km2 = u.area_m2[i] / 1e6;
@@ -118,12 +103,12 @@ pub fn aggregate(
     (rows, outside)
 }
 
-/// One unit's Gi*.
+/// One area's Gi*.
 #[derive(Debug, Clone, Serialize)]
 pub struct GiRow {
-    /// Unit code.
+    /// Area code.
     pub code: String,
-    /// Unit name.
+    /// Area name.
     pub name: String,
     /// Weighted reports.
     pub count: f64,
@@ -141,18 +126,18 @@ pub struct GiRow {
     pub bin_fdr: i8,
 }
 
-/// Gi* of the counts per unit.
+/// Gi* of the counts per area.
 pub fn gi(
     ds: &Dataset,
     sel: &[u32],
-    u: &Units,
+    u: &Areas,
     w: &Weights,
     index: Option<&CityIndex>,
     transform: Transform,
 ) -> Vec<GiRow> {
-    let of = unit_of(ds, sel, u, index);
+    let of = area_of(ds, sel, u, index);
     let wt: Vec<f64> = sel.iter().map(|&i| ds.reports[i as usize].weight).collect();
-    let (y, _, _) = units::count(u.len(), &of, &wt, &vec![false; sel.len()]);
+    let (y, _, _) = areas::count(u.len(), &of, &wt, &vec![false; sel.len()]);
     let g = gistar::gi_star(&y, w, transform);
     (0..u.len())
         .map(|i| GiRow {
@@ -169,10 +154,10 @@ pub fn gi(
         .collect()
 }
 
-/// One unit's emerging hot spot trend.
+/// One area's emerging hot spot trend.
 #[derive(Debug, Clone, Serialize)]
 pub struct EmergingRow {
-    /// Unit code.
+    /// Area code.
     pub code: String,
     /// ArcGIS category (snake_case, e.g. `intensifying_hot_spot`).
     pub category: emerging::Category,
@@ -201,14 +186,14 @@ pub struct EmergingParams {
 
 /// Most time steps of an emerging hot spot analysis (20 years of weeks).
 pub const MAX_TIME_STEPS: usize = 1_040;
-/// Most unit × step cells of its space-time cube.
+/// Most area × step cells of its space-time cube.
 pub const MAX_CUBE_CELLS: usize = 20_000_000;
 
 /// Emerging hot spots of the selected, timed points.
 pub fn emerging_hot_spots(
     ds: &Dataset,
     sel: &[u32],
-    u: &Units,
+    u: &Areas,
     w: &Weights,
     index: Option<&CityIndex>,
     p: &EmergingParams,
@@ -246,7 +231,7 @@ pub fn emerging_hot_spots(
             bins.len()
         )));
     }
-    let of = unit_of(ds, sel, u, index);
+    let of = area_of(ds, sel, u, index);
     let mut cube = vec![vec![0.0; bins.len()]; u.len()];
     for (k, &i) in sel.iter().enumerate() {
         let r = &ds.reports[i as usize];
@@ -335,8 +320,8 @@ pub struct BlindSpotRow {
 pub enum Places<'a> {
     /// DBSCAN in metres with the parameters' ε.
     Dbscan,
-    /// Units (grids, fishnet cells).
-    Units(&'a Units),
+    /// Areas (grids, fishnet cells).
+    Areas(&'a Areas),
 }
 
 /// Ranked blind spots among the selected reports that carry times.
@@ -368,7 +353,7 @@ pub fn blind_spots(
             let pts: Vec<Metres> = visits.iter().map(|v| v.at).collect();
             blindspots::dbscan(&pts, p.eps_m, p.min_reports)
         }
-        Places::Units(u) => unit_of(ds, &timed, u, index),
+        Places::Areas(u) => area_of(ds, &timed, u, index),
     };
     let spots = blindspots::detect(&visits, &place, p);
     spots
@@ -446,7 +431,7 @@ impl ZoneSamples {
     /// streets (WGS84 lines) every `sample_m / 4` metres.
     pub fn build(
         ix: &CityIndex,
-        fishnet: &Units,
+        fishnet: &Areas,
         streets: &[geo::LineString<f64>],
         sample_m: f64,
     ) -> Self {
@@ -494,11 +479,11 @@ impl ZoneSamples {
     }
 }
 
-/// The zone breakdown of a selection, with the Gi* rows of `units` giving the hot spot area.
+/// The zone breakdown of a selection, with the Gi* rows of `areas` giving the hot spot area.
 pub fn zone_breakdown(
     ds: &Dataset,
     sel: &[u32],
-    u: &Units,
+    u: &Areas,
     gi_rows: &[GiRow],
     ix: &CityIndex,
     samples: &ZoneSamples,
@@ -516,7 +501,7 @@ pub fn zone_breakdown(
             })
             .collect(),
     };
-    let units = gi_rows
+    let areas = gi_rows
         .iter()
         .enumerate()
         .map(|(i, g)| {
@@ -530,7 +515,7 @@ pub fn zone_breakdown(
         sample_area_m2: samples.area_m2,
         street_samples: samples.street.clone(),
         street_step_m: samples.street_m,
-        units,
+        areas,
     })
 }
 

@@ -1,7 +1,7 @@
 //! 卫生死角: places where sanitation problems keep coming back.
 //!
 //! A *place* is either a DBSCAN cluster of the reports in metres (ε = `eps_m`, at least
-//! `min_reports` reports within ε of a core report, itself included), or a unit (grid, fishnet
+//! `min_reports` reports within ε of a core report, itself included), or a area (grid, fishnet
 //! cell) the caller assigned each report to. A place is a blind spot when some window of
 //! `window_weeks` weeks holds at least `min_reports` of its reports, of which at least
 //! `min_after_close` were reported after an earlier case at the same place had been closed (the

@@ -1,13 +1,13 @@
 //! Emerging hot spots on a space-time cube, after ArcGIS's Emerging Hot Spot Analysis.
 //!
-//! 1. **Cube**: units × time bins (weeks from a Monday, or calendar months; times in China
+//! 1. **Cube**: areas × time bins (weeks from a Monday, or calendar months; times in China
 //!    Standard Time, UTC+8), each bin the weighted count of points.
-//! 2. **Gi\* per bin** with space-time neighbours: the bin of unit i at step t has as neighbours the
+//! 2. **Gi\* per bin** with space-time neighbours: the bin of area i at step t has as neighbours the
 //!    bins of i and of i's spatial neighbours at steps t − k … t (k = `time_neighbours`, default 1,
 //!    ArcGIS's "neighborhood time step"), binary weights with self, the global mean and variance
 //!    taken over the whole cube (z as in [`super::gistar`], Binary).
-//! 3. **Mann-Kendall** on each unit's series of Gi* z-scores: the trend of clustering intensity.
-//! 4. **Category** per unit, with `hot[t]` = z > 0 and p < α (two-sided, α = 0.05 by default),
+//! 3. **Mann-Kendall** on each area's series of Gi* z-scores: the trend of clustering intensity.
+//! 4. **Category** per area, with `hot[t]` = z > 0 and p < α (two-sided, α = 0.05 by default),
 //!    `cold[t]` the mirror, T steps, the last step T − 1, "most" = at least 90 % of the steps:
 //!    - *new*: hot at the last step and never before;
 //!    - *consecutive*: hot at the last step in an uninterrupted run of ≥ 2 steps that is the
@@ -20,8 +20,8 @@
 //!    - *oscillating*: hot at the last step, hot in fewer than 90 %, cold at some earlier step;
 //!    - *historical*: not hot at the last step, but hot in at least 90 % of the steps.
 //!
-//! Cold spot categories mirror these with hot and cold swapped. Units that were hot at some step
-//! but fit none of these (e.g. hot in the past, not now, in fewer than 90 % of steps) and units
+//! Cold spot categories mirror these with hot and cold swapped. Areas that were hot at some step
+//! but fit none of these (e.g. hot in the past, not now, in fewer than 90 % of steps) and areas
 //! never hot nor cold are *no_pattern*, as in ArcGIS.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -129,12 +129,22 @@ pub enum Category {
     HistoricalColdSpot,
 }
 
-/// Per-unit outcome.
+impl Category {
+    /// The wire name (`intensifying_hot_spot`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// Per-area outcome.
 #[derive(Debug, Clone)]
-pub struct UnitTrend {
+pub struct AreaTrend {
     /// Category.
     pub category: Category,
-    /// Mann-Kendall test of the unit's Gi* z-scores.
+    /// Mann-Kendall test of the area's Gi* z-scores.
     pub trend: MannKendall,
     /// Steps significantly hot.
     pub hot_steps: usize,
@@ -144,20 +154,20 @@ pub struct UnitTrend {
     pub z: Vec<f64>,
 }
 
-/// Space-time Gi* z-scores of a cube `counts[unit][step]`.
+/// Space-time Gi* z-scores of a cube `counts[area][step]`.
 pub fn space_time_z(counts: &[Vec<f64>], w: &Weights, time_neighbours: usize) -> Vec<Vec<f64>> {
-    let n_units = counts.len();
+    let n_areas = counts.len();
     let steps = counts.first().map_or(0, Vec::len);
-    let n = (n_units * steps) as f64;
+    let n = (n_areas * steps) as f64;
     let sum: f64 = counts.iter().flatten().sum();
     let mean = sum / n;
     let var = counts.iter().flatten().map(|v| v * v).sum::<f64>() / n - mean * mean;
     if n < 2.0 || var <= 0.0 {
-        return vec![vec![0.0; steps]; n_units];
+        return vec![vec![0.0; steps]; n_areas];
     }
     let s = var.sqrt();
     use rayon::prelude::*;
-    (0..n_units)
+    (0..n_areas)
         .into_par_iter()
         .map(|i| {
             (0..steps)
@@ -181,8 +191,8 @@ pub fn space_time_z(counts: &[Vec<f64>], w: &Weights, time_neighbours: usize) ->
         .collect()
 }
 
-/// Classifies one unit's z-series.
-pub fn classify(z: &[f64], alpha: f64) -> UnitTrend {
+/// Classifies one area's z-series.
+pub fn classify(z: &[f64], alpha: f64) -> AreaTrend {
     let hot: Vec<bool> = z
         .iter()
         .map(|&v| v > 0.0 && two_sided_p(v) < alpha)
@@ -195,7 +205,7 @@ pub fn classify(z: &[f64], alpha: f64) -> UnitTrend {
     let category = pattern(&hot, &cold, &trend, alpha, false)
         .or_else(|| pattern(&cold, &hot, &trend, alpha, true))
         .unwrap_or(Category::NoPattern);
-    UnitTrend {
+    AreaTrend {
         category,
         trend,
         hot_steps: hot.iter().filter(|&&b| b).count(),

@@ -4,8 +4,8 @@
 //! - the binary weights get a self-weight of 1 (esda fills the empty diagonal with the row's
 //!   largest weight, which for binary weights is 1);
 //! - `transform = Binary` ("B", ArcGIS's convention) keeps them binary; `Row` ("R", esda's default)
-//!   divides each row by its sum, so every unit's weights (itself included) sum to 1;
-//! - with n units, ȳ = Σy/n, s² = Σy²/n − ȳ² and W_i = Σ_j w_ij:
+//!   divides each row by its sum, so every area's weights (itself included) sum to 1;
+//! - with n areas, ȳ = Σy/n, s² = Σy²/n − ȳ² and W_i = Σ_j w_ij:
 //!   `G*_i = Σ_j w_ij y_j / Σ y`, `E[G*_i] = W_i / n`,
 //!   `Var[G*_i] = W_i (n − W_i) / (n − 1) / n² · s² / ȳ²`, `z_i = (G*_i − E) / √Var`.
 //!
@@ -23,12 +23,14 @@ use super::weights::Weights;
 pub enum Transform {
     /// Binary weights with self-weight 1 (ArcGIS; esda `transform="B"`).
     #[default]
+    #[serde(alias = "b", alias = "B")]
     Binary,
     /// Row-standardised (esda's default `transform="R"`).
+    #[serde(alias = "r", alias = "R")]
     Row,
 }
 
-/// Gi* results per unit.
+/// Gi* results per area.
 #[derive(Debug, Clone, Default)]
 pub struct GiStar {
     /// z-scores.

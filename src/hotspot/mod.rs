@@ -5,9 +5,9 @@
 //! centred on the data; every output geometry is WGS84 lon/lat again.
 //!
 //! - [`kde`]: quartic-kernel density onto a raster, cases per km²;
-//! - [`units`]: counts per unit grid / community / street (through the assignment engine's
-//!   [`CityIndex`](crate::assign::CityIndex)) or per square fishnet cell, rates per km² and per km
-//!   of 门前三包 frontage;
+//! - [`areas`]: analysis areas — unit grids, communities, streets (through the assignment
+//!   engine's [`CityIndex`](crate::assign::CityIndex)), square fishnet or H3 cells — with counts,
+//!   rates per km² and per km of 门前三包 frontage;
 //! - [`weights`]: queen/rook contiguity, k-ring, distance band;
 //! - [`gistar`]: Getis-Ord Gi* exactly as PySAL esda's `G_Local(star=True)`, p-values,
 //!   Benjamini–Hochberg FDR, ArcGIS bins −3…+3;
@@ -16,9 +16,12 @@
 //! - [`blindspots`]: 卫生死角, recurring sanitation problems at one place;
 //! - [`zones`]: the share of the load and of the hot spot area in urban villages, along the
 //!   railway, on back alleys;
-//! - [`input`]: uploaded CSV / GeoJSON point sets in a declared CRS.
+//! - [`input`]: uploaded CSV / GeoJSON point sets in a declared CRS;
+//! - [`service`]: the analyses as the API asks for them, with the caches of areas and
+//!   neighbours (the store reads and threads are `crate::hotspots`').
 
 pub mod analysis;
+pub mod areas;
 pub mod blindspots;
 pub mod dataset;
 pub mod emerging;
@@ -27,8 +30,8 @@ pub mod gistar;
 pub mod image;
 pub mod input;
 pub mod kde;
+pub mod service;
 pub mod stats;
-pub mod units;
 pub mod weights;
 pub mod zones;
 

@@ -1,14 +1,14 @@
 //! Spatial weights: who is whose neighbour. Binary, symmetric, without self-links (Gi* adds the
 //! self-weight itself, as esda's `G_Local(star=True)` does).
 //!
-//! - **Queen contiguity** (polygons): two units are neighbours when their boundaries share at
+//! - **Queen contiguity** (polygons): two areas are neighbours when their boundaries share at
 //!   least one vertex; **rook**: when they share at least one edge (two consecutive vertices).
 //!   Vertices are compared bit for bit, as libpysal's `Queen`/`Rook` compare them: the layers of a
 //!   city (and the demo city) share bit-identical vertices along common borders. A T-junction (one
 //!   side has a vertex the other lacks) is therefore not an edge for rook.
 //! - **k-ring** (square fishnet): the cells within k steps in the 8-neighbourhood (Chebyshev
 //!   distance ≤ k), i.e. queen contiguity of order k on the lattice, limited to existing cells.
-//! - **Distance band** (any units): centroids within `d` metres (in the local frame), like
+//! - **Distance band** (any areas): centroids within `d` metres (in the local frame), like
 //!   libpysal's `DistanceBand(binary=True)`.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ use geo::MultiPolygon;
 
 use super::frame::Metres;
 
-/// Binary weights in compressed rows: the neighbours of unit i are
+/// Binary weights in compressed rows: the neighbours of area i are
 /// `neighbours[offsets[i]..offsets[i + 1]]`, sorted, without i itself.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Weights {
@@ -46,17 +46,17 @@ pub enum Contiguity {
 }
 
 impl Weights {
-    /// Number of units.
+    /// Number of areas.
     pub fn n(&self) -> usize {
         self.offsets.len().saturating_sub(1)
     }
 
-    /// Neighbours of unit i.
+    /// Neighbours of area i.
     pub fn of(&self, i: usize) -> &[u32] {
         &self.neighbours[self.offsets[i]..self.offsets[i + 1]]
     }
 
-    /// Units without neighbours.
+    /// Areas without neighbours.
     pub fn islands(&self) -> usize {
         (0..self.n()).filter(|&i| self.of(i).is_empty()).count()
     }
@@ -88,7 +88,7 @@ impl Weights {
     }
 
     /// Contiguity weights of polygons (any CRS: vertices are compared exactly). Every vertex
-    /// (queen) or edge (rook) becomes a key; sorting the keys brings the units sharing one together.
+    /// (queen) or edge (rook) becomes a key; sorting the keys brings the areas sharing one together.
     pub fn contiguity(polys: &[&MultiPolygon<f64>], rule: Contiguity) -> Self {
         use rayon::prelude::*;
         let key = |c: geo::Coord<f64>| (c.x.to_bits(), c.y.to_bits());
@@ -172,7 +172,7 @@ impl Weights {
         Self::from_lists(lists)
     }
 
-    /// Distance-band weights: units whose points (metres) lie within `band_m` of each other.
+    /// Distance-band weights: areas whose points (metres) lie within `band_m` of each other.
     pub fn distance_band(points: &[Metres], band_m: f64) -> Self {
         let cell = band_m.max(1e-9);
         let mut buckets: HashMap<(i64, i64), Vec<u32>> = HashMap::new();

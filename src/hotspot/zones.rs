@@ -82,9 +82,9 @@ pub struct ZoneRow {
     pub street_km: f64,
     /// Reports per km of street.
     pub per_street_km: f64,
-    /// Share of the 99 % hot spot units' area lying in the zone (by unit centre; 0–1).
+    /// Share of the 99 % hot spot areas' area lying in the zone (by area centre; 0–1).
     pub hotspot99_share: f64,
-    /// Share of the 90 %+ hot spot units' area lying in the zone (0–1).
+    /// Share of the 90 %+ hot spot areas' area lying in the zone (0–1).
     pub hotspot90_share: f64,
 }
 
@@ -101,15 +101,15 @@ pub struct ZoneInputs {
     pub street_samples: Vec<u8>,
     /// Street length per sample, metres.
     pub street_step_m: f64,
-    /// (mask at the unit's centre, area m², Gi* bin) of every unit of the hot spot analysis.
-    pub units: Vec<(u8, f64, i8)>,
+    /// (mask at the area's centre, area m², Gi* bin) of every area of the hot spot analysis.
+    pub areas: Vec<(u8, f64, i8)>,
 }
 
 /// The breakdown and its quotable sentences (zh-CN, English).
 pub fn breakdown(inp: &ZoneInputs) -> (Vec<ZoneRow>, Vec<String>, Vec<String>) {
     let total: f64 = inp.reports.iter().map(|r| r.1).sum();
     let hot_area = |min_bin: i8| {
-        inp.units
+        inp.areas
             .iter()
             .filter(|u| u.2 >= min_bin)
             .map(|u| u.1)
@@ -135,7 +135,7 @@ pub fn breakdown(inp: &ZoneInputs) -> (Vec<ZoneRow>, Vec<String>, Vec<String>) {
                 / 1e3;
             let share = |min_bin: i8, all: f64| {
                 let a: f64 = inp
-                    .units
+                    .areas
                     .iter()
                     .filter(|u| u.2 >= min_bin && u.0 & bit != 0)
                     .map(|u| u.1)
@@ -241,7 +241,7 @@ mod tests {
             sample_area_m2: 1e6,
             street_samples: vec![4 | 8, 32],
             street_step_m: 1000.0,
-            units: vec![
+            areas: vec![
                 (2 | 4 | 8, 1.0, 3),
                 (4 | 8, 1.0, 3),
                 (32, 1.0, 3),

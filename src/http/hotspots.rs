@@ -1,22 +1,20 @@
-//! `/api/hotspots/…`: kernel density, counts and rates, Gi*, emerging hot spots, 卫生死角 and the
-//! zone breakdown, over the stored history and cases (GET, with filters) or an uploaded point
-//! set (POST, GeoJSON or CSV in a declared CRS). Planners and administrators may do both;
-//! dispatchers may read the stored data.
+//! `/api/hotspots/…`: kernel density, counts and rates, Gi*, emerging hot spots, 卫生死角, the
+//! zone breakdown and the most-reported 门前三包 frontages, over the stored history and cases (GET,
+//! with filters) or an uploaded point set (POST, GeoJSON or CSV in a declared CRS). Planners and
+//! administrators may do both; dispatchers may read the stored data.
 //!
-//! Every answer states its CRS: geometry out is WGS84 lon/lat (EPSG:4326); distances and areas
-//! were computed in metres in a local transverse Mercator frame. The stored points are read once
-//! per data revision (the last audit event id: every import and case change appends one) and
-//! kept in memory with the engine's answer for each, so a filtered request on the two-year
-//! history only filters and computes.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! Each analysis has one handler for both methods: [`HotspotRequest`] authenticates the caller
+//! for the method, parses the query into typed parameters and, for a POST, takes the upload. The
+//! handler calls the hot spot service ([`crate::hotspots`]) and renders its answer as JSON,
+//! GeoJSON, CSV or PNG. Every answer states its CRS: geometry out is WGS84 lon/lat (EPSG:4326);
+//! distances and areas were computed in metres in a local transverse Mercator frame.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -24,23 +22,23 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::{Auth, Policy};
 use super::error::{ApiError, ErrorBody};
-use super::extract::ApiQuery;
-use crate::assign::{AreaLevel, CityIndex};
-use crate::cache::{ByteLru, Footprint};
 use crate::domain::crs::Crs;
 use crate::domain::identity::Role;
-use crate::hotspot::analysis::{self, Places, ZoneSamples};
+use crate::hotspot::HotspotError;
+use crate::hotspot::analysis::EmergingParams;
+use crate::hotspot::areas::{AreaKind, AreaSpec, NeighbourKind, WeightSpec};
 use crate::hotspot::blindspots::BlindSpotParams;
-use crate::hotspot::dataset::{Dataset, Filter};
+use crate::hotspot::dataset::Filter;
 use crate::hotspot::emerging::Step;
-use crate::hotspot::frame::LocalFrame;
 use crate::hotspot::gistar::Transform;
-use crate::hotspot::input::{self, UploadOptions};
+use crate::hotspot::image;
+use crate::hotspot::input::UploadOptions;
 use crate::hotspot::kde::{KdeMethod, KdeParams};
-use crate::hotspot::units::{UnitSpec, Units, WeightSpec};
-use crate::hotspot::weights::{Contiguity, Weights};
-use crate::hotspot::{HotspotError, image};
-use crate::store::PointFilter;
+use crate::hotspot::service::{
+    self, AreaTable, FrontageRow, GiParams, Include, MAX_KDE_CELLS, MAX_UPLOAD_POINTS, PlaceKind,
+    Selection, UploadFormat, ZONE_SAMPLE_M,
+};
+use crate::hotspots::Source;
 
 /// Readers of the stored data: planners, administrators, dispatchers.
 pub struct Readers;
@@ -52,67 +50,6 @@ impl Policy for Readers {
 pub struct Analysts;
 impl Policy for Analysts {
     const ROLES: &'static [Role] = &[Role::Planner, Role::Admin];
-}
-
-/// Most points in one upload.
-const MAX_UPLOAD_POINTS: usize = 2_000_000;
-/// Area-sample lattice of the zone breakdown, metres.
-const ZONE_SAMPLE_M: f64 = 50.0;
-
-/// The stored points and what was computed from them, per data revision and index version.
-/// Units and weights are kept in caches bounded by bytes (`--hotspot-cache-bytes`, half each);
-/// the stored points and the zone samples are one entry each, replaced when the data changes.
-pub struct Cache {
-    stored: tokio::sync::Mutex<Option<(i64, i64, Arc<Stored>)>>,
-    units: ByteLru<Units>,
-    weights: ByteLru<Weights>,
-    zones: tokio::sync::Mutex<Option<(i64, Arc<ZoneSamples>)>>,
-}
-
-/// Default of `--hotspot-cache-bytes`.
-pub const DEFAULT_CACHE_BYTES: usize = 128 * 1024 * 1024;
-
-impl Default for Cache {
-    fn default() -> Self {
-        Self::new(DEFAULT_CACHE_BYTES)
-    }
-}
-
-impl Cache {
-    /// Caches whose units and weights together hold at most `budget` bytes.
-    pub fn new(budget: usize) -> Self {
-        Self {
-            stored: tokio::sync::Mutex::new(None),
-            units: ByteLru::new("hotspot_units", budget / 2),
-            weights: ByteLru::new("hotspot_weights", budget / 2),
-            zones: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    /// Bytes and entries of the unit and weight caches.
-    pub fn usage(&self) -> [(&'static str, usize, usize); 2] {
-        let (ub, ue) = self.units.usage();
-        let (wb, we) = self.weights.usage();
-        [("hotspot_units", ub, ue), ("hotspot_weights", wb, we)]
-    }
-}
-
-impl std::fmt::Debug for Cache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("hotspots::Cache")
-    }
-}
-
-/// The stored points: history rows first, then cases from `first_case` on.
-struct Stored {
-    data: Dataset,
-    first_case: usize,
-}
-
-/// Reports the bytes of a single-entry cache (the stored points, the zone samples).
-fn report_slot(name: &'static str, bytes: usize) {
-    metrics::gauge!("wangge_cache_bytes", "cache" => name).set(bytes as f64);
-    metrics::gauge!("wangge_cache_entries", "cache" => name).set(1.0);
 }
 
 impl From<HotspotError> for ApiError {
@@ -130,12 +67,67 @@ impl From<HotspotError> for ApiError {
     }
 }
 
+impl From<crate::hotspots::Error> for ApiError {
+    fn from(e: crate::hotspots::Error) -> Self {
+        match e {
+            crate::hotspots::Error::Analysis(e) => e.into(),
+            crate::hotspots::Error::Store(e) => e.into(),
+            crate::hotspots::Error::Task(e) => ApiError::internal(e),
+        }
+    }
+}
+
 fn bad(m: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_parameter", m)
 }
 
-/// Filters, units, neighbours and method parameters shared by every hot spot endpoint; each
-/// endpoint reads the ones it needs.
+/// The form of an answer (`format=`); each endpoint takes some of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// JSON (the default).
+    #[default]
+    Json,
+    /// GeoJSON features with the areas' outlines or the spots' centres.
+    Geojson,
+    /// CSV, every row.
+    Csv,
+    /// The bare PNG heat image (kde).
+    Png,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Geojson => "geojson",
+            Format::Csv => "csv",
+            Format::Png => "png",
+        }
+    }
+}
+
+/// The formats of an analysis over areas.
+const TABLE_FORMATS: &[Format] = &[Format::Json, Format::Geojson, Format::Csv];
+
+/// Open or closed reports (`status=`); empty or `all` is both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Both.
+    #[default]
+    #[serde(alias = "")]
+    All,
+    /// Not closed.
+    Open,
+    /// Closed.
+    Closed,
+}
+
+/// Filters, areas, neighbours and method parameters shared by every hot spot endpoint; each
+/// endpoint reads the ones it needs. A value outside a parameter's choices (`weights=hexagon`)
+/// or range answers 400 `invalid_parameter`; a malformed query (`k=abc`, an unknown parameter)
+/// 400 `invalid_query`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -147,7 +139,8 @@ pub struct HotspotQuery {
     /// Reported before (exclusive), same forms.
     pub to: Option<String>,
     /// `open` or `closed`.
-    pub status: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<Status>,
     /// Channel: inspector, citizen, hotline_12345, video.
     pub source: Option<String>,
     /// Street code (of the grid the current jurisdiction data puts the point in).
@@ -157,33 +150,39 @@ pub struct HotspotQuery {
     /// Unit grid code.
     pub grid: Option<String>,
     /// Stored data: `history`, `cases` or `both` (default).
-    pub include: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub include: Option<Include>,
     /// Upload: CRS of the coordinates (wgs84, cgcs2000, gcj02, bd09). Required for uploads.
     pub crs: Option<String>,
     /// Upload: the weight property or column (default `weight`; missing = 1).
     pub weight_field: Option<String>,
-    /// Units: grid (default), community, street, fishnet or h3.
-    pub unit: Option<String>,
+    /// Analysis areas: grid (default), community, street, fishnet or h3.
+    #[param(value_type = Option<String>)]
+    pub unit: Option<AreaKind>,
     /// Fishnet cell size, metres (default 100).
     pub size_m: Option<f64>,
     /// H3 resolution for `unit=h3`: 8, 9 (default) or 10.
     pub res: Option<u8>,
     /// Neighbours: queen (default), rook, ring (k-ring / contiguity order k), band (distance band).
-    pub weights: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub weights: Option<NeighbourKind>,
     /// k of a ring (default 1).
     pub k: Option<u32>,
-    /// Distance band, metres (between unit centroids).
+    /// Distance band, metres (between area centroids).
     pub band_m: Option<f64>,
     /// Gi* weights: binary (default, ArcGIS) or row (esda's default).
-    pub transform: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub transform: Option<Transform>,
     /// KDE bandwidth (search radius), metres (default: spatial-variant Silverman rule).
     pub bandwidth_m: Option<f64>,
     /// KDE cell size, metres (default: shorter side of the extent / 250).
     pub cell_m: Option<f64>,
     /// KDE method: auto (default), exact or binned.
-    pub method: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub method: Option<KdeMethod>,
     /// Emerging: week (default) or month.
-    pub step: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub step: Option<Step>,
     /// Emerging: previous time steps in the neighbourhood (default 1).
     pub time_neighbours: Option<usize>,
     /// Emerging: significance level (default 0.05).
@@ -199,11 +198,13 @@ pub struct HotspotQuery {
     /// Blind spots: least density contrast with the surrounding 80 m ring (default 8).
     pub min_contrast: Option<f64>,
     /// Blind spots: places are `dbscan` (default), `grid` or `fishnet` cells.
-    pub place: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub place: Option<PlaceKind>,
     /// Output: json (default), geojson, csv; kde also png.
-    pub format: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub format: Option<Format>,
     /// Most rows, in the endpoint's ranking (default: all for CSV, 2,000 for JSON/GeoJSON;
-    /// `meta` always counts all units).
+    /// `meta` always counts all areas).
     pub limit: Option<usize>,
 }
 
@@ -275,9 +276,28 @@ fn check_ranges(q: &HotspotQuery) -> Result<(), ApiError> {
 
 /// Most rows one answer may ask for.
 const MAX_ROWS: usize = 10_000_000;
+/// Default rows of a JSON or GeoJSON area answer: a map needs the hottest areas, and 20,000
+/// polygons would cost the browser more than the analysis.
+const DEFAULT_ROWS: usize = 2_000;
 
 impl HotspotQuery {
+    /// The query of a request. serde names a value outside an enum's choices an "unknown
+    /// variant"; such a value is answered like a number outside its range.
+    fn parse(uri: &axum::http::Uri) -> Result<Self, ApiError> {
+        let Query(q) = Query::<Self>::try_from_uri(uri).map_err(|r| {
+            let text = r.body_text();
+            if text.contains("unknown variant") {
+                bad(text)
+            } else {
+                ApiError::from(r)
+            }
+        })?;
+        check_ranges(&q)?;
+        Ok(q)
+    }
+
     fn filter(&self) -> Result<Filter, ApiError> {
+        let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         Ok(Filter {
             categories: self
                 .category
@@ -291,324 +311,135 @@ impl HotspotQuery {
                 .unwrap_or_default(),
             from: self.from.as_deref().map(date).transpose()?,
             to: self.to.as_deref().map(date).transpose()?,
-            closed: match self.status.as_deref() {
-                None | Some("") | Some("all") => None,
-                Some("open") => Some(false),
-                Some("closed") => Some(true),
-                Some(o) => return Err(bad(format!("status {o:?}: expected open or closed"))),
+            closed: match self.status.unwrap_or_default() {
+                Status::All => None,
+                Status::Open => Some(false),
+                Status::Closed => Some(true),
             },
-            source: self.source.clone().filter(|s| !s.is_empty()),
-            street: self.street.clone().filter(|s| !s.is_empty()),
-            community: self.community.clone().filter(|s| !s.is_empty()),
-            grid: self.grid.clone().filter(|s| !s.is_empty()),
+            source: text(&self.source),
+            street: text(&self.street),
+            community: text(&self.community),
+            grid: text(&self.grid),
         })
     }
 
-    fn unit(&self) -> Result<UnitSpec, ApiError> {
-        UnitSpec::parse(
-            self.unit.as_deref().unwrap_or("grid"),
-            self.size_m,
-            self.res,
-        )
-        .map_err(bad)
+    fn areas(&self) -> Result<AreaSpec, ApiError> {
+        AreaSpec::new(self.unit.unwrap_or_default(), self.size_m, self.res).map_err(bad)
     }
 
-    fn weight_spec(&self) -> Result<WeightSpec, ApiError> {
-        Ok(match self.weights.as_deref().unwrap_or("queen") {
-            "queen" => WeightSpec::Contiguity(Contiguity::Queen),
-            "rook" => WeightSpec::Contiguity(Contiguity::Rook),
-            "ring" => {
-                let k = self.k.unwrap_or(1);
-                if !(1..=10).contains(&k) {
-                    return Err(bad(format!("k must be 1–10, got {k}")));
-                }
-                WeightSpec::Ring(k)
-            }
-            "band" => {
-                let d = self
-                    .band_m
-                    .ok_or_else(|| bad("weights=band needs band_m (metres)"))?;
-                if !(d.is_finite() && d > 0.0 && d <= 10_000.0) {
-                    return Err(bad(format!("band_m must be 0–10000 m, got {d}")));
-                }
-                WeightSpec::Band(d)
-            }
-            o => {
-                return Err(bad(format!(
-                    "weights {o:?}: expected queen, rook, ring or band"
-                )));
-            }
+    fn gi(&self) -> Result<GiParams, ApiError> {
+        Ok(GiParams {
+            areas: self.areas()?,
+            weights: self.weights()?,
+            transform: self.transform.unwrap_or_default(),
         })
     }
 
-    fn transform(&self) -> Result<Transform, ApiError> {
-        match self.transform.as_deref().unwrap_or("binary") {
-            "binary" | "b" | "B" => Ok(Transform::Binary),
-            "row" | "r" | "R" => Ok(Transform::Row),
-            o => Err(bad(format!("transform {o:?}: expected binary or row"))),
-        }
+    fn weights(&self) -> Result<WeightSpec, ApiError> {
+        WeightSpec::new(self.weights.unwrap_or_default(), self.k, self.band_m).map_err(bad)
     }
 
-    fn format(&self, allowed: &[&str]) -> Result<String, ApiError> {
-        let f = self.format.clone().unwrap_or_else(|| "json".into());
-        if allowed.contains(&f.as_str()) {
+    fn format(&self, allowed: &[Format]) -> Result<Format, ApiError> {
+        let f = self.format.unwrap_or_default();
+        if allowed.contains(&f) {
             Ok(f)
         } else {
+            let names: Vec<&str> = allowed.iter().map(|f| f.name()).collect();
             Err(bad(format!(
-                "format {f:?}: expected one of {}",
-                allowed.join(", ")
+                "format {:?}: expected one of {}",
+                f.name(),
+                names.join(", ")
             )))
         }
     }
-}
 
-/// The data of one request: the points, the selection, the city.
-struct Input {
-    data: Arc<Stored>,
-    sel: Vec<u32>,
-    index: Arc<CityIndex>,
-    stored: bool,
-}
-
-fn city_frame(ix: &CityIndex) -> LocalFrame {
-    let c = ix.extent().center();
-    LocalFrame::at(c.x, c.y)
-}
-
-async fn stored_data(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<Stored>, ApiError> {
-    let cache = state.hotspots();
-    let revision = state.store().points_revision().await?;
-    let mut slot = cache.stored.lock().await;
-    if let Some((r, v, d)) = slot.as_ref()
-        && *r == revision
-        && *v == ix.version()
-    {
-        return Ok(d.clone());
-    }
-    let history = state
-        .store()
-        .hotspot_points(&PointFilter {
-            history: true,
-            ..Default::default()
+    /// Rows returned: `limit`, else all for CSV and the first [`DEFAULT_ROWS`] otherwise.
+    fn row_limit(&self, format: Format) -> usize {
+        self.limit.unwrap_or(if format == Format::Csv {
+            usize::MAX
+        } else {
+            DEFAULT_ROWS
         })
-        .await?;
-    let cases = state
-        .store()
-        .hotspot_points(&PointFilter {
-            cases: true,
-            ..Default::default()
-        })
-        .await?;
-    let first_case = history.len();
-    let mut all = history;
-    all.extend(cases);
-    let ix2 = ix.clone();
-    let data =
-        tokio::task::spawn_blocking(move || Dataset::new(all, Some(city_frame(&ix2)), Some(&ix2)))
-            .await
-            .map_err(ApiError::internal)?;
-    report_slot("hotspot_points", data.footprint());
-    let stored = Arc::new(Stored { data, first_case });
-    *slot = Some((revision, ix.version(), stored.clone()));
-    Ok(stored)
-}
-
-async fn input(
-    state: &AppState,
-    q: &HotspotQuery,
-    upload: Option<(&HeaderMap, Bytes)>,
-) -> Result<Input, ApiError> {
-    check_ranges(q)?;
-    let index = state.engine().current();
-    let filter = q.filter()?;
-    match upload {
-        None => {
-            let data = stored_data(state, &index).await?;
-            let (h, c) = match q.include.as_deref().unwrap_or("both") {
-                "both" => (true, true),
-                "history" => (true, false),
-                "cases" => (false, true),
-                o => {
-                    return Err(bad(format!(
-                        "include {o:?}: expected history, cases or both"
-                    )));
-                }
-            };
-            let ix = index.clone();
-            let d = data.clone();
-            let sel = tokio::task::spawn_blocking(move || {
-                let mut s = d.data.select(&filter, Some(&ix));
-                if !(h && c) {
-                    s.retain(|&i| ((i as usize) < d.first_case) == h);
-                }
-                s
-            })
-            .await
-            .map_err(ApiError::internal)?;
-            Ok(Input {
-                data,
-                sel,
-                index,
-                stored: true,
-            })
-        }
-        Some((headers, body)) => {
-            let crs = q
-                .crs
-                .as_deref()
-                .ok_or_else(|| bad("an upload must declare its coordinate system: crs=wgs84, cgcs2000, gcj02 or bd09"))?
-                .parse::<Crs>()
-                .map_err(|e| bad(e.to_string()))?;
-            let opts = UploadOptions {
-                crs,
-                weight_field: q.weight_field.clone().unwrap_or_else(|| "weight".into()),
-                max_points: MAX_UPLOAD_POINTS,
-            };
-            let ct = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let ix = index.clone();
-            let is_csv = ct.starts_with("text/csv")
-                || (!ct.contains("json") && !body.trim_ascii_start().starts_with(b"{"));
-            let data = tokio::task::spawn_blocking(move || -> Result<Stored, HotspotError> {
-                let reports = if is_csv {
-                    input::csv_points(&body, &opts)?
-                } else {
-                    input::geojson_points(&body, &opts)?
-                };
-                // Points in the city share the city's frame (and its cached units).
-                let inside = reports.first().is_some_and(|r| {
-                    geo::Intersects::intersects(&ix.extent(), &geo::coord! {x: r.lon, y: r.lat})
-                });
-                let frame = inside.then(|| city_frame(&ix));
-                let n = reports.len();
-                Ok(Stored {
-                    data: Dataset::new(reports, frame, Some(&ix)),
-                    first_case: n,
-                })
-            })
-            .await
-            .map_err(ApiError::internal)??;
-            let sel = data.data.select(&filter, Some(&index));
-            Ok(Input {
-                data: Arc::new(data),
-                sel,
-                index,
-                stored: false,
-            })
-        }
     }
-}
 
-/// Units and whether they are the cached ones (the stored data's, or an upload's administrative
-/// units in the city's frame).
-struct UnitsRef {
-    units: Arc<Units>,
-    /// The cache key of cached units.
-    key: Option<String>,
-}
-
-/// The extent (west, south, east, north; metres in the data's frame) fishnet and H3 units cover:
-/// the city's for stored data, the selected points' for an upload.
-fn unit_extent(inp: &Input) -> [f64; 4] {
-    let ds = &inp.data.data;
-    let frame = ds.frame;
-    if inp.stored {
-        let e = inp.index.extent();
-        let (a, b) = (
-            frame.forward(e.min().x, e.min().y),
-            frame.forward(e.max().x, e.max().y),
-        );
-        [a.x, a.y, b.x, b.y]
-    } else {
-        let (mut w, mut s, mut e, mut n) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for &i in &inp.sel {
-            let m = ds.metres[i as usize];
-            (w, s, e, n) = (w.min(m.x), s.min(m.y), e.max(m.x), n.max(m.y));
-        }
-        [w, s, e, n]
-    }
-}
-
-/// The units of a request; fishnet and H3 lattices over more than
-/// [`crate::hotspot::units::MAX_UNIT_CELLS`] cells are refused (413 `too_large`) before they are
-/// built.
-fn units_for(state: &AppState, inp: &Input, spec: UnitSpec) -> Result<UnitsRef, ApiError> {
-    let ds = &inp.data.data;
-    let ix = inp.index.clone();
-    let frame = ds.frame;
-    let (ox, oy) = frame.origin();
-    let extent = unit_extent(inp);
-    crate::hotspot::units::check_lattice(spec, extent)?;
-    let build = move || match spec {
-        UnitSpec::Admin(level) => Units::admin(&ix, level, frame),
-        UnitSpec::Fishnet(_) | UnitSpec::H3(_) => {
-            let cells = |extent: [f64; 4], keep: &(dyn Fn(f64, f64) -> bool + Sync)| match spec {
-                UnitSpec::H3(res) => Units::h3(frame, extent, res, keep),
-                UnitSpec::Fishnet(size) => Units::fishnet(frame, extent, size, keep),
-                UnitSpec::Admin(_) => unreachable!("administrative units are built above"),
-            };
-            let mut u = if inp.stored {
-                let ix2 = ix.clone();
-                cells(extent, &move |lon, lat| {
-                    ix2.locate(lon, lat).grid != crate::assign::NONE
-                })
+    /// An upload in the CRS it declares: CSV when the content type says so, or when it names
+    /// no JSON and the body does not start like a JSON object.
+    fn upload(&self, content_type: &str, body: Bytes) -> Result<Source, ApiError> {
+        let crs = self
+            .crs
+            .as_deref()
+            .ok_or_else(|| {
+                bad("an upload must declare its coordinate system: crs=wgs84, cgcs2000, gcj02 or bd09")
+            })?
+            .parse::<Crs>()
+            .map_err(|e| bad(e.to_string()))?;
+        let csv = content_type.starts_with("text/csv")
+            || (!content_type.contains("json") && !body.trim_ascii_start().starts_with(b"{"));
+        Ok(Source::Upload {
+            body: Vec::from(body),
+            format: if csv {
+                UploadFormat::Csv
             } else {
-                cells(extent, &|_, _| true)
-            };
-            u.add_frontages(&ix);
-            u
-        }
-    };
-    let city = city_frame(&inp.index).origin();
-    if inp.stored || (matches!(spec, UnitSpec::Admin(_)) && (ox, oy) == city) {
-        let key = format!("{}/{spec:?}/{ox},{oy}", inp.index.version());
-        Ok(UnitsRef {
-            units: state
-                .hotspots()
-                .units
-                .get_or_insert_with(key.clone(), build),
-            key: Some(key),
-        })
-    } else {
-        Ok(UnitsRef {
-            units: Arc::new(build()),
-            key: None,
+                UploadFormat::GeoJson
+            },
+            options: UploadOptions {
+                crs,
+                weight_field: self.weight_field.clone().unwrap_or_else(|| "weight".into()),
+                max_points: MAX_UPLOAD_POINTS,
+            },
         })
     }
 }
 
-/// Neighbours of units: cached under the units' own key (which names the index version, unit
-/// kind and frame), computed afresh for uncached units.
-fn weights_for(
-    state: &AppState,
-    units: &UnitsRef,
-    spec: WeightSpec,
-) -> Result<Arc<Weights>, ApiError> {
-    units.units.check_weights(spec)?;
-    let Some(key) = &units.key else {
-        return Ok(Arc::new(units.units.weights(spec)));
-    };
-    let u = units.units.clone();
-    Ok(state
-        .hotspots()
-        .weights
-        .get_or_insert_with(format!("{key}/{spec:?}"), move || u.weights(spec)))
+/// One hot spot request, for GET and POST alike: the caller may read the stored data (GET,
+/// [`Readers`]) or analyse an upload (POST, [`Analysts`]); then the query is parsed and checked;
+/// then a POST's body is taken as the points.
+pub struct HotspotRequest {
+    /// The parameters.
+    pub query: HotspotQuery,
+    /// The points: the store's, or the upload.
+    pub source: Source,
 }
 
-/// Rows returned: `limit`, else all for CSV and the first 2,000 for JSON and GeoJSON (a map needs
-/// the hottest units, and 20,000 polygons would cost the browser more than the analysis).
-fn row_limit(q: &HotspotQuery, format: &str) -> usize {
-    q.limit.unwrap_or(if format == "csv" {
-        usize::MAX
-    } else {
-        DEFAULT_ROWS
-    })
+impl FromRequest<AppState> for HotspotRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let upload = parts.method == Method::POST;
+        let authorised = if upload {
+            Auth::<Analysts>::from_request_parts(&mut parts, state)
+                .await
+                .map(drop)
+        } else {
+            Auth::<Readers>::from_request_parts(&mut parts, state)
+                .await
+                .map(drop)
+        };
+        authorised.map_err(IntoResponse::into_response)?;
+        let query = HotspotQuery::parse(&parts.uri).map_err(IntoResponse::into_response)?;
+        if !upload {
+            let source = Source::Store(query.include.unwrap_or_default());
+            return Ok(Self { query, source });
+        }
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let source = query
+            .upload(&content_type, body)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self { query, source })
+    }
 }
 
-/// Default rows of a JSON or GeoJSON unit answer.
-const DEFAULT_ROWS: usize = 2_000;
+// ---------------------------------------------------------------------------------------------
+// Rendering
 
 fn polygon_coords(p: &geo::MultiPolygon<f64>) -> Value {
     let ring = |r: &geo::LineString<f64>| -> Value {
@@ -628,14 +459,19 @@ fn round7(v: f64) -> f64 {
     (v * 1e7).round() / 1e7
 }
 
-fn csv_response(name: &str, header_line: &str, rows: Vec<String>) -> Response {
-    let mut body = String::with_capacity(rows.len() * 64);
-    body.push_str(header_line);
-    body.push('\n');
+/// A CSV attachment `name.csv`: the header (comma-separated names), then the rows.
+fn csv_response(
+    name: &str,
+    header_row: &str,
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> Result<Response, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header_row.split(','))
+        .map_err(ApiError::internal)?;
     for r in rows {
-        body.push_str(&r);
-        body.push('\n');
+        w.write_record(&r).map_err(ApiError::internal)?;
     }
+    let body = w.into_inner().map_err(ApiError::internal)?;
     let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -644,15 +480,7 @@ fn csv_response(name: &str, header_line: &str, rows: Vec<String>) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
-    res
-}
-
-fn csv_text(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
+    Ok(res)
 }
 
 fn geojson_response(features: Vec<Value>, meta: Value) -> Response {
@@ -670,14 +498,44 @@ fn geojson_response(features: Vec<Value>, meta: Value) -> Response {
     res
 }
 
-fn meta(inp: &Input, extra: Value) -> Value {
-    let (lon, lat) = inp.data.data.frame.origin();
+/// An area analysis as JSON rows, GeoJSON polygons or CSV (`csv_row` gives a row's fields in the
+/// order of `header_row`).
+fn area_table<R: Serialize>(
+    format: Format,
+    name: &str,
+    header_row: &str,
+    table: &AreaTable<R>,
+    meta: Value,
+    csv_row: impl Fn(&R) -> Vec<String>,
+) -> Result<Response, ApiError> {
+    match format {
+        Format::Csv => csv_response(name, header_row, table.rows.iter().map(|(_, r)| csv_row(r))),
+        Format::Geojson => Ok(geojson_response(
+            table
+                .rows
+                .iter()
+                .map(|(i, r)| {
+                    json!({"type": "Feature", "geometry": polygon_coords(&table.areas.polygons[*i]), "properties": r})
+                })
+                .collect(),
+            meta,
+        )),
+        _ => {
+            let rows: Vec<&R> = table.rows.iter().map(|(_, r)| r).collect();
+            Ok(Json(json!({"meta": meta, "rows": rows})).into_response())
+        }
+    }
+}
+
+/// What every answer says of its points: the CRS, the metric frame, how many, from where.
+fn meta(s: &Selection, extra: Value) -> Value {
+    let (lon, lat) = s.frame().origin();
     let mut m = json!({
         "crs": "EPSG:4326",
         "metric_frame": {"projection": "transverse_mercator", "ellipsoid": "WGS84", "lon_0": lon, "lat_0": lat, "k_0": 1.0, "units": "m"},
-        "points": inp.sel.len(),
-        "source": if inp.stored { "store" } else { "upload" },
-        "data_version": inp.index.version(),
+        "points": s.rows.len(),
+        "source": if s.stored() { "store" } else { "upload" },
+        "data_version": s.index.version(),
     });
     if let (Value::Object(a), Value::Object(b)) = (&mut m, extra) {
         a.extend(b);
@@ -685,54 +543,43 @@ fn meta(inp: &Input, extra: Value) -> Value {
     m
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
-}
-
-fn frontage_categories(state: &AppState) -> Vec<String> {
-    state
-        .engine()
-        .catalogue()
-        .list()
-        .into_iter()
-        .map(|(_, c)| c)
-        .filter(|c| c.frontage)
-        .map(|c| c.code.clone())
-        .collect()
+/// Text of an owner code, empty when there is none.
+fn or_empty(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
-// KDE
+// The analyses. Each handler serves GET (the stored data) and POST (an upload); the POST
+// operation is documented on a body-less declaration beside it, named as before.
 
-async fn kde_impl(
-    state: AppState,
-    q: HotspotQuery,
-    upload: Option<(&HeaderMap, Bytes)>,
+/// Kernel density of the stored reports (quartic kernel, cases per km²) as a PNG for the map plus
+/// its corners, bandwidth and peak.
+#[utoipa::path(get, path = "/api/hotspots/kde", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
+    responses((status = 200, description = "JSON with a base64 PNG and its WGS84 corners, or image/png with format=png"),
+        (status = 400, description = "invalid_parameter", body = ErrorBody), (status = 422, description = "no_points", body = ErrorBody)))]
+pub async fn kde(
+    State(state): State<AppState>,
+    HotspotRequest { query: q, source }: HotspotRequest,
 ) -> Result<Response, ApiError> {
-    let format = q.format(&["json", "png"])?;
-    let inp = input(&state, &q, upload).await?;
+    let format = q.format(&[Format::Json, Format::Png])?;
     let params = KdeParams {
         bandwidth_m: q.bandwidth_m,
         cell_m: q.cell_m,
-        method: match q.method.as_deref().unwrap_or("auto") {
-            "auto" => KdeMethod::Auto,
-            "exact" => KdeMethod::Exact,
-            "binned" => KdeMethod::Binned,
-            o => return Err(bad(format!("method {o:?}: expected auto, exact or binned"))),
-        },
-        max_cells: Some(1_000_000),
+        method: q.method.unwrap_or_default(),
+        max_cells: Some(MAX_KDE_CELLS),
         ..Default::default()
     };
-    let data = inp.data.clone();
-    let sel = inp.sel.clone();
-    let raster = blocking(move || analysis::density(&data.data, &sel, &params)).await??;
-    let png = image::heat_png(&raster, None);
+    let hotspots = state.hotspots();
+    let s = hotspots.select(source, q.filter()?).await?;
+    let (raster, png) = hotspots
+        .run(&s, move |a, s| {
+            let raster = a.density(s, &params)?;
+            let png = image::heat_png(&raster, None);
+            Ok((raster, png))
+        })
+        .await?;
     let corners = raster.corners_wgs84();
-    if format == "png" {
+    if format == Format::Png {
         let mut res = png.into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
@@ -743,7 +590,7 @@ async fn kde_impl(
     }
     let (pc, pr, pv) = raster.peak().unwrap_or((0, 0, 0.0));
     let (plon, plat) = raster.centre_wgs84(pc, pr);
-    Ok(Json(meta(&inp, json!({
+    Ok(Json(meta(&s, json!({
         "units": "cases per km²",
         "kernel": "quartic",
         "bandwidth_m": raster.bandwidth_m,
@@ -756,92 +603,17 @@ async fn kde_impl(
         "corners_note": "top-left, top-right, bottom-right, bottom-left (MapLibre image source order)",
         "max": pv,
         "peak": {"lon": plon, "lat": plat, "value": pv},
-        "png_base64": image::base64(&png),
+        "png_base64": base64::engine::general_purpose::STANDARD.encode(&png),
     })))
     .into_response())
 }
 
-/// Kernel density of the stored reports (quartic kernel, cases per km²) as a PNG for the map plus
-/// its corners, bandwidth and peak.
-#[utoipa::path(get, path = "/api/hotspots/kde", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
-    responses((status = 200, description = "JSON with a base64 PNG and its WGS84 corners, or image/png with format=png"),
-        (status = 400, description = "invalid_parameter", body = ErrorBody), (status = 422, description = "no_points", body = ErrorBody)))]
-pub async fn kde(
-    State(state): State<AppState>,
-    _: Auth<Readers>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-) -> Result<Response, ApiError> {
-    kde_impl(state, q, None).await
-}
-
+// POST /api/hotspots/kde is served by `kde`.
 /// Kernel density of an uploaded point set (GeoJSON FeatureCollection of Points, or CSV).
 #[utoipa::path(post, path = "/api/hotspots/kde", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON FeatureCollection of Points or CSV lon,lat[,weight][,time]"),
     responses((status = 200, description = "as GET"), (status = 400, description = "invalid_upload", body = ErrorBody)))]
-pub async fn kde_upload(
-    State(state): State<AppState>,
-    _: Auth<Analysts>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    kde_impl(state, q, Some((&headers, body))).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Aggregation
-
-async fn aggregate_impl(
-    state: AppState,
-    q: HotspotQuery,
-    upload: Option<(&HeaderMap, Bytes)>,
-) -> Result<Response, ApiError> {
-    let format = q.format(&["json", "geojson", "csv"])?;
-    let spec = q.unit()?;
-    let inp = input(&state, &q, upload).await?;
-    let units = units_for(&state, &inp, spec)?.units;
-    let (data, sel, ix, u2, fc) = (
-        inp.data.clone(),
-        inp.sel.clone(),
-        inp.index.clone(),
-        units.clone(),
-        frontage_categories(&state),
-    );
-    let (mut rows, outside) =
-        blocking(move || analysis::aggregate(&data.data, &sel, &u2, Some(&ix), &fc)).await?;
-    let idx: Vec<usize> = {
-        let mut v: Vec<usize> = (0..rows.len()).collect();
-        v.sort_by(|&a, &b| rows[b].count.total_cmp(&rows[a].count).then(a.cmp(&b)));
-        v.truncate(row_limit(&q, &format));
-        v
-    };
-    let m = meta(
-        &inp,
-        json!({"unit": spec.name(), "units": rows.len(), "outside_units": outside, "rates": {"per_km2": "reports per km²", "per_frontage_km": "门前三包 reports per km of frontage"}}),
-    );
-    match format.as_str() {
-        "csv" => Ok(csv_response("hotspot_aggregate", "code,name,count,area_km2,per_km2,frontage_count,frontage_km,per_frontage_km",
-            idx.iter().map(|&i| { let r = &rows[i]; format!("{},{},{},{:.6},{:.3},{},{:.4},{}", csv_text(&r.code), csv_text(&r.name), r.count, r.area_km2, r.per_km2, r.frontage_count, r.frontage_km, r.per_frontage_km.map(|v| format!("{v:.3}")).unwrap_or_default()) }).collect())),
-        "geojson" => Ok(geojson_response(idx.iter().map(|&i| json!({"type": "Feature", "geometry": polygon_coords(&units.polygons[i]), "properties": rows[i]})).collect(), m)),
-        _ => {
-            let out: Vec<_> = idx.iter().map(|&i| std::mem::replace(&mut rows[i], rows_placeholder())).collect();
-            Ok(Json(json!({"meta": m, "rows": out})).into_response())
-        }
-    }
-}
-
-fn rows_placeholder() -> analysis::AggregateRow {
-    analysis::AggregateRow {
-        code: String::new(),
-        name: String::new(),
-        count: 0.0,
-        area_km2: 0.0,
-        per_km2: 0.0,
-        frontage_count: 0.0,
-        frontage_km: 0.0,
-        per_frontage_km: None,
-    }
-}
+pub fn kde_upload() {}
 
 /// Counts per unit (grid, community, street or fishnet) with rates per km² and per km of
 /// 门前三包 frontage, most first.
@@ -849,171 +621,95 @@ fn rows_placeholder() -> analysis::AggregateRow {
     responses((status = 200, description = "rows (JSON), GeoJSON polygons or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
 pub async fn aggregate(
     State(state): State<AppState>,
-    _: Auth<Readers>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
+    HotspotRequest { query: q, source }: HotspotRequest,
 ) -> Result<Response, ApiError> {
-    aggregate_impl(state, q, None).await
+    let format = q.format(TABLE_FORMATS)?;
+    let spec = q.areas()?;
+    let hotspots = state.hotspots();
+    let s = hotspots.select(source, q.filter()?).await?;
+    let a = hotspots.aggregate(&s, spec, q.row_limit(format)).await?;
+    let m = meta(
+        &s,
+        json!({"unit": spec.name(), "units": a.table.total, "outside_units": a.outside, "rates": {"per_km2": "reports per km²", "per_frontage_km": "门前三包 reports per km of frontage"}}),
+    );
+    area_table(
+        format,
+        "hotspot_aggregate",
+        "code,name,count,area_km2,per_km2,frontage_count,frontage_km,per_frontage_km",
+        &a.table,
+        m,
+        |r| {
+            vec![
+                r.code.clone(),
+                r.name.clone(),
+                r.count.to_string(),
+                format!("{:.6}", r.area_km2),
+                format!("{:.3}", r.per_km2),
+                r.frontage_count.to_string(),
+                format!("{:.4}", r.frontage_km),
+                r.per_frontage_km
+                    .map(|v| format!("{v:.3}"))
+                    .unwrap_or_default(),
+            ]
+        },
+    )
 }
 
+// POST /api/hotspots/aggregate is served by `aggregate`.
 /// Counts per unit of an uploaded point set.
 #[utoipa::path(post, path = "/api/hotspots/aggregate", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
-pub async fn aggregate_upload(
-    State(state): State<AppState>,
-    _: Auth<Analysts>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    aggregate_impl(state, q, Some((&headers, body))).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Gi*
-
-async fn gistar_impl(
-    state: AppState,
-    q: HotspotQuery,
-    upload: Option<(&HeaderMap, Bytes)>,
-) -> Result<Response, ApiError> {
-    let format = q.format(&["json", "geojson", "csv"])?;
-    let (spec, wspec, transform) = (q.unit()?, q.weight_spec()?, q.transform()?);
-    let inp = input(&state, &q, upload).await?;
-    if inp.sel.is_empty() {
-        return Err(HotspotError::NoPoints.into());
-    }
-    let uref = units_for(&state, &inp, spec)?;
-    let w = weights_for(&state, &uref, wspec)?;
-    let units = uref.units;
-    let (data, sel, ix, u2, w2) = (
-        inp.data.clone(),
-        inp.sel.clone(),
-        inp.index.clone(),
-        units.clone(),
-        w.clone(),
-    );
-    let rows =
-        blocking(move || analysis::gi(&data.data, &sel, &u2, &w2, Some(&ix), transform)).await?;
-    let mut idx: Vec<usize> = (0..rows.len()).collect();
-    idx.sort_by(|&a, &b| rows[b].z.total_cmp(&rows[a].z).then(a.cmp(&b)));
-    idx.truncate(row_limit(&q, &format));
-    let count = |b: i8| rows.iter().filter(|r| r.bin_fdr == b).count();
-    let m = meta(
-        &inp,
-        json!({
-            "unit": spec.name(), "units": rows.len(), "weights": format!("{wspec:?}"), "transform": transform,
-            "mean_neighbours": w.mean_neighbours(), "islands": w.islands(),
-            "statistic": "Getis-Ord Gi* (esda G_Local star=True analytical z); p two-sided normal; q Benjamini-Hochberg",
-            "hot_99_fdr": count(3), "cold_99_fdr": count(-3),
-        }),
-    );
-    match format.as_str() {
-        "csv" => Ok(csv_response("hotspot_gistar", "code,name,count,neighbours,z,p,q,bin,bin_fdr",
-            idx.iter().map(|&i| { let r = &rows[i]; format!("{},{},{},{},{:.9},{:.6e},{:.6e},{},{}", csv_text(&r.code), csv_text(&r.name), r.count, r.neighbours, r.z, r.p, r.q, r.bin, r.bin_fdr) }).collect())),
-        "geojson" => Ok(geojson_response(idx.iter().map(|&i| json!({"type": "Feature", "geometry": polygon_coords(&units.polygons[i]), "properties": rows[i]})).collect(), m)),
-        _ => Ok(Json(json!({"meta": m, "rows": idx.iter().map(|&i| &rows[i]).collect::<Vec<_>>()})).into_response()),
-    }
-}
+pub fn aggregate_upload() {}
 
 /// Getis-Ord Gi* per unit: z, p, FDR q and the ArcGIS bins −3…+3, hottest first.
 #[utoipa::path(get, path = "/api/hotspots/gistar", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     responses((status = 200, description = "rows (JSON), GeoJSON polygons or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody), (status = 422, description = "no_points", body = ErrorBody)))]
 pub async fn gistar(
     State(state): State<AppState>,
-    _: Auth<Readers>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
+    HotspotRequest { query: q, source }: HotspotRequest,
 ) -> Result<Response, ApiError> {
-    gistar_impl(state, q, None).await
+    let format = q.format(TABLE_FORMATS)?;
+    let p = q.gi()?;
+    let hotspots = state.hotspots();
+    let s = hotspots.select(source, q.filter()?).await?;
+    let limit = q.row_limit(format);
+    let g = hotspots.run(&s, move |a, s| a.gi_star(s, p, limit)).await?;
+    let m = meta(
+        &s,
+        json!({
+            "unit": p.areas.name(), "units": g.table.total, "weights": format!("{:?}", p.weights), "transform": p.transform,
+            "mean_neighbours": g.mean_neighbours, "islands": g.islands,
+            "statistic": "Getis-Ord Gi* (esda G_Local star=True analytical z); p two-sided normal; q Benjamini-Hochberg",
+            "hot_99_fdr": g.hot_99_fdr, "cold_99_fdr": g.cold_99_fdr,
+        }),
+    );
+    area_table(
+        format,
+        "hotspot_gistar",
+        "code,name,count,neighbours,z,p,q,bin,bin_fdr",
+        &g.table,
+        m,
+        |r| {
+            vec![
+                r.code.clone(),
+                r.name.clone(),
+                r.count.to_string(),
+                r.neighbours.to_string(),
+                format!("{:.9}", r.z),
+                format!("{:.6e}", r.p),
+                format!("{:.6e}", r.q),
+                r.bin.to_string(),
+                r.bin_fdr.to_string(),
+            ]
+        },
+    )
 }
 
+// POST /api/hotspots/gistar is served by `gistar`.
 /// Gi* of an uploaded point set.
 #[utoipa::path(post, path = "/api/hotspots/gistar", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
-pub async fn gistar_upload(
-    State(state): State<AppState>,
-    _: Auth<Analysts>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    gistar_impl(state, q, Some((&headers, body))).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Emerging hot spots
-
-async fn emerging_impl(
-    state: AppState,
-    q: HotspotQuery,
-    upload: Option<(&HeaderMap, Bytes)>,
-) -> Result<Response, ApiError> {
-    let format = q.format(&["json", "geojson", "csv"])?;
-    let (spec, wspec) = (q.unit()?, q.weight_spec()?);
-    let step = match q.step.as_deref().unwrap_or("week") {
-        "week" => Step::Week,
-        "month" => Step::Month,
-        o => return Err(bad(format!("step {o:?}: expected week or month"))),
-    };
-    let tn = q.time_neighbours.unwrap_or(1);
-    let alpha = q.alpha.unwrap_or(0.05);
-    if tn > 12 || !(alpha > 0.0 && alpha < 0.5) {
-        return Err(bad(
-            "time_neighbours must be 0–12 and alpha between 0 and 0.5",
-        ));
-    }
-    let inp = input(&state, &q, upload).await?;
-    let uref = units_for(&state, &inp, spec)?;
-    let w = weights_for(&state, &uref, wspec)?;
-    let units = uref.units;
-    let (data, sel, ix, u2, w2) = (
-        inp.data.clone(),
-        inp.sel.clone(),
-        inp.index.clone(),
-        units.clone(),
-        w.clone(),
-    );
-    let (bins, rows) = blocking(move || {
-        analysis::emerging_hot_spots(
-            &data.data,
-            &sel,
-            &u2,
-            &w2,
-            Some(&ix),
-            &analysis::EmergingParams {
-                step,
-                time_neighbours: tn,
-                alpha,
-            },
-        )
-    })
-    .await??;
-    let mut summary: std::collections::BTreeMap<String, usize> = Default::default();
-    for r in &rows {
-        *summary
-            .entry(
-                serde_json::to_value(r.category)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
-            )
-            .or_default() += 1;
-    }
-    let mut idx: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].category != crate::hotspot::emerging::Category::NoPattern)
-        .collect();
-    idx.sort_by(|&a, &b| rows[b].count.total_cmp(&rows[a].count).then(a.cmp(&b)));
-    idx.truncate(row_limit(&q, &format));
-    let m = meta(
-        &inp,
-        json!({"unit": spec.name(), "step": step, "steps": bins.len(), "first_step": bins.starts.first(), "last_step": bins.starts.last(), "time_neighbours": tn, "alpha": alpha, "categories": summary}),
-    );
-    match format.as_str() {
-        "csv" => Ok(csv_response("hotspot_emerging", "code,category,count,hot_steps,cold_steps,trend_z,trend_p",
-            idx.iter().map(|&i| { let r = &rows[i]; format!("{},{},{},{},{},{:.6},{:.6e}", csv_text(&r.code), serde_json::to_value(r.category).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), r.count, r.hot_steps, r.cold_steps, r.trend_z, r.trend_p) }).collect())),
-        "geojson" => Ok(geojson_response(idx.iter().map(|&i| json!({"type": "Feature", "geometry": polygon_coords(&units.polygons[i]), "properties": rows[i]})).collect(), m)),
-        _ => Ok(Json(json!({"meta": m, "rows": idx.iter().map(|&i| &rows[i]).collect::<Vec<_>>()})).into_response()),
-    }
-}
+pub fn gistar_upload() {}
 
 /// Emerging hot spots on a weekly or monthly space-time cube (ArcGIS categories; units with no
 /// pattern are counted in `meta.categories` but not listed).
@@ -1021,45 +717,64 @@ async fn emerging_impl(
     responses((status = 200, description = "rows (JSON), GeoJSON polygons or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
 pub async fn emerging(
     State(state): State<AppState>,
-    _: Auth<Readers>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
+    HotspotRequest { query: q, source }: HotspotRequest,
 ) -> Result<Response, ApiError> {
-    emerging_impl(state, q, None).await
+    let format = q.format(TABLE_FORMATS)?;
+    let (spec, weights) = (q.areas()?, q.weights()?);
+    let p = EmergingParams {
+        step: q.step.unwrap_or(Step::Week),
+        time_neighbours: q.time_neighbours.unwrap_or(1),
+        alpha: q.alpha.unwrap_or(0.05),
+    };
+    let hotspots = state.hotspots();
+    let s = hotspots.select(source, q.filter()?).await?;
+    let limit = q.row_limit(format);
+    let e = hotspots
+        .run(&s, move |a, s| a.emerging(s, spec, weights, &p, limit))
+        .await?;
+    let m = meta(
+        &s,
+        json!({"unit": spec.name(), "step": p.step, "steps": e.bins.len(), "first_step": e.bins.starts.first(), "last_step": e.bins.starts.last(), "time_neighbours": p.time_neighbours, "alpha": p.alpha, "categories": e.categories}),
+    );
+    area_table(
+        format,
+        "hotspot_emerging",
+        "code,category,count,hot_steps,cold_steps,trend_z,trend_p",
+        &e.table,
+        m,
+        |r| {
+            vec![
+                r.code.clone(),
+                r.category.name(),
+                r.count.to_string(),
+                r.hot_steps.to_string(),
+                r.cold_steps.to_string(),
+                format!("{:.6}", r.trend_z),
+                format!("{:.6e}", r.trend_p),
+            ]
+        },
+    )
 }
 
+// POST /api/hotspots/emerging is served by `emerging`.
 /// Emerging hot spots of an uploaded point set (needs a time per point).
 #[utoipa::path(post, path = "/api/hotspots/emerging", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points with times"), responses((status = 200, description = "as GET")))]
-pub async fn emerging_upload(
+pub fn emerging_upload() {}
+
+/// 卫生死角: places where sanitation problems come back after being cleaned, ranked, with the
+/// reports, owners and frontage shops as evidence.
+#[utoipa::path(get, path = "/api/hotspots/blindspots", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
+    responses((status = 200, description = "ranked rows (JSON), GeoJSON points or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
+pub async fn blindspots(
     State(state): State<AppState>,
-    _: Auth<Analysts>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-    headers: HeaderMap,
-    body: Bytes,
+    HotspotRequest { query: q, source }: HotspotRequest,
 ) -> Result<Response, ApiError> {
-    emerging_impl(state, q, Some((&headers, body))).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Blind spots
-
-async fn blindspots_impl(
-    state: AppState,
-    mut q: HotspotQuery,
-    upload: Option<(&HeaderMap, Bytes)>,
-) -> Result<Response, ApiError> {
-    let format = q.format(&["json", "geojson", "csv"])?;
-    if q.category.is_none() && upload.is_none() {
-        let s: Vec<String> = state
-            .engine()
-            .catalogue()
-            .list()
-            .into_iter()
-            .map(|(_, c)| c)
-            .filter(|c| c.sanitation)
-            .map(|c| c.code.clone())
-            .collect();
-        q.category = Some(s.join(","));
+    let format = q.format(TABLE_FORMATS)?;
+    let hotspots = state.hotspots();
+    let mut filter = q.filter()?;
+    if q.category.is_none() && source.is_store() {
+        filter.categories = hotspots.sanitation_categories();
     }
     let d = BlindSpotParams::default();
     let p = BlindSpotParams {
@@ -1070,181 +785,57 @@ async fn blindspots_impl(
         min_contrast: q.min_contrast.unwrap_or(d.min_contrast),
         ..d
     };
-    let valid = (2..=1000).contains(&p.min_reports)
-        && (1..=104).contains(&p.window_weeks)
-        && p.eps_m > 0.0
-        && p.eps_m <= 200.0
-        && !p.min_contrast.is_nan();
-    if !valid {
-        return Err(bad(
-            "min_reports must be 2–1000, window_weeks 1–104, eps_m 0–200",
-        ));
-    }
-    let place = q.place.clone().unwrap_or_else(|| "dbscan".into());
-    let inp = input(&state, &q, upload).await?;
-    let units = match place.as_str() {
-        "dbscan" => None,
-        "grid" => Some(units_for(&state, &inp, UnitSpec::Admin(AreaLevel::Grid))?.units),
-        "fishnet" => {
-            Some(units_for(&state, &inp, UnitSpec::Fishnet(q.size_m.unwrap_or(50.0)))?.units)
-        }
-        o => {
-            return Err(bad(format!(
-                "place {o:?}: expected dbscan, grid or fishnet"
-            )));
-        }
-    };
-    let (data, sel, ix) = (inp.data.clone(), inp.sel.clone(), inp.index.clone());
-    let mut rows = blocking(move || {
-        let places = units.as_deref().map_or(Places::Dbscan, Places::Units);
-        analysis::blind_spots(&data.data, &sel, places, Some(&ix), &p)
-    })
-    .await?;
-    rows.truncate(q.limit.unwrap_or(200));
+    let place = q.place.unwrap_or_default();
+    let places = place.areas(q.size_m);
+    let limit = q.limit.unwrap_or(200);
+    let s = hotspots.select(source, filter).await?;
+    let rows = hotspots
+        .run(&s, move |a, s| a.blind_spots(s, places, &p, limit))
+        .await?;
     let m = meta(
-        &inp,
+        &s,
         json!({"place": place, "min_reports": p.min_reports, "window_weeks": p.window_weeks, "min_after_close": p.min_after_close, "eps_m": p.eps_m, "min_contrast": p.min_contrast, "max_radius_m": p.max_radius_m, "ring_m": p.ring_m}),
     );
-    match format.as_str() {
-        "csv" => Ok(csv_response("blindspots", "rank,lon,lat,radius_m,reports,window_reports,window_start,after_close,grid,community,street,shops,report_ids",
-            rows.iter().map(|r| format!("{},{:.7},{:.7},{:.1},{},{},{},{},{},{},{},{},{}", r.rank, r.lon, r.lat, r.radius_m, r.reports, r.window_reports, r.window_start.to_rfc3339(), r.after_close,
-                r.owners[0].as_deref().unwrap_or(""), r.owners[1].as_deref().unwrap_or(""), r.owners[2].as_deref().unwrap_or(""),
-                csv_text(&r.shops.iter().map(|s| format!("{} {}", s.code, s.shop)).collect::<Vec<_>>().join("; ")),
-                csv_text(&r.evidence.iter().map(|e| e.id.clone()).collect::<Vec<_>>().join(" ")))).collect())),
-        "geojson" => Ok(geojson_response(rows.iter().map(|r| json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round7(r.lon), round7(r.lat)]}, "properties": r})).collect(), m)),
+    match format {
+        Format::Csv => csv_response(
+            "blindspots",
+            "rank,lon,lat,radius_m,reports,window_reports,window_start,after_close,grid,community,street,shops,report_ids",
+            rows.iter().map(|r| {
+                let shops: Vec<String> =
+                    r.shops.iter().map(|s| format!("{} {}", s.code, s.shop)).collect();
+                let ids: Vec<&str> = r.evidence.iter().map(|e| e.id.as_str()).collect();
+                vec![
+                    r.rank.to_string(),
+                    format!("{:.7}", r.lon),
+                    format!("{:.7}", r.lat),
+                    format!("{:.1}", r.radius_m),
+                    r.reports.to_string(),
+                    r.window_reports.to_string(),
+                    r.window_start.to_rfc3339(),
+                    r.after_close.to_string(),
+                    or_empty(&r.owners[0]),
+                    or_empty(&r.owners[1]),
+                    or_empty(&r.owners[2]),
+                    shops.join("; "),
+                    ids.join(" "),
+                ]
+            }),
+        ),
+        Format::Geojson => Ok(geojson_response(
+            rows.iter()
+                .map(|r| json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [round7(r.lon), round7(r.lat)]}, "properties": r}))
+                .collect(),
+            m,
+        )),
         _ => Ok(Json(json!({"meta": m, "rows": rows})).into_response()),
     }
 }
 
-/// 卫生死角: places where sanitation problems come back after being cleaned, ranked, with the
-/// reports, owners and frontage shops as evidence.
-#[utoipa::path(get, path = "/api/hotspots/blindspots", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
-    responses((status = 200, description = "ranked rows (JSON), GeoJSON points or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
-pub async fn blindspots(
-    State(state): State<AppState>,
-    _: Auth<Readers>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-) -> Result<Response, ApiError> {
-    blindspots_impl(state, q, None).await
-}
-
+// POST /api/hotspots/blindspots is served by `blindspots`.
 /// Blind spots of an uploaded point set (needs times; closes where known).
 #[utoipa::path(post, path = "/api/hotspots/blindspots", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points with time and closed"), responses((status = 200, description = "as GET")))]
-pub async fn blindspots_upload(
-    State(state): State<AppState>,
-    _: Auth<Analysts>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    blindspots_impl(state, q, Some((&headers, body))).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Zones
-
-async fn zone_samples(state: &AppState, ix: &Arc<CityIndex>) -> Result<Arc<ZoneSamples>, ApiError> {
-    let mut slot = state.hotspots().zones.lock().await;
-    if let Some((v, s)) = slot.as_ref()
-        && *v == ix.version()
-    {
-        return Ok(s.clone());
-    }
-    let roads: Vec<geo::LineString<f64>> = state
-        .store()
-        .basemap("road")
-        .await?
-        .into_iter()
-        .flat_map(|f| match f.geometry {
-            geo::Geometry::LineString(l) => vec![l],
-            geo::Geometry::MultiLineString(m) => m.0,
-            _ => vec![],
-        })
-        .collect();
-    let ix2 = ix.clone();
-    let s = blocking(move || {
-        let frame = city_frame(&ix2);
-        let e = ix2.extent();
-        let (a, b) = (
-            frame.forward(e.min().x, e.min().y),
-            frame.forward(e.max().x, e.max().y),
-        );
-        let ix3 = ix2.clone();
-        let net = Units::fishnet(
-            frame,
-            [a.x, a.y, b.x, b.y],
-            ZONE_SAMPLE_M,
-            move |lon, lat| ix3.locate(lon, lat).grid != crate::assign::NONE,
-        );
-        ZoneSamples::build(&ix2, &net, &roads, ZONE_SAMPLE_M)
-    })
-    .await?;
-    report_slot("hotspot_zones", s.area.capacity() + s.street.capacity());
-    let s = Arc::new(s);
-    *slot = Some((ix.version(), s.clone()));
-    Ok(s)
-}
-
-async fn zones_impl(
-    state: AppState,
-    q: HotspotQuery,
-    upload: Option<(&HeaderMap, Bytes)>,
-) -> Result<Response, ApiError> {
-    let format = q.format(&["json", "csv"])?;
-    let (spec, wspec, transform) = (q.unit()?, q.weight_spec()?, q.transform()?);
-    let inp = input(&state, &q, upload).await?;
-    if inp.sel.is_empty() {
-        return Err(HotspotError::NoPoints.into());
-    }
-    let uref = units_for(&state, &inp, spec)?;
-    let w = weights_for(&state, &uref, wspec)?;
-    let units = uref.units;
-    let samples = zone_samples(&state, &inp.index).await?;
-    let (data, sel, ix, u2, w2) = (
-        inp.data.clone(),
-        inp.sel.clone(),
-        inp.index.clone(),
-        units.clone(),
-        w.clone(),
-    );
-    let (rows, zh, en) = blocking(move || {
-        let gi = analysis::gi(&data.data, &sel, &u2, &w2, Some(&ix), transform);
-        analysis::zone_breakdown(&data.data, &sel, &u2, &gi, &ix, &samples)
-    })
-    .await?;
-    let m = meta(
-        &inp,
-        json!({"unit": spec.name(), "weights": format!("{wspec:?}"), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction, by unit centre", "sample_m": ZONE_SAMPLE_M}),
-    );
-    match format.as_str() {
-        "csv" => Ok(csv_response(
-            "hotspot_zones",
-            "zone,name,reports,load_share,area_km2,per_km2,street_km,per_street_km,hotspot99_share,hotspot90_share",
-            rows.iter()
-                .map(|r| {
-                    format!(
-                        "{},{},{},{:.4},{:.4},{:.2},{:.3},{:.3},{:.4},{:.4}",
-                        r.zone,
-                        r.name,
-                        r.reports,
-                        r.load_share,
-                        r.area_km2,
-                        r.per_km2,
-                        r.street_km,
-                        r.per_street_km,
-                        r.hotspot99_share,
-                        r.hotspot90_share
-                    )
-                })
-                .collect(),
-        )),
-        _ => Ok(
-            Json(json!({"meta": m, "rows": rows, "sentences_zh": zh, "sentences_en": en}))
-                .into_response(),
-        ),
-    }
-}
+pub fn blindspots_upload() {}
 
 /// Where the problems concentrate: urban villages, railway 50/100/200 m, back alleys, the rest;
 /// load and hot spot area shares, per km² and per km of street, with quotable sentences.
@@ -1252,44 +843,48 @@ async fn zones_impl(
     responses((status = 200, description = "rows and sentences (JSON) or CSV"), (status = 400, description = "invalid_parameter", body = ErrorBody), (status = 422, description = "no_points", body = ErrorBody)))]
 pub async fn zones(
     State(state): State<AppState>,
-    _: Auth<Readers>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
+    HotspotRequest { query: q, source }: HotspotRequest,
 ) -> Result<Response, ApiError> {
-    zones_impl(state, q, None).await
+    let format = q.format(&[Format::Json, Format::Csv])?;
+    let p = q.gi()?;
+    let hotspots = state.hotspots();
+    let s = hotspots.select(source, q.filter()?).await?;
+    let z = hotspots.zones(&s, p).await?;
+    let m = meta(
+        &s,
+        json!({"unit": p.areas.name(), "weights": format!("{:?}", p.weights), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction, by unit centre", "sample_m": ZONE_SAMPLE_M}),
+    );
+    match format {
+        Format::Csv => csv_response(
+            "hotspot_zones",
+            "zone,name,reports,load_share,area_km2,per_km2,street_km,per_street_km,hotspot99_share,hotspot90_share",
+            z.rows.iter().map(|r| {
+                vec![
+                    r.zone.clone(),
+                    r.name.clone(),
+                    r.reports.to_string(),
+                    format!("{:.4}", r.load_share),
+                    format!("{:.4}", r.area_km2),
+                    format!("{:.2}", r.per_km2),
+                    format!("{:.3}", r.street_km),
+                    format!("{:.3}", r.per_street_km),
+                    format!("{:.4}", r.hotspot99_share),
+                    format!("{:.4}", r.hotspot90_share),
+                ]
+            }),
+        ),
+        _ => Ok(Json(json!({"meta": m, "rows": z.rows, "sentences_zh": z.sentences_zh, "sentences_en": z.sentences_en})).into_response()),
+    }
 }
 
+// POST /api/hotspots/zones is served by `zones`.
 /// Zone breakdown of an uploaded point set (in the city).
 #[utoipa::path(post, path = "/api/hotspots/zones", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
-pub async fn zones_upload(
-    State(state): State<AppState>,
-    _: Auth<Analysts>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    zones_impl(state, q, Some((&headers, body))).await
-}
+pub fn zones_upload() {}
 
-// ---------------------------------------------------------------------------------------------
-// Most-reported 门前三包 frontages
-
-/// One frontage with its reports.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FrontageRow {
-    /// Frontage code.
-    pub code: String,
-    /// The shop or organisation answering for it.
-    pub name: String,
-    /// Its responsible unit.
-    pub unit_code: Option<String>,
-    /// Reports in its strip.
-    pub count: u32,
-    /// Length of the frontage, metres.
-    pub length_m: f64,
-    /// Reports per 100 m of frontage (so a long façade does not win by size alone).
-    pub per_100m: f64,
-}
+/// Most rows of the frontage ranking.
+const MAX_FRONTAGES: usize = 1_000;
 
 /// The 门前三包 frontages with the most reports in their strips (stored reports, same filters),
 /// most first; `limit` rows (default 20).
@@ -1297,54 +892,39 @@ pub struct FrontageRow {
     responses((status = 200, body = [FrontageRow]), (status = 400, description = "invalid_parameter", body = ErrorBody)))]
 pub async fn frontages(
     State(state): State<AppState>,
-    _: Auth<Readers>,
-    ApiQuery(q): ApiQuery<HotspotQuery>,
+    HotspotRequest { query: q, source }: HotspotRequest,
 ) -> Result<Json<Vec<FrontageRow>>, ApiError> {
     let limit = q.limit.unwrap_or(20);
-    if !(1..=1000).contains(&limit) {
-        return Err(bad(format!("limit must be 1–1000, got {limit}")));
+    if !(1..=MAX_FRONTAGES).contains(&limit) {
+        return Err(bad(format!("limit must be 1–{MAX_FRONTAGES}, got {limit}")));
     }
-    let inp = input(&state, &q, None).await?;
-    let rows = tokio::task::spawn_blocking(move || {
-        let Some(located) = inp.data.data.located.as_ref() else {
-            return Vec::new();
-        };
-        let mut counts: HashMap<u32, u32> = HashMap::new();
-        for &i in &inp.sel {
-            let f = located.frontage[i as usize];
-            if f != crate::assign::NONE {
-                *counts.entry(f).or_default() += 1;
-            }
-        }
-        let mut top: Vec<(u32, u32)> = counts.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let lines: Vec<_> = inp.index.frontage_lines().collect();
-        top.into_iter()
-            .take(limit)
-            .filter_map(|(f, count)| {
-                let (code, name, unit) = inp.index.frontage(f)?;
-                let line = lines.get(f as usize)?.2;
-                let length_m: f64 = line
-                    .0
-                    .windows(2)
-                    .map(|w| crate::assign::geodesy::Tangent::at(w[0].x, w[0].y).to_point(w[1]))
-                    .sum();
-                Some(FrontageRow {
-                    code: code.to_owned(),
-                    name: name.to_owned(),
-                    unit_code: unit.map(str::to_owned),
-                    count,
-                    length_m: (length_m * 10.0).round() / 10.0,
-                    per_100m: if length_m > 0.0 {
-                        (f64::from(count) * 100.0 / length_m * 100.0).round() / 100.0
-                    } else {
-                        0.0
-                    },
-                })
-            })
-            .collect()
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let hotspots = state.hotspots();
+    let s = hotspots.select(source, q.filter()?).await?;
+    let rows = hotspots
+        .run(&s, move |_, s| Ok(service::frontages(s, limit)))
+        .await?;
     Ok(Json(rows))
 }
+
+/// The OpenAPI schema of a frontage row: the row is the hot spot service's, which carries no
+/// OpenAPI derive (the domain stays free of the HTTP layer).
+impl utoipa::PartialSchema for FrontageRow {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let schema = json!({
+            "type": "object",
+            "description": "One frontage with its reports.",
+            "required": ["code", "name", "count", "length_m", "per_100m"],
+            "properties": {
+                "code": {"type": "string", "description": "Frontage code."},
+                "name": {"type": "string", "description": "The shop or organisation answering for it."},
+                "unit_code": {"type": ["string", "null"], "description": "Its responsible unit."},
+                "count": {"type": "integer", "format": "int32", "minimum": 0, "description": "Reports in its strip."},
+                "length_m": {"type": "number", "format": "double", "description": "Length of the frontage, metres."},
+                "per_100m": {"type": "number", "format": "double", "description": "Reports per 100 m of frontage (so a long façade does not win by size alone)."}
+            }
+        });
+        utoipa::openapi::RefOr::T(serde_json::from_value(schema).unwrap_or_default())
+    }
+}
+
+impl utoipa::ToSchema for FrontageRow {}

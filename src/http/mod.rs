@@ -92,7 +92,7 @@ impl Default for HttpSettings {
             photos: crate::photos::PhotoConfig::default(),
             import_max_removal_share: crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE,
             import_limits: crate::import::validate::Limits::default(),
-            hotspot_cache_bytes: hotspots::DEFAULT_CACHE_BYTES,
+            hotspot_cache_bytes: crate::hotspots::DEFAULT_CACHE_BYTES,
             limits: throttle::LimitSettings::default(),
             stream_token_recheck: Duration::from_secs(5),
         }
@@ -113,7 +113,7 @@ struct Inner {
     started: Instant,
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
-    hotspots: hotspots::Cache,
+    hotspots: crate::hotspots::HotspotService,
     limiter: throttle::Limiter,
     operators: security::OperatorTokens,
 }
@@ -128,7 +128,11 @@ impl AppState {
             settings.dispatch_rules.clone(),
             settings.photos.clone(),
         );
-        let hotspots = hotspots::Cache::new(settings.hotspot_cache_bytes);
+        let hotspots = crate::hotspots::HotspotService::new(
+            store.clone(),
+            engine.clone(),
+            settings.hotspot_cache_bytes,
+        );
         Self {
             inner: Arc::new(Inner {
                 limiter: throttle::Limiter::new(settings.limits.clone()),
@@ -156,8 +160,8 @@ impl AppState {
     pub fn engine(&self) -> &Arc<Engine> {
         &self.inner.engine
     }
-    /// The hot spot caches (stored points per data revision, units, weights).
-    pub fn hotspots(&self) -> &hotspots::Cache {
+    /// The hot spot service (with its caches of stored points, areas and neighbours).
+    pub fn hotspots(&self) -> &crate::hotspots::HotspotService {
         &self.inner.hotspots
     }
     /// The store.
@@ -255,29 +259,26 @@ pub fn router(state: AppState) -> Router {
         .route("/import/city", post(import::import_city))
         .route("/import/schema", get(import::import_schemas))
         .route("/import/schema/{name}", get(import::import_schema))
-        .route(
-            "/hotspots/kde",
-            get(hotspots::kde).post(hotspots::kde_upload),
-        )
+        .route("/hotspots/kde", get(hotspots::kde).post(hotspots::kde))
         .route(
             "/hotspots/aggregate",
-            get(hotspots::aggregate).post(hotspots::aggregate_upload),
+            get(hotspots::aggregate).post(hotspots::aggregate),
         )
         .route(
             "/hotspots/gistar",
-            get(hotspots::gistar).post(hotspots::gistar_upload),
+            get(hotspots::gistar).post(hotspots::gistar),
         )
         .route(
             "/hotspots/emerging",
-            get(hotspots::emerging).post(hotspots::emerging_upload),
+            get(hotspots::emerging).post(hotspots::emerging),
         )
         .route(
             "/hotspots/blindspots",
-            get(hotspots::blindspots).post(hotspots::blindspots_upload),
+            get(hotspots::blindspots).post(hotspots::blindspots),
         )
         .route(
             "/hotspots/zones",
-            get(hotspots::zones).post(hotspots::zones_upload),
+            get(hotspots::zones).post(hotspots::zones),
         )
         .route("/hotspots/frontages", get(hotspots::frontages))
         .fallback(|| async { error::ApiError::not_found("no such API resource; see /api/docs") });

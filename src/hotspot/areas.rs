@@ -1,6 +1,7 @@
-//! Units of aggregation: the administrative areas of the city (unit grid, community, street), or
-//! a square fishnet of a given size in metres; the count of points in each, and rates per km² and
-//! per km of 门前三包 frontage.
+//! Analysis areas, the places points are counted in: the administrative areas of the city (unit
+//! grid, community, street), a square fishnet of a given size in metres, or H3 cells; the count of
+//! points in each, and rates per km² and per km of 门前三包 frontage. (Not to be confused with the
+//! responsible units of `domain::unit`: the wire keeps the parameter name `unit=`.)
 
 use std::collections::HashMap;
 
@@ -10,27 +11,27 @@ use rayon::prelude::*;
 use super::HotspotError;
 use super::frame::{LocalFrame, Metres};
 use super::weights::{Contiguity, Weights};
-use crate::assign::{AreaLevel, CityIndex};
+use crate::assign::{AreaLevel, CityIndex, NONE};
 
 /// Most fishnet or H3 cells one analysis may build (the lattice over the extent, before cells
 /// outside the city are dropped). A 5 m fishnet over two points 600 km apart would be 6×10⁹.
-pub const MAX_UNIT_CELLS: usize = 1_000_000;
+pub const MAX_AREA_CELLS: usize = 1_000_000;
 /// Most neighbour links of one set of weights (4 bytes each).
 pub const MAX_NEIGHBOUR_LINKS: usize = 50_000_000;
 
 /// Refuses a fishnet or H3 lattice over `extent_m` (west, south, east, north, metres) that would
-/// hold more than [`MAX_UNIT_CELLS`] cells, before anything is allocated.
-pub fn check_lattice(spec: UnitSpec, extent_m: [f64; 4]) -> Result<(), HotspotError> {
+/// hold more than [`MAX_AREA_CELLS`] cells, before anything is allocated.
+pub fn check_lattice(spec: AreaSpec, extent_m: [f64; 4]) -> Result<(), HotspotError> {
     let [w, s, e, n] = extent_m;
     let (dx, dy) = ((e - w).max(0.0), (n - s).max(0.0));
     let (cells, what, advice) = match spec {
-        UnitSpec::Admin(_) => return Ok(()),
-        UnitSpec::Fishnet(size) => (
+        AreaSpec::Admin(_) => return Ok(()),
+        AreaSpec::Fishnet(size) => (
             ((dx / size).ceil() + 1.0) * ((dy / size).ceil() + 1.0),
             format!("a {size} m fishnet"),
             "choose a larger size_m or a smaller extent",
         ),
-        UnitSpec::H3(res) => {
+        AreaSpec::H3(res) => {
             let resolution = h3o::Resolution::try_from(res).unwrap_or(h3o::Resolution::Nine);
             // A hexagon covers about 2.6 edge².
             let cell_m2 = 2.598 * resolution.edge_length_m().powi(2);
@@ -42,18 +43,18 @@ pub fn check_lattice(spec: UnitSpec, extent_m: [f64; 4]) -> Result<(), HotspotEr
             )
         }
     };
-    if !cells.is_finite() || cells > MAX_UNIT_CELLS as f64 {
+    if !cells.is_finite() || cells > MAX_AREA_CELLS as f64 {
         return Err(HotspotError::TooLarge(format!(
-            "{what} over {:.0} × {:.0} m would have about {cells:.0} cells, more than the {MAX_UNIT_CELLS} allowed; {advice}",
+            "{what} over {:.0} × {:.0} m would have about {cells:.0} cells, more than the {MAX_AREA_CELLS} allowed; {advice}",
             dx, dy
         )));
     }
     Ok(())
 }
 
-/// Which units to aggregate to.
+/// Which areas to aggregate to.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum UnitSpec {
+pub enum AreaSpec {
     /// An administrative level of the city.
     Admin(AreaLevel),
     /// Square cells of this side (metres) in the local frame.
@@ -62,32 +63,44 @@ pub enum UnitSpec {
     H3(u8),
 }
 
-impl UnitSpec {
-    /// Parses `grid`, `community`, `street`, `fishnet` (with a size in metres) or `h3` (with a
-    /// resolution).
-    pub fn parse(kind: &str, size_m: Option<f64>, res: Option<u8>) -> Result<Self, String> {
+/// The kinds of analysis area a request may name (`unit=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AreaKind {
+    /// Unit grids (单元网格).
+    #[default]
+    Grid,
+    /// Communities.
+    Community,
+    /// Streets.
+    Street,
+    /// A square fishnet.
+    Fishnet,
+    /// H3 cells.
+    H3,
+}
+
+impl AreaSpec {
+    /// The areas of `kind`: a fishnet of `size_m` (default 100) or H3 cells of resolution `res`
+    /// (default 9).
+    pub fn new(kind: AreaKind, size_m: Option<f64>, res: Option<u8>) -> Result<Self, String> {
         Ok(match kind {
-            "grid" => Self::Admin(AreaLevel::Grid),
-            "community" => Self::Admin(AreaLevel::Community),
-            "street" => Self::Admin(AreaLevel::Street),
-            "fishnet" => {
+            AreaKind::Grid => Self::Admin(AreaLevel::Grid),
+            AreaKind::Community => Self::Admin(AreaLevel::Community),
+            AreaKind::Street => Self::Admin(AreaLevel::Street),
+            AreaKind::Fishnet => {
                 let s = size_m.unwrap_or(100.0);
                 if !(s.is_finite() && (5.0..=5000.0).contains(&s)) {
                     return Err(format!("fishnet cell size must be 5–5000 m, got {s}"));
                 }
                 Self::Fishnet(s)
             }
-            "h3" => {
+            AreaKind::H3 => {
                 let r = res.unwrap_or(9);
                 if !(8..=10).contains(&r) {
                     return Err(format!("H3 resolution must be 8, 9 or 10, got {r}"));
                 }
                 Self::H3(r)
-            }
-            other => {
-                return Err(format!(
-                    "unknown unit {other:?}; expected grid, community, street, fishnet or h3"
-                ));
             }
         })
     }
@@ -105,15 +118,55 @@ impl UnitSpec {
     }
 }
 
-/// How neighbours are defined for the units.
+/// How neighbours are defined for the areas.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WeightSpec {
-    /// Polygon contiguity (administrative units; on a fishnet queen = 1-ring, rook = 4 cells).
+    /// Polygon contiguity (administrative areas; on a fishnet queen = 1-ring, rook = 4 cells).
     Contiguity(Contiguity),
     /// Fishnet cells within k steps (Chebyshev).
     Ring(u32),
     /// Centroids within this many metres.
     Band(f64),
+}
+
+/// The kinds of neighbourhood a request may name (`weights=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NeighbourKind {
+    /// Shared vertex.
+    #[default]
+    Queen,
+    /// Shared edge.
+    Rook,
+    /// Within k steps (k-ring; on polygons contiguity of order k).
+    Ring,
+    /// Centroids within a distance band.
+    Band,
+}
+
+impl WeightSpec {
+    /// The neighbours of `kind`: a ring of `k` steps (default 1), a band of `band_m` metres
+    /// (required).
+    pub fn new(kind: NeighbourKind, k: Option<u32>, band_m: Option<f64>) -> Result<Self, String> {
+        Ok(match kind {
+            NeighbourKind::Queen => Self::Contiguity(Contiguity::Queen),
+            NeighbourKind::Rook => Self::Contiguity(Contiguity::Rook),
+            NeighbourKind::Ring => {
+                let k = k.unwrap_or(1);
+                if !(1..=10).contains(&k) {
+                    return Err(format!("k must be 1–10, got {k}"));
+                }
+                Self::Ring(k)
+            }
+            NeighbourKind::Band => {
+                let d = band_m.ok_or("weights=band needs band_m (metres)")?;
+                if !(d.is_finite() && d > 0.0 && d <= 10_000.0) {
+                    return Err(format!("band_m must be 0–10000 m, got {d}"));
+                }
+                Self::Band(d)
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -132,11 +185,11 @@ struct Net {
     index: HashMap<(i64, i64), u32>,
 }
 
-/// A set of units in a local frame.
+/// A set of areas in a local frame.
 #[derive(Debug, Clone)]
-pub struct Units {
+pub struct Areas {
     /// What they are.
-    pub spec: UnitSpec,
+    pub spec: AreaSpec,
     /// The local metric frame.
     pub frame: LocalFrame,
     /// Codes (fishnet: `c{col}_r{row}`).
@@ -147,17 +200,17 @@ pub struct Units {
     pub polygons: Vec<MultiPolygon<f64>>,
     /// Areas, m² (in the local frame).
     pub area_m2: Vec<f64>,
-    /// Centroids in the frame, metres (mean of the outline's vertices for admin units, which
+    /// Centroids in the frame, metres (mean of the outline's vertices for admin areas, which
     /// are compact; cell centres for the fishnet).
     pub centroids: Vec<Metres>,
-    /// Length of the 门前三包 frontages whose midpoint lies in the unit, metres.
+    /// Length of the 门前三包 frontages whose midpoint lies in the area, metres.
     pub frontage_m: Vec<f64>,
     net: Option<Net>,
     hex: Option<Hex>,
 }
 
-impl Units {
-    /// The units of one administrative level of the city.
+impl Areas {
+    /// The areas of one administrative level of the city.
     pub fn admin(index: &CityIndex, level: AreaLevel, frame: LocalFrame) -> Self {
         let areas: Vec<_> = index.areas(level).collect();
         let polygons: Vec<MultiPolygon<f64>> = areas.iter().map(|a| a.polygon.clone()).collect();
@@ -189,7 +242,7 @@ impl Units {
             }
         }
         Self {
-            spec: UnitSpec::Admin(level),
+            spec: AreaSpec::Admin(level),
             frame,
             codes: areas.iter().map(|a| a.code.to_owned()).collect(),
             names: areas.iter().map(|a| a.name.to_owned()).collect(),
@@ -259,7 +312,7 @@ impl Units {
             .map(|(i, c)| (*c, i as u32))
             .collect();
         Self {
-            spec: UnitSpec::H3(res),
+            spec: AreaSpec::H3(res),
             frame,
             codes: cells.iter().map(ToString::to_string).collect(),
             names: vec![String::new(); cells.len()],
@@ -334,7 +387,7 @@ impl Units {
             .map(|(i, &c)| (c, i as u32))
             .collect();
         Self {
-            spec: UnitSpec::Fishnet(size_m),
+            spec: AreaSpec::Fishnet(size_m),
             frame,
             codes: cells.iter().map(|(c, r)| format!("c{c}_r{r}")).collect(),
             names: vec![String::new(); cells.len()],
@@ -359,7 +412,7 @@ impl Units {
         }
     }
 
-    /// Number of units.
+    /// Number of areas.
     pub fn len(&self) -> usize {
         self.codes.len()
     }
@@ -389,7 +442,7 @@ impl Units {
         }
     }
 
-    /// The H3 cell unit holding a WGS84 point.
+    /// The H3 cell holding a WGS84 point.
     fn hex_of(&self, lon: f64, lat: f64) -> Option<u32> {
         let hex = self.hex.as_ref()?;
         let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(hex.res);
@@ -407,8 +460,8 @@ impl Units {
         net.index.get(&(c, r)).copied()
     }
 
-    /// The unit of each point (WGS84 lon, lat; metres in the frame), `None` outside every unit.
-    /// Administrative units need the city's index.
+    /// The area of each point (WGS84 lon, lat; metres in the frame), `None` outside every area.
+    /// Administrative areas need the city's index.
     pub fn assign(
         &self,
         index: Option<&CityIndex>,
@@ -416,22 +469,22 @@ impl Units {
         metres: &[Metres],
     ) -> Vec<Option<u32>> {
         match (self.spec, index) {
-            (UnitSpec::Admin(level), Some(ix)) => lonlat
+            (AreaSpec::Admin(level), Some(ix)) => lonlat
                 .par_iter()
                 .map(|&(lon, lat)| lift(ix, ix.locate(lon, lat).grid, level))
                 .collect(),
-            (UnitSpec::Admin(_), None) => vec![None; lonlat.len()],
-            (UnitSpec::H3(_), _) if lonlat.len() == metres.len() => lonlat
+            (AreaSpec::Admin(_), None) => vec![None; lonlat.len()],
+            (AreaSpec::H3(_), _) if lonlat.len() == metres.len() => lonlat
                 .par_iter()
                 .map(|&(lon, lat)| self.hex_of(lon, lat))
                 .collect(),
-            (UnitSpec::Fishnet(_) | UnitSpec::H3(_), _) => {
+            (AreaSpec::Fishnet(_) | AreaSpec::H3(_), _) => {
                 metres.par_iter().map(|&m| self.cell_of(m)).collect()
             }
         }
     }
 
-    /// An upper estimate of the neighbour links `spec` makes over these units; refused above
+    /// An upper estimate of the neighbour links `spec` makes over these areas; refused above
     /// [`MAX_NEIGHBOUR_LINKS`] before anything is allocated.
     pub fn check_weights(&self, spec: WeightSpec) -> Result<(), HotspotError> {
         let n = self.len() as f64;
@@ -446,7 +499,7 @@ impl Units {
                 }
             }
             WeightSpec::Band(d) => {
-                // Units of the mean area within a disc of radius d around each centroid.
+                // Cells of the mean area within a disc of radius d around each centroid.
                 let mean_area = self.area_m2.iter().sum::<f64>() / n.max(1.0);
                 std::f64::consts::PI * d * d / mean_area.max(1.0) + 8.0
             }
@@ -461,7 +514,7 @@ impl Units {
         Ok(())
     }
 
-    /// Neighbours of the units.
+    /// Neighbours of the areas.
     pub fn weights(&self, spec: WeightSpec) -> Weights {
         if let (Some(hex), false) = (&self.hex, matches!(spec, WeightSpec::Band(_))) {
             // Hexagons share an edge with each of their six neighbours: queen = rook = 1-ring.
@@ -511,7 +564,7 @@ impl Units {
                 let refs: Vec<&MultiPolygon<f64>> = self.polygons.iter().collect();
                 Weights::contiguity(&refs, rule)
             }
-            // A ring on administrative units: contiguity of order k (k = 1 is queen).
+            // A ring on administrative areas: contiguity of order k (k = 1 is queen).
             (WeightSpec::Ring(k), None) => {
                 let refs: Vec<&MultiPolygon<f64>> = self.polygons.iter().collect();
                 let q = Weights::contiguity(&refs, Contiguity::Queen);
@@ -548,7 +601,7 @@ impl Units {
     }
 }
 
-impl crate::cache::Footprint for Units {
+impl crate::cache::Footprint for Areas {
     fn footprint(&self) -> usize {
         use crate::cache::{multipolygons_bytes, strings_bytes, vec_bytes};
         // A hash map entry: key, value and about one control word.
@@ -571,23 +624,34 @@ impl crate::cache::Footprint for Units {
     }
 }
 
-/// The index at `level` of the area holding grid `grid`.
-fn lift(index: &CityIndex, grid: u32, level: AreaLevel) -> Option<u32> {
-    super::analysis::lift(index, grid, level)
+/// The index at `level` of the administrative area holding grid `grid` (its grid, community or
+/// street), `None` for no grid.
+pub fn lift(ix: &CityIndex, grid: u32, level: AreaLevel) -> Option<u32> {
+    let mut g = grid;
+    for l in [AreaLevel::Grid, AreaLevel::Community, AreaLevel::Street] {
+        if g == NONE {
+            return None;
+        }
+        if l == level {
+            return Some(g);
+        }
+        g = ix.parent(l, g);
+    }
+    (g != NONE).then_some(g)
 }
 
-/// Weighted counts per unit: (all points, points passing `frontage_category`). Points outside
-/// every unit are summed in the last element.
+/// Weighted counts per area: (all points, points passing `frontage_category`). Points outside
+/// every area are summed in the last element.
 pub fn count(
-    n_units: usize,
-    unit_of: &[Option<u32>],
+    n_areas: usize,
+    area_of: &[Option<u32>],
     weights: &[f64],
     frontage_category: &[bool],
 ) -> (Vec<f64>, Vec<f64>, f64) {
-    let mut all = vec![0.0; n_units];
-    let mut front = vec![0.0; n_units];
+    let mut all = vec![0.0; n_areas];
+    let mut front = vec![0.0; n_areas];
     let mut outside = 0.0;
-    for (i, u) in unit_of.iter().enumerate() {
+    for (i, u) in area_of.iter().enumerate() {
         match u {
             Some(u) => {
                 all[*u as usize] += weights[i];
@@ -609,7 +673,7 @@ mod tests {
     #[test]
     fn an_h3_unit_holds_its_points_and_has_six_neighbours_inside_the_extent() {
         let frame = LocalFrame::at(113.65, 34.75);
-        let u = Units::h3(frame, [-2000.0, -2000.0, 2000.0, 2000.0], 9, |_, _| true);
+        let u = Areas::h3(frame, [-2000.0, -2000.0, 2000.0, 2000.0], 9, |_, _| true);
         assert!(u.len() > 30, "{} cells", u.len());
         let (lon, lat) = (113.651, 34.7512);
         let m = frame.forward(lon, lat);

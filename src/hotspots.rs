@@ -1,0 +1,238 @@
+//! The hot spot service: the pure analyses of [`crate::hotspot::service`] joined with the store
+//! and the engine. The stored points are read once per data revision (the last audit event id of
+//! cases and history: every import and case change appends one) and located once per index
+//! version; the zone samples are built once per index version. Both are single entries, replaced
+//! when the data changes, and reported in `/metrics` beside the area and neighbour caches. Every
+//! computation runs on the blocking threads. The HTTP handlers are thin callers.
+
+use std::sync::Arc;
+
+use crate::assign::CityIndex;
+use crate::engine::Engine;
+use crate::hotspot::HotspotError;
+use crate::hotspot::analysis::ZoneSamples;
+use crate::hotspot::dataset::Filter;
+use crate::hotspot::input::UploadOptions;
+use crate::hotspot::service::{self, Origin, Points, Selection, Service, UploadFormat};
+use crate::store::{PointFilter, Store, StoreError};
+
+pub use crate::hotspot::service::DEFAULT_CACHE_BYTES;
+
+/// The points a request analyses.
+#[derive(Debug)]
+pub enum Source {
+    /// The stored history and cases.
+    Store(service::Include),
+    /// An uploaded point set.
+    Upload {
+        /// The body as sent.
+        body: Vec<u8>,
+        /// How it is written.
+        format: UploadFormat,
+        /// Its CRS and weight field.
+        options: UploadOptions,
+    },
+}
+
+impl Source {
+    /// Whether the points are the store's.
+    pub fn is_store(&self) -> bool {
+        matches!(self, Source::Store(_))
+    }
+}
+
+/// Why a hot spot request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The analysis refused its input or parameters.
+    #[error(transparent)]
+    Analysis(#[from] HotspotError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking task panicked or was cancelled.
+    #[error("hot spot task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The stored points, for one data revision and index version.
+type StoredSlot = Option<(i64, i64, Arc<Points>)>;
+
+/// The hot spot service of the serving process.
+pub struct HotspotService {
+    store: Store,
+    engine: Arc<Engine>,
+    analyses: Arc<Service>,
+    // Async locks: the first request after a change loads while the others wait for its result
+    // instead of loading again.
+    stored: tokio::sync::Mutex<StoredSlot>,
+    zones: tokio::sync::Mutex<Option<(i64, Arc<ZoneSamples>)>>,
+}
+
+impl std::fmt::Debug for HotspotService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotspotService")
+            .field("analyses", &self.analyses)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reports the bytes of a single-entry cache (the stored points, the zone samples).
+fn report_slot(name: &'static str, bytes: usize) {
+    metrics::gauge!("wangge_cache_bytes", "cache" => name).set(bytes as f64);
+    metrics::gauge!("wangge_cache_entries", "cache" => name).set(1.0);
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    Ok(tokio::task::spawn_blocking(f).await?)
+}
+
+impl HotspotService {
+    /// The service over `store` and `engine`, its area and neighbour caches holding at most
+    /// `cache_bytes` together.
+    pub fn new(store: Store, engine: Arc<Engine>, cache_bytes: usize) -> Self {
+        Self {
+            store,
+            engine,
+            analyses: Arc::new(Service::new(cache_bytes)),
+            stored: tokio::sync::Mutex::new(None),
+            zones: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// (cache name, bytes, entries) of the area and neighbour caches.
+    pub fn usage(&self) -> [(&'static str, usize, usize); 2] {
+        self.analyses.usage()
+    }
+
+    /// The category codes of a catalogue flag, e.g. the 门前三包 or the sanitation ones.
+    fn categories(
+        &self,
+        flag: impl Fn(&crate::domain::catalogue::Category) -> bool,
+    ) -> Vec<String> {
+        self.engine
+            .catalogue()
+            .list()
+            .into_iter()
+            .map(|(_, c)| c)
+            .filter(|c| flag(c))
+            .map(|c| c.code.clone())
+            .collect()
+    }
+
+    /// The 市容环境 sanitation categories: blind spots' default.
+    pub fn sanitation_categories(&self) -> Vec<String> {
+        self.categories(|c| c.sanitation)
+    }
+
+    /// The stored points of the current data revision, located with `ix`.
+    async fn stored(&self, ix: &Arc<CityIndex>) -> Result<Arc<Points>, Error> {
+        let revision = self.store.points_revision().await?;
+        let mut slot = self.stored.lock().await;
+        if let Some((r, v, d)) = slot.as_ref()
+            && *r == revision
+            && *v == ix.version()
+        {
+            return Ok(d.clone());
+        }
+        let read = |history: bool| PointFilter {
+            history,
+            cases: !history,
+            ..Default::default()
+        };
+        let history = self.store.hotspot_points(&read(true)).await?;
+        let cases = self.store.hotspot_points(&read(false)).await?;
+        let ix2 = ix.clone();
+        let points = blocking(move || Points::stored(history, cases, &ix2)).await?;
+        report_slot(
+            "hotspot_points",
+            crate::cache::Footprint::footprint(&points),
+        );
+        let points = Arc::new(points);
+        *slot = Some((revision, ix.version(), points.clone()));
+        Ok(points)
+    }
+
+    /// The points of `source` passing `filter`, in the current city.
+    pub async fn select(&self, source: Source, filter: Filter) -> Result<Arc<Selection>, Error> {
+        let index = self.engine.current();
+        let (points, origin) = match source {
+            Source::Store(include) => (self.stored(&index).await?, Origin::Store(include)),
+            Source::Upload {
+                body,
+                format,
+                options,
+            } => {
+                let ix = index.clone();
+                let points =
+                    blocking(move || Points::upload(&body, format, &options, &ix)).await??;
+                (Arc::new(points), Origin::Upload)
+            }
+        };
+        Ok(Arc::new(
+            blocking(move || Selection::new(points, origin, &filter, index)).await?,
+        ))
+    }
+
+    /// Runs `analysis` on the selection off the async threads.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        s: &Arc<Selection>,
+        analysis: impl FnOnce(&Service, &Selection) -> Result<T, HotspotError> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (service, s) = (self.analyses.clone(), s.clone());
+        Ok(blocking(move || analysis(&service, &s)).await??)
+    }
+
+    /// Counts and rates per area (see [`Service::aggregate`]).
+    pub async fn aggregate(
+        &self,
+        s: &Arc<Selection>,
+        spec: crate::hotspot::areas::AreaSpec,
+        limit: usize,
+    ) -> Result<service::Aggregate, Error> {
+        let frontage = self.categories(|c| c.frontage);
+        self.run(s, move |a, s| a.aggregate(s, spec, &frontage, limit))
+            .await
+    }
+
+    /// The zone breakdown (see [`Service::zones`]) with the city's zone samples; an empty selection
+    /// is refused before any sampling.
+    pub async fn zones(
+        &self,
+        s: &Arc<Selection>,
+        p: service::GiParams,
+    ) -> Result<service::ZoneBreakdown, Error> {
+        // Before the samples, which may take a while to build.
+        s.require_points()?;
+        let samples = self.zone_samples(&s.index).await?;
+        self.run(s, move |a, s| a.zones(s, p, &samples)).await
+    }
+
+    /// The zone geometry of the city of `ix`, sampled once per index version.
+    async fn zone_samples(&self, ix: &Arc<CityIndex>) -> Result<Arc<ZoneSamples>, Error> {
+        let mut slot = self.zones.lock().await;
+        if let Some((v, s)) = slot.as_ref()
+            && *v == ix.version()
+        {
+            return Ok(s.clone());
+        }
+        let roads: Vec<geo::LineString<f64>> = self
+            .store
+            .basemap("road")
+            .await?
+            .into_iter()
+            .flat_map(|f| match f.geometry {
+                geo::Geometry::LineString(l) => vec![l],
+                geo::Geometry::MultiLineString(m) => m.0,
+                _ => vec![],
+            })
+            .collect();
+        let ix2 = ix.clone();
+        let s = blocking(move || service::zone_samples(&ix2, &roads)).await?;
+        report_slot("hotspot_zones", s.area.capacity() + s.street.capacity());
+        let s = Arc::new(s);
+        *slot = Some((ix.version(), s.clone()));
+        Ok(s)
+    }
+}
