@@ -735,9 +735,23 @@ async fn the_openapi_document_puts_query_parameters_in_the_query_and_documents_e
             .is_some_and(|v| v.len() == 12),
         "the action request names its twelve actions"
     );
+    let view = &schemas["CaseView"];
     assert!(
-        schemas["CaseRecord"]["properties"]["status"].is_object(),
-        "the case view is a typed schema"
+        view["properties"]["status"]["enum"]
+            .as_array()
+            .is_some_and(|v| v.len() == 11),
+        "the case view is a typed schema with the eleven statuses"
+    );
+    assert_eq!(
+        view["properties"]["allowed_actions"]["items"]["enum"]
+            .as_array()
+            .map(Vec::len),
+        Some(12),
+        "allowed_actions names the twelve actions"
+    );
+    assert!(
+        schemas.get("CaseRecord").is_none(),
+        "no store row in the API"
     );
 }
 

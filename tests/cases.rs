@@ -166,6 +166,85 @@ async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
     );
 }
 
+/// The `allowed_actions` and `allowed_requests` of a case view.
+fn allowed(view: &Value) -> (Vec<&str>, Vec<&str>) {
+    let names = |k: &str| -> Vec<&str> {
+        view[k]
+            .as_array()
+            .unwrap_or_else(|| panic!("{k} missing: {view}"))
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect()
+    };
+    (names("allowed_actions"), names("allowed_requests"))
+}
+
+#[tokio::test]
+async fn each_user_is_told_the_actions_they_may_take_now_in_the_case_the_list_and_the_export() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, grid) = patrolled_point(&app).await;
+    let report = json!({"idempotency_key": "allowed-1", "category": "0401", "description": "私搭乱建", "lon": lon, "lat": lat, "crs": "wgs84"});
+    let r = app
+        .call(Method::POST, "/api/public/reports", None, Some(report))
+        .await;
+    let id = r.body["id"].as_i64().unwrap();
+    let ti = app.login(Role::Inspector).await;
+    let tc = app.login(Role::IntakeClerk).await;
+    let ts = app.login(Role::ShiftLead).await;
+    let tp = app.login(Role::Planner).await;
+    let grids = app.db.store.features_at(Layer::Grid, None).await.unwrap();
+    let elsewhere = grids
+        .iter()
+        .map(|g| g.feature.code.clone())
+        .find(|g| *g != grid)
+        .unwrap();
+    let other_inspector = inspector_of(&app, &elsewhere).await;
+    let path = format!("/api/cases/{id}");
+    for (token, actions, requests) in [
+        (&ti, vec!["verify"], vec![]),
+        (&other_inspector, vec![], vec![]),
+        (&tc, vec!["request", "link"], vec!["void"]),
+        (&ts, vec!["request", "link"], vec!["void"]),
+        (&tp, vec![], vec![]),
+    ] {
+        let c = app.get(&path, Some(token)).await;
+        assert_eq!(allowed(&c.body), (actions, requests), "{}", c.text);
+    }
+    // The list and the export say the same, for their reader.
+    let list = app.get("/api/cases?limit=10", Some(&tc)).await;
+    let item = list
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap();
+    assert_eq!(allowed(item), (vec!["request", "link"], vec!["void"]));
+    let export = app.get("/api/cases/export?format=geojson", Some(&ti)).await;
+    let feature = export.body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap();
+    assert_eq!(allowed(&feature["properties"]), (vec!["verify"], vec![]));
+    // An action's answer is for the one who acted; a pending request freezes the case for all
+    // but its approvers.
+    let a = act(
+        &app,
+        &ti,
+        id,
+        json!({"action": "verify", "confirmed": true}),
+    )
+    .await;
+    assert_eq!(allowed(&a.body), (vec![], vec![]));
+    let a = act(&app, &tc, id, json!({"action": "request", "kind": "void"})).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(allowed(&a.body), (vec![], vec![]));
+    let c = app.get(&path, Some(&ts)).await;
+    assert_eq!(allowed(&c.body), (vec!["approve", "reject"], vec![]));
+}
+
 #[tokio::test]
 async fn retried_submits_never_create_a_second_case_even_when_they_race() {
     let app = spawn_city_without_history(HttpSettings::default()).await;
@@ -381,6 +460,9 @@ async fn a_frontage_problem_goes_to_the_shop_and_climbs_the_ladder_to_enforcemen
     );
     let r = submit(&app, &ti, report("shop-3", "0101", lon, lat)).await;
     assert_eq!(r.body["dispatch_rule"], "frontage_shop", "{}", r.text);
+    // The grid's inspector is offered the shop's confirmation (the map page's own table of
+    // actions left it out).
+    assert_eq!(allowed(&r.body), (vec!["accept"], vec![]));
     let id3 = r.body["id"].as_i64().unwrap();
     for action in [
         json!({"action": "accept"}),
@@ -741,7 +823,7 @@ async fn cases_are_found_by_area_drawn_polygon_time_and_page_and_exported() {
     // The first grid drawn as a polygon.
     let shape = grids[0].feature.geometry.clone();
     let gj = geojson::Geometry::from(&shape).to_string();
-    let enc: String = url_encode(&gj);
+    let enc: String = common::url_encode(&gj);
     let poly = app
         .get(&format!("/api/cases?polygon={enc}"), Some(&ti))
         .await;
@@ -822,15 +904,6 @@ async fn cases_are_found_by_area_drawn_polygon_time_and_page_and_exported() {
     assert!(csv.text.starts_with('\u{feff}'));
     assert_eq!(csv.text.lines().count(), 2, "{}", csv.text);
     assert!(csv.text.contains("私搭乱建"));
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 async fn tile_bytes(app: &TestApp, path: &str, token: Option<&str>) -> (StatusCode, Vec<u8>) {

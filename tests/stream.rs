@@ -209,6 +209,57 @@ async fn a_subscriber_sees_a_case_created_and_acted_on_in_order_with_the_case_in
 }
 
 #[tokio::test]
+async fn each_subscriber_is_told_what_they_may_do_to_the_case_in_each_message() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    let clerk = app.login(Role::IntakeClerk).await;
+    let lead = app.login(Role::ShiftLead).await;
+    let planner = app.login(Role::Planner).await;
+    let mut streams = Vec::new();
+    for token in [&clerk, &lead, &planner] {
+        streams.push(open(&app, "/api/cases/stream", &[bearer(token)]).await.2);
+    }
+    let names = |m: &Message, k: &str| -> Vec<String> {
+        m.data["case"][k]
+            .as_array()
+            .unwrap_or_else(|| panic!("{k} missing: {}", m.data))
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // (created: actions, requests), (void requested: actions)
+    let expected: [(&[&str], &[&str], &[&str]); 3] = [
+        (&["register", "request", "link"], &["void"], &[]),
+        (
+            &["register", "request", "link"],
+            &["void"],
+            &["approve", "reject"],
+        ),
+        (&[], &[], &[]),
+    ];
+    // Each message carries the case as it stands when produced: one change at a time.
+    let id = new_case(&app, &admin, "allowed-1").await;
+    for (stream, (created, requests, _)) in streams.iter_mut().zip(expected) {
+        let m = stream.next(WAIT).await.expect("the creation arrives");
+        assert_eq!(m.data["case"]["id"], id);
+        assert_eq!(names(&m, "allowed_actions"), created);
+        assert_eq!(names(&m, "allowed_requests"), requests);
+    }
+    act(
+        &app,
+        &admin,
+        id,
+        json!({"action": "request", "kind": "void"}),
+    )
+    .await;
+    for (stream, (_, _, pending)) in streams.iter_mut().zip(expected) {
+        let m = stream.next(WAIT).await.expect("the request arrives");
+        assert_eq!(m.data["action"], "case.request");
+        assert_eq!(names(&m, "allowed_actions"), pending);
+    }
+}
+
+#[tokio::test]
 async fn resuming_with_last_event_id_delivers_exactly_the_missed_events_then_live_ones() {
     let app = spawn_app().await;
     let admin = app.login(Role::Admin).await;
@@ -363,9 +414,9 @@ async fn a_subscriber_too_slow_for_the_buffer_gets_the_missed_events_from_the_st
         let new = wangge::store::NewCase {
             idempotency_key: format!("lag-{i}"),
             request_digest: format!("lag-{i}"),
-            case: wangge::store::CaseRecord {
+            case: wangge::domain::case::Case {
                 description: "暴露垃圾".into(),
-                ..wangge::store::CaseRecord::draft("inspector", "0101", lon, lat)
+                ..wangge::domain::case::Case::draft("inspector", "0101", lon, lat)
             },
             follow_up: Vec::new(),
         };

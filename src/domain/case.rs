@@ -5,25 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::catalogue::TimeLimit;
 use super::identity::{Principal, Role, ScopeError};
 
-/// The time the command centre's own steps may take, in working time (the handling step's
-/// limit is the category's). Overall, a case is due at the category's limit plus one working
-/// day for these steps.
-pub fn step_limit(status: Status) -> Option<TimeLimit> {
-    match status {
-        // 核实: the grid's inspector goes to look.
-        Status::Verifying => Some(TimeLimit::WorkingHours(2)),
-        // 立案 and 派遣: desk work at the command centre.
-        Status::Collected | Status::Registered => Some(TimeLimit::WorkingHours(1)),
-        // 核查: the inspector checks the fix on site.
-        Status::FedBack => Some(TimeLimit::WorkingHours(4)),
-        // 结案.
-        Status::Checked => Some(TimeLimit::WorkingHours(1)),
-        _ => None,
-    }
-}
+pub mod clock;
+pub mod record;
+
+pub use clock::{ClockReading, Deadlines, overdue, step_limit};
+pub use record::{Case, case_no};
 
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -242,21 +230,131 @@ pub enum WorkflowError {
     NothingPending,
 }
 
-fn action_name(a: &Action) -> &'static str {
-    match a {
-        Action::Verify { .. } => "verify",
-        Action::Register => "register",
-        Action::Dispatch { .. } => "dispatch",
-        Action::Accept => "accept",
-        Action::Feedback => "feedback",
-        Action::Check { .. } => "check",
-        Action::Close => "close",
-        Action::Request { .. } => "request",
-        Action::Approve => "approve",
-        Action::Reject => "reject",
-        Action::Resume => "resume",
-        Action::Link { .. } => "link",
+/// An action's name, without its parameters: what `allowed` lists and the audit log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// 核实.
+    Verify,
+    /// 立案.
+    Register,
+    /// 派遣.
+    Dispatch,
+    /// 接收.
+    Accept,
+    /// 反馈.
+    Feedback,
+    /// 核查.
+    Check,
+    /// 结案.
+    Close,
+    /// 申请 (延时, 回退, 挂账, 作废).
+    Request,
+    /// 批准.
+    Approve,
+    /// 驳回.
+    Reject,
+    /// 恢复.
+    Resume,
+    /// 关联 (merge a duplicate).
+    Link,
+}
+
+impl ActionKind {
+    /// Every action, in workflow order.
+    pub const ALL: [ActionKind; 12] = [
+        ActionKind::Verify,
+        ActionKind::Register,
+        ActionKind::Dispatch,
+        ActionKind::Accept,
+        ActionKind::Feedback,
+        ActionKind::Check,
+        ActionKind::Close,
+        ActionKind::Request,
+        ActionKind::Approve,
+        ActionKind::Reject,
+        ActionKind::Resume,
+        ActionKind::Link,
+    ];
+
+    /// The stable wire name (the `action` of a request, `case.<name>` in the audit log).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Verify => "verify",
+            ActionKind::Register => "register",
+            ActionKind::Dispatch => "dispatch",
+            ActionKind::Accept => "accept",
+            ActionKind::Feedback => "feedback",
+            ActionKind::Check => "check",
+            ActionKind::Close => "close",
+            ActionKind::Request => "request",
+            ActionKind::Approve => "approve",
+            ActionKind::Reject => "reject",
+            ActionKind::Resume => "resume",
+            ActionKind::Link => "link",
+        }
     }
+}
+
+impl Action {
+    /// The action's name.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Verify { .. } => ActionKind::Verify,
+            Action::Register => ActionKind::Register,
+            Action::Dispatch { .. } => ActionKind::Dispatch,
+            Action::Accept => ActionKind::Accept,
+            Action::Feedback => ActionKind::Feedback,
+            Action::Check { .. } => ActionKind::Check,
+            Action::Close => ActionKind::Close,
+            Action::Request { .. } => ActionKind::Request,
+            Action::Approve => ActionKind::Approve,
+            Action::Reject => ActionKind::Reject,
+            Action::Resume => ActionKind::Resume,
+            Action::Link { .. } => ActionKind::Link,
+        }
+    }
+}
+
+/// What a user may do to a case now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowed {
+    /// The actions [`apply`] would accept, in workflow order.
+    pub actions: Vec<ActionKind>,
+    /// The requests (`request {kind}`) [`apply`] would accept.
+    pub requests: Vec<RequestKind>,
+}
+
+/// The actions `actor` may take on `case` now, asked of [`apply`] itself, so that a client
+/// offers exactly what the state machine accepts. Parameters that [`apply`] does not look at
+/// (the unit of a dispatch, the case a duplicate is linked into, the outcome of a verification
+/// or check) are left out: the service checks those when the action comes.
+pub fn allowed(case: &CaseState, actor: &Principal) -> Allowed {
+    let accepts = |action: Action| apply(case, actor, &action).is_ok();
+    let requests: Vec<RequestKind> = RequestKind::ALL
+        .into_iter()
+        .filter(|&kind| accepts(Action::Request { kind }))
+        .collect();
+    let actions = ActionKind::ALL
+        .into_iter()
+        .filter(|kind| match kind {
+            ActionKind::Verify => accepts(Action::Verify { confirmed: true }),
+            ActionKind::Register => accepts(Action::Register),
+            ActionKind::Dispatch => accepts(Action::Dispatch {
+                unit_code: String::new(),
+            }),
+            ActionKind::Accept => accepts(Action::Accept),
+            ActionKind::Feedback => accepts(Action::Feedback),
+            ActionKind::Check => accepts(Action::Check { passed: true }),
+            ActionKind::Close => accepts(Action::Close),
+            ActionKind::Request => !requests.is_empty(),
+            ActionKind::Approve => accepts(Action::Approve),
+            ActionKind::Reject => accepts(Action::Reject),
+            ActionKind::Resume => accepts(Action::Resume),
+            ActionKind::Link => accepts(Action::Link { into: 0 }),
+        })
+        .collect();
+    Allowed { actions, requests }
 }
 
 fn grid_scope(actor: &Principal, case: &CaseState) -> Result<(), ScopeError> {
@@ -286,7 +384,7 @@ pub fn apply(
 ) -> Result<Transition, WorkflowError> {
     use Status::*;
     let invalid = || WorkflowError::InvalidTransition {
-        action: action_name(action),
+        action: action.kind().as_str(),
         status: case.status,
     };
     let roles = |allowed: &[Role]| -> Result<(), WorkflowError> {
@@ -478,6 +576,14 @@ impl Status {
 }
 
 impl RequestKind {
+    /// Every kind.
+    pub const ALL: [RequestKind; 4] = [
+        RequestKind::Extend,
+        RequestKind::SendBack,
+        RequestKind::Park,
+        RequestKind::Void,
+    ];
+
     /// The stable wire and storage name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -490,14 +596,7 @@ impl RequestKind {
 
     /// Parses a wire name.
     pub fn parse(s: &str) -> Option<RequestKind> {
-        [
-            RequestKind::Extend,
-            RequestKind::SendBack,
-            RequestKind::Park,
-            RequestKind::Void,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
+        RequestKind::ALL.into_iter().find(|x| x.as_str() == s)
     }
 }
 
@@ -845,5 +944,134 @@ mod tests {
             apply(&c, &inspector, &Action::Feedback),
             Err(WorkflowError::Forbidden(_))
         ));
+    }
+    /// Button names as the map page shows them: `verify`/`check` are two buttons each, a request
+    /// one per kind.
+    fn offered(c: &CaseState, role: Role) -> Vec<String> {
+        let a = allowed(c, &who(role));
+        let mut out = Vec::new();
+        for kind in &a.actions {
+            match kind {
+                ActionKind::Verify => out.extend(["verify_yes".into(), "verify_no".into()]),
+                ActionKind::Check => out.extend(["check_pass".into(), "check_fail".into()]),
+                ActionKind::Request => {
+                    out.extend(a.requests.iter().map(|k| format!("request_{}", k.as_str())))
+                }
+                k => out.push(k.as_str().to_owned()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn each_role_is_offered_exactly_the_actions_of_the_state_machine_in_each_status() {
+        use Role::*;
+        let asks = ["request_extend", "request_send_back"];
+        type ByRole<'a> = &'a [(Role, &'a [&'a str])];
+        let expected: &[(Status, ByRole)] = &[
+            (
+                Status::Verifying,
+                &[
+                    (Inspector, &["verify_yes", "verify_no"]),
+                    (IntakeClerk, &["request_void", "link"]),
+                    (Dispatcher, &["request_void", "link"]),
+                    (ShiftLead, &["request_void", "link"]),
+                ],
+            ),
+            (
+                Status::Collected,
+                &[
+                    (IntakeClerk, &["register", "request_void", "link"]),
+                    (ShiftLead, &["register", "request_void", "link"]),
+                    (Dispatcher, &["request_void", "link"]),
+                ],
+            ),
+            (
+                Status::Registered,
+                &[
+                    (
+                        Dispatcher,
+                        &["dispatch", "request_park", "request_void", "link"],
+                    ),
+                    (ShiftLead, &["request_park", "request_void", "link"]),
+                    (IntakeClerk, &["request_void", "link"]),
+                ],
+            ),
+            (
+                Status::Dispatched,
+                &[
+                    (Handler, &["accept", asks[0], asks[1]]),
+                    (Dispatcher, &["request_park"]),
+                    (ShiftLead, &["request_park"]),
+                ],
+            ),
+            (
+                Status::Handling,
+                &[
+                    (Handler, &["feedback", asks[0], asks[1]]),
+                    (Dispatcher, &["request_park"]),
+                    (ShiftLead, &["request_park"]),
+                ],
+            ),
+            (
+                Status::FedBack,
+                &[(Inspector, &["check_pass", "check_fail"])],
+            ),
+            (Status::Checked, &[(ShiftLead, &["close"])]),
+            (Status::Parked, &[(ShiftLead, &["resume"])]),
+            (Status::Closed, &[]),
+            (Status::Voided, &[]),
+            (Status::Merged, &[]),
+        ];
+        for (status, by_role) in expected {
+            let mut c = case(*status);
+            c.unit_code = Some(UNIT.into());
+            for role in Role::ALL.into_iter().filter(|r| *r != Admin) {
+                let want: Vec<String> = by_role
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map(|(_, a)| a.iter().map(|s| (*s).to_owned()).collect())
+                    .unwrap_or_default();
+                assert_eq!(offered(&c, role), want, "{role} on {status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pending_request_is_decided_by_its_approvers_only_and_freezes_the_rest() {
+        for kind in RequestKind::ALL {
+            for status in Status::ALL {
+                let mut c = case(status);
+                c.unit_code = Some(UNIT.into());
+                c.pending = Some(kind);
+                for role in Role::ALL {
+                    let want: &[&str] = if role == Role::Admin || kind.approvers().contains(&role) {
+                        &["approve", "reject"]
+                    } else {
+                        &[]
+                    };
+                    assert_eq!(
+                        offered(&c, role),
+                        want,
+                        "{role} on {status:?} with {kind:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_is_offered_outside_the_grid_or_unit_but_the_shops_fix_to_the_grids_inspector() {
+        let mut c = case(Status::Verifying);
+        c.grid_code = Some("410103009001010".into());
+        assert!(allowed(&c, &who(Role::Inspector)).actions.is_empty());
+        let mut c = case(Status::Dispatched);
+        c.unit_code = Some("dept-410102-hw".into());
+        assert!(allowed(&c, &who(Role::Handler)).actions.is_empty());
+        c.shop_self_fix = true;
+        assert_eq!(
+            allowed(&c, &who(Role::Inspector)).actions,
+            [ActionKind::Accept]
+        );
     }
 }

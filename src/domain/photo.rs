@@ -145,6 +145,16 @@ pub struct PhotoTarget<'a> {
     pub reported_by: Option<i64>,
 }
 
+/// The roles that add photos at all, each within the scope [`may_add`] gives it.
+pub const ADDERS: &[Role] = &[
+    Role::Inspector,
+    Role::IntakeClerk,
+    Role::ShiftLead,
+    Role::Dispatcher,
+    Role::Handler,
+    Role::Admin,
+];
+
 /// Who may add a photo of `stage` to a case: an inspector on the grids they patrol (and
 /// before-photos of their own open report anywhere, as a citizen may); a handler
 /// only after-photos (处置后) of cases dispatched to their unit; intake clerks, dispatchers, shift
@@ -172,14 +182,7 @@ pub fn may_add(
             principal.require_unit(target.unit_code.unwrap_or("-"))
         }
         Role::IntakeClerk | Role::Dispatcher | Role::ShiftLead | Role::Admin => Ok(()),
-        Role::Planner => principal.require_role(&[
-            Role::Inspector,
-            Role::IntakeClerk,
-            Role::ShiftLead,
-            Role::Dispatcher,
-            Role::Handler,
-            Role::Admin,
-        ]),
+        Role::Planner => principal.require_role(ADDERS),
     }
 }
 

@@ -10,30 +10,33 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod view;
+
 use super::AppState;
 use super::auth::{AdminOnly, AnyRole, Auth, Policy};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
 use super::limits;
-use crate::cases::{CaseError, Channel, DuplicateHint, HotlineOutcome, KeyScope, Report, case_no};
-use crate::domain::calendar::Light;
+use crate::cases::{CaseError, CaseInfo, CasePage, HotlineOutcome, PhotoError, Submission};
 use crate::domain::case::{Action, Status, WorkflowError};
 use crate::domain::catalogue::Category;
 use crate::domain::crs::Crs;
-use crate::domain::identity::Role;
-use crate::security;
-use crate::store::{Audit, CaseFilter, CaseRecord, CategoryVersion, EventFilter};
+use crate::domain::identity::{Principal, Role};
+use crate::store::{Audit, CaseFilter, CategoryVersion};
 
-/// Inspectors report what they see; intake clerks enter hotline calls.
+pub use view::{CaseView, ChainLinkView, Notice, with_reader};
+
+/// Inspectors report what they see; intake clerks enter hotline calls (the service decides the
+/// channel).
 pub struct Reporters;
 impl Policy for Reporters {
-    const ROLES: &'static [Role] = &[Role::Inspector, Role::IntakeClerk, Role::Admin];
+    const ROLES: &'static [Role] = crate::cases::REPORTERS;
 }
 
 /// Intake clerks import hotline exports.
 pub struct Intake;
 impl Policy for Intake {
-    const ROLES: &'static [Role] = &[Role::IntakeClerk, Role::ShiftLead, Role::Admin];
+    const ROLES: &'static [Role] = crate::cases::HOTLINE_IMPORTERS;
 }
 
 impl From<WorkflowError> for ApiError {
@@ -63,8 +66,30 @@ impl From<CaseError> for ApiError {
             CaseError::Text(m) => ApiError::bad_request("invalid_text", m),
             CaseError::Workflow(w) => w.into(),
             CaseError::Assign(a) => a.into(),
+            CaseError::Forbidden(s) => s.into(),
+            CaseError::Photo(p) => p.into(),
             CaseError::Store(s) => s.into(),
         }
+    }
+}
+
+impl From<PhotoError> for ApiError {
+    fn from(e: PhotoError) -> Self {
+        let (status, code) = match &e {
+            PhotoError::BadStage(_) => (StatusCode::BAD_REQUEST, "invalid_stage"),
+            PhotoError::Unsupported(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            PhotoError::Mismatch { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content_type_mismatch")
+            }
+            PhotoError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "photo_too_large"),
+            PhotoError::BodyRead(_) => (StatusCode::BAD_REQUEST, "body_read_failed"),
+            PhotoError::TooMany { .. } => (StatusCode::CONFLICT, "too_many_photos"),
+            PhotoError::CaseClosed(_) => (StatusCode::CONFLICT, "case_closed"),
+            PhotoError::Storage(_) => return ApiError::internal(e),
+        };
+        ApiError::new(status, code, e.to_string())
     }
 }
 
@@ -93,95 +118,10 @@ pub struct NewReport {
     pub external_ref: Option<String>,
 }
 
-/// A case as sent to clients.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CaseView {
-    /// The case.
-    #[serde(flatten)]
-    pub case: CaseRecord,
-    /// Case number for people, e.g. AJ00000042.
-    pub case_no: String,
-    /// Status in Chinese.
-    pub status_zh: &'static str,
-    /// Category name.
-    pub category_name: Option<String>,
-    /// Handling-deadline light (green/yellow/red) while the unit's clock runs.
-    #[schema(value_type = Option<String>)]
-    pub light: Option<Light>,
-    /// Light of the current step's deadline.
-    #[schema(value_type = Option<String>)]
-    pub step_light: Option<Light>,
-    /// Open and past a deadline (handling, step or overall).
-    pub overdue: bool,
-    /// A deadline of this case lies past the last day of the holiday table (`/api/calendar`
-    /// `known_until`): it was counted with weekends only, without 元旦, 春节 or 调休.
-    pub deadline_without_holidays: bool,
-    /// Open cases this report may duplicate (intake answer only): link with action `link`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub duplicates: Vec<DuplicateHint>,
-    /// What the intake did differently from what was asked (intake answer only), e.g.
-    /// `outside_patrol_grids`: an inspector's report outside their grids went to 核实.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub notice: Option<Notice>,
-}
-
-/// A note on an intake answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Notice {
-    /// Stable code, e.g. `outside_patrol_grids`.
-    pub code: &'static str,
-    /// What happened, Chinese then English.
-    pub message: String,
-}
-
-/// The view of a case at `now`.
-pub(crate) fn view(state: &AppState, case: CaseRecord) -> CaseView {
-    let now = Utc::now();
-    let cal = state.calendar();
-    let open = !case.status.is_final() && case.status != Status::Parked;
-    let light = match (case.dispatched_at, case.deadline_at, open) {
-        (Some(start), Some(due), true)
-            if matches!(case.status, Status::Dispatched | Status::Handling) =>
-        {
-            Some(cal.light(start, due, now))
-        }
-        _ => None,
-    };
-    let step_light = match (case.step_started_at, case.step_due_at, open) {
-        (Some(start), Some(due), true) => Some(cal.light(start, due, now)),
-        _ => None,
-    };
-    let past = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t < now);
-    let overdue = open
-        && (past(case.step_due_at)
-            || past(case.due_at)
-            || (matches!(case.status, Status::Dispatched | Status::Handling)
-                && past(case.deadline_at)));
-    let deadline_without_holidays = [
-        case.deadline_at,
-        case.step_due_at,
-        case.due_at,
-        case.escalation_due_at,
-    ]
-    .into_iter()
-    .flatten()
-    .any(|t| cal.beyond_holiday_data(t));
-    CaseView {
-        deadline_without_holidays,
-        case_no: case_no(case.id),
-        status_zh: case.status.label_zh(),
-        category_name: state
-            .engine()
-            .category_version(&case.category, case.category_version)
-            .ok()
-            .map(|c| c.name),
-        light,
-        step_light,
-        overdue,
-        duplicates: Vec::new(),
-        notice: None,
-        case,
-    }
+/// The view of a case for `reader`.
+pub(crate) fn render(info: CaseInfo, reader: &Principal) -> CaseView {
+    let allowed = info.allowed_for(reader);
+    CaseView::new(info, allowed)
 }
 
 fn parse_crs(text: &str) -> Result<Crs, ApiError> {
@@ -194,23 +134,19 @@ fn parse_crs(text: &str) -> Result<Crs, ApiError> {
     })
 }
 
-fn report_of(body: NewReport, reported_by: Option<i64>) -> Result<Report, ApiError> {
-    Ok(Report {
-        idempotency_key: body.idempotency_key,
-        category: body.category,
-        description: body.description,
-        lon: body.lon,
-        lat: body.lat,
-        crs: parse_crs(&body.crs)?,
-        external_ref: body
-            .external_ref
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty()),
-        reported_at: None,
-        register_now: body.register,
-        reported_by,
-        scope: reported_by.map_or(KeyScope::Public, KeyScope::User),
-    })
+impl NewReport {
+    fn submission(self) -> Submission {
+        Submission {
+            crs: self.crs.parse(),
+            idempotency_key: self.idempotency_key,
+            category: self.category,
+            description: self.description,
+            lon: self.lon,
+            lat: self.lat,
+            register: self.register,
+            external_ref: self.external_ref,
+        }
+    }
 }
 
 fn created_or_ok(created: bool) -> StatusCode {
@@ -233,36 +169,21 @@ pub async fn create_case(
     auth: Auth<Reporters>,
     ApiJson(body): ApiJson<NewReport>,
 ) -> Result<(StatusCode, Json<CaseView>), ApiError> {
-    let register = body.register;
-    let report = report_of(body, Some(auth.principal.user_id))?;
-    let channel = state.cases().staff_channel(&auth.principal, &report)?;
-    if register && channel == Channel::Hotline {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "only an inspector's own report can be registered at once; a hotline call is verified on site first",
-        ));
-    }
-    let intake = state
+    let staff = state
         .cases()
-        .intake(report, channel, &req_id.audit(&auth.principal))
+        .report_as_staff(
+            &auth.principal,
+            body.submission(),
+            &req_id.audit(&auth.principal),
+        )
         .await?;
-    let mut v = view(&state, intake.case);
+    let intake = staff.intake;
+    let mut v = render(state.cases().info(intake.case), &auth.principal);
     v.duplicates = intake.duplicates;
-    if channel == Channel::InspectorElsewhere {
-        v.notice = Some(Notice {
-            code: "outside_patrol_grids",
-            message: format!(
-                "该点不在您巡查的网格内，已转所在网格监督员核实{}。The place is outside your patrol grids: the report goes to verification (核实) by that grid's inspector{}.",
-                if register { "，未直接立案" } else { "" },
-                if register {
-                    "; register was ignored"
-                } else {
-                    ""
-                },
-            ),
-        });
-    }
+    v.notice = staff.notice.map(|n| Notice {
+        code: n.code,
+        message: n.message,
+    });
     Ok((created_or_ok(intake.created), Json(v)))
 }
 
@@ -286,27 +207,14 @@ pub async fn public_report(
     req_id: RequestId,
     ApiJson(body): ApiJson<NewReport>,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
-    if body.register || body.external_ref.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "register and external_ref are for staff; leave them out",
-        ));
-    }
-    let audit = Audit {
-        actor_id: None,
-        actor_name: Some("citizen".into()),
-        request_id: req_id.0,
-    };
-    let report = report_of(body, None)?;
     let intake = state
         .cases()
-        .intake(report, Channel::Citizen, &audit)
+        .report_as_citizen(body.submission(), &citizen_audit(&req_id))
         .await?;
     Ok((
         created_or_ok(intake.created),
         Json(Receipt {
-            case_no: case_no(intake.case.id),
+            case_no: intake.case.case_no(),
             id: intake.case.id,
             follow_token: intake.follow_token,
         }),
@@ -350,30 +258,26 @@ pub async fn follow_report(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<FollowQuery>,
 ) -> Result<Json<Followup>, ApiError> {
-    let not_found = || ApiError::not_found("no report with this number and token");
-    let case = state.store().get_case(id).await?.ok_or_else(not_found)?;
-    if case.follow_token_hash.as_deref() != Some(security::token_hash(&q.token).as_str()) {
-        return Err(not_found());
-    }
-    // A merged report follows the case it was folded into.
-    let (shown, merged_into) = match case.linked_to {
-        Some(primary) => match state.store().get_case(primary).await? {
-            Some(p) => (p, Some(case_no(primary))),
-            None => (case, None),
-        },
-        None => (case, None),
-    };
-    let (closing_note, after_photos) = super::photos::closing_feedback(&state, &shown).await?;
+    let f = state.cases().follow(id, &q.token).await?;
     Ok(Json(Followup {
-        case_no: case_no(id),
-        status: shown.status.as_str().into(),
-        status_zh: shown.status.label_zh(),
-        reported_at: shown.reported_at,
-        closed_at: shown.closed_at,
-        merged_into,
-        closing_note,
-        after_photos,
+        case_no: f.case_no,
+        status: f.shown.status.as_str().into(),
+        status_zh: f.shown.status.label_zh(),
+        reported_at: f.shown.reported_at,
+        closed_at: f.shown.closed_at,
+        merged_into: f.merged_into,
+        closing_note: f.closing_note,
+        after_photos: f.after_photos.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// The audit identity of a citizen's request.
+pub(crate) fn citizen_audit(req_id: &RequestId) -> Audit {
+    Audit {
+        actor_id: None,
+        actor_name: Some("citizen".into()),
+        request_id: req_id.0.clone(),
+    }
 }
 
 /// A case with its timeline.
@@ -394,28 +298,14 @@ pub struct CaseDetail {
     responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_case(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    auth: Auth<AnyRole>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    let case = state
-        .store()
-        .get_case(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("case {id} does not exist")))?;
-    let mut timeline = state
-        .store()
-        .list_events(&EventFilter {
-            entity_type: Some("case".into()),
-            entity_id: Some(id.to_string()),
-            before_id: None,
-            limit: 1000,
-        })
-        .await?;
-    timeline.reverse();
+    let d = state.cases().detail(id).await?;
     Ok(Json(CaseDetail {
-        photos: super::photos::photo_views(&state, id).await?,
-        case: view(&state, case),
-        timeline,
+        case: render(d.case, &auth.principal),
+        photos: d.photos.into_iter().map(Into::into).collect(),
+        timeline: d.timeline,
     }))
 }
 
@@ -454,7 +344,7 @@ pub async fn act(
             &req_id.audit(&auth.principal),
         )
         .await?;
-    Ok(Json(view(&state, case)))
+    Ok(Json(render(state.cases().info(case), &auth.principal)))
 }
 
 /// Case list filters (all optional, combined with AND).
@@ -496,12 +386,6 @@ pub struct CaseQuery {
     pub limit: Option<String>,
 }
 
-/// A parsed list query.
-struct ListQuery {
-    filter: CaseFilter,
-    polygon: Option<geo::MultiPolygon<f64>>,
-}
-
 /// An optional RFC 3339 query parameter.
 pub(crate) fn parse_time(
     name: &str,
@@ -529,7 +413,7 @@ pub(crate) fn parse_status(text: Option<&str>) -> Result<Option<Status>, ApiErro
     .transpose()
 }
 
-fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<ListQuery, ApiError> {
+fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<CaseFilter, ApiError> {
     let status = parse_status(q.status.as_deref())?;
     let bbox = q
         .bbox
@@ -596,84 +480,41 @@ fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<ListQuery, A
             Ok(area)
         })
         .transpose()?;
-    let bbox = match (&polygon, bbox) {
-        (Some(p), b) => {
-            use geo::BoundingRect;
-            let r = p
-                .bounding_rect()
-                .ok_or_else(|| ApiError::bad_request("invalid_polygon", "the polygon is empty"))?;
-            let pb = [r.min().x, r.min().y, r.max().x, r.max().y];
-            Some(match b {
-                Some(b) => [
-                    pb[0].max(b[0]),
-                    pb[1].max(b[1]),
-                    pb[2].min(b[2]),
-                    pb[3].min(b[3]),
-                ],
-                None => pb,
-            })
-        }
-        (None, b) => b,
-    };
-    Ok(ListQuery {
-        filter: CaseFilter {
-            status,
-            grid_code: q.grid,
-            community_code: q.community,
-            street_code: q.street,
-            unit_code: q.unit,
-            category: q.category,
-            source: q.source,
-            queue: q.queue,
-            bbox,
-            from: parse_time("from", q.from.as_deref())?,
-            to: parse_time("to", q.to.as_deref())?,
-            overdue_at: q.overdue.unwrap_or(false).then(Utc::now),
-            before_id: q
-                .before_id
-                .as_deref()
-                .map(|t| limits::BEFORE_ID.parse(Some(t), 0))
-                .transpose()?,
-            limit: limit.0.parse(q.limit.as_deref(), limit.1)?,
-        },
+    if let Some(p) = &polygon {
+        use geo::BoundingRect;
+        p.bounding_rect()
+            .ok_or_else(|| ApiError::bad_request("invalid_polygon", "the polygon is empty"))?;
+    }
+    Ok(CaseFilter {
+        status,
+        grid_code: q.grid,
+        community_code: q.community,
+        street_code: q.street,
+        unit_code: q.unit,
+        category: q.category,
+        source: q.source,
+        queue: q.queue,
+        bbox,
         polygon,
+        from: parse_time("from", q.from.as_deref())?,
+        to: parse_time("to", q.to.as_deref())?,
+        overdue_at: q.overdue.unwrap_or(false).then(Utc::now),
+        before_id: q
+            .before_id
+            .as_deref()
+            .map(|t| limits::BEFORE_ID.parse(Some(t), 0))
+            .transpose()?,
+        limit: limit.0.parse(q.limit.as_deref(), limit.1)?,
     })
 }
 
-/// Runs a list query; with a polygon, pages through the bbox candidates until the page is full.
-async fn run_query(
-    state: &AppState,
-    q: ListQuery,
-) -> Result<(Vec<CaseRecord>, Option<i64>), ApiError> {
-    let limit = q.filter.limit;
-    let Some(poly) = q.polygon else {
-        let cases = state.store().list_cases(&q.filter).await?;
-        let next = (cases.len() as i64 == limit)
-            .then(|| cases.last().map(|c| c.id))
-            .flatten();
-        return Ok((cases, next));
-    };
-    use geo::Intersects;
-    let mut out = Vec::new();
-    let mut filter = q.filter;
-    filter.limit = 1000;
-    loop {
-        let page = state.store().list_cases(&filter).await?;
-        let full = page.len() as i64 == filter.limit;
-        filter.before_id = page.last().map(|c| c.id);
-        for c in page {
-            if poly.intersects(&geo::Point::new(c.lon, c.lat)) {
-                out.push(c);
-                if out.len() as i64 == limit {
-                    let next = out.last().map(|c| c.id);
-                    return Ok((out, next));
-                }
-            }
-        }
-        if !full {
-            return Ok((out, None));
-        }
-    }
+/// One page of views for `reader`, and the header that points to the next page.
+fn page_views(page: CasePage, reader: &Principal) -> (Vec<CaseView>, Option<HeaderValue>) {
+    let next = page
+        .next_before_id
+        .and_then(|n| HeaderValue::from_str(&n.to_string()).ok());
+    let views = page.cases.into_iter().map(|c| render(c, reader)).collect();
+    (views, next)
 }
 
 /// Lists cases, newest first (any staff role). A full page carries `x-next-before-id`.
@@ -681,13 +522,16 @@ async fn run_query(
     responses((status = 200, body = [CaseView]), (status = 400, body = ErrorBody)))]
 pub async fn list_cases(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    auth: Auth<AnyRole>,
     ApiQuery(q): ApiQuery<CaseQuery>,
 ) -> Result<Response, ApiError> {
-    let (cases, next) = run_query(&state, parse_query(q, (limits::LIMIT, 100))?).await?;
-    let views: Vec<CaseView> = cases.into_iter().map(|c| view(&state, c)).collect();
+    let page = state
+        .cases()
+        .list(&parse_query(q, (limits::LIMIT, 100))?)
+        .await?;
+    let (views, next) = page_views(page, &auth.principal);
     let mut res = Json(views).into_response();
-    if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
+    if let Some(n) = next {
         res.headers_mut().insert("x-next-before-id", n);
     }
     Ok(res)
@@ -732,20 +576,23 @@ const CSV_COLUMNS: [&str; 22] = [
     responses((status = 200, description = "GeoJSON FeatureCollection or CSV"), (status = 400, body = ErrorBody)))]
 pub async fn export_cases(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    auth: Auth<AnyRole>,
     ApiQuery(q): ApiQuery<CaseQuery>,
     ApiQuery(e): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let (cases, next) = run_query(&state, parse_query(q, (limits::EXPORT_LIMIT, 10_000))?).await?;
-    let views: Vec<CaseView> = cases.into_iter().map(|c| view(&state, c)).collect();
+    let page = state
+        .cases()
+        .list(&parse_query(q, (limits::EXPORT_LIMIT, 10_000))?)
+        .await?;
+    let (views, next) = page_views(page, &auth.principal);
     let mut res = match e.format.as_deref().unwrap_or("geojson") {
         "geojson" => {
             let features: Vec<serde_json::Value> = views
                 .iter()
                 .map(|v| {
                     serde_json::json!({
-                        "type": "Feature", "id": v.case.id,
-                        "geometry": { "type": "Point", "coordinates": [v.case.lon, v.case.lat] },
+                        "type": "Feature", "id": v.id,
+                        "geometry": { "type": "Point", "coordinates": [v.lon, v.lat] },
                         "properties": v,
                     })
                 })
@@ -761,7 +608,7 @@ pub async fn export_cases(
             w.write_record(CSV_COLUMNS).map_err(ApiError::internal)?;
             let t = |x: Option<DateTime<Utc>>| x.map(|t| t.to_rfc3339()).unwrap_or_default();
             for v in &views {
-                let c = &v.case;
+                let c = v;
                 let o = |x: &Option<String>| x.clone().unwrap_or_default();
                 w.write_record([
                     v.case_no.clone(),
@@ -809,7 +656,7 @@ pub async fn export_cases(
             ));
         }
     };
-    if let Some(n) = next.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
+    if let Some(n) = next {
         res.headers_mut().insert("x-next-before-id", n);
     }
     Ok(res)
@@ -865,12 +712,7 @@ pub async fn import_hotline(
     let crs = q.crs.as_deref().map(parse_crs).transpose()?;
     let out = state
         .cases()
-        .import_hotline(
-            text,
-            crs,
-            Some(auth.principal.user_id),
-            &req_id.audit(&auth.principal),
-        )
+        .import_hotline(&auth.principal, text, crs, &req_id.audit(&auth.principal))
         .await?;
     Ok(Json(out))
 }
@@ -890,7 +732,7 @@ pub struct CategoryView {
 #[utoipa::path(get, path = "/api/categories", tag = "cases",
     responses((status = 200, body = [CategoryView])))]
 pub async fn list_categories(State(state): State<AppState>) -> Json<Vec<CategoryView>> {
-    let catalogue = state.engine().catalogue();
+    let catalogue = state.cases().catalogue();
     Json(
         catalogue
             .list()
@@ -911,19 +753,7 @@ pub async fn category_versions(
     _auth: Auth<AnyRole>,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<Vec<CategoryVersion>>, ApiError> {
-    let versions: Vec<CategoryVersion> = state
-        .store()
-        .category_versions()
-        .await?
-        .into_iter()
-        .filter(|v| v.category.code == code)
-        .collect();
-    if versions.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "category {code} does not exist"
-        )));
-    }
-    Ok(Json(versions))
+    Ok(Json(state.cases().category_versions(&code).await?))
 }
 
 /// Writes a new version of a category (admin). Open cases keep the version they were opened
@@ -938,28 +768,9 @@ pub async fn put_category(
     ApiPath(code): ApiPath<String>,
     ApiJson(category): ApiJson<Category>,
 ) -> Result<Json<CategoryVersion>, ApiError> {
-    if category.code != code {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            format!(
-                "the body's code {:?} differs from the path's {code:?}",
-                category.code
-            ),
-        ));
-    }
-    category.check().map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_category",
-            e.to_string(),
-        )
-    })?;
     let saved = state
-        .store()
-        .put_category(&category, &req_id.audit(&auth.principal))
+        .cases()
+        .put_category(&code, &category, &req_id.audit(&auth.principal))
         .await?;
-    // Answer from the new version at once, without waiting for the poller.
-    state.engine().reload_if_changed().await?;
     Ok(Json(saved))
 }

@@ -111,7 +111,6 @@ struct Inner {
     engine: Arc<Engine>,
     cases: crate::cases::CaseService,
     started: Instant,
-    photos: crate::photos::PhotoFiles,
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     hotspots: crate::hotspots::HotspotService,
@@ -127,6 +126,7 @@ impl AppState {
             engine.clone(),
             settings.calendar.clone(),
             settings.dispatch_rules.clone(),
+            settings.photos.clone(),
         );
         let hotspots = crate::hotspots::HotspotService::new(
             store.clone(),
@@ -138,7 +138,6 @@ impl AppState {
                 limiter: throttle::Limiter::new(settings.limits.clone()),
                 operators: security::OperatorTokens::default(),
                 store,
-                photos: crate::photos::PhotoFiles::new(settings.photos.dir.clone()),
                 settings,
                 engine,
                 cases,
@@ -184,10 +183,6 @@ impl AppState {
     /// Admin tokens seen valid recently (for `/healthz` details during an outage).
     pub fn operators(&self) -> &security::OperatorTokens {
         &self.inner.operators
-    }
-    /// The photo folder.
-    pub fn photos(&self) -> &crate::photos::PhotoFiles {
-        &self.inner.photos
     }
     /// Tells long-lived responses (the case stream) to end, so a graceful shutdown is not held
     /// open by them.

@@ -8,31 +8,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::{Auth, Policy};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, RequestId};
+use crate::cases::{PhotoAdded as Added, PhotoAdder, PhotoUpload, parse_stage};
 use crate::domain::identity::Role;
-use crate::domain::photo::{
-    self, CitizenPhotoError, ImageType, PhotoHash, PhotoStage, PhotoTarget,
-};
-use crate::security;
-use crate::store::{AddPhotoOutcome, Audit, CasePhoto, CaseRecord, NewCasePhoto};
+use crate::domain::photo::{PhotoHash, PhotoStage};
+use crate::store::CasePhoto;
 
 /// Everyone but planners adds photos (each within their scope, see `domain::photo::may_add`).
 pub struct PhotoAdders;
 impl Policy for PhotoAdders {
-    const ROLES: &'static [Role] = &[
-        Role::Inspector,
-        Role::IntakeClerk,
-        Role::ShiftLead,
-        Role::Dispatcher,
-        Role::Handler,
-        Role::Admin,
-    ];
+    const ROLES: &'static [Role] = crate::domain::photo::ADDERS;
 }
 
 /// The stage of an upload.
@@ -94,202 +84,38 @@ fn photo_url(sha256: &str) -> String {
     format!("/photos/{sha256}")
 }
 
-/// The photos of a case, oldest first.
-pub(crate) async fn photo_views(
-    state: &AppState,
-    case_id: i64,
-) -> Result<Vec<PhotoView>, ApiError> {
-    Ok(state
-        .store()
-        .case_photos(case_id)
-        .await?
-        .into_iter()
-        .map(PhotoView::from)
-        .collect())
-}
-
-fn parse_stage(stage: Option<&str>, default: Option<PhotoStage>) -> Result<PhotoStage, ApiError> {
-    match stage {
-        Some(s) => PhotoStage::parse(s),
-        None => default,
-    }
-    .ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_stage",
-            format!(
-                "stage must be `before` or `after`, got {:?}",
-                stage.unwrap_or("")
-            ),
-        )
-    })
-}
-
-fn case_not_found(id: i64) -> ApiError {
-    ApiError::not_found(format!("case {id} does not exist"))
-}
-
-fn too_large(max: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "photo_too_large",
-        format!("a photo may be at most {max} bytes (WANGGE_PHOTO_MAX_BYTES); send a smaller JPEG"),
-    )
-}
-
-fn unsupported(detail: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-        format!("{detail}; send the raw image as image/jpeg, image/png or image/webp"),
-    )
-}
-
-/// Checks, stores and attaches one photo. Every check of the request happens before the file is
-/// written; when the store then refuses (racing uploads past the per-stage limit), the file this
-/// upload wrote is removed again unless another case shows the same photo. A refused upload
-/// leaves neither a file nor a row.
-async fn upload(
-    state: &AppState,
-    case: &CaseRecord,
-    stage: PhotoStage,
-    headers: &HeaderMap,
+/// The parts of an upload's request the service checks, in its order.
+fn upload<'a>(
+    headers: &'a HeaderMap,
     body: Body,
-    added_by: Option<i64>,
-    audit: &Audit,
-) -> Result<(StatusCode, Json<PhotoAdded>), ApiError> {
-    let limits = &state.settings().photos;
-    let declared = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| unsupported("the Content-Type header is missing"))?;
-    let declared = ImageType::from_mime(declared)
-        .ok_or_else(|| unsupported(&format!("Content-Type {declared:?} is not accepted")))?;
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limits.max_bytes as u64) {
-        return Err(too_large(limits.max_bytes));
+) -> PhotoUpload<'a, impl futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin>
+{
+    PhotoUpload {
+        declared: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        announced: headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok()),
+        body: body.into_data_stream(),
     }
-    // Read with a running count: a chunked body without Content-Length is cut off at the limit
-    // instead of being buffered whole.
-    let mut bytes = Vec::with_capacity(announced.map_or(64 * 1024, |n| n as usize));
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("body_read_failed", format!("reading the photo failed: {e}"))
-        })?;
-        if bytes.len() + chunk.len() > limits.max_bytes {
-            return Err(too_large(limits.max_bytes));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    let sniffed = ImageType::sniff(&bytes)
-        .ok_or_else(|| unsupported("the body is not a JPEG, PNG or WebP image"))?;
-    if sniffed != declared {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content_type_mismatch",
-            format!(
-                "the body is {} but Content-Type says {}",
-                sniffed.mime(),
-                declared.mime()
-            ),
-        ));
-    }
-    let hash = crate::photos::PhotoFiles::hash(&bytes);
-    let existing = state.store().case_photos(case.id).await?;
-    let attached = existing
-        .iter()
-        .any(|p| p.stage == stage && p.sha256 == hash.to_hex());
-    let of_stage = existing.iter().filter(|p| p.stage == stage).count();
-    if !attached && of_stage >= limits.max_per_stage as usize {
-        return Err(too_many(limits.max_per_stage, stage));
-    }
-    let size = bytes.len();
-    let files = state.photos().clone();
-    // One upload of these bytes at a time in this process: a refused upload below removes the
-    // file it wrote, which must not pull it from under a concurrent upload of the same photo.
-    let _turn = files.turn(hash).await;
-    let writer = files.clone();
-    let (stored, bytes) =
-        tokio::task::spawn_blocking(move || writer.put(&bytes).map(|s| (s, bytes)))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| ApiError::internal(format!("storing photo {hash}: {e}")))?;
-    let outcome = state
-        .store()
-        .add_case_photo(
-            &NewCasePhoto {
-                case_id: case.id,
-                hash: stored.hash,
-                content_type: sniffed.mime().to_owned(),
-                bytes: i64::try_from(size).unwrap_or(i64::MAX),
-                stage,
-                added_by,
-                max_per_stage: limits.max_per_stage,
-            },
-            audit,
-        )
-        .await;
-    let refused = !matches!(
-        outcome,
-        Ok(AddPhotoOutcome::Added(_) | AddPhotoOutcome::AlreadyThere(_))
-    );
-    if refused && stored.written {
-        forget_unreferenced(state, &files, hash).await;
-    } else if !refused && !stored.written {
-        // The file was there already. Another replica sharing the folder may have removed it
-        // since for a refused upload of its own; the row is committed now, so put it back.
-        let writer = files.clone();
-        tokio::task::spawn_blocking(move || writer.put(&bytes))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(|e| ApiError::internal(format!("storing photo {hash}: {e}")))?;
-    }
-    let outcome = outcome?;
-    let (status, photo) = match outcome {
-        AddPhotoOutcome::Added(p) => (StatusCode::CREATED, p),
-        AddPhotoOutcome::AlreadyThere(p) => (StatusCode::OK, p),
-        AddPhotoOutcome::TooMany { max } => return Err(too_many(max, stage)),
+}
+
+fn answer(added: Added) -> (StatusCode, Json<PhotoAdded>) {
+    let status = if added.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
     };
-    Ok((
+    let p = added.photo;
+    (
         status,
         Json(PhotoAdded {
-            url: photo_url(&photo.sha256),
-            sha256: photo.sha256,
-            stage: photo.stage,
+            url: photo_url(&p.sha256),
+            sha256: p.sha256,
+            stage: p.stage,
         }),
-    ))
-}
-
-/// Removes the file a refused upload wrote, unless a row refers to its hash (the same photo on
-/// another case: files are shared by content). When the store cannot tell, the file stays: an
-/// orphan file is harmless, a missing one is a lost photo.
-async fn forget_unreferenced(state: &AppState, files: &crate::photos::PhotoFiles, hash: PhotoHash) {
-    match state.store().photo_content_type(hash).await {
-        Ok(None) => {
-            let files = files.clone();
-            let removed = tokio::task::spawn_blocking(move || files.remove(hash)).await;
-            if !matches!(removed, Ok(Ok(()))) {
-                tracing::warn!(%hash, "could not remove the file of a refused photo upload");
-            }
-        }
-        Ok(Some(_)) => {}
-        Err(e) => {
-            tracing::warn!(%hash, error = %e, "refused photo upload: its file is kept, the store could not say whether it is used");
-        }
-    }
-}
-
-fn too_many(max: u32, stage: PhotoStage) -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "too_many_photos",
-        format!(
-            "this case has {max} {} photos already, the most allowed",
-            stage.as_str()
-        ),
     )
 }
 
@@ -313,32 +139,17 @@ pub async fn add_case_photo(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<PhotoAdded>), ApiError> {
-    let case = state
-        .store()
-        .get_case(id)
-        .await?
-        .ok_or_else(|| case_not_found(id))?;
-    let stage = parse_stage(q.stage.as_deref(), None)?;
-    photo::may_add(
-        &auth.principal,
-        &PhotoTarget {
-            grid_code: case.grid_code.as_deref(),
-            unit_code: case.unit_code.as_deref(),
-            status: case.status,
-            reported_by: case.reported_by,
-        },
-        stage,
-    )?;
-    upload(
-        &state,
-        &case,
-        stage,
-        &headers,
-        body,
-        Some(auth.principal.user_id),
-        &req_id.audit(&auth.principal),
-    )
-    .await
+    let added = state
+        .cases()
+        .add_photo(
+            id,
+            PhotoAdder::Staff(&auth.principal),
+            parse_stage(q.stage.as_deref(), None),
+            upload(&headers, body),
+            &req_id.audit(&auth.principal),
+        )
+        .await?;
+    Ok(answer(added))
 }
 
 /// A citizen adds a before-photo to their own report with the follow token (public), while the
@@ -357,24 +168,17 @@ pub async fn add_citizen_photo(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<PhotoAdded>), ApiError> {
-    let not_found = || ApiError::not_found("no report with this number and token");
-    let case = state.store().get_case(id).await?.ok_or_else(not_found)?;
-    if case.follow_token_hash.as_deref() != Some(security::token_hash(&q.token).as_str()) {
-        return Err(not_found());
-    }
-    let stage = parse_stage(q.stage.as_deref(), Some(PhotoStage::Before))?;
-    photo::citizen_may_add(case.status, stage).map_err(|e| match e {
-        CitizenPhotoError::StageNotAllowed => {
-            ApiError::new(StatusCode::FORBIDDEN, "out_of_scope", e.to_string())
-        }
-        _ => ApiError::new(StatusCode::CONFLICT, "case_closed", e.to_string()),
-    })?;
-    let audit = Audit {
-        actor_id: None,
-        actor_name: Some("citizen".into()),
-        request_id: req_id.0,
-    };
-    upload(&state, &case, stage, &headers, body, None, &audit).await
+    let added = state
+        .cases()
+        .add_photo(
+            id,
+            PhotoAdder::Citizen { token: &q.token },
+            parse_stage(q.stage.as_deref(), Some(PhotoStage::Before)),
+            upload(&headers, body),
+            &super::cases::citizen_audit(&req_id),
+        )
+        .await?;
+    Ok(answer(added))
 }
 
 /// One photo's bytes (public: the URL is the capability). Immutable, so cached for a year; served
@@ -392,8 +196,8 @@ pub async fn get_photo(
         .map_err(|e| ApiError::bad_request("invalid_photo_id", e.to_string()))?;
     let not_found = || ApiError::not_found(format!("no photo {hash}"));
     let content_type = state
-        .store()
-        .photo_content_type(hash)
+        .cases()
+        .photo_type(hash)
         .await?
         .ok_or_else(not_found)?;
     let etag = format!("\"{hash}\"");
@@ -424,51 +228,9 @@ pub async fn get_photo(
         common(&mut res);
         return Ok(res);
     }
-    let files = state.photos().clone();
-    let bytes = tokio::task::spawn_blocking(move || files.read(hash))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::internal(format!("reading photo {hash}: {e}")))?
-        .ok_or_else(|| {
-            ApiError::internal(format!(
-                "photo {hash} is in the database but not in the photo folder"
-            ))
-        })?;
+    let bytes = state.cases().photo_bytes(hash).await?;
     let ct = HeaderValue::from_str(&content_type).map_err(ApiError::internal)?;
     let mut res = (StatusCode::OK, [(header::CONTENT_TYPE, ct)], bytes).into_response();
     common(&mut res);
     Ok(res)
-}
-
-/// What the reporter is shown once the case is closed (反馈给反映人): the note of the closing
-/// step and the after-photos. Nothing before the close: an after-photo of a handling that then
-/// fails its check (返工) is not the result.
-pub(crate) async fn closing_feedback(
-    state: &AppState,
-    case: &CaseRecord,
-) -> Result<(Option<String>, Vec<PhotoView>), ApiError> {
-    if case.status != crate::domain::case::Status::Closed {
-        return Ok((None, Vec::new()));
-    }
-    let events = state
-        .store()
-        .list_events(&crate::store::EventFilter {
-            entity_type: Some("case".into()),
-            entity_id: Some(case.id.to_string()),
-            before_id: None,
-            limit: 1000,
-        })
-        .await?;
-    let note = events
-        .iter()
-        .find(|e| e.action == "case.close")
-        .and_then(|e| e.detail.get("note"))
-        .and_then(|n| n.as_str())
-        .map(str::to_owned);
-    let photos = photo_views(state, case.id)
-        .await?
-        .into_iter()
-        .filter(|p| p.stage == PhotoStage::After)
-        .collect();
-    Ok((note, photos))
 }

@@ -28,11 +28,14 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 use super::auth::{AnyRole, HeaderOrQueryAuth};
-use super::cases::{CaseView, view};
+use super::cases::{CaseView, with_reader};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
 use super::{AppState, Inner};
-use crate::store::{FeedEvent, StoreError};
+use crate::cases::CaseError;
+use crate::domain::case::{Allowed, CaseState, allowed};
+use crate::domain::identity::Principal;
+use crate::store::FeedEvent;
 
 /// How often the poller reads the event log.
 pub const POLL_EVERY: Duration = Duration::from_millis(500);
@@ -52,13 +55,16 @@ pub struct Hub {
     watermark: AtomicI64,
 }
 
-/// One message, serialised once for every subscriber.
+/// One message, serialised once for every subscriber; each subscriber's allowed actions are
+/// filled in when it is sent (`with_reader`).
 #[derive(Debug)]
 pub struct FeedItem {
     event_id: i64,
     lon: f64,
     lat: f64,
     unit_code: Option<String>,
+    /// What the workflow rules look at, to tell each subscriber what they may do.
+    rules: Option<CaseState>,
     data: String,
     /// A change of this user's tokens or account (logout, revocation, disabling): the
     /// subscribers of that user check their token again before anything later reaches them.
@@ -76,19 +82,20 @@ pub struct CaseEventMessage {
     pub action: String,
     /// When it happened.
     pub at: DateTime<Utc>,
-    /// The case as it stands when the message is produced (its latest state).
+    /// The case as it stands when the message is produced (its latest state), with what the
+    /// subscriber may do to it.
     pub case: CaseView,
 }
 
 async fn build_items(
     state: &AppState,
     events: &[FeedEvent],
-) -> Result<Vec<Arc<FeedItem>>, StoreError> {
+) -> Result<Vec<Arc<FeedItem>>, CaseError> {
     let mut cases = BTreeMap::new();
     for e in events.iter().filter(|e| e.entity_type == "case") {
         if let Ok(id) = e.entity_id.parse::<i64>()
             && !cases.contains_key(&id)
-            && let Some(c) = state.store().get_case(id).await?
+            && let Some(c) = state.cases().find(id).await?
         {
             cases.insert(id, c);
         }
@@ -102,6 +109,7 @@ async fn build_items(
                     lon: f64::NAN,
                     lat: f64::NAN,
                     unit_code: None,
+                    rules: None,
                     data: String::new(),
                     user_change: Some(user_id),
                 }));
@@ -121,15 +129,21 @@ async fn build_items(
             case_id: case.id,
             action: e.action.clone(),
             at: e.at,
-            case: view(state, case.clone()),
+            // Serialised for nobody: each subscriber's actions go in as it is sent.
+            case: CaseView::new(state.cases().info(case.clone()), Allowed::default()),
         };
-        let data = serde_json::to_string(&msg)
-            .map_err(|err| StoreError::Corrupt(format!("serialising event {}: {err}", e.id)))?;
+        let data = serde_json::to_string(&msg).map_err(|err| {
+            CaseError::Store(crate::store::StoreError::Corrupt(format!(
+                "serialising event {}: {err}",
+                e.id
+            )))
+        })?;
         out.push(Arc::new(FeedItem {
             event_id: e.id,
             lon: case.lon,
             lat: case.lat,
             unit_code: case.unit_code.clone(),
+            rules: Some(case.state()),
             data,
             user_change: None,
         }));
@@ -144,7 +158,7 @@ impl AppState {
             .inner
             .feed
             .get_or_try_init(|| async {
-                let start = self.store().max_event_id().await?;
+                let start = self.cases().latest_event_id().await?;
                 let (tx, _) = broadcast::channel(BUFFER);
                 spawn_poller(Arc::downgrade(&self.inner));
                 Ok::<_, ApiError>(Arc::new(Hub {
@@ -187,10 +201,10 @@ async fn poll_once(
     state: &AppState,
     hub: &Hub,
     gap: &mut Option<(i64, Instant)>,
-) -> Result<(), StoreError> {
+) -> Result<(), CaseError> {
     loop {
         let from = hub.watermark.load(Ordering::SeqCst);
-        let rows = state.store().events_after(from, None, None, PAGE).await?;
+        let rows = state.cases().events_after(from, None, None, PAGE).await?;
         let mut next = from;
         let mut ready = Vec::new();
         for r in &rows {
@@ -320,6 +334,9 @@ struct Subscriber {
 
 struct StreamToken {
     hash: String,
+    /// Who the stream is for, as of the last check of the token (their grids or unit may
+    /// change): what they may do to each case is sent with it.
+    principal: Principal,
     user_id: i64,
     expires_at: DateTime<Utc>,
     next_check: tokio::time::Instant,
@@ -337,7 +354,10 @@ impl Subscriber {
             .unwrap_or(Duration::ZERO);
         self.token.next_check = now + every.min(to_expiry + Duration::from_millis(10));
         let ended = match super::auth::check_token(&self.state, &self.token.hash).await {
-            Ok(_) => return None,
+            Ok(lookup) => {
+                self.token.principal = lookup.principal;
+                return None;
+            }
             Err(e) if e.status.is_client_error() => e,
             Err(e) if strict => e,
             Err(_) => return None,
@@ -369,11 +389,16 @@ impl Subscriber {
                     continue;
                 }
                 if self.filter.accepts(&item) {
+                    let may = item
+                        .rules
+                        .as_ref()
+                        .map(|r| allowed(r, &self.token.principal))
+                        .unwrap_or_default();
                     return Some(
                         Event::default()
                             .event("case")
                             .id(item.event_id.to_string())
-                            .data(&item.data),
+                            .data(with_reader(&item.data, &may)),
                     );
                 }
                 continue;
@@ -385,7 +410,7 @@ impl Subscriber {
                 }
                 let page = self
                     .state
-                    .store()
+                    .cases()
                     .events_after(self.cursor, Some(upto), Some("case"), PAGE)
                     .await;
                 let built = match page {
@@ -484,6 +509,7 @@ pub async fn case_stream(
     let token = StreamToken {
         hash: auth.token_hash,
         user_id: auth.principal.user_id,
+        principal: auth.principal,
         expires_at: auth.expires_at,
         next_check: tokio::time::Instant::now()
             + state

@@ -145,9 +145,9 @@ pub async fn cases_tile(
     let (z, x, y) = parse_address(&z, &x, &file)?;
     let status = super::cases::parse_status(q.status.as_deref())?;
     let [w, s, e, n] = tiles::tile_bounds(z, x, y);
-    let cases = state
-        .store()
-        .list_cases(&crate::store::CaseFilter {
+    let page = state
+        .cases()
+        .list(&crate::store::CaseFilter {
             status,
             category: q.category,
             bbox: Some([w, s, e, n]),
@@ -157,29 +157,28 @@ pub async fn cases_tile(
             ..Default::default()
         })
         .await?;
-    let points: Vec<tiles::points::CasePoint> = cases
+    let points: Vec<tiles::points::CasePoint> = page
+        .cases
         .into_iter()
-        .filter(|c| status.is_some() || !c.status.is_final())
-        .map(|c| {
-            let v = super::cases::view(&state, c);
-            tiles::points::CasePoint {
-                id: v.case.id,
-                lon: v.case.lon,
-                lat: v.case.lat,
-                status: v.case.status.as_str().into(),
-                light: v
-                    .light
-                    .or(v.step_light)
-                    .map(|l| {
-                        serde_json::to_value(l)
-                            .ok()
-                            .and_then(|j| j.as_str().map(str::to_owned))
-                            .unwrap_or_default()
-                    })
-                    .unwrap_or_default(),
-                category: v.case.category,
-                overdue: v.overdue,
-            }
+        .filter(|c| status.is_some() || !c.case.status.is_final())
+        .map(|v| tiles::points::CasePoint {
+            id: v.case.id,
+            lon: v.case.lon,
+            lat: v.case.lat,
+            status: v.case.status.as_str().into(),
+            light: v
+                .clocks
+                .light
+                .or(v.clocks.step_light)
+                .map(|l| {
+                    serde_json::to_value(l)
+                        .ok()
+                        .and_then(|j| j.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default(),
+            category: v.case.category,
+            overdue: v.clocks.overdue,
         })
         .collect();
     let body = tiles::points::cases_tile(&points, z, x, y, CASE_PINS_FROM_ZOOM, CASE_CLUSTER_PX);

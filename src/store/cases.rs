@@ -2,13 +2,12 @@
 //! append-only event log.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::Row;
 
 use sqlx::types::Json;
 
-use super::{Audit, Store, StoreError, StoreResult, append_event, on_pool};
-use crate::domain::case::{RequestKind, Status};
+use super::{Audit, Dialect, Store, StoreError, StoreResult, append_event, on_pool};
+use crate::domain::case::{Case, RequestKind, Status, clock};
 use crate::domain::dispatch::ChainLink;
 
 /// A case to create. The row is inserted in its final intake state (for an inspector's report
@@ -22,7 +21,7 @@ pub struct NewCase {
     /// Digest of the request: a retry must carry the same, or it is refused as a reused key.
     pub request_digest: String,
     /// The case as it is to be stored (`id`, `version` and `reported_at` are set by the store).
-    pub case: CaseRecord,
+    pub case: Case,
     /// Events after `case.created`: (action, detail).
     pub follow_up: Vec<(String, serde_json::Value)>,
 }
@@ -35,99 +34,9 @@ pub struct CaseStep {
     /// A note for the timeline.
     pub note: Option<String>,
     /// The case after this step.
-    pub after: CaseRecord,
+    pub after: Case,
     /// More for the event (rule, owner chain …).
     pub extra: serde_json::Value,
-}
-
-/// A stored case.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct CaseRecord {
-    /// Id.
-    pub id: i64,
-    /// Source channel: inspector, citizen, hotline_12345.
-    pub source: String,
-    /// Category code.
-    pub category: String,
-    /// The catalogue version the case was opened under (its rules and time limit).
-    pub category_version: i64,
-    /// Description.
-    pub description: String,
-    /// WGS84 longitude.
-    pub lon: f64,
-    /// WGS84 latitude.
-    pub lat: f64,
-    /// Input CRS.
-    pub input_crs: String,
-    /// The number of the case in the channel it came from (a 12345 work-order number).
-    pub external_ref: Option<String>,
-    /// Unit grid.
-    pub grid_code: Option<String>,
-    /// Community.
-    pub community_code: Option<String>,
-    /// Street.
-    pub street_code: Option<String>,
-    /// District.
-    pub district_code: Option<String>,
-    /// Frontage.
-    pub frontage_code: Option<String>,
-    /// Status.
-    #[schema(value_type = String)]
-    pub status: Status,
-    /// The unit it is dispatched to.
-    pub unit_code: Option<String>,
-    /// The dispatch rule that fired.
-    pub dispatch_rule: Option<String>,
-    /// The owner chain the dispatch decision was made on.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub owner_chain: Option<Vec<ChainLink>>,
-    /// A unit answering with the main one (railway land: the street office).
-    pub co_owner_unit: Option<String>,
-    /// `triage`: waiting in the 创文办 triage queue.
-    pub queue: Option<String>,
-    /// The triage office of the queue.
-    pub triage_unit: Option<String>,
-    /// 门前三包 escalation steps taken: 0 none, 1 reminder, 2 warning, 3 enforcement.
-    pub escalation: i64,
-    /// When the next escalation step is due (while the shop has not fixed it).
-    pub escalation_due_at: Option<DateTime<Utc>>,
-    /// The enforcement unit the ladder ends at.
-    pub enforcement_unit: Option<String>,
-    /// Merged into this case as a duplicate.
-    pub linked_to: Option<i64>,
-    /// Reports merged into this case.
-    pub linked_count: i64,
-    /// Request waiting for approval.
-    #[schema(value_type = Option<String>)]
-    pub pending_request: Option<RequestKind>,
-    /// Status to resume to when parked.
-    #[schema(value_type = Option<String>)]
-    pub parked_from: Option<Status>,
-    /// Failed checks (返工).
-    pub rework_count: i64,
-    /// Sent back as wrongly dispatched.
-    pub wrong_dispatches: i64,
-    /// Reporting user.
-    pub reported_by: Option<i64>,
-    /// When reported.
-    pub reported_at: DateTime<Utc>,
-    /// When (last) dispatched.
-    pub dispatched_at: Option<DateTime<Utc>>,
-    /// Deadline of the handling time limit.
-    pub deadline_at: Option<DateTime<Utc>>,
-    /// When the current step started.
-    pub step_started_at: Option<DateTime<Utc>>,
-    /// Deadline of the current step.
-    pub step_due_at: Option<DateTime<Utc>>,
-    /// Deadline of the whole case, report to close.
-    pub due_at: Option<DateTime<Utc>>,
-    /// When closed.
-    pub closed_at: Option<DateTime<Utc>>,
-    /// Optimistic-concurrency version.
-    pub version: i64,
-    /// Hash of the follow-up token.
-    #[serde(skip)]
-    pub follow_token_hash: Option<String>,
 }
 
 /// Counts a duplicate on the open case it was merged into and logs `case.linked` there, in the
@@ -159,55 +68,6 @@ macro_rules! link_into {
     }};
 }
 
-impl CaseRecord {
-    /// A new report at a WGS84 point, before the store gives it an id: collected, no owner yet,
-    /// reported now. Callers set what they know with struct update syntax.
-    pub fn draft(source: &str, category: &str, lon: f64, lat: f64) -> Self {
-        CaseRecord {
-            id: 0,
-            source: source.into(),
-            category: category.into(),
-            category_version: 1,
-            description: String::new(),
-            lon,
-            lat,
-            input_crs: "wgs84".into(),
-            external_ref: None,
-            grid_code: None,
-            community_code: None,
-            street_code: None,
-            district_code: None,
-            frontage_code: None,
-            status: Status::Collected,
-            unit_code: None,
-            dispatch_rule: None,
-            owner_chain: None,
-            co_owner_unit: None,
-            queue: None,
-            triage_unit: None,
-            escalation: 0,
-            escalation_due_at: None,
-            enforcement_unit: None,
-            linked_to: None,
-            linked_count: 0,
-            pending_request: None,
-            parked_from: None,
-            rework_count: 0,
-            wrong_dispatches: 0,
-            reported_by: None,
-            reported_at: Utc::now(),
-            dispatched_at: None,
-            deadline_at: None,
-            step_started_at: None,
-            step_due_at: None,
-            due_at: None,
-            closed_at: None,
-            version: 0,
-            follow_token_hash: None,
-        }
-    }
-}
-
 const COLUMNS: &str = "id, source, category, category_version, description, lon, lat, input_crs, external_ref, \
     grid_code, community_code, street_code, district_code, frontage_code, status, unit_code, dispatch_rule, owner_chain, \
     co_owner_unit, queue, triage_unit, escalation, escalation_due_at, enforcement_unit, linked_to, linked_count, \
@@ -217,7 +77,7 @@ const COLUMNS: &str = "id, source, category, category_version, description, lon,
 /// Statuses in which a case is finished or folded into another.
 const NOT_OPEN: &str = "('closed', 'voided', 'merged')";
 
-fn case_from_row<R: Row>(r: &R) -> StoreResult<CaseRecord>
+fn case_from_row<R: Row>(r: &R) -> StoreResult<Case>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -233,7 +93,7 @@ where
     let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("unknown {what} {v:?}"));
     let chain: Option<Json<serde_json::Value>> = r.try_get("owner_chain")?;
     let small = |c: &str| -> StoreResult<i64> { Ok(i64::from(r.try_get::<i32, _>(c)?)) };
-    Ok(CaseRecord {
+    Ok(Case {
         id: r.try_get("id")?,
         source: r.try_get("source")?,
         category: r.try_get("category")?,
@@ -305,13 +165,15 @@ pub struct CaseFilter {
     pub source: Option<String>,
     /// Only this queue (`triage`).
     pub queue: Option<String>,
-    /// WGS84 bbox [west, south, east, north].
+    /// WGS84 bbox [west, south, east, north], edges included.
     pub bbox: Option<[f64; 4]>,
+    /// Only cases whose point lies in this WGS84 area (edges included).
+    pub polygon: Option<geo::MultiPolygon<f64>>,
     /// Reported at or after.
     pub from: Option<DateTime<Utc>>,
     /// Reported before.
     pub to: Option<DateTime<Utc>>,
-    /// Only cases open and past a deadline (handling, step or overall) at this instant.
+    /// Only cases overdue at this instant, as `domain::case::clock::overdue` defines it.
     pub overdue_at: Option<DateTime<Utc>>,
     /// Only ids below this (paging, newest first).
     pub before_id: Option<i64>,
@@ -322,7 +184,7 @@ pub struct CaseFilter {
 /// What to write: (column, value) pairs shared by insert and update.
 fn bind_state<'q, DB: sqlx::Database>(
     q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
-    c: &'q CaseRecord,
+    c: &'q Case,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
     Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -394,11 +256,7 @@ impl Store {
     /// Creates a case, or returns the one created earlier with the same idempotency key (then the
     /// flag is false). Concurrent retries race on the unique key; exactly one insert wins. A
     /// report merged as a duplicate (`linked_to`) bumps its case's count in the same transaction.
-    pub async fn create_case(
-        &self,
-        new: &NewCase,
-        audit: &Audit,
-    ) -> StoreResult<(CaseRecord, bool)> {
+    pub async fn create_case(&self, new: &NewCase, audit: &Audit) -> StoreResult<(Case, bool)> {
         let c = &new.case;
         let n = STATE_COLUMNS.len();
         let sql = format!(
@@ -480,7 +338,7 @@ impl Store {
     }
 
     /// One case.
-    pub async fn get_case(&self, id: i64) -> StoreResult<Option<CaseRecord>> {
+    pub async fn get_case(&self, id: i64) -> StoreResult<Option<Case>> {
         on_pool!(self, |pool, d| {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM cases WHERE id = $1"
@@ -497,10 +355,10 @@ impl Store {
     /// last step merges the case into another (`linked_to` newly set), that case's count goes up.
     pub async fn update_case(
         &self,
-        before: &CaseRecord,
+        before: &Case,
         steps: &[CaseStep],
         audit: &Audit,
-    ) -> StoreResult<CaseRecord> {
+    ) -> StoreResult<Case> {
         let Some(last) = steps.last() else {
             return Ok(before.clone());
         };
@@ -561,41 +419,38 @@ impl Store {
         })
     }
 
-    /// Cases, newest first.
-    pub async fn list_cases(&self, f: &CaseFilter) -> StoreResult<Vec<CaseRecord>> {
-        let [w, s, e, n] = f.bbox.map_or([None; 4], |b| b.map(Some));
+    /// Cases, newest first. The spatial filters use the index of case points: PostGIS's GiST
+    /// index on PostgreSQL; on SQLite the `(lon, lat)` index for the box, then the exact
+    /// point-in-polygon test here, reading candidates newest first until the page is full.
+    pub async fn list_cases(&self, f: &CaseFilter) -> StoreResult<Vec<Case>> {
+        let limit = f.limit.clamp(1, 10_000);
+        let bbox = match search_box(f) {
+            SearchBox::Empty => return Ok(Vec::new()),
+            SearchBox::Any => None,
+            SearchBox::Within(b) => Some(b),
+        };
         on_pool!(self, |pool, d| {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM cases WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR grid_code = $2) \
-                 AND ($3 IS NULL OR unit_code = $3 OR co_owner_unit = $3) AND ($4 IS NULL OR category = $4) \
-                 AND ($5 IS NULL OR id < $5) AND ($6 IS NULL OR community_code = $6) AND ($7 IS NULL OR street_code = $7) \
-                 AND ($8 IS NULL OR source = $8) AND ($9 IS NULL OR queue = $9) \
-                 AND ($10 IS NULL OR lon >= $10) AND ($11 IS NULL OR lat >= $11) AND ($12 IS NULL OR lon <= $12) \
-                 AND ($13 IS NULL OR lat <= $13) AND ($14 IS NULL OR reported_at >= $14) AND ($15 IS NULL OR reported_at < $15) \
-                 AND ($16 IS NULL OR (status NOT IN ('closed', 'voided', 'merged', 'parked') AND \
-                      (deadline_at < $16 OR step_due_at < $16 OR due_at < $16))) \
-                 ORDER BY id DESC LIMIT $17"
-            )))
-            .bind(f.status.map(Status::as_str))
-            .bind(f.grid_code.as_deref())
-            .bind(f.unit_code.as_deref())
-            .bind(f.category.as_deref())
-            .bind(f.before_id)
-            .bind(f.community_code.as_deref())
-            .bind(f.street_code.as_deref())
-            .bind(f.source.as_deref())
-            .bind(f.queue.as_deref())
-            .bind(w)
-            .bind(s)
-            .bind(e)
-            .bind(n)
-            .bind(f.from)
-            .bind(f.to)
-            .bind(f.overdue_at)
-            .bind(f.limit.clamp(1, 10_000))
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(case_from_row).collect()
+            let exact_here = d == Dialect::Sqlite && f.polygon.is_some();
+            let (sql, args) = case_query(f, bbox, d, (!exact_here).then_some(limit));
+            let q = bind_args(sqlx::query(sqlx::AssertSqlSafe(sql)), &args);
+            let Some(area) = f.polygon.as_ref().filter(|_| exact_here) else {
+                let rows = q.fetch_all(pool).await?;
+                return rows.iter().map(case_from_row).collect();
+            };
+            use futures_util::TryStreamExt;
+            use geo::Intersects;
+            let mut rows = q.fetch(pool);
+            let mut out = Vec::new();
+            while let Some(row) = rows.try_next().await? {
+                let point = geo::Point::new(row.try_get("lon")?, row.try_get("lat")?);
+                if area.intersects(&point) {
+                    out.push(case_from_row(&row)?);
+                    if out.len() as i64 == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -606,7 +461,7 @@ impl Store {
         category: &str,
         bbox: [f64; 4],
         since: DateTime<Utc>,
-    ) -> StoreResult<Vec<CaseRecord>> {
+    ) -> StoreResult<Vec<Case>> {
         on_pool!(self, |pool, d| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM cases WHERE category = $1 AND status NOT IN {NOT_OPEN} AND reported_at >= $2 \
@@ -625,11 +480,12 @@ impl Store {
     }
 
     /// Cases whose next 门前三包 escalation step is due at `now`.
-    pub async fn escalations_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<CaseRecord>> {
+    pub async fn escalations_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<Case>> {
         on_pool!(self, |pool, d| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM cases WHERE escalation_due_at <= $1 AND status IN ('dispatched', 'handling') \
-                 AND pending_request IS NULL ORDER BY escalation_due_at LIMIT 500"
+                "SELECT {COLUMNS} FROM cases WHERE escalation_due_at <= $1 AND status IN {} \
+                 AND pending_request IS NULL ORDER BY escalation_due_at LIMIT 500",
+                sql_statuses(&clock::HANDLING)
             )))
             .bind(now)
             .fetch_all(pool)
@@ -659,5 +515,239 @@ impl Store {
                     .await?;
             Ok(secret)
         })
+    }
+}
+
+/// Statuses as an SQL list, `('a', 'b')` (fixed names, never client text).
+fn sql_statuses(statuses: &[Status]) -> String {
+    let names: Vec<String> = statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
+}
+
+/// The box a list query searches: the given box, narrowed to the polygon's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SearchBox {
+    /// No spatial filter.
+    Any,
+    /// Only points in this box, edges included.
+    Within([f64; 4]),
+    /// The filters exclude every point (boxes that do not meet, an empty polygon).
+    Empty,
+}
+
+fn search_box(f: &CaseFilter) -> SearchBox {
+    use geo::BoundingRect;
+    let from_polygon = match &f.polygon {
+        Some(area) => match area.bounding_rect() {
+            Some(r) => Some([r.min().x, r.min().y, r.max().x, r.max().y]),
+            None => return SearchBox::Empty,
+        },
+        None => None,
+    };
+    let b = match (f.bbox, from_polygon) {
+        (None, None) => return SearchBox::Any,
+        (Some(b), None) | (None, Some(b)) => b,
+        (Some(a), Some(b)) => [
+            a[0].max(b[0]),
+            a[1].max(b[1]),
+            a[2].min(b[2]),
+            a[3].min(b[3]),
+        ],
+    };
+    if b[0] > b[2] || b[1] > b[3] {
+        SearchBox::Empty
+    } else {
+        SearchBox::Within(b)
+    }
+}
+
+/// A value bound to a list query.
+#[derive(Debug, Clone, PartialEq)]
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+    Real(f64),
+    Time(DateTime<Utc>),
+    Blob(Vec<u8>),
+}
+
+/// The list query for a filter: only the filters given become conditions, so that each can
+/// use its index (a `$n IS NULL OR …` condition hides the index from the planner). `limit`
+/// None: every match, for a caller that reads until it has enough.
+fn case_query<'a>(
+    f: &'a CaseFilter,
+    bbox: Option<[f64; 4]>,
+    d: Dialect,
+    limit: Option<i64>,
+) -> (String, Vec<Arg<'a>>) {
+    let mut args: Vec<Arg<'a>> = Vec::new();
+    let mut param = |a: Arg<'a>| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    let mut conds: Vec<String> = Vec::new();
+    let equal = [
+        ("status", f.status.map(Status::as_str)),
+        ("grid_code", f.grid_code.as_deref()),
+        ("community_code", f.community_code.as_deref()),
+        ("street_code", f.street_code.as_deref()),
+        ("category", f.category.as_deref()),
+        ("source", f.source.as_deref()),
+        ("queue", f.queue.as_deref()),
+    ];
+    for (column, value) in equal {
+        if let Some(v) = value {
+            conds.push(format!("{column} = {}", param(Arg::Text(v))));
+        }
+    }
+    if let Some(u) = f.unit_code.as_deref() {
+        let p = param(Arg::Text(u));
+        conds.push(format!("(unit_code = {p} OR co_owner_unit = {p})"));
+    }
+    if let Some(id) = f.before_id {
+        conds.push(format!("id < {}", param(Arg::Int(id))));
+    }
+    if let Some(t) = f.from {
+        conds.push(format!("reported_at >= {}", param(Arg::Time(t))));
+    }
+    if let Some(t) = f.to {
+        conds.push(format!("reported_at < {}", param(Arg::Time(t))));
+    }
+    if let Some(t) = f.overdue_at {
+        // `domain::case::clock::overdue`, in SQL.
+        let p = param(Arg::Time(t));
+        conds.push(format!(
+            "status IN {} AND (step_due_at < {p} OR due_at < {p} OR (status IN {} AND deadline_at < {p}))",
+            sql_statuses(&clock::RUNNING),
+            sql_statuses(&clock::HANDLING)
+        ));
+    }
+    if let Some([w, s, e, n]) = bbox {
+        let [w, s, e, n] = [w, s, e, n].map(|x| param(Arg::Real(x)));
+        if d == Dialect::Postgres {
+            // The GiST index finds the candidates; the exact comparisons below keep the edges
+            // exactly where they were (the index's boxes are rounded outward to float4).
+            conds.push(format!("geom && ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326)"));
+        }
+        conds.push(format!(
+            "lon >= {w} AND lon <= {e} AND lat >= {s} AND lat <= {n}"
+        ));
+    }
+    if d == Dialect::Postgres
+        && let Some(area) = &f.polygon
+        && let Ok(wkb) = super::encode_wkb(&geo::Geometry::MultiPolygon(area.clone()))
+    {
+        conds.push(format!(
+            "ST_Intersects(geom, ST_GeomFromWKB({}, 4326))",
+            param(Arg::Blob(wkb))
+        ));
+    }
+    let mut sql = format!("SELECT {COLUMNS} FROM cases");
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    sql.push_str(" ORDER BY id DESC");
+    if let Some(n) = limit {
+        sql.push_str(&format!(" LIMIT {}", param(Arg::Int(n))));
+    }
+    (sql, args)
+}
+
+fn bind_args<'q, DB: sqlx::Database>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    args: &'q [Arg<'q>],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for a in args {
+        q = match a {
+            Arg::Text(t) => q.bind(*t),
+            Arg::Int(i) => q.bind(*i),
+            Arg::Real(x) => q.bind(*x),
+            Arg::Time(t) => q.bind(*t),
+            Arg::Blob(b) => q.bind(b.as_slice()),
+        };
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square(w: f64, s: f64, e: f64, n: f64) -> geo::MultiPolygon<f64> {
+        geo::MultiPolygon(vec![geo::Polygon::new(
+            geo::LineString::from(vec![(w, s), (e, s), (e, n), (w, n), (w, s)]),
+            vec![],
+        )])
+    }
+
+    #[test]
+    fn the_search_box_is_the_bbox_narrowed_to_the_polygon_and_empty_when_they_do_not_meet() {
+        let mut f = CaseFilter::default();
+        assert_eq!(search_box(&f), SearchBox::Any);
+        f.bbox = Some([0.0, 0.0, 2.0, 2.0]);
+        assert_eq!(search_box(&f), SearchBox::Within([0.0, 0.0, 2.0, 2.0]));
+        f.polygon = Some(square(1.0, 1.0, 3.0, 3.0));
+        assert_eq!(search_box(&f), SearchBox::Within([1.0, 1.0, 2.0, 2.0]));
+        f.polygon = Some(square(5.0, 5.0, 6.0, 6.0));
+        assert_eq!(search_box(&f), SearchBox::Empty);
+        f.polygon = Some(geo::MultiPolygon(vec![]));
+        assert_eq!(search_box(&f), SearchBox::Empty);
+    }
+
+    #[test]
+    fn only_the_filters_given_become_conditions_each_with_its_own_parameter() {
+        let f = CaseFilter {
+            unit_code: Some("dept-1".into()),
+            before_id: Some(9),
+            limit: 5,
+            ..Default::default()
+        };
+        let (sql, args) = case_query(&f, None, Dialect::Sqlite, Some(5));
+        assert!(
+            sql.ends_with(
+                "WHERE (unit_code = $1 OR co_owner_unit = $1) AND id < $2 ORDER BY id DESC LIMIT $3"
+            ),
+            "{sql}"
+        );
+        assert_eq!(args, [Arg::Text("dept-1"), Arg::Int(9), Arg::Int(5)]);
+        let (sql, _) = case_query(&CaseFilter::default(), None, Dialect::Sqlite, None);
+        assert!(sql.ends_with("FROM cases ORDER BY id DESC"), "{sql}");
+    }
+
+    #[test]
+    fn postgres_finds_spatial_candidates_through_the_gist_index_and_sqlite_through_lon_lat() {
+        let f = CaseFilter {
+            polygon: Some(square(1.0, 1.0, 3.0, 3.0)),
+            ..Default::default()
+        };
+        let b = Some([1.0, 1.0, 3.0, 3.0]);
+        let (pg, args) = case_query(&f, b, Dialect::Postgres, Some(10));
+        assert!(
+            pg.contains("geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)"),
+            "{pg}"
+        );
+        assert!(
+            pg.contains("lon >= $1 AND lon <= $3 AND lat >= $2 AND lat <= $4"),
+            "{pg}"
+        );
+        assert!(
+            pg.contains("ST_Intersects(geom, ST_GeomFromWKB($5, 4326))"),
+            "{pg}"
+        );
+        assert_eq!(args.len(), 6);
+        let (lite, _) = case_query(&f, b, Dialect::Sqlite, None);
+        assert!(!lite.contains("geom"), "{lite}");
+        assert!(lite.contains("lon >= $1 AND lon <= $3"), "{lite}");
     }
 }

@@ -31,7 +31,7 @@ use sqlx::sqlite::{
 };
 
 pub use case_feed::FeedEvent;
-pub use cases::{CaseFilter, CaseRecord, CaseStep, NewCase};
+pub use cases::{CaseFilter, CaseStep, NewCase};
 pub use catalogue::CategoryVersion;
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;

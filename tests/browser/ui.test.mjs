@@ -1,5 +1,5 @@
-// The page's pure helpers in plain node (no browser): which case actions a role is offered, the
-// Chinese error wording, and the owner chain's HTML.
+// The page's pure helpers in plain node (no browser): the buttons for the case actions the
+// server allows, the Chinese error wording, and the owner chain's HTML.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,80 +7,31 @@ import { allowedActions, errorZh } from '../../web/js/casework.js';
 import { ownerChainHtml, zhPart } from '../../web/js/owner.js';
 import { ApiError } from '../../web/js/api.js';
 
-const GRID = '410102001002001';
-const UNIT = 'dept-410103-cgzf';
-const users = {
-  inspector: { role: 'inspector', grids: [GRID] },
-  intake_clerk: { role: 'intake_clerk' },
-  shift_lead: { role: 'shift_lead' },
-  dispatcher: { role: 'dispatcher' },
-  handler: { role: 'handler', unit_code: UNIT },
-  planner: { role: 'planner' },
-};
-
-// Who may move a case on from each status (src/domain/case.rs, apply()), including the side
-// requests (RequestKind::requesters/from): 延时/回退 by the handler of the unit on 派遣/处置, 挂账 by
-// the dispatcher and shift lead on 立案/派遣/处置, 作废 by the clerk, dispatcher and shift lead on
-// 核实/采集/立案, and 恢复 of a parked case by the shift lead.
-const HANDLER_ASKS = ['request_extend', 'request_send_back'];
-const EXPECTED = {
-  verifying: {
-    inspector: ['verify_yes', 'verify_no'],
-    intake_clerk: ['request_void'], dispatcher: ['request_void'], shift_lead: ['request_void'],
-  },
-  collected: {
-    intake_clerk: ['register', 'request_void'], shift_lead: ['register', 'request_void'], dispatcher: ['request_void'],
-  },
-  registered: {
-    dispatcher: ['dispatch', 'request_park', 'request_void'],
-    shift_lead: ['request_park', 'request_void'], intake_clerk: ['request_void'],
-  },
-  dispatched: { handler: ['accept', ...HANDLER_ASKS], dispatcher: ['request_park'], shift_lead: ['request_park'] },
-  handling: { handler: ['feedback', ...HANDLER_ASKS], dispatcher: ['request_park'], shift_lead: ['request_park'] },
-  fed_back: { inspector: ['check_pass', 'check_fail'] },
-  checked: { shift_lead: ['close'] },
-  parked: { shift_lead: ['resume'] },
-  closed: {}, voided: {}, merged: {},
-};
-// Who decides a pending request (RequestKind::approvers); everybody else gets nothing.
-const DECIDERS = {
-  extend: ['dispatcher', 'shift_lead'],
-  send_back: ['dispatcher'],
-  park: ['shift_lead'],
-  void: ['shift_lead'],
-};
-
+// Who may do what is the server's: every case view carries `allowed_actions` and
+// `allowed_requests` for the logged-in user (the state machine's answer, tested per role and status
+// in src/domain/case.rs). The page turns them into buttons and adds no rule of its own.
 describe('case actions offered by the map page', () => {
-  for (const [status, byRole] of Object.entries(EXPECTED)) {
-    it(`from ${status} only the roles the state machine allows get a button`, () => {
-      const c = { id: 1, status, grid_code: GRID, unit_code: UNIT };
-      for (const [role, user] of Object.entries(users)) {
-        assert.deepEqual(allowedActions(c, user), byRole[role] ?? [], `${role} on ${status}`);
-      }
-    });
-  }
-
-  for (const [kind, deciders] of Object.entries(DECIDERS)) {
-    it(`a pending ${kind} request is decided (批准/驳回) by ${deciders.join(', ')} only, in any status`, () => {
-      for (const status of Object.keys(EXPECTED)) {
-        const c = { id: 1, status, grid_code: GRID, unit_code: UNIT, pending_request: kind };
-        for (const [role, user] of Object.entries(users)) {
-          assert.deepEqual(allowedActions(c, user), deciders.includes(role) ? ['approve', 'reject'] : [], `${role} on ${status} with ${kind}`);
-        }
-        assert.deepEqual(allowedActions(c, { role: 'admin' }), ['approve', 'reject'], `admin on ${status} with ${kind}`);
-      }
-    });
-  }
-
-  it('an inspector gets no button outside their grids, a handler none for another unit', () => {
-    assert.deepEqual(allowedActions({ status: 'verifying', grid_code: '410103009001010' }, users.inspector), []);
-    assert.deepEqual(allowedActions({ status: 'dispatched', grid_code: GRID, unit_code: 'dept-410102-hw' }, users.handler), []);
-    assert.deepEqual(allowedActions({ status: 'handling', grid_code: GRID, unit_code: 'dept-410102-hw' }, users.handler), []);
+  it('offers a button for each action the server allows, two for a verification or a check', () => {
+    assert.deepEqual(allowedActions({ allowed_actions: ['verify'], allowed_requests: [] }), ['verify_yes', 'verify_no']);
+    assert.deepEqual(allowedActions({ allowed_actions: ['check'], allowed_requests: [] }), ['check_pass', 'check_fail']);
+    assert.deepEqual(allowedActions({ allowed_actions: ['register', 'request'], allowed_requests: ['void'] }), ['register', 'request_void']);
+    assert.deepEqual(
+      allowedActions({ allowed_actions: ['accept', 'request'], allowed_requests: ['extend', 'send_back'] }),
+      ['accept', 'request_extend', 'request_send_back'],
+    );
+    assert.deepEqual(allowedActions({ allowed_actions: ['approve', 'reject'], allowed_requests: [] }), ['approve', 'reject']);
+    assert.deepEqual(allowedActions({ allowed_actions: ['resume'], allowed_requests: [] }), ['resume']);
   });
 
-  it('a pending request freezes the case for everybody but its approvers', () => {
-    assert.deepEqual(allowedActions({ status: 'handling', unit_code: UNIT, pending_request: 'extend' }, users.handler), []);
-    assert.deepEqual(allowedActions({ status: 'registered', unit_code: UNIT, pending_request: 'void' }, users.dispatcher), []);
+  it('offers nothing the server did not allow, whatever the status, role or unit', () => {
+    const c = { id: 1, status: 'dispatched', grid_code: '410102001002001', unit_code: 'dept-410103-cgzf', allowed_actions: [], allowed_requests: [] };
+    assert.deepEqual(allowedActions(c), []);
+    assert.deepEqual(allowedActions({ id: 1, status: 'collected' }), [], 'a view without the lists');
+    assert.deepEqual(allowedActions(null), []);
+  });
+
+  it('leaves out an action it has no button for', () => {
+    assert.deepEqual(allowedActions({ allowed_actions: ['request', 'link'], allowed_requests: ['void'] }), ['request_void']);
   });
 });
 

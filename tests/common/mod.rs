@@ -350,3 +350,13 @@ pub fn user_create(url: &str, username: &str, password: &str) -> (bool, String) 
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Percent-encodes a query value: everything but unreserved ASCII.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -3,8 +3,10 @@
 // triage queue (dispatcher), accept and feed back (handler, own unit), close (shift lead), and the
 // side requests: 延时/回退 (handler), 挂账 (dispatcher, shift lead), 作废 (intake clerk, dispatcher,
 // shift lead), decided by their approvers (批准/驳回), and 恢复 of a parked case (shift lead).
-// Only the actions the role may take are offered (mirroring src/domain/case.rs); the server
-// decides anyway, and its 403/409 answers are shown in Chinese.
+// The page holds no table of who may do what: every case view from the server carries
+// `allowed_actions` and `allowed_requests` for the logged-in user (decided by the workflow's state
+// machine with the user's role and scope), and exactly those are offered. The server decides
+// again when the action comes; its 403/409 answers (a stale page) are shown in Chinese.
 
 import * as api from './api.js';
 import { escapeHtml } from './info.js';
@@ -80,80 +82,56 @@ const BUTTONS = {
 /** Buttons drawn plain (not primary): the "no" answers and the side requests. */
 const SECONDARY = new Set(['verify_no', 'check_fail', 'reject', 'request_extend', 'request_send_back', 'request_park', 'request_void']);
 
-/** Side requests (RequestKind in src/domain/case.rs): 中文, who asks, who decides, from which statuses. */
-export const REQUESTS = {
-  extend: { zh: '延时', requesters: ['handler'], approvers: ['dispatcher', 'shift_lead'], from: ['dispatched', 'handling'] },
-  send_back: { zh: '回退', requesters: ['handler'], approvers: ['dispatcher'], from: ['dispatched', 'handling'] },
-  park: { zh: '挂账', requesters: ['dispatcher', 'shift_lead'], approvers: ['shift_lead'], from: ['registered', 'dispatched', 'handling'] },
-  void: { zh: '作废', requesters: ['intake_clerk', 'dispatcher', 'shift_lead'], approvers: ['shift_lead'], from: ['verifying', 'collected', 'registered'] },
-};
+/** Side requests (RequestKind in src/domain/case.rs) in Chinese. */
+export const REQUEST_ZH = { extend: '延时', send_back: '回退', park: '挂账', void: '作废' };
 
-/** Whether `user` may approve or reject a pending request of `kind`. */
-export function mayDecide(kind, user) {
-  const role = user?.role;
-  return !!role && (role === 'admin' || (REQUESTS[kind]?.approvers ?? []).includes(role));
-}
+/** Whether the server says the logged-in user may take `action` on case `c` now. */
+const may = (c, action) => (c?.allowed_actions ?? []).includes(action);
 
-/** The actions `user` may take on case `c` now (see apply() in src/domain/case.rs). */
-export function allowedActions(c, user) {
-  const role = user?.role;
-  if (!role) return [];
-  // A waiting request freezes the case: only its approvers act, and only on the request.
-  if (c.pending_request) return mayDecide(c.pending_request, user) ? ['approve', 'reject'] : [];
-  const admin = role === 'admin';
-  const is = (...roles) => admin || roles.includes(role);
-  const myGrid = admin || (user.grids ?? []).includes(c.grid_code);
-  const myUnit = admin || (!!user.unit_code && user.unit_code === c.unit_code);
-  const steps = (() => {
-    switch (c.status) {
-      case 'verifying': return is('inspector') && myGrid ? ['verify_yes', 'verify_no'] : [];
-      case 'collected': return is('intake_clerk', 'shift_lead') ? ['register'] : [];
-      case 'registered': return is('dispatcher') ? ['dispatch'] : [];
-      case 'dispatched': return is('handler') && myUnit ? ['accept'] : [];
-      case 'handling': return is('handler') && myUnit ? ['feedback'] : [];
-      case 'fed_back': return is('inspector') && myGrid ? ['check_pass', 'check_fail'] : [];
-      case 'checked': return is('shift_lead') ? ['close'] : [];
-      case 'parked': return is('shift_lead') ? ['resume'] : [];
-      default: return [];
-    }
-  })();
-  const requests = Object.entries(REQUESTS)
-    .filter(([, r]) => r.from.includes(c.status) && is(...r.requesters))
-    // A handler asks only for cases of their own unit (unit_scope in the domain).
-    .filter(([, r]) => !r.requesters.includes('handler') || myUnit)
-    .map(([kind]) => `request_${kind}`);
-  return [...steps, ...requests];
+/**
+ * The buttons for case `c`: what the server says the logged-in user may do now
+ * (`allowed_actions`, `allowed_requests`). A verification and a check are two buttons each (yes /
+ * no); an action the page has no button for (link: the intake desk links duplicates elsewhere) is
+ * left out.
+ */
+export function allowedActions(c) {
+  const requests = c?.allowed_requests ?? [];
+  return (c?.allowed_actions ?? []).flatMap((a) => {
+    if (a === 'verify') return ['verify_yes', 'verify_no'];
+    if (a === 'check') return ['check_pass', 'check_fail'];
+    if (a === 'request') return requests.map((k) => `request_${k}`).filter((k) => k in BUTTONS);
+    return a in BUTTONS ? [a] : [];
+  });
 }
 
 /** The work lists of a role: [id, title, predicate(case, user)]. */
 function worklists(user) {
-  const mineGrid = (c) => (user.grids ?? []).includes(c.grid_code);
   const mineUnit = (c) => !!user.unit_code && c.unit_code === user.unit_code;
   const active = (c) => !FINAL.includes(c.status);
   switch (user.role) {
     case 'inspector': return [
-      ['verify', '待核实(我的网格)', (c) => c.status === 'verifying' && mineGrid(c)],
-      ['check', '待核查(我的网格)', (c) => c.status === 'fed_back' && mineGrid(c)],
+      ['verify', '待核实(我的网格)', (c) => may(c, 'verify')],
+      ['check', '待核查(我的网格)', (c) => may(c, 'check')],
       ['mine', '我上报的在办案件', (c) => c.reported_by === user.id && active(c)],
     ];
     case 'intake_clerk': return [
-      ['register', '待立案', (c) => c.status === 'collected'],
+      ['register', '待立案', (c) => may(c, 'register')],
       ['verifying', '热线待核实', (c) => c.status === 'verifying'],
     ];
     case 'shift_lead': return [
-      ['decide', '待审批申请', (c) => mayDecide(c.pending_request, user)],
-      ['register', '待立案', (c) => c.status === 'collected'],
-      ['close', '待结案', (c) => c.status === 'checked'],
+      ['decide', '待审批申请', (c) => may(c, 'approve')],
+      ['register', '待立案', (c) => may(c, 'register')],
+      ['close', '待结案', (c) => may(c, 'close')],
       ['parked', '挂账案件', (c) => c.status === 'parked'],
     ];
     case 'dispatcher': return [
-      ['decide', '待审批申请', (c) => mayDecide(c.pending_request, user)],
+      ['decide', '待审批申请', (c) => may(c, 'approve')],
       ['triage', '创文办分拣队列', (c) => c.queue === 'triage'],
-      ['dispatch', '待派遣', (c) => c.status === 'registered' && c.queue !== 'triage'],
+      ['dispatch', '待派遣', (c) => may(c, 'dispatch') && c.queue !== 'triage'],
       ['red', '超期案件', (c) => c.light === 'red' && active(c)],
     ];
     case 'handler': return [
-      ['accept', '待接收(本单位)', (c) => c.status === 'dispatched' && mineUnit(c)],
+      ['accept', '待接收(本单位)', (c) => may(c, 'accept')],
       ['handling', '处置中(本单位)', (c) => c.status === 'handling' && mineUnit(c)],
       ['fed_back', '已反馈待核查(本单位)', (c) => c.status === 'fed_back' && mineUnit(c)],
       ['requested', '申请待审批(本单位)', (c) => !!c.pending_request && mineUnit(c)],
@@ -178,7 +156,7 @@ function requestZh(ev) {
   const d = ev.detail ?? {};
   const kind = ev.action === 'case.request' ? (d.kind ?? d.after?.pending_request)
     : ['case.approve', 'case.reject'].includes(ev.action) ? (d.kind ?? d.before?.pending_request) : null;
-  return kind ? (REQUESTS[kind]?.zh ?? kind) : '';
+  return kind ? (REQUEST_ZH[kind] ?? kind) : '';
 }
 
 const statusChip = (c) => {
@@ -518,7 +496,7 @@ export class CaseWork {
     add('关联案件', c.linked_to ? `并入 AJ${String(c.linked_to).padStart(8, '0')}` : c.linked_count ? `${c.linked_count} 件重复上报` : null);
     add('疑似重复', c.duplicates?.length ? c.duplicates.map((d) => escapeHtml(d.case_no ?? `AJ${String(d.id ?? d.case_id).padStart(8, '0')}`)).join('、') : null);
     add('返工次数', c.rework_count ? String(c.rework_count) : null);
-    add('待审批申请', c.pending_request && `申请${escapeHtml(REQUESTS[c.pending_request]?.zh ?? c.pending_request)}`, 'pending-request');
+    add('待审批申请', c.pending_request && `申请${escapeHtml(REQUEST_ZH[c.pending_request] ?? c.pending_request)}`, 'pending-request');
     add('回退次数', c.wrong_dispatches ? String(c.wrong_dispatches) : null, 'wrong-dispatches');
 
     const chain = this._chainHtml(c);
@@ -584,9 +562,9 @@ export class CaseWork {
 
   _actionsHtml(c) {
     const user = this.session?.user;
-    const acts = allowedActions(c, user);
+    const acts = allowedActions(c);
     let extra = '';
-    const pendingZh = c.pending_request && (REQUESTS[c.pending_request]?.zh ?? c.pending_request);
+    const pendingZh = c.pending_request && (REQUEST_ZH[c.pending_request] ?? c.pending_request);
     if (!acts.length) {
       if (!user) return '';
       return pendingZh
