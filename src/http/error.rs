@@ -263,6 +263,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "the calendar year file is not valid",
     ),
     (
+        "invalid_dispatch_rules",
+        422,
+        "the dispatch rule table is not valid (unknown field, duplicate rule id, department key)",
+    ),
+    (
+        "dispatch_rules_refused",
+        422,
+        "the dispatch rule table does not fit the city (the report lists why); nothing was stored",
+    ),
+    (
         "too_many_login_attempts",
         429,
         "too many failed logins for this account or address; wait Retry-After seconds",

@@ -404,6 +404,11 @@ pub async fn import_city(
                 .load_calendar_year(table)
                 .map_err(|e| ImportError::Package(format!("calendar {}: {}", table.year, e.0)))?;
         }
+        if outcome.dispatch_rules_version.is_some()
+            && let Some(stored) = state.store().dispatch_rules().await?
+        {
+            state.cases().install_rules(stored);
+        }
     }
     q.answer(
         &outcome,
