@@ -101,11 +101,6 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         400,
         "the body broke off while it was read",
     ),
-    (
-        "invalid_upload",
-        400,
-        "an uploaded point set could not be read",
-    ),
     ("missing_token", 401, "no bearer token"),
     ("invalid_token", 401, "the token is not known"),
     ("token_expired", 401, "the token has expired"),

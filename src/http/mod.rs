@@ -16,6 +16,7 @@ pub mod import;
 pub mod layers;
 pub mod limits;
 pub mod openapi;
+pub mod params;
 pub mod photos;
 pub mod security;
 pub mod stream;
