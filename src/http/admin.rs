@@ -252,7 +252,7 @@ pub async fn list_units(
         .as_deref()
         .map(UnitKind::from_str)
         .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+        .map_err(|e| super::params::invalid(e.to_string()))?;
     let units = state
         .store()
         .list_units(

@@ -430,9 +430,19 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// A query string that cannot be read is `invalid_query`, except a value outside an enum's
+/// choices (`status=lost`, `weights=hexagon`): that is a parameter's value the endpoint does not
+/// take, answered `invalid_parameter` like a number out of its range or a status parsed by hand.
+/// serde reports it as an "unknown variant" (`serde::de::Error::unknown_variant`), the one error
+/// of the query deserializer that names a value rather than the query's shape.
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::bad_request("invalid_query", r.body_text())
+        let text = r.body_text();
+        if text.contains("unknown variant") {
+            ApiError::bad_request("invalid_parameter", text)
+        } else {
+            ApiError::bad_request("invalid_query", text)
+        }
     }
 }
 

@@ -278,17 +278,9 @@ const MAX_ROWS: usize = 10_000_000;
 const DEFAULT_ROWS: usize = 2_000;
 
 impl HotspotQuery {
-    /// The query of a request. serde names a value outside an enum's choices an "unknown
-    /// variant"; such a value is answered like a number outside its range.
+    /// The query of a request, its ranges checked.
     fn parse(uri: &axum::http::Uri) -> Result<Self, ApiError> {
-        let Query(q) = Query::<Self>::try_from_uri(uri).map_err(|r| {
-            let text = r.body_text();
-            if text.contains("unknown variant") {
-                bad(text)
-            } else {
-                ApiError::from(r)
-            }
-        })?;
+        let Query(q) = Query::<Self>::try_from_uri(uri).map_err(ApiError::from)?;
         check_ranges(&q)?;
         Ok(q)
     }
