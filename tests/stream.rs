@@ -65,6 +65,20 @@ impl Reader {
         }
     }
 
+    /// Reads for `wait` and says whether the stream is still open at its end (no message may
+    /// arrive meanwhile): how a test watches a stream survive a stretch of time, instead of
+    /// sleeping through it.
+    async fn stays_open_and_quiet(&mut self, wait: Duration) -> bool {
+        match tokio::time::timeout(wait, self.body.frame()).await {
+            Err(_) => true,
+            Ok(None) => false,
+            Ok(Some(frame)) => {
+                let data = frame.expect("a body frame").into_data().unwrap_or_default();
+                panic!("expected quiet, got {:?}", String::from_utf8_lossy(&data))
+            }
+        }
+    }
+
     /// Every message until none arrives for `quiet`.
     async fn drain(&mut self, quiet: Duration) -> Vec<Message> {
         let mut out = Vec::new();
@@ -408,6 +422,9 @@ async fn a_subscriber_too_slow_for_the_buffer_gets_the_missed_events_from_the_st
     let app = spawn_app().await;
     let admin = app.login(Role::Admin).await;
     let (_, _, mut stream) = open(&app, "/api/cases/stream", &[bearer(&admin)]).await;
+    // A second subscriber reads as it goes: once it has the last event, the poller has
+    // broadcast every one of them past the first.
+    let (_, _, mut watcher) = open(&app, "/api/cases/stream", &[bearer(&admin)]).await;
     let (lon, lat) = city_point(&app).await;
     // More than the broadcast buffer (1024), written while the subscriber reads nothing.
     let n = 1500;
@@ -427,8 +444,14 @@ async fn a_subscriber_too_slow_for_the_buffer_gets_the_missed_events_from_the_st
             .await
             .unwrap();
     }
-    // Let the poller broadcast them all past the subscriber.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut seen = 0;
+    while seen < n {
+        watcher
+            .next(WAIT)
+            .await
+            .expect("the watching subscriber gets every event");
+        seen += 1;
+    }
     let got = stream.drain(QUIET).await;
     let ids: Vec<i64> = got.iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), n, "every event arrives once");
@@ -485,7 +508,12 @@ async fn the_stream_outlives_the_request_timeout_is_not_compressed_and_ends_on_s
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        stream
+            .stays_open_and_quiet(Duration::from_millis(1200))
+            .await,
+        "the stream outlives twice the request timeout"
+    );
     let id = new_case(&app, &admin, "t-1").await;
     let m = stream
         .next(WAIT)
