@@ -8,8 +8,6 @@ use axum::http::{Method, StatusCode};
 use serde_json::json;
 use wangge::http::HttpSettings;
 
-use std::process::Command;
-
 use common::user_create;
 
 async fn login(app: &common::TestApp, username: &str, password: &str) -> common::Answer {
@@ -191,13 +189,14 @@ async fn wangge_calendar_load_stores_a_year_from_the_command_line_and_refuses_a_
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"region":"cn","year":2027,"holidays":[]}"#).unwrap();
     let run = |file: &std::path::Path| {
-        Command::new(env!("CARGO_BIN_EXE_wangge"))
-            .args(["calendar", "load"])
-            .arg(file)
-            .env("WANGGE_DATABASE_URL", &app.db.url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
+        common::wangge_cli(
+            [
+                std::ffi::OsStr::new("calendar"),
+                "load".as_ref(),
+                file.as_os_str(),
+            ],
+            &app.db.url,
+        )
     };
     assert!(!run(&bad).status.success());
     assert!(app.db.store.calendar_years().await.unwrap().is_empty());

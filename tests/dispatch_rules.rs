@@ -35,15 +35,6 @@ fn city_table() -> Value {
     t
 }
 
-fn wangge(args: &[&str], url: &str) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
-        .args(args)
-        .env("WANGGE_DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run wangge")
-}
-
 #[tokio::test]
 async fn a_city_table_is_checked_stored_and_routes_the_next_case_at_once() {
     let app = spawn_city_without_history(HttpSettings::default()).await;
@@ -172,7 +163,7 @@ async fn a_city_table_is_checked_stored_and_routes_the_next_case_at_once() {
     );
 
     // What a restart puts in force: the stored version, as the command line shows it.
-    let out = wangge(&["rules", "show"], &app.db.url);
+    let out = common::wangge_cli(["rules", "show"], &app.db.url);
     assert!(
         out.status.success(),
         "{}",
@@ -192,7 +183,7 @@ async fn the_command_line_refuses_a_table_that_does_not_fit_and_stores_one_that_
     let mut unknown = city_table();
     unknown["rules"][0]["when"]["categories"] = json!(["9999"]);
     std::fs::write(&file, unknown.to_string()).unwrap();
-    let out = wangge(&["rules", "load", file.to_str().unwrap()], &app.db.url);
+    let out = common::wangge_cli(["rules", "load", file.to_str().unwrap()], &app.db.url);
     assert!(!out.status.success());
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["findings"][0]["check"], "unknown_category");
@@ -200,8 +191,8 @@ async fn the_command_line_refuses_a_table_that_does_not_fit_and_stores_one_that_
     assert!(app.db.store.dispatch_rules().await.unwrap().is_none());
 
     std::fs::write(&file, city_table().to_string()).unwrap();
-    let out = wangge(
-        &["rules", "load", file.to_str().unwrap(), "--dry-run"],
+    let out = common::wangge_cli(
+        ["rules", "load", file.to_str().unwrap(), "--dry-run"],
         &app.db.url,
     );
     assert!(
@@ -210,7 +201,7 @@ async fn the_command_line_refuses_a_table_that_does_not_fit_and_stores_one_that_
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(app.db.store.dispatch_rules().await.unwrap().is_none());
-    let out = wangge(&["rules", "load", file.to_str().unwrap()], &app.db.url);
+    let out = common::wangge_cli(["rules", "load", file.to_str().unwrap()], &app.db.url);
     assert!(
         out.status.success(),
         "{}",

@@ -283,12 +283,7 @@ async fn a_second_city_in_bd09_goes_from_an_empty_store_to_published_over_http_a
 }
 
 fn wangge(args: &[&str], url: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_wangge"))
-        .args(args)
-        .env("WANGGE_DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run wangge")
+    common::wangge_cli(args, url)
 }
 
 #[tokio::test]

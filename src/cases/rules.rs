@@ -92,12 +92,7 @@ impl From<StoredRules> for RulesInForce {
 
 /// What the city offers a rule table: its units, categories and current districts.
 pub async fn rule_context(store: &Store) -> StoreResult<RuleContext> {
-    let units = store
-        .list_units(None, i64::MAX, 0)
-        .await?
-        .into_iter()
-        .map(|u| u.code)
-        .collect();
+    let units = store.unit_codes().await?;
     let categories = store
         .category_versions()
         .await?

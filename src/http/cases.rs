@@ -385,12 +385,7 @@ pub(crate) fn parse_status(text: Option<&str>) -> Result<Option<Status>, ApiErro
 
 fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<CaseFilter, ApiError> {
     let status = parse_status(q.status.as_deref())?;
-    let bbox = q
-        .bbox
-        .as_deref()
-        .map(super::params::bbox)
-        .transpose()?
-        .map(super::params::Bbox::to_array);
+    let bbox = super::params::optional_bbox(q.bbox.as_deref())?;
     let polygon = q
         .polygon
         .as_deref()

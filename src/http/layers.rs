@@ -64,12 +64,7 @@ pub async fn export_layer(
 ) -> Result<Response, ApiError> {
     let layer = Layer::from_str(&layer).map_err(|e| ApiError::not_found(e.to_string()))?;
     let at = super::params::optional_instant("at", q.at.as_deref())?;
-    let bbox = q
-        .bbox
-        .as_deref()
-        .map(super::params::bbox)
-        .transpose()?
-        .map(super::params::Bbox::to_array);
+    let bbox = super::params::optional_bbox(q.bbox.as_deref())?;
     let rows = state.store().features_in(layer, at, bbox).await?;
     let features = rows
         .into_iter()

@@ -83,6 +83,11 @@ pub fn bbox(text: &str) -> Result<Bbox, ApiError> {
     }
 }
 
+/// An optional [`bbox`], as the store's `[west, south, east, north]`.
+pub fn optional_bbox(text: Option<&str>) -> Result<Option<[f64; 4]>, ApiError> {
+    text.map(bbox).transpose().map(|b| b.map(Bbox::to_array))
+}
+
 /// Parses a GeoJSON Polygon or MultiPolygon (or a Feature holding one) in WGS84 degrees into a
 /// valid, non-empty area.
 pub fn polygon(text: &str) -> Result<geo::MultiPolygon<f64>, ApiError> {

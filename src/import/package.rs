@@ -428,12 +428,7 @@ pub async fn import_city(
     }
 
     // Validate each layer against the package's parent layer, units and roads.
-    let mut unit_codes = store
-        .list_units(None, i64::MAX, 0)
-        .await?
-        .into_iter()
-        .map(|u| u.code)
-        .collect::<std::collections::BTreeSet<_>>();
+    let mut unit_codes = store.unit_codes().await?;
     unit_codes.extend(units.iter().map(|u| u.code.clone()));
     let package_roads = basemap
         .iter()

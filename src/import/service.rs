@@ -184,12 +184,7 @@ pub(crate) async fn context(
     } else {
         Vec::new()
     };
-    let units = store
-        .list_units(None, i64::MAX, 0)
-        .await?
-        .into_iter()
-        .map(|u| u.code)
-        .collect();
+    let units = store.unit_codes().await?;
     Ok(Context {
         parents,
         roads,

@@ -71,6 +71,16 @@ impl Store {
         })
     }
 
+    /// The code of every unit: what a `unit_code` or a rule table may name.
+    pub async fn unit_codes(&self) -> StoreResult<std::collections::BTreeSet<String>> {
+        on_pool!(self, |pool, d| {
+            let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM responsible_units")
+                .fetch_all(pool)
+                .await?;
+            Ok(codes.into_iter().collect())
+        })
+    }
+
     /// One unit by code.
     pub async fn get_unit(&self, code: &str) -> StoreResult<Option<ResponsibleUnit>> {
         on_pool!(self, |pool, d| {

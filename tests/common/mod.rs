@@ -319,6 +319,20 @@ impl Rng {
     }
 }
 
+/// Runs the `wangge` command line against the store at `url`, quietly, and waits for it.
+pub fn wangge_cli<I, S>(args: I, url: &str) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(args)
+        .env("WANGGE_DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run wangge")
+}
+
 /// Runs `wangge user create …` against a store with the password piped in.
 pub fn user_create(url: &str, username: &str, password: &str) -> (bool, String) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
