@@ -34,7 +34,7 @@ fn main() {
         let store = Store::connect(&url, &StoreOptions::default())
             .await
             .expect("connect");
-        wangge::engine::load_layers(&store, None)
+        wangge::live::load_layers(&store, None)
             .await
             .expect("load layers")
     });

@@ -145,7 +145,7 @@ pub async fn load_history(store: &Store, dir: &Path, audit: &Audit) -> Result<us
     let Some(path) = find(dir, "history") else {
         return Ok(0);
     };
-    let layers = crate::engine::load_layers(store, None).await?;
+    let layers = crate::live::load_layers(store, None).await?;
     let index = tokio::task::spawn_blocking(move || {
         crate::assign::CityIndex::build(&layers, Default::default())
     })

@@ -8,12 +8,12 @@
 use std::sync::Arc;
 
 use crate::assign::CityIndex;
-use crate::engine::Engine;
 use crate::hotspot::HotspotError;
 use crate::hotspot::analysis::ZoneSamples;
 use crate::hotspot::dataset::Filter;
 use crate::hotspot::input::UploadOptions;
 use crate::hotspot::service::{self, Origin, Points, Selection, Service, UploadFormat};
+use crate::live::LiveCity;
 use crate::store::{PointFilter, Store, StoreError};
 
 pub use crate::hotspot::service::DEFAULT_CACHE_BYTES;
@@ -61,7 +61,7 @@ type StoredSlot = Option<(i64, i64, Arc<Points>)>;
 /// The hot spot service of the serving process.
 pub struct HotspotService {
     store: Store,
-    engine: Arc<Engine>,
+    live: Arc<LiveCity>,
     analyses: Arc<Service>,
     // Async locks: the first request after a change loads while the others wait for its result
     // instead of loading again.
@@ -88,12 +88,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 impl HotspotService {
-    /// The service over `store` and `engine`, its area and neighbour caches holding at most
+    /// The service over `store` and the live city, its area and neighbour caches holding at most
     /// `cache_bytes` together.
-    pub fn new(store: Store, engine: Arc<Engine>, cache_bytes: usize) -> Self {
+    pub fn new(store: Store, live: Arc<LiveCity>, cache_bytes: usize) -> Self {
         Self {
             store,
-            engine,
+            live,
             analyses: Arc::new(Service::new(cache_bytes)),
             stored: tokio::sync::Mutex::new(None),
             zones: tokio::sync::Mutex::new(None),
@@ -110,7 +110,7 @@ impl HotspotService {
         &self,
         flag: impl Fn(&crate::domain::catalogue::Category) -> bool,
     ) -> Vec<String> {
-        self.engine
+        self.live
             .catalogue()
             .list()
             .into_iter()
@@ -155,7 +155,7 @@ impl HotspotService {
 
     /// The points of `source` passing `filter`, in the current city.
     pub async fn select(&self, source: Source, filter: Filter) -> Result<Arc<Selection>, Error> {
-        let index = self.engine.current();
+        let index = self.live.current();
         let (points, origin) = match source {
             Source::Store(include) => (self.stored(&index).await?, Origin::Store(include)),
             Source::Upload {

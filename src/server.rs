@@ -173,8 +173,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         rules = dispatch_rules.table.rules.len(),
         "dispatch rule table in force"
     );
-    let engine = crate::engine::Engine::load(store.clone(), config.engine.config()).await?;
-    let _poller = engine.spawn_poller(Duration::from_secs(config.index_poll_secs.max(1)));
+    let live = crate::live::LiveCity::load(store.clone(), config.engine.config()).await?;
+    let _poller = live.spawn_poller(Duration::from_secs(config.index_poll_secs.max(1)));
     let state = AppState::new(
         store.clone(),
         HttpSettings {
@@ -198,7 +198,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             limits: config.limits.settings(),
             stream_token_recheck: Duration::from_secs(config.index_poll_secs.max(1)),
         },
-        engine,
+        live,
     );
     let _sweeper = state
         .cases()
@@ -348,7 +348,7 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
             progress(&format!("{n} units imported"));
         }
         ImportWhat::History { file, crs: c } => {
-            let layers = crate::engine::load_layers(&store, None).await?;
+            let layers = crate::live::load_layers(&store, None).await?;
             let index = tokio::task::spawn_blocking(move || {
                 crate::assign::CityIndex::build(&layers, Default::default())
             })
@@ -399,7 +399,7 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
         .map(crate::domain::jurisdiction::parse_as_of)
         .transpose()?;
     let start = std::time::Instant::now();
-    let layers = crate::engine::load_layers(&store, at).await?;
+    let layers = crate::live::load_layers(&store, at).await?;
     let config = args.engine.config();
     let index =
         tokio::task::spawn_blocking(move || crate::assign::CityIndex::build(&layers, config))

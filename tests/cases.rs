@@ -340,7 +340,7 @@ async fn find_point(
     layer: Layer,
     want: impl Fn(&wangge::assign::Assignment) -> bool,
 ) -> (f64, f64, wangge::assign::Assignment) {
-    let index = app.state.engine().current();
+    let index = app.state.live().current();
     let features = app.db.store.features_at(layer, None).await.unwrap();
     for f in &features {
         let mut candidates = Vec::new();
@@ -534,7 +534,7 @@ async fn ambiguous_and_unowned_cases_wait_in_the_triage_queue_until_a_dispatcher
     let id = r.body["id"].as_i64().unwrap();
 
     // Outside every grid (east of the covered area, within the plausible area): triage too.
-    let extent = app.state.engine().current().extent();
+    let extent = app.state.live().current().extent();
     let (ox, oy) = (extent.max().x + 0.01, extent.center().y);
     let admin = app.login(Role::Admin).await;
     let out = submit(&app, &admin, report("out-1", "0401", ox, oy)).await;

@@ -136,7 +136,7 @@ async fn demo_history() -> (common::TestStore, std::sync::Arc<CityIndex>, Datase
     wangge::demo::load_history(&db.store, &common::demo_city(), &audit)
         .await
         .unwrap();
-    let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
+    let engine = wangge::live::LiveCity::load(db.store.clone(), Default::default())
         .await
         .unwrap();
     let ix = engine.current();

@@ -39,7 +39,7 @@ async fn the_engine_agrees_with_postgis_on_every_level_for_every_point() {
         .await
         .unwrap();
     let pool = db.store.postgres_pool().unwrap().clone();
-    let layers = wangge::engine::load_layers(&db.store, None).await.unwrap();
+    let layers = wangge::live::load_layers(&db.store, None).await.unwrap();
     let config = EngineConfig::default();
     let index = CityIndex::build(&layers, config.clone());
 

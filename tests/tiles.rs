@@ -219,7 +219,7 @@ fn assert_no_gaps(
 #[tokio::test]
 async fn tiles_hold_the_features_of_their_area_without_gaps_and_bad_addresses_are_refused() {
     let app = spawn_demo_app(HttpSettings::default()).await;
-    let index = app.state.engine().current();
+    let index = app.state.live().current();
 
     // A z14 grid tile holds exactly the grids that reach into it.
     let (x, y) = tile_of(14, STATION);

@@ -10,7 +10,7 @@ use crate::store::{Audit, CategoryVersion};
 impl CaseService {
     /// The catalogue the engine answers from (current and past versions).
     pub fn catalogue(&self) -> Arc<Catalogue> {
-        self.engine.catalogue()
+        self.live.catalogue()
     }
 
     /// Every version of one category; `NotFound` when there is no such category.
@@ -51,7 +51,7 @@ impl CaseService {
             .check()
             .map_err(|e| invalid("invalid_category", e.to_string()))?;
         let saved = self.store.put_category(category, audit).await?;
-        self.engine.reload_if_changed().await?;
+        self.live.reload_if_changed().await?;
         Ok(saved)
     }
 }

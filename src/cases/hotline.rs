@@ -40,7 +40,7 @@ impl CaseService {
     ) -> Result<Vec<HotlineOutcome>, CaseError> {
         who.require_role(HOTLINE_IMPORTERS)?;
         let reported_by = Some(who.user_id);
-        let catalogue = self.engine.catalogue();
+        let catalogue = self.live.catalogue();
         let (rows, errors) =
             crate::import::hotline_csv::parse_hotline_csv(text, default_crs, &catalogue).map_err(
                 |e| match e {

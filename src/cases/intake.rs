@@ -12,7 +12,7 @@ use crate::domain::case::{Case, Status, case_no};
 use crate::domain::catalogue::Category;
 use crate::domain::crs::{Crs, UnknownCrs};
 use crate::domain::identity::{Principal, Role};
-use crate::engine::AssignError;
+use crate::live::AssignError;
 use crate::store::{Audit, NewCase};
 
 /// The channel a report came through; it decides where the case starts.
@@ -295,10 +295,10 @@ impl CaseService {
                 format!("reported_at {reported_at} lies in the future"),
             ));
         }
-        let (version, category) = self.engine.category(&report.category)?;
-        let index = self.engine.current();
+        let (version, category) = self.live.category(&report.category)?;
+        let index = self.live.current();
         let (lon, lat) = self
-            .engine
+            .live
             .to_wgs84(&index, report.lon, report.lat, report.crs)
             .map_err(AssignError::from)?;
         let assignment = index.assign(lon, lat, report.crs, Some(&category));
@@ -390,9 +390,9 @@ impl CaseService {
         if who.role == Role::IntakeClerk {
             return Ok(Channel::Hotline);
         }
-        let index = self.engine.current();
+        let index = self.live.current();
         let (lon, lat) = self
-            .engine
+            .live
             .to_wgs84(&index, report.lon, report.lat, report.crs)
             .map_err(AssignError::from)?;
         let grid = index.assign(lon, lat, report.crs, None).grid;

@@ -3,7 +3,7 @@
 //! state machine with automatic dispatch on 立案 and the three clocks, reads (lists with their
 //! spatial filters, one case with its timeline and photos, a citizen's follow-up), photos, the
 //! hotline import and the 门前三包 escalation sweep. It joins the pure rules (`domain::case`,
-//! `domain::dispatch`, `domain::calendar`, `domain::photo`) with the engine, the photo folder and
+//! `domain::dispatch`, `domain::calendar`, `domain::photo`) with the live city (assignment index, catalogue), the photo folder and
 //! the store; HTTP handlers parse, call it and render what it answers.
 //!
 //! - `intake`: reports from staff and citizens, channels, duplicates.
@@ -26,7 +26,7 @@ use std::sync::Arc;
 use crate::domain::calendar::WorkCalendar;
 use crate::domain::case::WorkflowError;
 use crate::domain::identity::{Role, ScopeError};
-use crate::engine::{AssignError, Engine};
+use crate::live::{AssignError, LiveCity};
 use crate::store::{Store, StoreError};
 
 pub use hotline::HotlineOutcome;
@@ -87,7 +87,7 @@ fn invalid(code: &'static str, message: impl Into<String>) -> CaseError {
 #[derive(Clone)]
 pub struct CaseService {
     store: Store,
-    engine: Arc<Engine>,
+    live: Arc<LiveCity>,
     calendar: Arc<arc_swap::ArcSwap<WorkCalendar>>,
     rules: Arc<arc_swap::ArcSwap<rules::RulesInForce>>,
     /// The installation's key for citizens' follow tokens, read from the store once.
@@ -106,17 +106,17 @@ impl std::fmt::Debug for CaseService {
 }
 
 impl CaseService {
-    /// A service over a store and engine with a city's calendar, rule table and photo folder.
+    /// A service over a store and the live city with a city's calendar, rule table and photo folder.
     pub fn new(
         store: Store,
-        engine: Arc<Engine>,
+        live: Arc<LiveCity>,
         calendar: WorkCalendar,
         rules: rules::RulesInForce,
         photos: crate::photos::PhotoConfig,
     ) -> Self {
         Self {
             store,
-            engine,
+            live,
             calendar: Arc::new(arc_swap::ArcSwap::from_pointee(calendar)),
             rules: Arc::new(arc_swap::ArcSwap::from_pointee(rules)),
             follow_secret: Arc::default(),

@@ -89,7 +89,7 @@ impl CaseService {
         CaseInfo {
             clocks: case.read_clocks(&self.calendar.load(), now),
             category_name: self
-                .engine
+                .live
                 .category_version(&case.category, case.category_version)
                 .ok()
                 .map(|c| c.name),

@@ -119,7 +119,7 @@ impl CaseService {
         let t = case::apply(&before.state(), actor, action)?;
         let now = Utc::now();
         let category = self
-            .engine
+            .live
             .category_version(&before.category, before.category_version)?;
         let mut after = before.clone();
         after.status = t.to;
@@ -178,7 +178,7 @@ impl CaseService {
             extra: serde_json::Value::Null,
         }];
         if matches!(action, Action::Register) {
-            let index = self.engine.current();
+            let index = self.live.current();
             let assignment = index.assign(after.lon, after.lat, Crs::Wgs84, Some(&category));
             let decision = self
                 .rules()
@@ -214,7 +214,7 @@ impl CaseService {
                 continue;
             };
             let category = self
-                .engine
+                .live
                 .category_version(&before.category, before.category_version)?;
             let step = self
                 .rules()

@@ -15,7 +15,7 @@ use super::extract::ApiQuery;
 use crate::assign::Assignment;
 use crate::assign::batch::{self, BatchError, CsvPoints, Format, InputPoint};
 use crate::domain::crs::{CoordError, Crs};
-use crate::engine::AssignError;
+use crate::live::AssignError;
 
 impl From<CoordError> for ApiError {
     fn from(e: CoordError) -> Self {
@@ -113,7 +113,7 @@ pub async fn assign_point(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<PointQuery>,
 ) -> Result<Json<Assignment>, ApiError> {
-    let engine = state.engine();
+    let engine = state.live();
     let crs = parse_crs(q.crs.as_deref())?;
     let category = q
         .category
@@ -183,7 +183,7 @@ pub async fn assign_batch(
             ),
         ));
     }
-    let engine = state.engine().clone();
+    let engine = state.live().clone();
     let index = engine.current();
     require_city(&index)?;
     let area = engine.plausible_area(&index);

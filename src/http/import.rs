@@ -223,7 +223,7 @@ pub async fn import_layer(
     )
     .await?;
     if outcome.published.is_some() {
-        state.engine().reload_if_changed().await?;
+        state.live().reload_if_changed().await?;
     }
     q.answer(
         &outcome,
@@ -309,7 +309,7 @@ pub async fn import_history(
     let source = format!("API import by {}", auth.principal.username);
     let n = import::service::import_history(
         state.store(),
-        state.engine().current(),
+        state.live().current(),
         text(&body)?,
         crs,
         &source,
@@ -389,7 +389,7 @@ pub async fn import_city(
     .await?;
     let published = !outcome.refused && !q.dry_run;
     if published {
-        state.engine().reload_if_changed().await?;
+        state.live().reload_if_changed().await?;
         for table in &calendar {
             state
                 .cases()

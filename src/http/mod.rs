@@ -41,7 +41,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::engine::Engine;
+use crate::live::LiveCity;
 use crate::store::Store;
 
 /// Settings of the HTTP layer.
@@ -110,7 +110,7 @@ pub struct AppState {
 struct Inner {
     store: Store,
     settings: HttpSettings,
-    engine: Arc<Engine>,
+    live: Arc<LiveCity>,
     cases: crate::cases::CaseService,
     started: Instant,
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
@@ -121,18 +121,18 @@ struct Inner {
 }
 
 impl AppState {
-    /// State over a store and the assignment engine built from it.
-    pub fn new(store: Store, settings: HttpSettings, engine: Arc<Engine>) -> Self {
+    /// State over a store and the live city built from it.
+    pub fn new(store: Store, settings: HttpSettings, live: Arc<LiveCity>) -> Self {
         let cases = crate::cases::CaseService::new(
             store.clone(),
-            engine.clone(),
+            live.clone(),
             settings.calendar.clone(),
             settings.dispatch_rules.clone(),
             settings.photos.clone(),
         );
         let hotspots = crate::hotspots::HotspotService::new(
             store.clone(),
-            engine.clone(),
+            live.clone(),
             settings.hotspot_cache_bytes,
         );
         Self {
@@ -141,7 +141,7 @@ impl AppState {
                 operators: security::OperatorTokens::default(),
                 store,
                 settings,
-                engine,
+                live,
                 cases,
                 started: Instant::now(),
                 feed: tokio::sync::OnceCell::new(),
@@ -158,9 +158,9 @@ impl AppState {
     pub fn cases(&self) -> &crate::cases::CaseService {
         &self.inner.cases
     }
-    /// The assignment engine.
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.inner.engine
+    /// The live city: assignment index, tiles and catalogue in force.
+    pub fn live(&self) -> &Arc<LiveCity> {
+        &self.inner.live
     }
     /// The hot spot service (with its caches of stored points, areas and neighbours).
     pub fn hotspots(&self) -> &crate::hotspots::HotspotService {
@@ -174,9 +174,9 @@ impl AppState {
     pub fn settings(&self) -> &HttpSettings {
         &self.inner.settings
     }
-    /// The jurisdiction data version the engine currently answers from.
+    /// The jurisdiction data version the live city currently answers from.
     pub fn data_version(&self) -> i64 {
-        self.inner.engine.current().version()
+        self.inner.live.current().version()
     }
     /// The login and public-channel throttles.
     pub fn limiter(&self) -> &throttle::Limiter {

@@ -81,7 +81,7 @@ pub async fn tile(
     })?;
     let (z, x, y) = parse_address(&z, &x, &file)?;
     // One tile set for the whole request: its version names the ETag and cuts the tile.
-    let set = state.engine().tiles();
+    let set = state.live().tiles();
     let tag = etag(set.version(), layer, z, x, y);
     let tag_value = HeaderValue::from_str(&tag).map_err(ApiError::internal)?;
     let cache = HeaderValue::from_static(CACHE_CONTROL);

@@ -199,7 +199,7 @@ pub async fn spawn_empty_app(settings: HttpSettings) -> TestApp {
 pub async fn app_over(db: TestStore, mut settings: HttpSettings) -> TestApp {
     let photos = tempfile::tempdir().expect("photo dir");
     settings.photos.dir = photos.path().join("photos");
-    let engine = wangge::engine::Engine::load(db.store.clone(), Default::default())
+    let engine = wangge::live::LiveCity::load(db.store.clone(), Default::default())
         .await
         .expect("build the assignment engine");
     let state = AppState::new(db.store.clone(), settings, engine);

@@ -1,6 +1,7 @@
-//! The running assignment engine: the current [`CityIndex`] behind an atomic pointer, rebuilt
-//! beside the old one and swapped in when the jurisdiction data changes, and a small cache of
-//! indexes for past dates (`as_of`).
+//! The city as the service answers it now ([`LiveCity`]): the current assignment index
+//! ([`CityIndex`]), the vector tiles built from the same read of the layers and the category
+//! catalogue, each behind an atomic pointer, rebuilt beside the old ones and swapped in when the
+//! city's data changes; and a small cache of indexes for past dates (`as_of`).
 //!
 //! Readers never wait: they load the current `Arc<CityIndex>` and keep it for their request, so a
 //! rebuild (about a second) neither blocks them nor shows them a half-built index. The baseline
@@ -27,8 +28,8 @@ const HISTORY_SLOTS: usize = 4;
 /// The per-layer versions an index was built from; equal keys mean equal data.
 type VersionKey = Vec<(Layer, i64)>;
 
-/// The engine.
-pub struct Engine {
+/// The live city: what every request reads the city from.
+pub struct LiveCity {
     store: Store,
     config: EngineConfig,
     current: ArcSwap<CityIndex>,
@@ -57,9 +58,9 @@ pub enum AssignError {
     Store(#[from] StoreError),
 }
 
-impl std::fmt::Debug for Engine {
+impl std::fmt::Debug for LiveCity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
+        f.debug_struct("LiveCity")
             .field("version", &self.current.load().version())
             .finish()
     }
@@ -179,7 +180,7 @@ fn current_tiles(tiles: Option<TileSet>) -> Result<TileSet, StoreError> {
         .ok_or_else(|| StoreError::Corrupt("the tile set of the current data was not built".into()))
 }
 
-impl Engine {
+impl LiveCity {
     /// Builds the engine over the store's current data.
     pub async fn load(store: Store, config: EngineConfig) -> Result<Arc<Self>, StoreError> {
         let key = version_key(&store, None).await?;
