@@ -67,6 +67,9 @@ pub struct ServeConfig {
     /// Byte budget of the hot spot unit and weight caches (least recently used evicted first).
     #[arg(long, env = "WANGGE_HOTSPOT_CACHE_BYTES", default_value_t = crate::hotspots::DEFAULT_CACHE_BYTES)]
     pub hotspot_cache_bytes: usize,
+    /// Byte budget of the vector tile cache (gzip-compressed tiles of the current data version).
+    #[arg(long, env = "WANGGE_TILE_CACHE_BYTES", default_value_t = crate::tile_cache::DEFAULT_BYTES)]
+    pub tile_cache_bytes: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,

@@ -22,4 +22,5 @@ pub mod photos;
 pub mod security;
 pub mod server;
 pub mod store;
+pub mod tile_cache;
 pub mod tiles;

@@ -195,6 +195,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 max_package_vertices: config.max_package_vertices,
             },
             hotspot_cache_bytes: config.hotspot_cache_bytes,
+            tile_cache_bytes: config.tile_cache_bytes,
             limits: config.limits.settings(),
             stream_token_recheck: Duration::from_secs(config.index_poll_secs.max(1)),
         },

@@ -61,6 +61,10 @@ fn lonlat(z: u8, x: u32, y: u32, p: [f64; 2]) -> (f64, f64) {
 
 async fn features(app: &TestApp, layer: &str, z: u8, x: u32, y: u32) -> Vec<DecodedFeature> {
     let r = raw(app, &format!("/tiles/{layer}/{z}/{x}/{y}.mvt"), None).await;
+    if r.status == StatusCode::NO_CONTENT {
+        assert!(r.bytes.is_empty());
+        return Vec::new();
+    }
     assert_eq!(r.status, StatusCode::OK, "{layer}/{z}/{x}/{y}");
     assert_eq!(
         r.headers[header::CONTENT_TYPE],
@@ -298,11 +302,12 @@ async fn tiles_hold_the_features_of_their_area_without_gaps_and_bad_addresses_ar
     );
     assert!(!features(&app, "street", 13, x, y).await.is_empty());
 
-    // Outside the city, and outside the zoom range: an empty tile, 200 with an empty body.
+    // Outside the city, and outside the zoom range: no feature, 204 No Content (with its tag).
     let (x, y) = tile_of(14, (116.39, 39.91));
     let r = raw(&app, &format!("/tiles/grid/14/{x}/{y}.mvt"), None).await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert!(r.bytes.is_empty());
+    assert!(r.headers.contains_key(header::ETAG));
     let (x, y) = tile_of(11, STATION);
     assert!(features(&app, "grid", 11, x, y).await.is_empty());
     let (x, y) = tile_of(19, STATION);
@@ -334,7 +339,7 @@ async fn a_tile_answers_304_to_its_etag_until_an_import_publishes_new_data() {
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.headers[header::CACHE_CONTROL], "public, max-age=60");
     let tag = first.headers[header::ETAG].to_str().unwrap().to_owned();
-    assert!(tag.starts_with('"') && tag.ends_with('"'));
+    assert!(tag.starts_with("W/\"") && tag.ends_with('"'), "{tag}");
     let again = raw(&app, &path, None).await;
     assert_eq!(again.bytes, first.bytes, "same data, same bytes");
     assert_eq!(again.headers[header::ETAG], tag.as_str());
@@ -349,7 +354,10 @@ async fn a_tile_answers_304_to_its_etag_until_an_import_publishes_new_data() {
     assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
     assert!(cached.bytes.is_empty());
     assert_eq!(cached.headers[header::ETAG], tag.as_str());
-    let listed = raw(&app, &path, Some(&format!("\"nope\", W/{tag}"))).await;
+    let listed = raw(&app, &path, Some(&format!("\"nope\", {tag}"))).await;
+    assert_eq!(listed.status, StatusCode::NOT_MODIFIED);
+    let strong = tag.trim_start_matches("W/");
+    let listed = raw(&app, &path, Some(strong)).await;
     assert_eq!(listed.status, StatusCode::NOT_MODIFIED);
     let stale = raw(&app, &path, Some("\"nope\"")).await;
     assert_eq!(stale.status, StatusCode::OK);
@@ -375,4 +383,94 @@ async fn a_tile_answers_304_to_its_etag_until_an_import_publishes_new_data() {
         !names.is_empty() && names.iter().all(|n| n.ends_with("(新)")),
         "{names:?}"
     );
+}
+
+#[tokio::test]
+async fn tiles_are_cut_once_kept_gzipped_and_a_publish_evicts_the_old_ones() {
+    use flate2::read::GzDecoder;
+    use std::io::Read;
+    let app = spawn_demo_app(HttpSettings::default()).await;
+    let (x, y) = tile_of(12, STATION);
+    let path = format!("/tiles/grid/12/{x}/{y}.mvt");
+    let gzip_get = |path: String| {
+        let router = app.router.clone();
+        async move {
+            let req = Request::builder()
+                .uri(path)
+                .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+                .body(Body::empty())
+                .unwrap();
+            let res = router.oneshot(req).await.unwrap();
+            let headers = res.headers().clone();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+            (headers, bytes)
+        }
+    };
+
+    // Sixteen requests for one cold tile at once: one cut.
+    let cuts = app.state.tile_cache().cuts();
+    let answers = futures_util::future::join_all((0..16).map(|_| gzip_get(path.clone()))).await;
+    assert_eq!(
+        app.state.tile_cache().cuts() - cuts,
+        1,
+        "one cut for sixteen requests"
+    );
+    let (headers, gz) = &answers[0];
+    assert!(answers.iter().all(|(_, b)| b == gz));
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(headers[header::VARY], "accept-encoding");
+    let mut unzipped = Vec::new();
+    GzDecoder::new(&gz[..]).read_to_end(&mut unzipped).unwrap();
+
+    // A client without gzip gets the same tile uncompressed, from the same cache entry.
+    let plain = raw(&app, &path, None).await;
+    assert!(plain.headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(plain.bytes, unzipped);
+    assert!(
+        gz.len() < plain.bytes.len() / 2,
+        "{} vs {}",
+        gz.len(),
+        plain.bytes.len()
+    );
+    assert!(!decode(&plain.bytes).unwrap()[0].1.is_empty());
+    assert_eq!(app.state.tile_cache().cuts() - cuts, 1);
+    let (bytes, entries) = app.state.tile_cache().usage();
+    assert_eq!(entries, 1);
+    assert!(bytes >= gz.len() && bytes <= app.state.settings().tile_cache_bytes);
+
+    // A publish makes a new version: the old tiles are evicted, the new one cut once.
+    let a = app
+        .republish_renamed("street.geojson", "street", "?accept_warnings=true")
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let _ = gzip_get(path.clone()).await;
+    assert_eq!(app.state.tile_cache().cuts() - cuts, 2);
+    assert_eq!(
+        app.state.tile_cache().usage().1,
+        1,
+        "only the new version's tile is kept"
+    );
+}
+
+#[tokio::test]
+async fn the_tile_cache_never_holds_more_than_its_budget() {
+    let app = spawn_demo_app(HttpSettings {
+        tile_cache_bytes: 64 * 1024,
+        ..HttpSettings::default()
+    })
+    .await;
+    let (x0, y0) = tile_of(14, STATION);
+    for dx in 0..4 {
+        for dy in 0..4 {
+            let r = raw(
+                &app,
+                &format!("/tiles/grid/14/{}/{}.mvt", x0 + dx, y0 + dy),
+                None,
+            )
+            .await;
+            assert!(r.status == StatusCode::OK || r.status == StatusCode::NO_CONTENT);
+            assert!(app.state.tile_cache().usage().0 <= 64 * 1024);
+        }
+    }
+    assert!(app.state.tile_cache().usage().1 > 1);
 }

@@ -73,6 +73,8 @@ pub struct HttpSettings {
     pub import_limits: crate::import::validate::Limits,
     /// Byte budget of the hot spot unit and weight caches.
     pub hotspot_cache_bytes: usize,
+    /// Byte budget of the vector tile cache.
+    pub tile_cache_bytes: usize,
     /// Throttling of logins and the public channel.
     pub limits: throttle::LimitSettings,
     /// How often a live case stream re-checks its token besides on revocation events.
@@ -95,6 +97,7 @@ impl Default for HttpSettings {
             import_max_removal_share: crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE,
             import_limits: crate::import::validate::Limits::default(),
             hotspot_cache_bytes: crate::hotspots::DEFAULT_CACHE_BYTES,
+            tile_cache_bytes: crate::tile_cache::DEFAULT_BYTES,
             limits: throttle::LimitSettings::default(),
             stream_token_recheck: Duration::from_secs(5),
         }
@@ -116,6 +119,7 @@ struct Inner {
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
     hotspots: crate::hotspots::HotspotService,
+    tiles: crate::tile_cache::TileCache,
     limiter: throttle::Limiter,
     operators: security::OperatorTokens,
 }
@@ -135,6 +139,7 @@ impl AppState {
             live.clone(),
             settings.hotspot_cache_bytes,
         );
+        let settings_tile_bytes = settings.tile_cache_bytes;
         Self {
             inner: Arc::new(Inner {
                 limiter: throttle::Limiter::new(settings.limits.clone()),
@@ -147,12 +152,17 @@ impl AppState {
                 feed: tokio::sync::OnceCell::new(),
                 shutdown: tokio::sync::watch::Sender::new(false),
                 hotspots,
+                tiles: crate::tile_cache::TileCache::new(settings_tile_bytes),
             }),
         }
     }
     /// The working calendar deadlines are counted in.
     pub fn calendar(&self) -> Arc<crate::domain::calendar::WorkCalendar> {
         self.inner.cases.calendar()
+    }
+    /// The vector tile cache.
+    pub fn tile_cache(&self) -> &crate::tile_cache::TileCache {
+        &self.inner.tiles
     }
     /// The case service.
     pub fn cases(&self) -> &crate::cases::CaseService {

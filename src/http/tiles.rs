@@ -40,9 +40,30 @@ fn parse_address(z: &str, x: &str, file: &str) -> Result<(u8, u32, u32), ApiErro
     Ok((z as u8, x as u32, y as u32))
 }
 
+/// A weak tag: the gzip and the identity form of a tile are the same tile (RFC 9110 §8.8.1), and
+/// `If-None-Match` compares weakly anyway.
 fn etag(version: i64, layer: TileLayer, z: u8, x: u32, y: u32) -> String {
     let digest = Sha256::digest(format!("{version}/{}/{z}/{x}/{y}", layer.as_str()));
-    format!("\"{}\"", &hex::encode(digest)[..20])
+    format!("W/\"{}\"", &hex::encode(digest)[..20])
+}
+
+/// Whether `Accept-Encoding` admits gzip (a `gzip` or `*` coding whose q is not 0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("").to_ascii_lowercase();
+            let q_zero = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (coding == "gzip" || coding == "*") && !q_zero
+        })
 }
 
 /// `If-None-Match` holds this tag (or `*`); weak tags compare equal too (RFC 9110 §13.1.2).
@@ -53,19 +74,24 @@ fn matches(headers: &HeaderMap, tag: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag)
+        .any(|t| {
+            let weak = |s: &'_ str| s.strip_prefix("W/").unwrap_or(s).to_owned();
+            t == "*" || weak(t) == weak(tag)
+        })
 }
 
 /// One vector tile (public). Web Mercator XYZ scheme, extent 4096, buffer 64; layers `street`,
 /// `community` (z10–18), `grid` (z12–18) and `frontage` (z14–18). Outside a layer's zoom range or
-/// where it has no feature the answer is 200 with an empty body (a valid tile without layers).
+/// where it has no feature the answer is 204 No Content, as tile servers answer (MapLibre draws
+/// nothing there). Tiles come from the tile cache, gzip-compressed to clients that accept gzip.
 #[utoipa::path(get, path = "/tiles/{layer}/{z}/{x}/{y}.mvt", tag = "layers", params(
         ("layer" = String, Path, description = "street, community, grid or frontage"),
         ("z" = u32, Path, description = "zoom, 0–24 (features at 10–18)"),
         ("x" = u32, Path, description = "column, below 2^z"),
         ("y" = u32, Path, description = "row, below 2^z (north first)")),
     responses(
-        (status = 200, description = "Mapbox Vector Tile (possibly empty)", content_type = "application/vnd.mapbox-vector-tile"),
+        (status = 200, description = "Mapbox Vector Tile (gzip-encoded when accepted)", content_type = "application/vnd.mapbox-vector-tile"),
+        (status = 204, description = "no feature of the layer in this tile"),
         (status = 304, description = "unchanged since the ETag given in If-None-Match"),
         (status = 400, description = "invalid_tile", body = ErrorBody),
         (status = 404, description = "not_found: no such layer", body = ErrorBody)))]
@@ -92,16 +118,37 @@ pub async fn tile(
         )
             .into_response());
     }
-    let body = set.tile(layer, z, x, y);
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
-            (header::ETAG, tag_value),
-            (header::CACHE_CONTROL, cache),
-        ],
-        Body::from(body),
-    )
-        .into_response())
+    let tile = state.tile_cache().tile(set, layer, z, x, y).await;
+    let vary = HeaderValue::from_static("accept-encoding");
+    if tile.is_empty() {
+        return Ok((
+            StatusCode::NO_CONTENT,
+            [
+                (header::ETAG, tag_value),
+                (header::CACHE_CONTROL, cache),
+                (header::VARY, vary),
+            ],
+        )
+            .into_response());
+    }
+    let common = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(MVT)),
+        (header::ETAG, tag_value),
+        (header::CACHE_CONTROL, cache),
+        (header::VARY, vary),
+    ];
+    if accepts_gzip(&headers) {
+        // Already compressed: the compression layer passes a response with a Content-Encoding
+        // through untouched.
+        Ok((
+            common,
+            [(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))],
+            Body::from(tile.gzip.clone()),
+        )
+            .into_response())
+    } else {
+        Ok((common, Body::from(tile.raw())).into_response())
+    }
 }
 
 /// Filters of the case tiles.
