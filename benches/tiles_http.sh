@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Vector tiles over HTTP: wangge's /tiles/grid/{z}/{x}/{y}.mvt against martin serving the same
+# ST_AsMVT query (a function source on the same PostGIS database), with martin's default cache and
+# with its cache off — every server alone, one after the other, in one run.
+#   bash benches/tiles_http.sh               # 10 s warm-up (discarded) + 15 s per zoom and server
+#   WARM=3 SECS=5 bash benches/tiles_http.sh # a quick look
+# Tiles: every tile over the demo city at z12 and z14, and 2,000 at z16 (benches/tile_list.py).
+# Load: wrk, 1 thread, 32 connections, Accept-Encoding: gzip (as MapLibre in a browser sends).
+# martin is built from crates.io once (version 1.14.0, the last this toolchain compiles) into
+# target/martin-install; MARTIN=/path/to/martin uses another binary.
+# Needs: root for apt-get (postgresql-15-postgis-3, wrk). Run it alone on the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WARM=${WARM:-10}
+SECS=${SECS:-15}
+CONNS=${CONNS:-32}
+MARTIN=${MARTIN:-target/martin-install/bin/martin}
+WORK=$(mktemp -d /tmp/wangge-tiles-http.XXXXXX)
+OUT="$WORK/results.txt"
+export CARGO_TERM_COLOR=never
+BBOX="113.4474 34.6049 113.6705 34.8604"   # the demo city's extent (WGS84)
+
+. .ci/lib/postgres.sh
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; pg_stop; }
+trap cleanup EXIT
+
+echo "== build (release) and martin"
+cargo build --release --bins -q
+BIN=target/release/wangge
+if [ ! -x "$MARTIN" ]; then
+  cargo install martin --version 1.14.0 --locked --no-default-features --features postgres \
+    --root target/martin-install --target-dir target/martin-build -q
+fi
+"$MARTIN" --version
+if ! command -v wrk >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
+
+echo "== PostgreSQL + PostGIS with the demo city"
+pg_install
+pg_start
+psql "$PG_URL" -qc "CREATE DATABASE bench"
+DB="${PG_URL%/postgres}/bench"
+RUST_LOG=warn "$BIN" init --database-url "$DB"
+# martin's function source: the same four properties, extent 4096, buffer 64, clipped.
+psql "$DB" -q <<'SQL'
+CREATE FUNCTION public.grid_tiles(z integer, x integer, y integer) RETURNS bytea AS $$
+  SELECT ST_AsMVT(q, 'grid', 4096, 'geom') FROM (
+    SELECT code, name, parent_code, unit_code,
+           ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(z, x, y), 4096, 64, true) AS geom
+    FROM jurisdictions
+    WHERE layer = 'grid' AND valid_to IS NULL
+      AND geom && ST_Transform(ST_TileEnvelope(z, x, y, margin => 64.0 / 4096), 4326)) q
+  WHERE q.geom IS NOT NULL
+$$ LANGUAGE sql STABLE PARALLEL SAFE;
+ANALYZE jurisdictions;
+SQL
+python3 benches/tile_list.py $BBOX > "$WORK/all.csv"
+for z in 12 14; do grep "^$z," "$WORK/all.csv" > "$WORK/z$z.csv"; done
+python3 - "$BBOX" > "$WORK/z16.csv" <<'PY'
+import math, random, sys
+w, s, e, n = map(float, sys.argv[1].split())
+def tile(z, lon, lat):
+    k = 2 ** z; r = math.radians(lat)
+    return int((lon + 180) / 360 * k), int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * k)
+(x0, y0), (x1, y1) = tile(16, w, n), tile(16, e, s)
+all16 = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+for x, y in sorted(random.Random(16).sample(all16, 2000)):
+    print(f"16,{x},{y}")
+PY
+echo "tiles: z12 $(wc -l < "$WORK/z12.csv"), z14 $(wc -l < "$WORK/z14.csv"), z16 $(wc -l < "$WORK/z16.csv")"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 240); do curl -s -o /dev/null "$1" && return 0; sleep 0.5; done; echo "FAIL: $1 never answered" >&2; exit 1; }
+
+load() { # name url-prefix suffix
+  local name=$1 prefix=$2 suffix=$3 z
+  for z in 12 14 16; do
+    TILES="$WORK/z$z.csv" PREFIX="$prefix" SUFFIX="$suffix" \
+      wrk -t1 -c"$CONNS" -d"${WARM}s" -s benches/http_tiles.lua "http://127.0.0.1:$PORT" > /dev/null
+    TILES="$WORK/z$z.csv" PREFIX="$prefix" SUFFIX="$suffix" \
+      wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s benches/http_tiles.lua "http://127.0.0.1:$PORT" > "$WORK/$name-z$z.wrk"
+    awk -v n="$name" -v z="$z" '
+      /Requests\/sec/ {rps=$2} /^latency_p50_ms/ {p50=$2} /^latency_p99_ms/ {p99=$2}
+      /^requests/ {req=$2} /^bytes/ {b=$2} /^non2xx/ {bad=$2}
+      END {printf "RESULT %s z%s %.0f %.2f %.2f %.0f %d\n", n, z, rps, p50, p99, (req ? b / req : 0), bad}' \
+      "$WORK/$name-z$z.wrk" | tee -a "$OUT"
+  done
+}
+
+echo "== wangge (tile cache $(( ${WANGGE_TILE_CACHE_BYTES:-67108864} / 1048576 )) MiB)"
+PORT=$(free_port)
+RUST_LOG=error WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$PORT/healthz"
+load wangge /tiles/grid .mvt
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+for cache in default off; do
+  echo "== martin, cache $cache"
+  PORT=$(free_port)
+  args=(--listen-addresses "127.0.0.1:$PORT")
+  [ "$cache" = off ] && args+=(--cache-size 0)
+  RUST_LOG=error "$MARTIN" "${args[@]}" "$DB" > "$WORK/martin-$cache.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$PORT/catalog"
+  load "martin_$cache" /grid_tiles ""
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+done
+
+echo
+echo "== $(nproc) cores; wrk 1 thread, $CONNS connections, ${SECS} s per zoom after ${WARM} s warm-up; Accept-Encoding: gzip"
+python3 - "$OUT" <<'PY'
+import sys
+r = {}
+for line in open(sys.argv[1]):
+    p = line.split()
+    if p and p[0] == "RESULT":
+        r[(p[1], p[2])] = p[3:]
+print("| zoom | wangge req/s (p50 / p99 ms, bytes) | martin, default cache | martin, cache off | wangge / martin cached | wangge / martin uncached |")
+print("|---|---|---|---|---|---|")
+for z in ("z12", "z14", "z16"):
+    cells, rps = [], {}
+    for n in ("wangge", "martin_default", "martin_off"):
+        v = r.get((n, z))
+        if v:
+            rps[n] = float(v[0])
+            cells.append(f"{float(v[0]):,.0f} ({v[1]} / {v[2]}, {int(float(v[3])):,} B{', ' + v[4] + ' non-2xx' if v[4] != '0' else ''})")
+        else:
+            cells.append("-")
+    ratio = lambda o: f"{rps['wangge'] / rps[o]:.2f}" if rps.get(o) else "-"
+    print(f"| {z} | " + " | ".join(cells) + f" | {ratio('martin_default')} | {ratio('martin_off')} |")
+PY
