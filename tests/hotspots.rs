@@ -542,10 +542,14 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_complete() {
     assert!(rows[0]["length_m"].as_f64().unwrap() > 1.0);
 }
 
-/// Writes the units, neighbours, values and wangge's Gi* z-scores of four cases (all demo grids
-/// with queen contiguity and with a 400 m distance band, the demo communities with rook
-/// contiguity, all over the full history; the Snow deaths on a 20 m fishnet with k-ring 2) to `$WANGGE_ESDA_FIXTURE`, for
-/// `.ci/esda_check.sh` to compare with PySAL esda's `G_Local(star=True)`.
+/// Writes the units, neighbours, values and wangge's Gi* z-scores, two-sided p-values and ArcGIS
+/// bins of four cases (all demo grids with queen contiguity and with a 400 m distance band, the
+/// demo communities with rook contiguity, all over the full history; the Snow deaths on a 20 m
+/// fishnet with k-ring 2) to `$WANGGE_ESDA_FIXTURE`, for `.ci/esda_check.sh` to compare with
+/// PySAL esda's `G_Local(star=True)`. The contiguity cases also carry each area's outline as
+/// GeoJSON MultiPolygon coordinates in WGS84 lon/lat — the very vertices `Weights::contiguity`
+/// compared (JSON numbers round-trip f64 exactly) — so that libpysal builds its own Queen/Rook
+/// neighbours from them.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "writes the esda comparison fixture; run by .ci/esda_check.sh"]
 async fn write_the_esda_comparison_fixture() {
@@ -554,6 +558,7 @@ async fn write_the_esda_comparison_fixture() {
     let mut cases = Vec::new();
     let mut case = |name: &str,
                     units: &Areas,
+                    spec: WeightSpec,
                     w: &wangge::hotspot::weights::Weights,
                     rows: Vec<analysis::GiRow>,
                     row_rows: Vec<analysis::GiRow>| {
@@ -562,14 +567,42 @@ async fn write_the_esda_comparison_fixture() {
             0,
             "{name}: esda's row transform treats islands differently"
         );
-        cases.push(serde_json::json!({
+        let column = |rows: &[analysis::GiRow], f: fn(&analysis::GiRow) -> serde_json::Value| {
+            rows.iter().map(f).collect::<Vec<_>>()
+        };
+        let mut c = serde_json::json!({
             "name": name,
             "ids": units.codes,
             "neighbours": (0..w.n()).map(|i| w.of(i).to_vec()).collect::<Vec<_>>(),
-            "y": rows.iter().map(|r| r.count).collect::<Vec<_>>(),
-            "z_binary": rows.iter().map(|r| r.z).collect::<Vec<_>>(),
-            "z_row": row_rows.iter().map(|r| r.z).collect::<Vec<_>>(),
-        }));
+            "y": column(&rows, |r| r.count.into()),
+            "z_binary": column(&rows, |r| r.z.into()),
+            "p_binary": column(&rows, |r| r.p.into()),
+            "bin_binary": column(&rows, |r| r.bin.into()),
+            "z_row": column(&row_rows, |r| r.z.into()),
+            "p_row": column(&row_rows, |r| r.p.into()),
+            "bin_row": column(&row_rows, |r| r.bin.into()),
+        });
+        if let WeightSpec::Contiguity(rule) = spec {
+            let ring =
+                |r: &geo::LineString<f64>| r.0.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>();
+            c["contiguity"] = serde_json::to_value(rule).unwrap();
+            c["polygons"] = units
+                .polygons
+                .iter()
+                .map(|mp| {
+                    mp.0.iter()
+                        .map(|p| {
+                            std::iter::once(p.exterior())
+                                .chain(p.interiors())
+                                .map(ring)
+                                .collect::<Vec<_>>()
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
+        cases.push(c);
     };
     let (_db, ix, ds) = demo_history().await;
     let all = ds.select(&Filter::default(), Some(&ix));
@@ -594,7 +627,7 @@ async fn write_the_esda_comparison_fixture() {
         let w = u.weights(spec);
         let b = analysis::gi(&ds, &all, &u, &w, Some(&ix), Transform::Binary);
         let r = analysis::gi(&ds, &all, &u, &w, Some(&ix), Transform::Row);
-        case(name, &u, &w, b, r);
+        case(name, &u, spec, &w, b, r);
     }
     let snow = Dataset::new(snow_deaths(), None, None);
     let sel: Vec<u32> = (0..snow.reports.len() as u32).collect();
@@ -606,7 +639,14 @@ async fn write_the_esda_comparison_fixture() {
     let w = u.weights(WeightSpec::Ring(2));
     let b = analysis::gi(&snow, &sel, &u, &w, None, Transform::Binary);
     let r = analysis::gi(&snow, &sel, &u, &w, None, Transform::Row);
-    case("Snow deaths, 20 m fishnet, 2-ring", &u, &w, b, r);
+    case(
+        "Snow deaths, 20 m fishnet, 2-ring",
+        &u,
+        WeightSpec::Ring(2),
+        &w,
+        b,
+        r,
+    );
     std::fs::write(
         &out,
         serde_json::to_vec(&serde_json::json!({"cases": cases})).unwrap(),
