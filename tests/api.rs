@@ -208,7 +208,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             None,
             &[Planner, Admin],
         ),
-        (Method::GET, "/api/assessment/scheme", None, &[Planner, Admin]),
+        (
+            Method::GET,
+            "/api/assessment/scheme",
+            None,
+            &[Planner, Admin],
+        ),
         (
             Method::PUT,
             "/api/assessment/scheme",
