@@ -399,6 +399,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_schemes_in_docs_parse() {
+        for doc in [
+            include_str!("../../../docs/schemes/jinhua.json"),
+            include_str!("../../../docs/schemes/district-60.json"),
+        ] {
+            let s = Scheme::parse(doc).unwrap();
+            assert_eq!(s.unit.components[0].indicator, Indicator::OnTimeRate);
+        }
+    }
+
+    #[test]
     fn a_scheme_that_could_not_score_is_refused() {
         let good: serde_json::Value = serde_json::from_str(DEFAULT_SCHEME).unwrap();
         type Change = Box<dyn Fn(&mut serde_json::Value)>;
