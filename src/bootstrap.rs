@@ -173,14 +173,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<()> {
         UserWhat::Create(create) => {
             let password = read_password(create)?;
             let store = crate::server::open_store(&args.store).await?;
-            let audit = Audit {
-                actor_id: None,
-                actor_name: Some(format!(
-                    "cli:{}",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-                )),
-                request_id: None,
-            };
+            let audit = Audit::cli();
             let result = create_user(&store, create, &password, &audit).await;
             store.close().await;
             let user = result?;

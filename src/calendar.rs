@@ -72,14 +72,7 @@ pub async fn run(args: CalendarArgs) -> anyhow::Result<()> {
             let table =
                 YearTable::parse(&text).with_context(|| format!("in {}", file.display()))?;
             let store = crate::server::open_store(&args.store).await?;
-            let audit = Audit {
-                actor_id: None,
-                actor_name: Some(format!(
-                    "cli:{}",
-                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-                )),
-                request_id: None,
-            };
+            let audit = Audit::cli();
             let result = store.put_calendar_year(&table, &audit).await;
             store.close().await;
             result?;

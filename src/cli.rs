@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `init`, `migrate`, `import`, `user`, `calendar`, `assign` (the demo city's generator is the separate binary `wangge-generate`).
+//! Command line: `serve` (the default), `init`, `migrate`, `import`, `user`, `calendar`, `rules`, `assign` (the demo city's generator is the separate binary `wangge-generate`).
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +31,8 @@ enum Command {
     Calendar(crate::calendar::CalendarArgs),
     /// Create an account, e.g. the first admin of a store started with `--no-demo`.
     User(crate::bootstrap::UserArgs),
+    /// Check and store the dispatch rule table (派遣规则), or show the one in force.
+    Rules(crate::cases::rules::RulesArgs),
 }
 
 /// Entry point of the binary.
@@ -59,6 +61,10 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::User(args)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::bootstrap::run(args))
+        }),
+        Some(Command::Rules(args)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(crate::config::LogFormat::Text);
+            rt.block_on(crate::cases::rules::run(args))
         }),
         Some(Command::Serve(config)) => runtime().and_then(|rt| serve(rt, *config)),
         None => runtime().and_then(|rt| serve(rt, cli.serve)),

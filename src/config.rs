@@ -61,6 +61,9 @@ pub struct ServeConfig {
     /// Most vertices in one layer import (413 `too_many_vertices`).
     #[arg(long, env = "WANGGE_MAX_UPLOAD_VERTICES", default_value_t = crate::import::validate::DEFAULT_MAX_UPLOAD_VERTICES)]
     pub max_upload_vertices: usize,
+    /// Most vertices in one city package, every layer together (413 `too_many_vertices`).
+    #[arg(long, env = "WANGGE_MAX_PACKAGE_VERTICES", default_value_t = crate::import::validate::DEFAULT_MAX_PACKAGE_VERTICES)]
+    pub max_package_vertices: usize,
     /// Byte budget of the hot spot unit and weight caches (least recently used evicted first).
     #[arg(long, env = "WANGGE_HOTSPOT_CACHE_BYTES", default_value_t = crate::hotspots::DEFAULT_CACHE_BYTES)]
     pub hotspot_cache_bytes: usize,

@@ -150,14 +150,29 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     let calendar = crate::calendar::with_stored_years(&store, calendar).await?;
     crate::calendar::log_coverage(&calendar);
-    let dispatch_rules = match &config.dispatch_rules {
-        Some(path) => crate::domain::dispatch::RuleTable::from_json(
-            &std::fs::read_to_string(path)
-                .with_context(|| format!("reading the dispatch rules {}", path.display()))?,
-        )
-        .with_context(|| format!("in {}", path.display()))?,
-        None => crate::domain::dispatch::RuleTable::default(),
+    let rules_file = match &config.dispatch_rules {
+        Some(path) => Some(
+            crate::domain::dispatch::RuleTable::from_json(
+                &std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the dispatch rules {}", path.display()))?,
+            )
+            .with_context(|| format!("in {}", path.display()))?,
+        ),
+        None => None,
     };
+    let dispatch_rules = crate::cases::rules::RulesInForce::at_start(
+        store
+            .dispatch_rules()
+            .await
+            .context("reading the stored dispatch rules")?,
+        rules_file,
+    );
+    tracing::info!(
+        origin = ?dispatch_rules.origin,
+        version = ?dispatch_rules.version,
+        rules = dispatch_rules.table.rules.len(),
+        "dispatch rule table in force"
+    );
     let engine = crate::engine::Engine::load(store.clone(), config.engine.config()).await?;
     let _poller = engine.spawn_poller(Duration::from_secs(config.index_poll_secs.max(1)));
     let state = AppState::new(
@@ -177,6 +192,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             import_limits: crate::import::validate::Limits {
                 max_feature_vertices: config.max_feature_vertices,
                 max_upload_vertices: config.max_upload_vertices,
+                max_package_vertices: config.max_package_vertices,
             },
             hotspot_cache_bytes: config.hotspot_cache_bytes,
             limits: config.limits.settings(),
@@ -265,14 +281,7 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
     let store = open_store(&args.store).await?;
     let start = std::time::Instant::now();
     let progress = move |line: &str| eprintln!("[{:>6.1}s] {line}", start.elapsed().as_secs_f64());
-    let audit = Audit {
-        actor_id: None,
-        actor_name: Some(format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        )),
-        request_id: None,
-    };
+    let audit = Audit::cli();
     let read = |path: &std::path::Path| -> anyhow::Result<String> {
         progress(&format!("reading {}", path.display()));
         Ok(import::read_text(path)?)

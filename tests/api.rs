@@ -88,6 +88,13 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             ),
             &[Admin],
         ),
+        (Method::GET, "/api/dispatch/rules", None, &Role::ALL),
+        (
+            Method::PUT,
+            "/api/dispatch/rules?dry_run=true",
+            Some(json!({})),
+            &[Admin],
+        ),
         (
             Method::PUT,
             "/api/categories/0101",

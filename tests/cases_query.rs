@@ -234,3 +234,46 @@ async fn a_drawn_polygon_finds_exactly_the_cases_inside_it_page_after_full_page(
         .collect();
     assert_eq!(exported, inside.iter().map(|c| c.0).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn from_and_to_take_a_day_of_the_city_or_an_instant_as_every_endpoint_does() {
+    let app = spawn_app().await;
+    let admin = app.login(Role::Admin).await;
+    // Reported at 2026-03-01 07:59 and 08:00 in UTC+8: the day 2026-03-01 starts at 00:00 UTC+8.
+    for (key, at) in [
+        ("before-day", "2026-02-28T23:59:00+08:00"),
+        ("on-day", "2026-03-01T08:00:00+08:00"),
+    ] {
+        store_case(
+            &app,
+            key,
+            Case {
+                reported_at: at.parse().unwrap(),
+                ..Case::draft("inspector", "0101", 113.6, 34.75)
+            },
+        )
+        .await;
+    }
+    let count = |q: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let a = app.get(&format!("/api/cases?{q}"), Some(&admin)).await;
+            assert_eq!(a.status, 200, "{q}: {}", a.text);
+            a.body.as_array().map_or(0, Vec::len)
+        }
+    };
+    assert_eq!(count("from=2026-03-01").await, 1);
+    assert_eq!(
+        count("from=2026-03-01").await,
+        count("from=2026-03-01T00:00:00%2B08:00").await
+    );
+    assert_eq!(count("to=2026-03-01").await, 1);
+    assert_eq!(count("from=2026-02-28&to=2026-03-02").await, 2);
+    let bad = app.get("/api/cases?from=2026-02-30", Some(&admin)).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        bad.body["code"], "invalid_date",
+        "the code of every other date parameter"
+    );
+}

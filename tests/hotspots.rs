@@ -430,8 +430,9 @@ async fn an_uploaded_snow_map_finds_the_pump_through_the_api() {
             Some(json_line()),
         )
         .await;
-    assert_eq!(bad.status, 400, "{}", bad.text);
-    assert_eq!(bad.body["code"], "invalid_upload");
+    // The same code as a layer import's unusable feature.
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert_eq!(bad.body["code"], "invalid_feature");
 }
 
 fn json_line() -> serde_json::Value {

@@ -471,6 +471,7 @@ async fn a_feature_or_an_upload_over_the_vertex_limits_is_refused_with_413_befor
         import_limits: wangge::import::validate::Limits {
             max_feature_vertices: 1_000,
             max_upload_vertices: 5_000,
+            ..Default::default()
         },
         ..Default::default()
     })

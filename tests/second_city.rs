@@ -168,6 +168,26 @@ async fn a_second_city_in_bd09_goes_from_an_empty_store_to_published_over_http_a
         "{issue}"
     );
 
+    // A rule table naming a department the city does not have is refused too, with its finding.
+    let mut broken = city::upload();
+    broken["dispatch_rules"]["triage_department"] = json!("cwb");
+    let (status, r) = call(
+        port,
+        "POST",
+        "/api/import/city?crs=bd09&dry_run=true",
+        Some(&broken),
+        &token,
+    );
+    assert_eq!(status, 422, "{r}");
+    let finding = &r["dispatch_rules"]["findings"][0];
+    assert_eq!(finding["check"], "missing_department_unit", "{r}");
+    assert!(
+        finding["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("dept-620102-cwb")),
+        "{finding}"
+    );
+
     // 5. The whole city checked in one dry run: no parent layer is published, none is needed.
     let package = city::upload();
     let (status, r) = call(
@@ -205,6 +225,18 @@ async fn a_second_city_in_bd09_goes_from_an_empty_store_to_published_over_http_a
     assert_eq!(status, 201, "{r}");
     assert_eq!(r["published"].as_array().map(Vec::len), Some(6), "{r}");
     assert_eq!(r["units"], 22);
+    assert_eq!(r["dispatch_rules_version"], 1, "{r}");
+    let (status, rules) = call(port, "GET", "/api/dispatch/rules", None, &token);
+    assert_eq!(status, 200, "{rules}");
+    assert_eq!(
+        (
+            rules["origin"].as_str(),
+            rules["table"]["triage_department"].as_str()
+        ),
+        (Some("stored"), Some("cgzf")),
+        "the package's table is in force at once: {rules}"
+    );
+    assert_eq!(rules["report"]["warnings"], 0, "{rules}");
 
     // 7. Every sampled point away from the lattice lines gets the chain the arithmetic gives.
     let answers: Vec<_> = city::sample_points(400)
@@ -305,6 +337,17 @@ async fn the_same_city_imports_from_a_folder_on_the_command_line_and_assigns_the
     assert!(compared > 60, "only {compared} points compared");
 }
 
+/// A fresh store with the default category catalogue, as every `wangge` command opens it (the
+/// package's rule table names categories).
+async fn seeded_store() -> common::TestStore {
+    let db = common::fresh_store().await;
+    db.store
+        .seed_categories(&wangge::domain::catalogue::default_catalogue())
+        .await
+        .unwrap();
+    db
+}
+
 fn package() -> CityPackage {
     let upload: PackageUpload = serde_json::from_value(city::upload()).unwrap();
     CityPackage::try_from(upload).unwrap()
@@ -321,7 +364,7 @@ fn options(valid_from: &str, dry_run: bool) -> LayerImportOptions {
 
 #[tokio::test]
 async fn a_package_that_fails_while_publishing_leaves_nothing_behind() {
-    let db = common::fresh_store().await;
+    let db = seeded_store().await;
     let quiet = |_: &str| {};
     let audit = Audit::system();
     let first = import_city(
@@ -334,6 +377,7 @@ async fn a_package_that_fails_while_publishing_leaves_nothing_behind() {
     .await
     .unwrap();
     assert_eq!(first.published.len(), 6);
+    assert_eq!(first.dispatch_rules_version, Some(1));
     // A later frontage version, published alone…
     let frontage = package().layers[&Layer::Frontage].clone();
     let later = LayerImportOptions {
@@ -371,6 +415,11 @@ async fn a_package_that_fails_while_publishing_leaves_nothing_behind() {
         units_before,
         "the package's new unit was rolled back with it"
     );
+    assert_eq!(
+        db.store.dispatch_rules().await.unwrap().map(|r| r.version),
+        Some(1),
+        "the failed package's rule table was not stored as version 2"
+    );
 }
 
 /// The package with `property` (and its Chinese alias) removed from the first feature of `layer`.
@@ -398,9 +447,24 @@ fn without(layer: Layer, property: &str) -> CityPackage {
     p
 }
 
+/// The code of the first feature of `layer` in the package.
+fn first_code(layer: Layer) -> String {
+    let fc: Value = serde_json::from_str(&package().layers[&layer]).unwrap();
+    let props = fc["features"][0]["properties"].as_object().unwrap();
+    props
+        .iter()
+        .find(|(k, _)| {
+            wangge::import::schema::canonical(&wangge::import::schema::layer_fields(layer), k)
+                == Some("code")
+        })
+        .and_then(|(_, v)| v.as_str())
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn every_required_property_of_the_served_schema_is_enforced_by_the_import() {
-    let db = common::fresh_store().await;
+    let db = seeded_store().await;
     let quiet = |_: &str| {};
     let audit = Audit::system();
     for layer in Layer::ALL {
@@ -420,14 +484,33 @@ async fn every_required_property_of_the_served_schema_is_enforced_by_the_import(
                 &quiet,
             )
             .await;
-            let refused = match &outcome {
-                Err(_) => true,
-                Ok(o) => o.refused,
-            };
+            // Refused as a finding of the report, naming the feature (by its code, or by its
+            // position when the code itself is missing), never as an error that stops the import
+            // at the first bad feature.
+            let outcome = outcome.unwrap_or_else(|e| {
+                panic!(
+                    "{layer} without {property} stopped the import instead of being reported: {e}"
+                )
+            });
             assert!(
-                refused,
+                outcome.refused,
                 "{layer} without {property} was accepted: {:?}",
-                outcome.map(|o| o.reports)
+                outcome.reports
+            );
+            let first = first_code(layer);
+            let named = if property == "code" {
+                "#0"
+            } else {
+                first.as_str()
+            };
+            let report = outcome.reports.iter().find(|r| r.layer == layer).unwrap();
+            assert!(
+                report
+                    .issues
+                    .iter()
+                    .any(|i| i.feature.as_deref() == Some(named) && !i.fix.is_empty()),
+                "{layer} without {property}: no finding names {named}: {:?}",
+                report.issues
             );
         }
     }
@@ -489,4 +572,26 @@ async fn an_unknown_part_is_refused_and_a_part_that_cannot_be_read_is_named() {
     let a = post(json!({})).await;
     assert_eq!(a.body["code"], "empty_upload", "{}", a.text);
     assert!(app.db.store.layer_versions(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_package_over_the_vertex_cap_is_refused_before_its_next_layer_is_converted() {
+    let db = seeded_store().await;
+    let quiet = |_: &str| {};
+    let mut opts = options("2026-01-01T00:00:00Z", true);
+    // Every layer is under the per-layer cap, the package as a whole is not.
+    opts.limits.max_package_vertices = 200;
+    let err = import_city(&db.store, package(), &opts, &Audit::system(), &quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            wangge::import::ImportError::TooManyVertices(
+                wangge::import::validate::TooManyVertices::Package { limit: 200, .. }
+            )
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("city package"), "{err}");
 }

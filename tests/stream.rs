@@ -398,7 +398,8 @@ async fn a_stream_needs_a_token_which_may_come_as_access_token_for_this_endpoint
     let bad = app.get("/api/cases/stream?bbox=1,2,3", Some(&token)).await;
     assert_eq!(
         (bad.status, bad.body["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_query"))
+        (StatusCode::BAD_REQUEST, Some("invalid_bbox")),
+        "the same code as every other bbox"
     );
 }
 

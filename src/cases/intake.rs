@@ -350,9 +350,12 @@ impl CaseService {
                 serde_json::json!({ "from": "collected", "to": "registered",
                     "note": "监督员上报即立案 registered on report by the grid's inspector" }),
             ));
-            let decision = self.rules.decide(&assignment.place(), &category, |u| {
-                self.unit_known(&index, u)
-            });
+            let decision = self
+                .rules()
+                .table
+                .decide(&assignment.place(), &category, |u| {
+                    self.unit_known(&index, u)
+                });
             let before = case.clone();
             self.apply_decision(&mut case, &decision, &category, now);
             follow_up.push(dispatch_event(&before, &case, &decision));

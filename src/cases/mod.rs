@@ -18,13 +18,13 @@ mod hotline;
 mod intake;
 mod photos;
 mod read;
+pub mod rules;
 mod workflow;
 
 use std::sync::Arc;
 
 use crate::domain::calendar::WorkCalendar;
 use crate::domain::case::WorkflowError;
-use crate::domain::dispatch::RuleTable;
 use crate::domain::identity::{Role, ScopeError};
 use crate::engine::{AssignError, Engine};
 use crate::store::{Store, StoreError};
@@ -89,7 +89,7 @@ pub struct CaseService {
     store: Store,
     engine: Arc<Engine>,
     calendar: Arc<arc_swap::ArcSwap<WorkCalendar>>,
-    rules: Arc<RuleTable>,
+    rules: Arc<arc_swap::ArcSwap<rules::RulesInForce>>,
     /// The installation's key for citizens' follow tokens, read from the store once.
     follow_secret: Arc<tokio::sync::OnceCell<String>>,
     /// The photo folder and its limits.
@@ -100,7 +100,7 @@ pub struct CaseService {
 impl std::fmt::Debug for CaseService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaseService")
-            .field("rules", &self.rules.rules.len())
+            .field("rules", &self.rules.load().table.rules.len())
             .finish()
     }
 }
@@ -111,14 +111,14 @@ impl CaseService {
         store: Store,
         engine: Arc<Engine>,
         calendar: WorkCalendar,
-        rules: RuleTable,
+        rules: rules::RulesInForce,
         photos: crate::photos::PhotoConfig,
     ) -> Self {
         Self {
             store,
             engine,
             calendar: Arc::new(arc_swap::ArcSwap::from_pointee(calendar)),
-            rules: Arc::new(rules),
+            rules: Arc::new(arc_swap::ArcSwap::from_pointee(rules)),
             follow_secret: Arc::default(),
             photos: crate::photos::PhotoFiles::new(photos.dir.clone()),
             photo_limits: photos,
@@ -149,10 +149,5 @@ impl CaseService {
             Some(e) => Err(e),
             None => Ok(self.calendar.load_full()),
         }
-    }
-
-    /// The dispatch rule table.
-    pub fn rules(&self) -> &RuleTable {
-        &self.rules
     }
 }

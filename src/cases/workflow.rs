@@ -180,9 +180,12 @@ impl CaseService {
         if matches!(action, Action::Register) {
             let index = self.engine.current();
             let assignment = index.assign(after.lon, after.lat, Crs::Wgs84, Some(&category));
-            let decision = self.rules.decide(&assignment.place(), &category, |u| {
-                self.unit_known(&index, u)
-            });
+            let decision = self
+                .rules()
+                .table
+                .decide(&assignment.place(), &category, |u| {
+                    self.unit_known(&index, u)
+                });
             let mut dispatched = after.clone();
             self.apply_decision(&mut dispatched, &decision, &category, now);
             let (_, detail) = dispatch_event(&after, &dispatched, &decision);
@@ -214,7 +217,8 @@ impl CaseService {
                 .engine
                 .category_version(&before.category, before.category_version)?;
             let step = self
-                .rules
+                .rules()
+                .table
                 .rules
                 .iter()
                 .find(|r| Some(&r.id) == before.dispatch_rule.as_ref())

@@ -7,9 +7,12 @@
 //! Pure: the caller describes the place (from the assignment engine) and the category; the answer
 //! names the rule, the unit(s) and the owner chain behind the decision.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::{Category, TimeLimit};
+use super::finding::Severity;
 
 /// One link of the owner chain of a place: who answers for it at each level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,6 +180,85 @@ pub struct RuleTable {
     pub rules: Vec<Rule>,
     /// Department key of the triage office (`cwb`: 创文办).
     pub triage_department: String,
+    /// Where the table comes from: the city's 派遣规则 document, its number and date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// What a rule table refers to in a city: the names a check resolves against.
+#[derive(Debug, Clone, Default)]
+pub struct RuleContext {
+    /// Codes of the responsible units (`dept-{district}-{key}` for departments).
+    pub units: BTreeSet<String>,
+    /// Codes of the categories of the catalogue.
+    pub categories: BTreeSet<String>,
+    /// Codes of the districts (区).
+    pub districts: BTreeSet<String>,
+}
+
+/// One finding of [`RuleTable::check_against`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleFinding {
+    /// Error (refused) or warning.
+    pub severity: Severity,
+    /// Stable name of the check: `unknown_category`, `missing_department_unit`,
+    /// `unreachable_rule`.
+    pub check: &'static str,
+    /// The rule concerned (None: the table as a whole, e.g. its triage department).
+    pub rule: Option<String>,
+    /// What is wrong, in words a person can act on.
+    pub message: String,
+    /// What to change, in Chinese and English.
+    pub fix: &'static str,
+}
+
+/// The findings of a rule table's check against a city.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RuleReport {
+    /// Error count.
+    pub errors: usize,
+    /// Warning count.
+    pub warnings: usize,
+    /// Every finding, in table order.
+    pub findings: Vec<RuleFinding>,
+}
+
+impl RuleReport {
+    /// Whether a load with this report is refused.
+    pub fn refuses(&self, accept_warnings: bool) -> bool {
+        self.errors > 0 || (self.warnings > 0 && !accept_warnings)
+    }
+
+    fn push(
+        &mut self,
+        severity: Severity,
+        check: &'static str,
+        rule: Option<&str>,
+        message: String,
+    ) {
+        match severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+        }
+        let fix = match check {
+            "unknown_category" => {
+                "改正类别编码，或先在类别目录中加入该类别 / correct the category code or add the category to the catalogue"
+            }
+            "missing_department_unit" => {
+                "在 units.csv 中为每个区登记该部门（编码 dept-区代码-部门键）/ list the department in units.csv for every district (code dept-<district>-<key>)"
+            }
+            _ => {
+                "删除该规则，或把它移到总会命中的规则之前 / remove the rule or move it above the rule that always fires"
+            }
+        };
+        self.findings.push(RuleFinding {
+            severity,
+            check,
+            rule: rule.map(str::to_owned),
+            message,
+            fix,
+        });
+    }
 }
 
 /// A rule table that cannot work.
@@ -229,6 +311,7 @@ impl Default for RuleTable {
         };
         RuleTable {
             triage_department: "cwb".into(),
+            source: Some("wangge 默认派遣规则 / wangge's default dispatch rules".into()),
             rules: vec![
                 rule(
                     "unassigned",
@@ -332,7 +415,93 @@ impl RuleTable {
                 self.triage_department
             )));
         }
+        for r in &self.rules {
+            if let Route::Shop { enforcement, .. } = &r.then
+                && !plain(enforcement)
+            {
+                return Err(RuleTableError(format!(
+                    "rule {:?}: enforcement {enforcement:?} must be a plain department key like \"cgzf\"",
+                    r.id
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The department keys the table routes to by itself (triage office, enforcement units).
+    fn department_keys(&self) -> Vec<(Option<&str>, &str)> {
+        let mut keys = vec![(None, self.triage_department.as_str())];
+        keys.extend(self.rules.iter().filter_map(|r| match &r.then {
+            Route::Shop { enforcement, .. } => Some((Some(r.id.as_str()), enforcement.as_str())),
+            _ => None,
+        }));
+        keys
+    }
+
+    /// Checks the table against a city before it is loaded: every category it names must be in
+    /// the catalogue (an error: the rule could never fire as meant); every department it routes
+    /// to should have a unit in every district (a warning: there the rule falls through, or the
+    /// triage queue has no office); a rule after one that always fires is never reached (a
+    /// warning).
+    pub fn check_against(&self, city: &RuleContext) -> RuleReport {
+        let mut report = RuleReport::default();
+        for r in &self.rules {
+            for c in r.when.categories.iter().flatten() {
+                if !city.categories.contains(c) {
+                    report.push(
+                        Severity::Error,
+                        "unknown_category",
+                        Some(&r.id),
+                        format!(
+                            "rule {:?} names category {c:?}, which the catalogue does not have",
+                            r.id
+                        ),
+                    );
+                }
+            }
+        }
+        for (rule, key) in self.department_keys() {
+            let missing: Vec<&str> = city
+                .districts
+                .iter()
+                .filter(|d| !city.units.contains(&format!("dept-{d}-{key}")))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                let what = match rule {
+                    None => "the triage office".to_owned(),
+                    Some(id) => format!("rule {id:?}'s enforcement unit"),
+                };
+                report.push(
+                    Severity::Warning,
+                    "missing_department_unit",
+                    rule,
+                    format!(
+                        "{what} {key:?} has no unit in district(s) {}: expected dept-{}-{key}",
+                        missing.join(", "),
+                        missing[0]
+                    ),
+                );
+            }
+        }
+        if let Some(i) = self
+            .rules
+            .iter()
+            .position(|r| r.when == When::default() && r.then == Route::Triage)
+        {
+            for r in &self.rules[i + 1..] {
+                report.push(
+                    Severity::Warning,
+                    "unreachable_rule",
+                    Some(&r.id),
+                    format!(
+                        "rule {:?} comes after {:?}, which sends every case to triage, so it never fires",
+                        r.id, self.rules[i].id
+                    ),
+                );
+            }
+        }
+        report
     }
 
     /// Decides where a case goes. `unit_exists` tells whether a unit code is known, so a rule
@@ -644,5 +813,69 @@ mod tests {
         let cat = find(&default_catalogue(), "0201").cloned().unwrap();
         assert_eq!(t.decide(&p, &cat, exists).rule, "vending");
         assert_eq!(t.decide(&p, &garbage(), exists).rule, "no_owner");
+    }
+
+    fn city() -> RuleContext {
+        RuleContext {
+            units: ["dept-410103-cwb", "dept-410103-cgzf", "dept-410105-cwb"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            categories: default_catalogue().into_iter().map(|c| c.code).collect(),
+            districts: ["410103", "410105"].into_iter().map(String::from).collect(),
+        }
+    }
+
+    #[test]
+    fn the_default_table_is_checked_against_a_city_and_names_each_missing_department() {
+        let r = RuleTable::default().check_against(&city());
+        assert_eq!((r.errors, r.warnings), (0, 1), "{r:?}");
+        let f = &r.findings[0];
+        assert_eq!(f.check, "missing_department_unit");
+        assert_eq!(f.rule.as_deref(), Some("frontage_shop"));
+        assert!(
+            f.message.contains("410105") && f.message.contains("dept-410105-cgzf"),
+            "{}",
+            f.message
+        );
+        assert!(r.refuses(false) && !r.refuses(true));
+    }
+
+    #[test]
+    fn an_unknown_category_is_an_error_and_a_rule_after_an_unconditional_triage_is_unreachable() {
+        let t = RuleTable::from_json(
+            r#"{"triage_department":"cwb","rules":[
+            {"id":"v","name":"x","when":{"categories":["0201","9999"]},"then":{"to":"territorial"}},
+            {"id":"all","name":"y","then":{"to":"triage"}},
+            {"id":"late","name":"z","then":{"to":"department"}}]}"#,
+        )
+        .unwrap();
+        let r = t.check_against(&city());
+        let checks: Vec<(&str, Option<&str>)> = r
+            .findings
+            .iter()
+            .map(|f| (f.check, f.rule.as_deref()))
+            .collect();
+        assert_eq!(
+            checks,
+            vec![
+                ("unknown_category", Some("v")),
+                ("unreachable_rule", Some("late")),
+            ]
+        );
+        assert_eq!((r.errors, r.warnings), (1, 1));
+        assert!(r.findings[0].message.contains("9999"));
+    }
+
+    #[test]
+    fn an_enforcement_key_that_is_not_plain_is_refused() {
+        let t = r#"{"triage_department":"cwb","rules":[
+            {"id":"s","name":"x","then":{"to":"shop","self_fix":{"unit":"working_hours","value":4},"step":{"unit":"working_hours","value":4},"enforcement":"dept-410103-cgzf"}}]}"#;
+        assert!(
+            RuleTable::from_json(t)
+                .unwrap_err()
+                .0
+                .contains("enforcement")
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod codes;
 pub mod crs;
 pub mod dispatch;
+pub mod finding;
 pub mod identity;
 pub mod jurisdiction;
 pub mod photo;

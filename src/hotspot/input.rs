@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{HotspotError, Report};
+use super::{HotspotError, Report, UploadProblem};
 use crate::domain::crs::Crs;
 
 /// Which property / column holds the weight (default `weight`; missing = 1).
@@ -18,25 +18,35 @@ pub struct UploadOptions {
     pub max_points: usize,
 }
 
-fn time(s: &str, what: &str, row: usize) -> Result<DateTime<Utc>, HotspotError> {
+/// `where_` names the row or feature; `kind` is the problem a bad time is in this format.
+fn time(
+    s: &str,
+    what: &str,
+    where_: &str,
+    kind: UploadProblem,
+) -> Result<DateTime<Utc>, HotspotError> {
     DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
-            HotspotError::BadInput(format!(
-                "row {row}: {what} {s:?} is not an RFC 3339 time like 2025-03-01T08:00:00+08:00"
-            ))
+            HotspotError::upload(
+                kind,
+                format!(
+                    "{where_}: {what} {s:?} is not an RFC 3339 time like 2025-03-01T08:00:00+08:00"
+                ),
+            )
         })
 }
 
-fn checked(lon: f64, lat: f64, row: usize) -> Result<(), HotspotError> {
+fn checked(lon: f64, lat: f64, where_: &str) -> Result<(), HotspotError> {
     if !(lon.is_finite()
         && lat.is_finite()
         && (-180.0..=180.0).contains(&lon)
         && (-90.0..=90.0).contains(&lat))
     {
-        return Err(HotspotError::BadInput(format!(
-            "row {row}: ({lon}, {lat}) is not a longitude, latitude pair"
-        )));
+        return Err(HotspotError::upload(
+            UploadProblem::Coordinate,
+            format!("{where_}: ({lon}, {lat}) is not a longitude, latitude pair"),
+        ));
     }
     Ok(())
 }
@@ -46,7 +56,9 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
     let mut r = csv::ReaderBuilder::new().flexible(false).from_reader(bytes);
     let headers = r
         .headers()
-        .map_err(|e| HotspotError::BadInput(format!("unreadable CSV header: {e}")))?
+        .map_err(|e| {
+            HotspotError::upload(UploadProblem::Csv, format!("unreadable CSV header: {e}"))
+        })?
         .clone();
     let col = |names: &[&str]| {
         headers
@@ -57,8 +69,9 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
         col(&["lon", "lng", "longitude", "x"]),
         col(&["lat", "latitude", "y"]),
     ) else {
-        return Err(HotspotError::BadInput(
-            "the CSV header needs lon and lat columns (optional: weight, time, closed, category, id)".into(),
+        return Err(HotspotError::upload(
+            UploadProblem::Csv,
+            "the CSV header needs lon and lat columns (optional: weight, time, closed, category, id)",
         ));
     };
     let (w, t, c, cat, id) = (
@@ -71,23 +84,28 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
     let mut out = Vec::new();
     for (i, rec) in r.records().enumerate() {
         let row = i + 2;
-        let rec = rec.map_err(|e| HotspotError::BadInput(format!("row {row}: {e}")))?;
+        let rec =
+            rec.map_err(|e| HotspotError::upload(UploadProblem::Csv, format!("row {row}: {e}")))?;
+        let at = format!("row {row}");
         if out.len() >= o.max_points {
-            return Err(HotspotError::TooLarge(format!(
+            return Err(HotspotError::UploadTooLarge(format!(
                 "more than {} points",
                 o.max_points
             )));
         }
         let num = |k: usize, what: &str| {
             rec.get(k).unwrap_or("").trim().parse::<f64>().map_err(|_| {
-                HotspotError::BadInput(format!(
-                    "row {row}: {what} {:?} is not a number",
-                    rec.get(k).unwrap_or("")
-                ))
+                HotspotError::upload(
+                    UploadProblem::Csv,
+                    format!(
+                        "{at}: {what} {:?} is not a number",
+                        rec.get(k).unwrap_or("")
+                    ),
+                )
             })
         };
         let (lon, lat) = o.crs.to_wgs84(num(x, "longitude")?, num(y, "latitude")?);
-        checked(lon, lat, row)?;
+        checked(lon, lat, &at)?;
         let weight = match w.map(|k| rec.get(k).unwrap_or("").trim()) {
             None | Some("") => 1.0,
             Some(_) => num(w.unwrap_or(0), "weight")?,
@@ -103,8 +121,12 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
             lat,
             weight,
             category: opt(cat).map(str::to_owned),
-            reported_at: opt(t).map(|s| time(s, "time", row)).transpose()?,
-            closed_at: opt(c).map(|s| time(s, "closed", row)).transpose()?,
+            reported_at: opt(t)
+                .map(|s| time(s, "time", &at, UploadProblem::Csv))
+                .transpose()?,
+            closed_at: opt(c)
+                .map(|s| time(s, "closed", &at, UploadProblem::Csv))
+                .transpose()?,
             source: None,
         });
     }
@@ -116,16 +138,24 @@ pub fn csv_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Hotspo
 /// types are refused, not skipped, so that nothing is silently lost.
 pub fn geojson_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, HotspotError> {
     let gj: geojson::GeoJson = std::str::from_utf8(bytes)
-        .map_err(|_| HotspotError::BadInput("the GeoJSON is not UTF-8".into()))?
+        .map_err(|_| {
+            HotspotError::upload(UploadProblem::MalformedGeoJson, "the GeoJSON is not UTF-8")
+        })?
         .parse()
-        .map_err(|e| HotspotError::BadInput(format!("malformed GeoJSON: {e}")))?;
+        .map_err(|e| {
+            HotspotError::upload(
+                UploadProblem::MalformedGeoJson,
+                format!("malformed GeoJSON: {e}"),
+            )
+        })?;
     let geojson::GeoJson::FeatureCollection(fc) = gj else {
-        return Err(HotspotError::BadInput(
-            "expected a GeoJSON FeatureCollection of Points".into(),
+        return Err(HotspotError::upload(
+            UploadProblem::NotAFeatureCollection,
+            "expected a GeoJSON FeatureCollection of Points",
         ));
     };
     if fc.features.len() > o.max_points {
-        return Err(HotspotError::TooLarge(format!(
+        return Err(HotspotError::UploadTooLarge(format!(
             "more than {} points",
             o.max_points
         )));
@@ -137,17 +167,20 @@ pub fn geojson_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Ho
             let Some(geojson::GeometryValue::Point { coordinates: c }) =
                 f.geometry.as_ref().map(|g| &g.value)
             else {
-                return Err(HotspotError::BadInput(format!(
-                    "feature #{i} is not a Point"
-                )));
+                return Err(HotspotError::upload(
+                    UploadProblem::Feature,
+                    format!("feature #{i} is not a Point"),
+                ));
             };
             let &[x, y, ..] = c.as_slice() else {
-                return Err(HotspotError::BadInput(format!(
-                    "feature #{i}: a position needs two numbers (longitude, latitude)"
-                )));
+                return Err(HotspotError::upload(
+                    UploadProblem::Feature,
+                    format!("feature #{i}: a position needs two numbers (longitude, latitude)"),
+                ));
             };
             let (lon, lat) = o.crs.to_wgs84(x, y);
-            checked(lon, lat, i)?;
+            let at = format!("feature #{i}");
+            checked(lon, lat, &at)?;
             let prop = |k: &str| {
                 f.properties
                     .as_ref()
@@ -159,16 +192,16 @@ pub fn geojson_points(bytes: &[u8], o: &UploadOptions) -> Result<Vec<Report>, Ho
             let weight = match prop(&o.weight_field) {
                 None => 1.0,
                 Some(v) => v.as_f64().ok_or_else(|| {
-                    HotspotError::BadInput(format!(
-                        "feature #{i}: {} is not a number",
-                        o.weight_field
-                    ))
+                    HotspotError::upload(
+                        UploadProblem::Feature,
+                        format!("{at}: {} is not a number", o.weight_field),
+                    )
                 })?,
             };
             let when = |keys: [&str; 2], what: &str| {
                 keys.iter()
                     .find_map(|k| prop(k))
-                    .map(|v| time(&text(v), what, i))
+                    .map(|v| time(&text(v), what, &at, UploadProblem::Feature))
                     .transpose()
             };
             Ok(Report {

@@ -59,6 +59,32 @@ pub struct Report {
     pub source: Option<String>,
 }
 
+/// What is wrong with an uploaded point set; each kind has the error code the same problem has
+/// in every other upload (layer imports, batch assignment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadProblem {
+    /// A CSV header or row cannot be read (422 `invalid_csv`).
+    Csv,
+    /// The GeoJSON does not parse (400 `malformed_geojson`).
+    MalformedGeoJson,
+    /// The GeoJSON is not a FeatureCollection (400 `not_a_feature_collection`).
+    NotAFeatureCollection,
+    /// A feature is not a usable point (422 `invalid_feature`).
+    Feature,
+    /// A coordinate is not a longitude, latitude pair (422 `invalid_coordinate`).
+    Coordinate,
+}
+
+impl HotspotError {
+    /// An upload problem of `kind`.
+    pub fn upload(kind: UploadProblem, message: impl Into<String>) -> Self {
+        Self::BadUpload {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
 /// Why an analysis could not run.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -69,10 +95,18 @@ pub enum HotspotError {
     /// A parameter is out of range.
     #[error("{0}")]
     BadParameter(String),
-    /// An uploaded point set is malformed.
-    #[error("{0}")]
-    BadInput(String),
-    /// Too much input.
+    /// An uploaded point set cannot be read, or one of its rows or features is unusable.
+    #[error("{message}")]
+    BadUpload {
+        /// What kind of problem, for the stable error code.
+        kind: UploadProblem,
+        /// What is wrong and where (row or feature).
+        message: String,
+    },
+    /// An upload holds more points than allowed.
+    #[error("the upload holds {0}")]
+    UploadTooLarge(String),
+    /// The analysis would need more cells, areas or rows than allowed.
     #[error("too large: {0}")]
     TooLarge(String),
 }

@@ -1,8 +1,6 @@
 //! `GET /api/assign` (one point, the full chain with reasons) and `POST /api/assign/batch`
 //! (CSV or GeoJSON in, CSV, GeoJSON or JSON out, streamed).
 
-use std::str::FromStr;
-
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -17,7 +15,6 @@ use super::extract::ApiQuery;
 use crate::assign::Assignment;
 use crate::assign::batch::{self, BatchError, CsvPoints, Format, InputPoint};
 use crate::domain::crs::{CoordError, Crs};
-use crate::domain::jurisdiction::parse_as_of;
 use crate::engine::AssignError;
 
 impl From<CoordError> for ApiError {
@@ -89,16 +86,7 @@ impl From<BatchError> for ApiError {
 }
 
 fn parse_crs(crs: Option<&str>) -> Result<Crs, ApiError> {
-    crs.map(Crs::from_str)
-        .transpose()
-        .map(Option::unwrap_or_default)
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_crs",
-                e.to_string(),
-            )
-        })
+    super::params::crs(crs).map(Option::unwrap_or_default)
 }
 
 /// A point to assign.
@@ -133,12 +121,7 @@ pub async fn assign_point(
         .map(|c| engine.category(c).map(|(_, c)| c))
         .transpose()?;
     let index = match q.as_of.as_deref() {
-        Some(text) => {
-            engine
-                .at(parse_as_of(text)
-                    .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?)
-                .await?
-        }
+        Some(text) => engine.at(super::params::instant("as_of", text)?).await?,
         None => engine.current(),
     };
     require_city(&index)?;
@@ -177,10 +160,7 @@ pub async fn assign_batch(
     let is_csv = content_type.starts_with("text/csv") || content_type.starts_with("text/plain");
     let format = match q.format.as_deref() {
         Some(f) => Format::parse(f).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("format {f:?} must be csv, geojson or json"),
-            )
+            super::params::invalid(format!("format {f:?} must be csv, geojson or json"))
         })?,
         None if is_csv => Format::Csv,
         None => Format::GeoJson,

@@ -20,7 +20,6 @@ use super::limits;
 use crate::cases::{CaseError, CaseInfo, CasePage, HotlineOutcome, PhotoError, Submission};
 use crate::domain::case::{Action, Status, WorkflowError};
 use crate::domain::catalogue::Category;
-use crate::domain::crs::Crs;
 use crate::domain::identity::{Principal, Role};
 use crate::store::{Audit, CaseFilter, CategoryVersion};
 
@@ -122,16 +121,6 @@ pub struct NewReport {
 pub(crate) fn render(info: CaseInfo, reader: &Principal) -> CaseView {
     let allowed = info.allowed_for(reader);
     CaseView::new(info, allowed)
-}
-
-fn parse_crs(text: &str) -> Result<Crs, ApiError> {
-    text.parse().map_err(|e: crate::domain::crs::UnknownCrs| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_crs",
-            e.to_string(),
-        )
-    })
 }
 
 impl NewReport {
@@ -386,29 +375,10 @@ pub struct CaseQuery {
     pub limit: Option<String>,
 }
 
-/// An optional RFC 3339 query parameter.
-pub(crate) fn parse_time(
-    name: &str,
-    text: Option<&str>,
-) -> Result<Option<DateTime<Utc>>, ApiError> {
-    text.map(|t| {
-        DateTime::parse_from_rfc3339(t)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("{name} {t:?} is not an RFC 3339 time like 2026-11-28T08:00:00+08:00"),
-                )
-            })
-    })
-    .transpose()
-}
-
 /// An optional status query parameter.
 pub(crate) fn parse_status(text: Option<&str>) -> Result<Option<Status>, ApiError> {
     text.map(|s| {
-        Status::parse(s)
-            .ok_or_else(|| ApiError::bad_request("invalid_query", format!("unknown status {s:?}")))
+        Status::parse(s).ok_or_else(|| super::params::invalid(format!("unknown status {s:?}")))
     })
     .transpose()
 }
@@ -418,73 +388,14 @@ fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<CaseFilter, 
     let bbox = q
         .bbox
         .as_deref()
-        .map(|b| {
-            let v: Vec<f64> = b.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-            match v[..] {
-                [w, s, e, n]
-                    if w < e
-                        && s < n
-                        && (-180.0..=180.0).contains(&w)
-                        && (-90.0..=90.0).contains(&s)
-                        && e <= 180.0
-                        && n <= 90.0 =>
-                {
-                    Ok([w, s, e, n])
-                }
-                _ => Err(ApiError::bad_request(
-                    "invalid_bbox",
-                    format!("bbox {b:?} must be west,south,east,north in WGS84 degrees"),
-                )),
-            }
-        })
-        .transpose()?;
+        .map(super::params::bbox)
+        .transpose()?
+        .map(super::params::Bbox::to_array);
     let polygon = q
         .polygon
         .as_deref()
-        .map(|text| {
-            let bad = |why: String| ApiError::bad_request("invalid_polygon", why);
-            let g: geojson::Geometry = text
-                .parse::<geojson::GeoJson>()
-                .map_err(|e| bad(format!("polygon is not GeoJSON: {e}")))
-                .and_then(|gj| match gj {
-                    geojson::GeoJson::Geometry(g) => Ok(g),
-                    geojson::GeoJson::Feature(f) => f
-                        .geometry
-                        .ok_or_else(|| bad("the polygon feature has no geometry".into())),
-                    _ => Err(bad(
-                        "polygon must be a Polygon or MultiPolygon geometry".into()
-                    )),
-                })?;
-            if !crate::import::geojson_layer::positions_complete(&g) {
-                return Err(bad(
-                    "polygon: every position needs two numbers (longitude, latitude)".into(),
-                ));
-            }
-            let geom: geo::Geometry<f64> =
-                g.try_into().map_err(|e| bad(format!("polygon: {e}")))?;
-            let area = match geom {
-                geo::Geometry::Polygon(p) => geo::MultiPolygon(vec![p]),
-                geo::Geometry::MultiPolygon(m) => m,
-                _ => {
-                    return Err(bad(
-                        "polygon must be a Polygon or MultiPolygon geometry".into()
-                    ));
-                }
-            };
-            // A ring of fewer than four positions, a self-intersection or a hole outside its
-            // shell would select nothing, or not what was drawn: say so instead of answering [].
-            use geo::Validation;
-            if let Err(e) = area.check_validation() {
-                return Err(bad(format!("polygon is not a valid area: {e}")));
-            }
-            Ok(area)
-        })
+        .map(super::params::polygon)
         .transpose()?;
-    if let Some(p) = &polygon {
-        use geo::BoundingRect;
-        p.bounding_rect()
-            .ok_or_else(|| ApiError::bad_request("invalid_polygon", "the polygon is empty"))?;
-    }
     Ok(CaseFilter {
         status,
         grid_code: q.grid,
@@ -496,8 +407,8 @@ fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<CaseFilter, 
         queue: q.queue,
         bbox,
         polygon,
-        from: parse_time("from", q.from.as_deref())?,
-        to: parse_time("to", q.to.as_deref())?,
+        from: super::params::optional_instant("from", q.from.as_deref())?,
+        to: super::params::optional_instant("to", q.to.as_deref())?,
         overdue_at: q.overdue.unwrap_or(false).then(Utc::now),
         before_id: q
             .before_id
@@ -650,10 +561,9 @@ pub async fn export_cases(
                 .into_response()
         }
         other => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("format {other:?} must be geojson or csv"),
-            ));
+            return Err(super::params::invalid(format!(
+                "format {other:?} must be geojson or csv"
+            )));
         }
     };
     if let Some(n) = next {
@@ -709,7 +619,7 @@ pub async fn import_hotline(
             "the export is empty; send the CSV with its header row and at least one ticket",
         ));
     }
-    let crs = q.crs.as_deref().map(parse_crs).transpose()?;
+    let crs = super::params::crs(q.crs.as_deref())?;
     let out = state
         .cases()
         .import_hotline(&auth.principal, text, crs, &req_id.audit(&auth.principal))

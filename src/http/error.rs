@@ -111,11 +111,6 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         400,
         "the body broke off while it was read",
     ),
-    (
-        "invalid_upload",
-        400,
-        "an uploaded point set could not be read",
-    ),
     ("missing_token", 401, "no bearer token"),
     ("invalid_token", 401, "the token is not known"),
     ("token_expired", 401, "the token has expired"),
@@ -276,6 +271,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "invalid_scheme",
         422,
         "the assessment scheme document could not score",
+    ),
+    (
+        "invalid_dispatch_rules",
+        422,
+        "the dispatch rule table is not valid (unknown field, duplicate rule id, department key)",
+    ),
+    (
+        "dispatch_rules_refused",
+        422,
+        "the dispatch rule table does not fit the city (the report lists why); nothing was stored",
     ),
     (
         "too_many_login_attempts",

@@ -15,14 +15,12 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::{Auth, Policy};
 use super::error::{ApiError, ErrorBody};
-use crate::domain::crs::Crs;
 use crate::domain::identity::Role;
 use crate::hotspot::HotspotError;
 use crate::hotspot::analysis::EmergingParams;
@@ -59,7 +57,24 @@ impl From<HotspotError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_points", e.to_string())
             }
             HotspotError::BadParameter(m) => ApiError::bad_request("invalid_parameter", m),
-            HotspotError::BadInput(m) => ApiError::bad_request("invalid_upload", m),
+            HotspotError::BadUpload { kind, message } => {
+                use crate::hotspot::UploadProblem as P;
+                let (status, code) = match kind {
+                    P::Csv => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_csv"),
+                    P::MalformedGeoJson => (StatusCode::BAD_REQUEST, "malformed_geojson"),
+                    P::NotAFeatureCollection => {
+                        (StatusCode::BAD_REQUEST, "not_a_feature_collection")
+                    }
+                    P::Feature => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_feature"),
+                    P::Coordinate => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_coordinate"),
+                };
+                ApiError::new(status, code, message)
+            }
+            HotspotError::UploadTooLarge(m) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the upload holds {m}"),
+            ),
             HotspotError::TooLarge(m) => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
             }
@@ -77,9 +92,7 @@ impl From<crate::hotspots::Error> for ApiError {
     }
 }
 
-fn bad(m: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_parameter", m)
-}
+use super::params::invalid as bad;
 
 /// The form of an answer (`format=`); each endpoint takes some of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -208,22 +221,6 @@ pub struct HotspotQuery {
     pub limit: Option<usize>,
 }
 
-fn date(s: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        bad(format!(
-            "{s:?} is neither a date YYYY-MM-DD nor an RFC 3339 time"
-        ))
-    })?;
-    let cst = chrono::FixedOffset::east_opt(8 * 3600).ok_or_else(|| bad("offset"))?;
-    cst.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| bad(format!("{s:?} is not a valid date")))
-}
-
 /// The accepted range of every numeric parameter (README, Hotspots): outside it, 400
 /// `invalid_parameter`, before any work.
 fn check_ranges(q: &HotspotQuery) -> Result<(), ApiError> {
@@ -309,8 +306,8 @@ impl HotspotQuery {
                         .collect()
                 })
                 .unwrap_or_default(),
-            from: self.from.as_deref().map(date).transpose()?,
-            to: self.to.as_deref().map(date).transpose()?,
+            from: super::params::optional_instant("from", self.from.as_deref())?,
+            to: super::params::optional_instant("to", self.to.as_deref())?,
             closed: match self.status.unwrap_or_default() {
                 Status::All => None,
                 Status::Open => Some(false),
@@ -365,14 +362,9 @@ impl HotspotQuery {
     /// An upload in the CRS it declares: CSV when the content type says so, or when it names
     /// no JSON and the body does not start like a JSON object.
     fn upload(&self, content_type: &str, body: Bytes) -> Result<Source, ApiError> {
-        let crs = self
-            .crs
-            .as_deref()
-            .ok_or_else(|| {
-                bad("an upload must declare its coordinate system: crs=wgs84, cgcs2000, gcj02 or bd09")
-            })?
-            .parse::<Crs>()
-            .map_err(|e| bad(e.to_string()))?;
+        let crs = super::params::crs(self.crs.as_deref())?.ok_or_else(|| {
+            bad("an upload must declare its coordinate system: crs=wgs84, cgcs2000, gcj02 or bd09")
+        })?;
         let csv = content_type.starts_with("text/csv")
             || (!content_type.contains("json") && !body.trim_ascii_start().starts_with(b"{"));
         Ok(Source::Upload {
@@ -612,7 +604,7 @@ pub async fn kde(
 /// Kernel density of an uploaded point set (GeoJSON FeatureCollection of Points, or CSV).
 #[utoipa::path(post, path = "/api/hotspots/kde", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
     request_body(content = String, description = "GeoJSON FeatureCollection of Points or CSV lon,lat[,weight][,time]"),
-    responses((status = 200, description = "as GET"), (status = 400, description = "invalid_upload", body = ErrorBody)))]
+    responses((status = 200, description = "as GET"), (status = 400, description = "malformed_geojson, not_a_feature_collection, invalid_parameter", body = ErrorBody), (status = 422, description = "invalid_csv, invalid_feature, invalid_coordinate, unknown_crs", body = ErrorBody), (status = 413, description = "payload_too_large", body = ErrorBody)))]
 pub fn kde_upload() {}
 
 /// Counts per unit (grid, community, street or fishnet) with rates per km² and per km of

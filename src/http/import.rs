@@ -16,7 +16,7 @@ use super::AppState;
 use super::auth::{AdminOnly, Auth};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, RequestId};
-use crate::domain::crs::{CoordError, Crs};
+use crate::domain::crs::CoordError;
 use crate::domain::jurisdiction::{Layer, parse_as_of};
 use crate::import::guard::{Refusal, RemovalGuard};
 use crate::import::{self, ImportError, LayerImportOptions};
@@ -101,15 +101,7 @@ impl RemovalQuery {
     }
 }
 
-fn parse_crs(crs: Option<&str>) -> Result<Option<Crs>, ApiError> {
-    crs.map(Crs::from_str).transpose().map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_crs",
-            e.to_string(),
-        )
-    })
-}
+use super::params::crs as parse_crs;
 
 /// Options of a layer import.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -403,6 +395,11 @@ pub async fn import_city(
                 .cases()
                 .load_calendar_year(table)
                 .map_err(|e| ImportError::Package(format!("calendar {}: {}", table.year, e.0)))?;
+        }
+        if outcome.dispatch_rules_version.is_some()
+            && let Some(stored) = state.store().dispatch_rules().await?
+        {
+            state.cases().install_rules(stored);
         }
     }
     q.answer(

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
-use crate::domain::jurisdiction::{Layer, LayerVersion, parse_as_of};
+use crate::domain::jurisdiction::{Layer, LayerVersion};
 
 /// Published layer versions, oldest first (public).
 #[utoipa::path(get, path = "/api/layers", tag = "layers",
@@ -32,29 +32,6 @@ pub struct ExportQuery {
     pub at: Option<String>,
     /// Only features meeting this box: `min_lon,min_lat,max_lon,max_lat` (WGS84 degrees).
     pub bbox: Option<String>,
-}
-
-/// Parses `min_lon,min_lat,max_lon,max_lat`.
-pub fn parse_bbox(text: &str) -> Result<[f64; 4], ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            "invalid_bbox",
-            format!("bbox {text:?} must be min_lon,min_lat,max_lon,max_lat in WGS84 degrees"),
-        )
-    };
-    let v: Vec<f64> = text
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
-    match v.as_slice() {
-        &[w, s, e, n]
-            if w <= e && s <= n && w >= -180.0 && e <= 180.0 && s >= -90.0 && n <= 90.0 =>
-        {
-            Ok([w, s, e, n])
-        }
-        _ => Err(bad()),
-    }
 }
 
 fn geojson_response(fc: geojson::FeatureCollection) -> Response {
@@ -86,12 +63,13 @@ pub async fn export_layer(
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let layer = Layer::from_str(&layer).map_err(|e| ApiError::not_found(e.to_string()))?;
-    let at =
-        q.at.as_deref()
-            .map(parse_as_of)
-            .transpose()
-            .map_err(|e| ApiError::bad_request("invalid_date", e.to_string()))?;
-    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    let at = super::params::optional_instant("at", q.at.as_deref())?;
+    let bbox = q
+        .bbox
+        .as_deref()
+        .map(super::params::bbox)
+        .transpose()?
+        .map(super::params::Bbox::to_array);
     let rows = state.store().features_in(layer, at, bbox).await?;
     let features = rows
         .into_iter()

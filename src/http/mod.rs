@@ -8,6 +8,7 @@ pub mod auth;
 pub mod calendar;
 pub mod cases;
 pub mod conn;
+pub mod dispatch;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod import;
 pub mod layers;
 pub mod limits;
 pub mod openapi;
+pub mod params;
 pub mod photos;
 pub mod security;
 pub mod stream;
@@ -63,7 +65,7 @@ pub struct HttpSettings {
     /// The city's working calendar.
     pub calendar: crate::domain::calendar::WorkCalendar,
     /// The automatic dispatch rule table.
-    pub dispatch_rules: crate::domain::dispatch::RuleTable,
+    pub dispatch_rules: crate::cases::rules::RulesInForce,
     /// Case photos: folder and limits.
     pub photos: crate::photos::PhotoConfig,
     /// The largest share of a live layer an import may remove without `confirm_removal`.
@@ -89,7 +91,7 @@ impl Default for HttpSettings {
             assign_batch_max_points: 2_000_000,
             assign_batch_max_bytes: 256 * 1024 * 1024,
             calendar: crate::domain::calendar::WorkCalendar::china_default(),
-            dispatch_rules: crate::domain::dispatch::RuleTable::default(),
+            dispatch_rules: crate::cases::rules::RulesInForce::built_in(),
             photos: crate::photos::PhotoConfig::default(),
             import_max_removal_share: crate::import::guard::DEFAULT_MAX_REMOVAL_SHARE,
             import_limits: crate::import::validate::Limits::default(),
@@ -221,6 +223,10 @@ pub fn router(state: AppState) -> Router {
         .route("/cases/hotline", post(cases::import_hotline))
         .route("/calendar", get(calendar::get_calendar))
         .route("/calendar/years/{year}", put(calendar::put_year))
+        .route(
+            "/dispatch/rules",
+            get(dispatch::get_rules).put(dispatch::put_rules),
+        )
         .route("/categories", get(cases::list_categories))
         .route("/categories/{code}", put(cases::put_category))
         .route("/categories/{code}/versions", get(cases::category_versions))

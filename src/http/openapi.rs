@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    admin, assessment, assign, auth, calendar, cases, error, health, hotspots, import, layers,
-    photos, stream, tiles,
+    admin, assessment, assign, auth, calendar, cases, dispatch, error, health, hotspots, import,
+    layers, photos, stream, tiles,
 };
 
 struct BearerAuth;
@@ -37,7 +37,7 @@ impl Modify for BearerAuth {
         assign::assign_point, assign::assign_batch,
         cases::create_case, cases::public_report, cases::follow_report, cases::get_case, cases::act, cases::list_cases,
         cases::export_cases, cases::import_hotline, cases::list_categories, cases::category_versions, cases::put_category,
-        calendar::get_calendar, calendar::put_year,
+        calendar::get_calendar, calendar::put_year, dispatch::get_rules, dispatch::put_rules,
         photos::add_case_photo, photos::add_citizen_photo, photos::get_photo, stream::case_stream,
         import::import_layer, import::import_basemap, import::import_units, import::import_history, import::import_osm,
         import::import_city, import::import_schemas, import::import_schema,

@@ -255,62 +255,19 @@ pub struct StreamQuery {
     pub access_token: Option<String>,
 }
 
-/// A WGS84 box, degrees.
-#[derive(Debug, Clone, Copy)]
-struct Bbox {
-    west: f64,
-    south: f64,
-    east: f64,
-    north: f64,
-}
-
-impl Bbox {
-    fn parse(s: &str) -> Result<Self, ApiError> {
-        let bad = || {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("bbox must be w,s,e,n in WGS84 degrees with w < e and s < n, got {s:?}"),
-            )
-        };
-        let v: Vec<f64> = s
-            .split(',')
-            .map(|p| p.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad())?;
-        let [west, south, east, north] = v[..] else {
-            return Err(bad());
-        };
-        let lon_ok = |x: f64| (-180.0..=180.0).contains(&x);
-        let lat_ok = |y: f64| (-90.0..=90.0).contains(&y);
-        if !(lon_ok(west) && lon_ok(east) && lat_ok(south) && lat_ok(north))
-            || west >= east
-            || south >= north
-        {
-            return Err(bad());
-        }
-        Ok(Self {
-            west,
-            south,
-            east,
-            north,
-        })
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Filter {
-    bbox: Option<Bbox>,
+    bbox: Option<super::params::Bbox>,
     unit: Option<String>,
 }
 
 impl Filter {
     fn accepts(&self, item: &FeedItem) -> bool {
-        self.bbox.is_none_or(|b| {
-            (b.west..=b.east).contains(&item.lon) && (b.south..=b.north).contains(&item.lat)
-        }) && self
-            .unit
-            .as_deref()
-            .is_none_or(|u| item.unit_code.as_deref() == Some(u))
+        self.bbox.is_none_or(|b| b.contains(item.lon, item.lat))
+            && self
+                .unit
+                .as_deref()
+                .is_none_or(|u| item.unit_code.as_deref() == Some(u))
     }
 }
 
@@ -477,7 +434,7 @@ pub async fn case_stream(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let filter = Filter {
-        bbox: q.bbox.as_deref().map(Bbox::parse).transpose()?,
+        bbox: q.bbox.as_deref().map(super::params::bbox).transpose()?,
         unit: q.unit.filter(|u| !u.is_empty()),
     };
     let resume = match headers.get("last-event-id") {

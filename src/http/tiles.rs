@@ -151,8 +151,8 @@ pub async fn cases_tile(
             status,
             category: q.category,
             bbox: Some([w, s, e, n]),
-            from: super::cases::parse_time("from", q.from.as_deref())?,
-            to: super::cases::parse_time("to", q.to.as_deref())?,
+            from: super::params::optional_instant("from", q.from.as_deref())?,
+            to: super::params::optional_instant("to", q.to.as_deref())?,
             limit: CASE_TILE_LIMIT,
             ..Default::default()
         })

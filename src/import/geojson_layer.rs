@@ -3,6 +3,10 @@
 //! Coordinates are taken as WGS84 lon/lat degrees (RFC 7946). Properties: `code` and `name`
 //! (required), `parent_code`, `unit_code`, and a sub-kind (`zone_kind`, `committee`, `shop_type`
 //! or `kind`); everything else is kept as attributes.
+//!
+//! A missing `code` or `name` is not a parse error: the feature is kept with an empty one and the
+//! validation reports every such feature at once (`missing_property`), so a clerk sees all of
+//! them in one report instead of fixing one feature per import.
 
 use serde_json::{Map, Value};
 
@@ -90,8 +94,8 @@ pub fn parse_layer(layer: Layer, text: &str) -> Result<Vec<Jurisdiction>, Import
 }
 
 /// Parses a FeatureCollection into features of `layer`, with the name of the coordinate system its
-/// legacy `crs` member declares, if any. Codes are not checked here but by the validation, so that
-/// every bad code is reported at once.
+/// legacy `crs` member declares, if any. Codes (even missing ones) are not checked here but by the
+/// validation, so that every bad code is reported at once.
 pub fn parse_layer_with_crs(
     layer: Layer,
     text: &str,
@@ -108,14 +112,8 @@ pub fn parse_layer_with_crs(
                 f.properties.clone().unwrap_or_default(),
             );
             check_props(index, &props)?;
-            let required = |key: &str| {
-                text_prop(&props, key).ok_or_else(|| ImportError::BadFeature {
-                    index,
-                    message: format!("property {key:?} is missing or empty"),
-                })
-            };
-            let code = required("code")?;
-            let name = required("name")?;
+            let code = text_prop(&props, "code").unwrap_or_default();
+            let name = text_prop(&props, "name").unwrap_or_default();
             let parent_code = text_prop(&props, "parent_code");
             let kind = text_prop(&props, kind_key).or_else(|| match props.get(kind_key) {
                 Some(Value::Bool(b)) => Some(b.to_string()),
@@ -184,14 +182,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_feature_without_a_code_is_refused_with_its_index() {
+    fn a_feature_without_a_code_is_kept_for_the_validation_to_report() {
         let text = r#"{"type":"FeatureCollection","features":[
             {"type":"Feature","properties":{"name":"二七区"},"geometry":{"type":"Point","coordinates":[113.6,34.7]}}]}"#;
-        let err = parse_layer(Layer::District, text).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "feature #0: property \"code\" is missing or empty"
-        );
+        let features = parse_layer(Layer::District, text).unwrap();
+        assert_eq!(features[0].code, "");
+        assert_eq!(features[0].name, "二七区");
     }
 
     #[test]

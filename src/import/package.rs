@@ -23,9 +23,10 @@ use super::{ImportError, geojson_layer, units_csv};
 use crate::domain::calendar::YearTable;
 use crate::domain::catalogue::Category;
 use crate::domain::crs::{Crs, PlausibleArea};
+use crate::domain::dispatch::{RuleReport, RuleTable};
 use crate::domain::jurisdiction::{Jurisdiction, Layer, LayerVersion};
 use crate::domain::unit::ResponsibleUnit;
-use crate::store::{Audit, BasemapFeature, CityWrite, Store};
+use crate::store::{Audit, BasemapFeature, CityPublished, CityWrite, Store};
 
 use super::guard::{self, Replacement};
 
@@ -45,6 +46,9 @@ pub struct CityPackage {
     pub categories: Vec<Category>,
     /// Years of the holiday table (`calendar/*.json`).
     pub calendar: Vec<YearTable>,
+    /// The dispatch rule table (`dispatch_rules.json`), checked against the package's units,
+    /// categories and districts and stored as the next version.
+    pub dispatch_rules: Option<RuleTable>,
 }
 
 /// The JSON form of a package, for `POST /api/import/city`.
@@ -71,6 +75,10 @@ pub struct PackageUpload {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub calendar: Vec<Value>,
+    /// The dispatch rule table (as `PUT /api/dispatch/rules` takes it).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub dispatch_rules: Option<Value>,
 }
 
 fn package_error(message: String) -> ImportError {
@@ -91,6 +99,10 @@ fn parse_category(part: &str, v: Value) -> Result<Category, ImportError> {
     c.check()
         .map_err(|e| package_error(format!("{part} ({}): {e}", c.code)))?;
     Ok(c)
+}
+
+fn parse_rules(part: &str, text: &str) -> Result<RuleTable, ImportError> {
+    RuleTable::from_json(text).map_err(|e| package_error(format!("{part}: {e}")))
 }
 
 fn parse_year(part: &str, text: &str) -> Result<YearTable, ImportError> {
@@ -135,12 +147,17 @@ impl TryFrom<PackageUpload> for CityPackage {
             .enumerate()
             .map(|(i, v)| parse_year(&format!("calendar[{i}]"), &v.to_string()))
             .collect::<Result<_, _>>()?;
+        let dispatch_rules = up
+            .dispatch_rules
+            .map(|v| parse_rules("dispatch_rules", &v.to_string()))
+            .transpose()?;
         Ok(CityPackage {
             units: up.units,
             basemap,
             layers,
             categories,
             calendar,
+            dispatch_rules,
         })
     }
 }
@@ -155,8 +172,8 @@ pub fn find_file(dir: &Path, stem: &str) -> Option<PathBuf> {
 
 impl CityPackage {
     /// Reads a package folder: `units.csv`, `road.geojson` / `railway.geojson` /
-    /// `water.geojson`, `<layer>.geojson` for each layer (`.gz` allowed), `categories.json` and
-    /// `calendar/*.json`. Absent files are left out; `history.csv` is not part of a package
+    /// `water.geojson`, `<layer>.geojson` for each layer (`.gz` allowed), `categories.json`,
+    /// `calendar/*.json` and `dispatch_rules.json`. Absent files are left out; `history.csv` is not part of a package
     /// (it is imported once the city is published).
     pub fn read_dir(dir: &Path) -> Result<Self, ImportError> {
         if !dir.is_dir() {
@@ -213,6 +230,13 @@ impl CityPackage {
                     .push(parse_year(&part, &super::read_text(&p)?)?);
             }
         }
+        let rules = dir.join("dispatch_rules.json");
+        if rules.is_file() {
+            package.dispatch_rules = Some(parse_rules(
+                "dispatch_rules.json",
+                &super::read_text(&rules)?,
+            )?);
+        }
         if package.is_empty() {
             return Err(ImportError::Removal(guard::Refusal::Empty));
         }
@@ -226,6 +250,7 @@ impl CityPackage {
             && self.layers.is_empty()
             && self.categories.is_empty()
             && self.calendar.is_empty()
+            && self.dispatch_rules.is_none()
     }
 }
 
@@ -246,6 +271,13 @@ pub struct PackageOutcome {
     pub categories: usize,
     /// Years of the holiday table in the package.
     pub calendar_years: Vec<i32>,
+    /// The check of the package's dispatch rule table against its units, categories and
+    /// districts (and the store's), when it brings one.
+    #[schema(value_type = Option<Object>)]
+    pub dispatch_rules: Option<RuleReport>,
+    /// The version the dispatch rule table was stored as (null when refused, a dry run, or no
+    /// table).
+    pub dispatch_rules_version: Option<i64>,
     /// The coordinate system each layer was read in.
     #[schema(value_type = Object)]
     pub crs: BTreeMap<Layer, Crs>,
@@ -331,8 +363,9 @@ pub async fn import_city(
         None => Vec::new(),
     };
 
-    // Parse every layer and check its size before anything costlier.
+    // Parse every layer and check its size, and the package's, before anything costlier.
     let mut parsed: Vec<(Layer, Vec<Jurisdiction>, Crs)> = Vec::new();
+    let mut package_vertices = 0usize;
     for (layer, text) in package.layers {
         let part = format!("{layer}.geojson");
         let (features, member) =
@@ -343,8 +376,17 @@ pub async fn import_city(
                     message: e.to_string(),
                 })?
                 .map_err(in_part(part.clone()))?;
-        validate::check_limits(&features, options.limits)
+        let vertices = validate::check_limits(&features, options.limits)
             .map_err(|e| in_part(part.clone())(e.into()))?;
+        package_vertices = package_vertices.saturating_add(vertices);
+        if package_vertices > options.limits.max_package_vertices {
+            return Err(validate::TooManyVertices::Package {
+                count: package_vertices,
+                layers: parsed.len() + 1,
+                limit: options.limits.max_package_vertices,
+            }
+            .into());
+        }
         let crs = service::resolve_crs(options.crs, member).map_err(in_part(part))?;
         parsed.push((layer, features, crs));
     }
@@ -430,9 +472,34 @@ pub async fn import_city(
         reports.push(report);
     }
 
-    let errors = reports.iter().map(|r| r.errors).sum();
-    let warnings = reports.iter().map(|r| r.warnings).sum();
-    let refused = reports.iter().any(|r| r.refuses(options.accept_warnings));
+    // The rule table against the package's units, categories and districts, and the store's.
+    let rules_report = match &package.dispatch_rules {
+        Some(table) => {
+            let mut city = crate::cases::rules::rule_context(store).await?;
+            city.units.extend(units.iter().map(|u| u.code.clone()));
+            city.categories
+                .extend(package.categories.iter().map(|c| c.code.clone()));
+            if let Some((_, districts, _)) = parsed.iter().find(|(l, _, _)| *l == Layer::District) {
+                city.districts = districts.iter().map(|d| d.code.clone()).collect();
+            }
+            let report = table.check_against(&city);
+            progress(&format!(
+                "package: dispatch rules checked: {} errors, {} warnings",
+                report.errors, report.warnings
+            ));
+            Some(report)
+        }
+        None => None,
+    };
+
+    let errors = reports.iter().map(|r| r.errors).sum::<usize>()
+        + rules_report.as_ref().map_or(0, |r| r.errors);
+    let warnings = reports.iter().map(|r| r.warnings).sum::<usize>()
+        + rules_report.as_ref().map_or(0, |r| r.warnings);
+    let refused = reports.iter().any(|r| r.refuses(options.accept_warnings))
+        || rules_report
+            .as_ref()
+            .is_some_and(|r| r.refuses(options.accept_warnings));
     if !refused {
         let mut replacements = Vec::new();
         for (layer, features, _) in &parsed {
@@ -452,7 +519,10 @@ pub async fn import_city(
         guard::check(&replacements, options.removal)?;
     }
     let published = if refused || options.dry_run {
-        Vec::new()
+        CityPublished {
+            layers: Vec::new(),
+            dispatch_rules: None,
+        }
     } else {
         let layers: Vec<(Layer, Vec<Jurisdiction>)> =
             parsed.iter().map(|(l, f, _)| (*l, f.clone())).collect();
@@ -470,13 +540,14 @@ pub async fn import_city(
                     source: &options.source,
                     categories: &package.categories,
                     calendar: &package.calendar,
+                    dispatch_rules: package.dispatch_rules.as_ref(),
                 },
                 audit,
             )
             .await?;
         progress(&format!(
             "package: published {} layers in one transaction in {:.1?}",
-            versions.len(),
+            versions.layers.len(),
             start.elapsed()
         ));
         versions
@@ -489,8 +560,10 @@ pub async fn import_city(
         basemap: basemap.iter().map(|(k, f)| (k.clone(), f.len())).collect(),
         categories: package.categories.len(),
         calendar_years: package.calendar.iter().map(|t| t.year).collect(),
+        dispatch_rules: rules_report,
+        dispatch_rules_version: published.dispatch_rules,
         crs: crs_of,
         reports,
-        published,
+        published: published.layers,
     })
 }

@@ -25,15 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::jurisdiction::{Jurisdiction, Layer};
 
-/// How bad an issue is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Accepted only when the import is told to accept warnings.
-    Warning,
-    /// Always refused.
-    Error,
-}
+pub use crate::domain::finding::Severity;
 
 /// One finding of the validation.
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +52,9 @@ pub fn suggested_fix(check: &str) -> &'static str {
             "按标准改正编码位数和前缀（见 GET /api/import/schema/{layer}） / correct the code to the standard's format and its parent's prefix"
         }
         "duplicate_code" => "每个要素使用唯一编码 / give every feature its own code",
+        "missing_property" => {
+            "为每个要素填写 code（编码）和 name（名称），列名见 GET /api/import/schema/{layer} / give every feature its code and name (see the schema for accepted column names)"
+        }
         "wrong_geometry_type" => {
             "导出为该图层要求的几何类型 / export the geometry type the layer needs (see the schema)"
         }
@@ -139,20 +134,26 @@ impl Default for Tolerances {
 pub struct Limits {
     /// Most vertices in one feature (all rings and parts together).
     pub max_feature_vertices: usize,
-    /// Most vertices in one upload.
+    /// Most vertices in one upload (one layer).
     pub max_upload_vertices: usize,
+    /// Most vertices in one city package, every layer together.
+    pub max_package_vertices: usize,
 }
 
 /// Default of [`Limits::max_feature_vertices`].
 pub const DEFAULT_MAX_FEATURE_VERTICES: usize = 250_000;
 /// Default of [`Limits::max_upload_vertices`].
 pub const DEFAULT_MAX_UPLOAD_VERTICES: usize = 2_000_000;
+/// Default of [`Limits::max_package_vertices`]: three full layers; a real city's six layers are
+/// far below it (the demo city has about 200,000 vertices).
+pub const DEFAULT_MAX_PACKAGE_VERTICES: usize = 6_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_feature_vertices: DEFAULT_MAX_FEATURE_VERTICES,
             max_upload_vertices: DEFAULT_MAX_UPLOAD_VERTICES,
+            max_package_vertices: DEFAULT_MAX_PACKAGE_VERTICES,
         }
     }
 }
@@ -183,6 +184,18 @@ pub enum TooManyVertices {
         count: usize,
         /// Features counted so far.
         features: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A city package's layers together have more vertices than allowed.
+    #[error(
+        "the city package has {count} vertices in its first {layers} layers, more than the {limit} allowed per package; simplify the geometry or import the layers in two packages"
+    )]
+    Package {
+        /// Vertices counted when the limit was passed.
+        count: usize,
+        /// Layers counted so far.
+        layers: usize,
         /// The limit.
         limit: usize,
     },
@@ -649,9 +662,39 @@ pub fn validate(
         steps: 0,
     };
 
-    // Codes: format, parent prefix, uniqueness.
+    // Required properties, then codes: format, parent prefix, uniqueness. A feature without a code
+    // is named by its position in the file (`#3`), which the parser keeps.
     let mut seen = BTreeSet::new();
-    for j in features {
+    for (index, j) in features.iter().enumerate() {
+        let missing: Vec<&str> = [("code", &j.code), ("name", &j.name)]
+            .into_iter()
+            .filter(|(_, v)| v.trim().is_empty())
+            .map(|(k, _)| k)
+            .collect();
+        if !missing.is_empty() {
+            let label = if j.code.trim().is_empty() {
+                format!("#{index}")
+            } else {
+                j.code.clone()
+            };
+            f.push(
+                Severity::Error,
+                "missing_property",
+                Some(&label),
+                format!(
+                    "feature #{index} ({label}) has no {}",
+                    missing
+                        .iter()
+                        .map(|k| format!("{k:?}"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+                Some(j.geometry.clone()),
+            );
+            if j.code.trim().is_empty() {
+                continue;
+            }
+        }
         if let Err(e) = layer.check_code(&j.code, j.parent_code.as_deref()) {
             f.push(
                 Severity::Error,
@@ -1644,6 +1687,7 @@ mod tests {
         let limits = |f, u| Limits {
             max_feature_vertices: f,
             max_upload_vertices: u,
+            ..Limits::default()
         };
         assert_eq!(check_limits(&features, limits(2_000, 4_000)), Ok(2_002));
         assert!(matches!(
@@ -1741,6 +1785,32 @@ mod tests {
                     && i.feature.as_deref() == Some("41010300100101")),
             "{:?}",
             r.issues
+        );
+    }
+
+    #[test]
+    fn every_feature_without_a_code_or_name_is_reported_by_its_position() {
+        let mut grids = four_grids();
+        grids[1].code = String::new();
+        grids[2].name = " ".into();
+        let r = run(Layer::Grid, &grids, &ctx());
+        let missing: Vec<(&str, &str)> = r
+            .issues
+            .iter()
+            .filter(|i| i.check == "missing_property")
+            .map(|i| (i.feature.as_deref().unwrap_or(""), i.message.as_str()))
+            .collect();
+        assert_eq!(missing.len(), 2, "{:?}", r.issues);
+        assert_eq!(missing[0].0, "#1");
+        assert!(missing[0].1.contains("\"code\""), "{}", missing[0].1);
+        assert_eq!(missing[1].0, grids[2].code);
+        assert!(missing[1].1.contains("\"name\""), "{}", missing[1].1);
+        assert!(r.refuses(true));
+        assert!(
+            !r.issues
+                .iter()
+                .any(|i| i.check == "malformed_code" && i.feature.as_deref() == Some("")),
+            "an empty code is reported once, as missing"
         );
     }
 }

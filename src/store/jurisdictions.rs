@@ -73,6 +73,17 @@ pub struct CityWrite<'a> {
     pub categories: &'a [crate::domain::catalogue::Category],
     /// Years of the holiday table, each replacing a stored one.
     pub calendar: &'a [crate::domain::calendar::YearTable],
+    /// The dispatch rule table, stored as its next version.
+    pub dispatch_rules: Option<&'a crate::domain::dispatch::RuleTable>,
+}
+
+/// What [`Store::publish_city`] wrote.
+#[derive(Debug, Clone)]
+pub struct CityPublished {
+    /// The layers' new versions, parents first.
+    pub layers: Vec<LayerVersion>,
+    /// The version of the dispatch rule table, when the city brought one.
+    pub dispatch_rules: Option<i64>,
 }
 
 type EncodedBasemap<'a> = Vec<(&'a str, &'a BasemapFeature, Vec<u8>, (f64, f64, f64, f64))>;
@@ -253,12 +264,13 @@ impl Store {
     }
 
     /// Publishes a whole city in one transaction: units, basemap kinds, every layer given
-    /// (parents first), categories and holiday years. Either all of it is written or none.
+    /// (parents first), categories, holiday years and the dispatch rules. Either all of it is
+    /// written or none.
     pub async fn publish_city(
         &self,
         city: &CityWrite<'_>,
         audit: &Audit,
-    ) -> StoreResult<Vec<LayerVersion>> {
+    ) -> StoreResult<CityPublished> {
         let layers = city
             .layers
             .iter()
@@ -300,8 +312,17 @@ impl Store {
             for (table, body) in &calendar {
                 super::calendar::put_calendar_year_in!(tx, *table, body, audit);
             }
+            let dispatch_rules = match city.dispatch_rules {
+                Some(table) => Some(super::dispatch_rules::put_dispatch_rules_in!(
+                    tx, table, audit
+                )),
+                None => None,
+            };
             tx.commit().await?;
-            Ok(versions)
+            Ok(CityPublished {
+                layers: versions,
+                dispatch_rules,
+            })
         })
     }
 

@@ -13,6 +13,7 @@ mod calendar;
 mod case_feed;
 mod cases;
 mod catalogue;
+mod dispatch_rules;
 mod geometry;
 mod history;
 mod hotspot;
@@ -35,10 +36,11 @@ pub use assessment::{NewSnapshot, SchemeVersion, Snapshot};
 pub use case_feed::FeedEvent;
 pub use cases::{CaseFilter, CaseStep, NewCase};
 pub use catalogue::CategoryVersion;
+pub use dispatch_rules::StoredRules;
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
 pub use hotspot::PointFilter;
-pub use jurisdictions::{BasemapFeature, CityWrite};
+pub use jurisdictions::{BasemapFeature, CityPublished, CityWrite};
 pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
 pub use users::{NewUser, TokenLookup, UserRecord};
 
@@ -149,6 +151,18 @@ impl Audit {
         Self {
             actor_id: None,
             actor_name: Some("system".into()),
+            request_id: None,
+        }
+    }
+
+    /// A person at the command line, named by their login (`cli:$USER`).
+    pub fn cli() -> Self {
+        Self {
+            actor_id: None,
+            actor_name: Some(format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            )),
             request_id: None,
         }
     }

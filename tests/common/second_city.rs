@@ -267,7 +267,22 @@ pub fn files() -> Vec<(String, String)> {
         road_line(2),
         json!({ "name": "东岗西路", "class": "main" }),
     )]);
+    // Lanzhou's own rule table: its 城管局 also decides what no rule routes (no 创文办 unit).
+    let rules = json!({
+        "source": "兰州市城关区数字城管案件派遣规则（测试用）",
+        "triage_department": "cgzf",
+        "rules": [
+            {"id": "unassigned", "name": "网格外：交城管局研判", "when": {"place": "unassigned"}, "then": {"to": "triage"}},
+            {"id": "village_garbage", "name": "城中村暴露垃圾：属地社区", "when": {"place": "urban_village", "categories": ["0101"]}, "then": {"to": "territorial"}},
+            {"id": "frontage_shop", "name": "门前三包：商户自行整改",
+             "when": {"place": "frontage", "frontage_category": true},
+             "then": {"to": "shop", "self_fix": {"unit": "working_hours", "value": 2}, "step": {"unit": "working_hours", "value": 2}, "enforcement": "cgzf"}},
+            {"id": "department", "name": "按类别派至职能部门", "then": {"to": "department"}},
+            {"id": "territorial", "name": "属地兜底", "then": {"to": "territorial"}}
+        ]
+    });
     vec![
+        ("dispatch_rules.json".into(), rules.to_string()),
         ("units.csv".into(), units),
         ("road.geojson".into(), roads.to_string()),
         ("district.geojson".into(), district.to_string()),
@@ -288,6 +303,9 @@ pub fn upload() -> Value {
     for (name, text) in files() {
         match name.split_once('.') {
             Some(("units", _)) => body["units"] = text.into(),
+            Some(("dispatch_rules", _)) => {
+                body["dispatch_rules"] = serde_json::from_str(&text).unwrap();
+            }
             Some(("road", _)) => {
                 body["basemap"]["road"] = serde_json::from_str(&text).unwrap();
             }
