@@ -34,28 +34,29 @@ async fn append(
                VALUES ($1, $2, $3, $4, 'case', $5, $6)";
     let action = format!("case.{action}");
     let detail = sqlx::types::Json(detail);
-    if let Some(pool) = store.sqlite_pool() {
-        sqlx::query(sql)
-            .bind(at)
-            .bind(actor)
-            .bind(&name)
-            .bind(&action)
-            .bind(id.to_string())
-            .bind(&detail)
-            .execute(pool)
-            .await
-            .unwrap();
-    } else if let Some(pool) = store.postgres_pool() {
-        sqlx::query(sql)
-            .bind(at)
-            .bind(actor)
-            .bind(&name)
-            .bind(&action)
-            .bind(id.to_string())
-            .bind(&detail)
-            .execute(pool)
-            .await
-            .unwrap();
+    // One statement, run on whichever pool the store has.
+    macro_rules! run {
+        ($pool:expr) => {
+            sqlx::query(sql)
+                .bind(at)
+                .bind(actor)
+                .bind(&name)
+                .bind(&action)
+                .bind(id.to_string())
+                .bind(&detail)
+                .execute($pool)
+                .await
+                .unwrap()
+        };
+    }
+    match (store.sqlite_pool(), store.postgres_pool()) {
+        (Some(pool), _) => {
+            run!(pool);
+        }
+        (_, Some(pool)) => {
+            run!(pool);
+        }
+        _ => unreachable!("a store is SQLite or PostgreSQL"),
     }
 }
 

@@ -368,7 +368,9 @@ pub fn assess(
                 }
                 _ => {}
             }
-            if e.is_dispatch() {
+            // An inspector's report dispatched on intake (`created`) was the rule table's doing,
+            // no dispatcher's.
+            if e.is_dispatch() && e.action != "created" {
                 touched = true;
                 // Sent back before the next dispatch (up to the instant read): not accurate.
                 let sent_back = f.events[i + 1..]

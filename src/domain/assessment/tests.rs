@@ -498,3 +498,25 @@ fn a_running_period_is_read_as_of_now_and_its_digest_follows_its_inputs() {
         .collect();
     assert_eq!(changed, [2]);
 }
+
+#[test]
+fn a_report_dispatched_on_intake_counts_for_the_department_and_for_no_dispatcher() {
+    // The case service writes an inspector's own report in its final state: `created` already
+    // dispatched (its `register` and `auto_dispatch` follow-ups carry no state). U1 counts it;
+    // neither the inspector nor anyone else is credited with a 派遣.
+    let mut b = B::new(1, 1, "inspector");
+    let e = &mut b.events[0];
+    e.after.status = Status::Dispatched;
+    e.after.unit_code = Some("U1".into());
+    e.after.dispatched_at = Some(h(1));
+    e.after.deadline_at = Some(h(25));
+    b.cur = e.after.clone();
+    let a = week(&[b.done(5).history()]);
+    assert_eq!(
+        m(card(&a, Level::Departments, "U1"), Indicator::OnTimeRate),
+        (1, 1)
+    );
+    assert!(!a.levels.contains_key(&Level::Dispatchers));
+    let i = card(&a, Level::Inspectors, &INSPECTOR.to_string());
+    assert_eq!(m(i, Indicator::ValidReportRate), (1, 1));
+}
