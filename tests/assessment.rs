@@ -267,6 +267,24 @@ async fn rankings_scorecards_and_the_pass_line_follow_the_hand_worked_weeks() {
     assert_eq!(r["rows"][2]["change"], 0.0);
     assert_eq!(r["rows"][2]["below_streak"], 2);
 
+    // The same as CSV, with Chinese headers.
+    let csv = app
+        .get(
+            "/api/assessment/rankings?level=departments&period=2026-W40&format=csv",
+            Some(&leader),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let lines: Vec<&str> = csv.text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "排名,代码,名称,得分,本单位得分,等级,上期得分,变化,低于及格线,连续低于及格线期数"
+    );
+    assert_eq!(
+        lines[3],
+        format!("3,{C},中原区市场监督管理局,40,40,D,40,0,是,2")
+    );
+
     let s = get(
         &app,
         "/api/assessment/rankings?level=streets&period=2026-W40",

@@ -6,7 +6,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -74,6 +75,17 @@ pub struct PeriodQuery {
     pub period: Option<String>,
 }
 
+/// How a ranking is rendered.
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RankingFormat {
+    /// JSON.
+    #[default]
+    Json,
+    /// CSV with Chinese headers, as offices circulate it.
+    Csv,
+}
+
 /// A ranking request.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -82,6 +94,57 @@ pub struct RankingQuery {
     pub level: String,
     /// See [`PeriodQuery`]; default: the current week.
     pub period: Option<String>,
+    /// `json` (default) or `csv`.
+    #[serde(default)]
+    pub format: RankingFormat,
+}
+
+/// The ranking as CSV: one row per unit, best first, with Chinese headers.
+fn ranking_csv(r: &Ranking) -> Result<Response, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "排名",
+        "代码",
+        "名称",
+        "得分",
+        "本单位得分",
+        "等级",
+        "上期得分",
+        "变化",
+        "低于及格线",
+        "连续低于及格线期数",
+    ])
+    .map_err(ApiError::internal)?;
+    let num = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for row in &r.rows {
+        w.write_record([
+            row.rank.to_string(),
+            row.key.clone(),
+            row.name.clone().unwrap_or_default(),
+            row.score.to_string(),
+            row.own_score.to_string(),
+            row.grade.clone(),
+            num(row.previous_score),
+            num(row.change),
+            if row.below_pass { "是" } else { "否" }.to_owned(),
+            row.below_streak.to_string(),
+        ])
+        .map_err(ApiError::internal)?;
+    }
+    let bytes = w.into_inner().map_err(ApiError::internal)?;
+    let file = format!(
+        "attachment; filename=\"ranking-{}-{}.csv\"",
+        r.level.as_str(),
+        r.period.replace("..", "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The ranking of one level for a period, read live from the case events: score, grade, rank,
@@ -89,17 +152,20 @@ pub struct RankingQuery {
 /// it several periods in a row.
 #[utoipa::path(get, path = "/api/assessment/rankings", tag = "assessment", security(("bearer" = [])),
     params(RankingQuery),
-    responses((status = 200, body = Object, description = "the ranking: level, period, pass_line, rows, evening_meetings, chronic"),
+    responses((status = 200, description = "the ranking: level, period, pass_line, rows, evening_meetings, chronic; or CSV with `format=csv`",
+            content((Object = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody, description = "`invalid_period`, `invalid_level`")))]
 pub async fn rankings(
     State(state): State<AppState>,
     _auth: Auth<Leaders>,
     ApiQuery(q): ApiQuery<RankingQuery>,
-) -> Result<Json<Ranking>, ApiError> {
+) -> Result<Response, ApiError> {
     let (level, period) = (level(&q.level)?, period(q.period.as_deref())?);
-    Ok(Json(
-        service(&state).ranking(&period, level, Utc::now()).await?,
-    ))
+    let ranking = service(&state).ranking(&period, level, Utc::now()).await?;
+    match q.format {
+        RankingFormat::Json => Ok(Json(ranking).into_response()),
+        RankingFormat::Csv => ranking_csv(&ranking),
+    }
 }
 
 /// One unit's scorecard for a period with its evidence: every indicator's numerator and
