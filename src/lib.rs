@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod assessment;
 pub mod assign;
 pub mod bootstrap;
 pub mod cache;

@@ -184,6 +184,50 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
         None,
         &[Planner, Admin, Dispatcher],
     ));
+    rows.extend([
+        (
+            Method::GET,
+            "/api/assessment/rankings?level=streets",
+            None,
+            &[Planner, Admin][..],
+        ),
+        (
+            Method::GET,
+            "/api/assessment/scorecards/streets/S1",
+            None,
+            &[Planner, Admin],
+        ),
+        (
+            Method::POST,
+            "/api/assessment/publish?period=2026-W01",
+            None,
+            &[Admin],
+        ),
+        (
+            Method::GET,
+            "/api/assessment/snapshots",
+            None,
+            &[Planner, Admin],
+        ),
+        (
+            Method::GET,
+            "/api/assessment/snapshots/999999",
+            None,
+            &[Planner, Admin],
+        ),
+        (
+            Method::GET,
+            "/api/assessment/scheme",
+            None,
+            &[Planner, Admin],
+        ),
+        (
+            Method::PUT,
+            "/api/assessment/scheme",
+            Some(json!({})),
+            &[Admin],
+        ),
+    ]);
     rows
 }
 
@@ -196,6 +240,7 @@ fn template(path: &str) -> String {
         .replace("/999999", "/{id}")
         .replace("/0101", "/{code}")
         .replace("/years/2027", "/years/{year}")
+        .replace("/streets/S1", "/{level}/{key}")
         .replace("/12/3339/1623.mvt", "/{z}/{x}/{y}.mvt")
 }
 

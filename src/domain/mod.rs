@@ -3,6 +3,7 @@
 //! Architecture invariant: nothing under `domain` imports axum, sqlx, tokio or does IO. The HTTP
 //! layer (`crate::http`) and the store (`crate::store`) translate to and from these types.
 
+pub mod assessment;
 pub mod calendar;
 pub mod case;
 pub mod catalogue;

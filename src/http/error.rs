@@ -64,6 +64,16 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("invalid_date", 400, "a date or instant could not be read"),
     ("invalid_tile", 400, "z/x/y is not a tile"),
+    (
+        "invalid_period",
+        400,
+        "period is not an ISO week, a month, a quarter or a range of days",
+    ),
+    (
+        "invalid_level",
+        400,
+        "level is not streets, communities, departments, inspectors or dispatchers",
+    ),
     ("invalid_stage", 400, "stage is not before or after"),
     (
         "invalid_photo_id",
@@ -256,6 +266,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "invalid_calendar",
         422,
         "the calendar year file is not valid",
+    ),
+    (
+        "invalid_scheme",
+        422,
+        "the assessment scheme document could not score",
     ),
     (
         "invalid_dispatch_rules",

@@ -2,6 +2,7 @@
 //! domain and store calls, and every failure into [`error::ApiError`].
 
 pub mod admin;
+pub mod assessment;
 pub mod assign;
 pub mod auth;
 pub mod calendar;
@@ -264,6 +265,19 @@ pub fn router(state: AppState) -> Router {
                     state.clone(),
                     throttle::public_writes,
                 )),
+        )
+        .route("/public/board", get(assessment::board))
+        .route("/assessment/rankings", get(assessment::rankings))
+        .route(
+            "/assessment/scorecards/{level}/{key}",
+            get(assessment::scorecard),
+        )
+        .route("/assessment/publish", post(assessment::publish))
+        .route("/assessment/snapshots", get(assessment::snapshots))
+        .route("/assessment/snapshots/{id}", get(assessment::snapshot))
+        .route(
+            "/assessment/scheme",
+            get(assessment::get_scheme).put(assessment::put_scheme),
         )
         .route("/assign", get(assign::assign_point))
         .route("/assign/batch", post(assign::assign_batch))

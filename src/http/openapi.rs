@@ -7,8 +7,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    admin, assign, auth, calendar, cases, dispatch, error, health, hotspots, import, layers,
-    photos, stream, tiles,
+    admin, assessment, assign, auth, calendar, cases, dispatch, error, health, hotspots, import,
+    layers, photos, stream, tiles,
 };
 
 struct BearerAuth;
@@ -44,6 +44,8 @@ impl Modify for BearerAuth {
         hotspots::kde, hotspots::kde_upload, hotspots::aggregate, hotspots::aggregate_upload,
         hotspots::gistar, hotspots::gistar_upload, hotspots::emerging, hotspots::emerging_upload,
         hotspots::blindspots, hotspots::blindspots_upload, hotspots::frontages, hotspots::zones, hotspots::zones_upload,
+        assessment::rankings, assessment::scorecard, assessment::publish, assessment::snapshots, assessment::snapshot,
+        assessment::get_scheme, assessment::put_scheme, assessment::board,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

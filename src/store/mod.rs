@@ -8,6 +8,7 @@
 //! Every write that changes state also appends its audit event in the same transaction, so an
 //! event exists exactly when its change does.
 
+mod assessment;
 mod calendar;
 mod case_feed;
 mod cases;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use assessment::{NewSnapshot, SchemeVersion, Snapshot};
 pub use case_feed::FeedEvent;
 pub use cases::{CaseFilter, CaseStep, NewCase};
 pub use catalogue::CategoryVersion;

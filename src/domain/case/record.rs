@@ -2,7 +2,7 @@
 //! read or write. The store maps it to a row; the HTTP layer renders it as its own view.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Allowed, CaseState, RequestKind, Status};
 use crate::domain::dispatch::ChainLink;
@@ -14,8 +14,8 @@ pub fn case_no(id: i64) -> String {
 }
 
 /// A case (案卷). Serialised as is into the audit log's `before`/`after`, so the timeline keeps
-/// every state it went through.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// every state it went through; read back from there by the assessment (`domain::assessment`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     /// Id.
     pub id: i64,

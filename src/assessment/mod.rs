@@ -1,0 +1,385 @@
+//! The assessment service (考评): reads the case event log and the scheme from the store, scores
+//! with the pure `domain::assessment`, names the units, and publishes frozen snapshots. HTTP
+//! handlers parse, call it and render what it answers.
+//!
+//! Publishing a period reads it as of its end (or now while it runs). The same numbers as the
+//! latest snapshot of the period publish nothing new; different numbers publish the next version
+//! with a diff naming the cases whose inputs changed and the units whose scores moved. Snapshots
+//! are append-only in the database: last week's table is never rewritten.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::domain::assessment::{
+    Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, assess, rank,
+};
+use crate::domain::jurisdiction::Layer;
+use crate::store::{Audit, NewSnapshot, SchemeVersion, Snapshot, Store, StoreError};
+
+/// Why an assessment request fails.
+#[derive(Debug, thiserror::Error)]
+pub enum AssessmentError {
+    /// The scheme document is refused (400).
+    #[error(transparent)]
+    Scheme(#[from] SchemeError),
+    /// No such unit in the period, or no such snapshot (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The scheme in force and its version (0: the built-in default).
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemeInForce {
+    /// Version (0: the default, never stored).
+    pub version: i64,
+    /// The scheme.
+    pub scheme: Scheme,
+}
+
+/// The outcome of publishing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Published {
+    /// Whether a new version was written (false: the numbers equal the latest version's).
+    pub created: bool,
+    /// The snapshot (the new one, or the latest one that already says the same).
+    pub snapshot: Snapshot,
+}
+
+/// One row of the public 红黑榜.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardRow {
+    /// Rank.
+    pub rank: usize,
+    /// The unit's code (absent for people).
+    pub key: Option<String>,
+    /// Its name (absent for people).
+    pub name: Option<String>,
+    /// Score.
+    pub score: f64,
+    /// Grade.
+    pub grade: String,
+}
+
+/// One level of the public 红黑榜.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardLevel {
+    /// The level.
+    pub level: Level,
+    /// Its Chinese name.
+    pub label: &'static str,
+    /// The top N (红榜).
+    pub red: Vec<BoardRow>,
+    /// The bottom N, worst last (黑榜).
+    pub black: Vec<BoardRow>,
+}
+
+/// The public 红黑榜 from the latest published snapshot.
+#[derive(Debug, Clone, Serialize)]
+pub struct Board {
+    /// The period.
+    pub period: String,
+    /// The snapshot's version.
+    pub version: i64,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+    /// The levels an administrator made public.
+    pub levels: Vec<BoardLevel>,
+}
+
+/// The service.
+#[derive(Debug, Clone)]
+pub struct AssessmentService {
+    store: Store,
+}
+
+fn sha256(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl AssessmentService {
+    /// Over a store.
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// The scheme in force: the latest stored version, or the default.
+    pub async fn scheme(&self) -> Result<SchemeInForce, AssessmentError> {
+        Ok(match self.store.assessment_scheme().await? {
+            Some(v) => SchemeInForce {
+                version: v.version,
+                scheme: Scheme::parse(&v.document.to_string()).map_err(|e| {
+                    StoreError::Corrupt(format!("assessment scheme {}: {e}", v.version))
+                })?,
+            },
+            None => SchemeInForce {
+                version: 0,
+                scheme: Scheme::default_scheme(),
+            },
+        })
+    }
+
+    /// Checks a scheme document and stores it as the next version.
+    pub async fn put_scheme(
+        &self,
+        document: &Value,
+        audit: &Audit,
+    ) -> Result<SchemeVersion, AssessmentError> {
+        let scheme = Scheme::parse(&document.to_string())?;
+        let canonical = serde_json::to_value(&scheme).map_err(|e| SchemeError(e.to_string()))?;
+        Ok(self.store.put_assessment_scheme(&canonical, audit).await?)
+    }
+
+    /// The names of streets, communities and departments by code.
+    async fn names(&self) -> Result<BTreeMap<(Level, String), String>, AssessmentError> {
+        let mut names = BTreeMap::new();
+        for (layer, level) in [
+            (Layer::Street, Level::Streets),
+            (Layer::Community, Level::Communities),
+        ] {
+            for f in self.store.features_at(layer, None).await? {
+                names.insert((level, f.feature.code), f.feature.name);
+            }
+        }
+        for u in self.store.list_units(None, i64::MAX, 0).await? {
+            names.insert((Level::Departments, u.code), u.name);
+        }
+        Ok(names)
+    }
+
+    /// `period` and the `back` periods before it, newest first, with names, and the scheme.
+    async fn assess_back(
+        &self,
+        period: &Period,
+        back: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
+        let scheme = self.scheme().await?;
+        let histories = self.store.case_histories().await?;
+        let names = self.names().await?;
+        let mut out = Vec::new();
+        let mut p = *period;
+        for _ in 0..=back {
+            let mut a = assess(&histories, &p, now, &scheme.scheme);
+            for card in a.levels.values_mut().flatten() {
+                if card.name.is_none() {
+                    card.name = names.get(&(card.level, card.key.clone())).cloned();
+                }
+            }
+            out.push(a);
+            p = p.previous();
+        }
+        Ok((scheme, out))
+    }
+
+    /// Every scorecard of a period.
+    pub async fn assessment(
+        &self,
+        period: &Period,
+        now: DateTime<Utc>,
+    ) -> Result<(SchemeInForce, Assessment), AssessmentError> {
+        let (scheme, mut all) = self.assess_back(period, 0, now).await?;
+        Ok((scheme, all.remove(0)))
+    }
+
+    /// The ranking of a level, with the change from the period before and the streaks under the
+    /// pass line.
+    pub async fn ranking(
+        &self,
+        period: &Period,
+        level: Level,
+        now: DateTime<Utc>,
+    ) -> Result<Ranking, AssessmentError> {
+        let back = self.scheme().await?.scheme.streak.max(1);
+        let (scheme, all) = self.assess_back(period, back, now).await?;
+        Ok(rank(level, &all[0], &all[1..], &scheme.scheme))
+    }
+
+    /// One unit's scorecard with its evidence.
+    pub async fn scorecard(
+        &self,
+        period: &Period,
+        level: Level,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Scorecard, AssessmentError> {
+        let (_, a) = self.assessment(period, now).await?;
+        a.levels
+            .get(&level)
+            .and_then(|cards| cards.iter().find(|c| c.key == key))
+            .cloned()
+            .ok_or_else(|| {
+                AssessmentError::NotFound(format!(
+                    "{} {key:?} has no scorecard in {}: no case of it counts in the period",
+                    level.as_str(),
+                    a.period
+                ))
+            })
+    }
+
+    /// Publishes a period (see the module's documentation).
+    pub async fn publish(
+        &self,
+        period: &Period,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<Published, AssessmentError> {
+        let (scheme, a) = self.assessment(period, now).await?;
+        let numbers_text =
+            serde_json::to_string(&a.levels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let numbers_digest = sha256(&numbers_text);
+        let previous = self.store.snapshots_of(&a.period).await?.pop();
+        if let Some(last) = &previous
+            && last.numbers_digest == numbers_digest
+            && last.scheme_version == scheme.version
+        {
+            return Ok(Published {
+                created: false,
+                snapshot: last.clone(),
+            });
+        }
+        let inputs =
+            serde_json::to_value(&a.inputs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let diff = previous.as_ref().map(|last| diff(last, &a, scheme.version));
+        let numbers: Value =
+            serde_json::from_str(&numbers_text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let snapshot = self
+            .store
+            .insert_snapshot(
+                &NewSnapshot {
+                    period: a.period.clone(),
+                    version: previous.as_ref().map_or(1, |p| p.version + 1),
+                    scheme_version: scheme.version,
+                    digest: a.digest.clone(),
+                    numbers_digest,
+                    as_of: a.as_of,
+                    numbers,
+                    inputs,
+                    diff,
+                },
+                audit,
+            )
+            .await?;
+        Ok(Published {
+            created: true,
+            snapshot,
+        })
+    }
+
+    /// The snapshots of a period, oldest first.
+    pub async fn snapshots(&self, period: &Period) -> Result<Vec<Snapshot>, AssessmentError> {
+        Ok(self.store.snapshots_of(&period.label()).await?)
+    }
+
+    /// One snapshot.
+    pub async fn snapshot(&self, id: i64) -> Result<Snapshot, AssessmentError> {
+        self.store
+            .snapshot(id)
+            .await?
+            .ok_or_else(|| AssessmentError::NotFound(format!("no snapshot {id}")))
+    }
+
+    /// The public 红黑榜: the top and bottom N of the public levels in the latest snapshot; people
+    /// (inspectors, dispatchers) without their names or ids.
+    pub async fn board(&self) -> Result<Option<Board>, AssessmentError> {
+        let Some(snap) = self.store.latest_snapshot().await? else {
+            return Ok(None);
+        };
+        let scheme = self.scheme().await?.scheme;
+        let levels: BTreeMap<Level, Vec<Scorecard>> = serde_json::from_value(snap.numbers.clone())
+            .map_err(|e| StoreError::Corrupt(format!("snapshot {}: {e}", snap.id)))?;
+        let n = scheme.public.top_n;
+        let board_levels = scheme
+            .public
+            .levels
+            .iter()
+            .map(|level| {
+                let mut cards: Vec<&Scorecard> = levels.get(level).into_iter().flatten().collect();
+                cards.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+                let row = |(i, c): (usize, &&Scorecard)| BoardRow {
+                    rank: i + 1,
+                    key: (!level.is_people()).then(|| c.key.clone()),
+                    name: if level.is_people() {
+                        None
+                    } else {
+                        c.name.clone()
+                    },
+                    score: c.score,
+                    grade: c.grade.clone(),
+                };
+                let red: Vec<BoardRow> = cards.iter().enumerate().take(n).map(row).collect();
+                // The black list never repeats a unit of the red one.
+                let start = cards.len().saturating_sub(n).max(red.len());
+                let black: Vec<BoardRow> = cards.iter().enumerate().skip(start).map(row).collect();
+                BoardLevel {
+                    level: *level,
+                    label: level.label_zh(),
+                    red,
+                    black,
+                }
+            })
+            .collect();
+        Ok(Some(Board {
+            period: snap.period,
+            version: snap.version,
+            published_at: snap.published_at,
+            levels: board_levels,
+        }))
+    }
+}
+
+/// What changed against the version before: the cases whose inputs changed (a new event, or in or
+/// out of the period) and the units whose scores moved.
+fn diff(last: &Snapshot, now: &Assessment, scheme_version: i64) -> Value {
+    let before: BTreeMap<i64, i64> =
+        serde_json::from_value(last.inputs.clone()).unwrap_or_default();
+    let ids: BTreeSet<i64> = before.keys().chain(now.inputs.keys()).copied().collect();
+    let cases: Vec<i64> = ids
+        .into_iter()
+        .filter(|id| before.get(id) != now.inputs.get(id))
+        .collect();
+    let old: BTreeMap<Level, Vec<Scorecard>> =
+        serde_json::from_value(last.numbers.clone()).unwrap_or_default();
+    let score_of = |levels: &BTreeMap<Level, Vec<Scorecard>>, level: Level, key: &str| {
+        levels
+            .get(&level)
+            .and_then(|v| v.iter().find(|c| c.key == key))
+            .map(|c| c.score)
+    };
+    let mut units = Vec::new();
+    for level in Level::ALL {
+        let keys: BTreeSet<&str> = old
+            .get(&level)
+            .into_iter()
+            .chain(now.levels.get(&level))
+            .flatten()
+            .map(|c| c.key.as_str())
+            .collect();
+        for key in keys {
+            let (a, b) = (
+                score_of(&old, level, key),
+                score_of(&now.levels, level, key),
+            );
+            if a != b {
+                units.push(
+                    serde_json::json!({ "level": level, "key": key, "before": a, "after": b }),
+                );
+            }
+        }
+    }
+    serde_json::json!({
+        "from_version": last.version,
+        "scheme_version": { "before": last.scheme_version, "after": scheme_version },
+        "cases": cases,
+        "units": units,
+    })
+}
