@@ -229,7 +229,7 @@ pub struct SnapshotSummary {
 /// The published snapshots of a period, oldest version first, without their numbers.
 #[utoipa::path(get, path = "/api/assessment/snapshots", tag = "assessment", security(("bearer" = [])),
     params(PeriodQuery),
-    responses((status = 200, body = Object, description = "[{id, period, version, scheme_version, digest, as_of, published_at, published_by, diff}]"),
+    responses((status = 200, body = Vec<Object>, description = "[{id, period, version, scheme_version, digest, as_of, published_at, published_by, diff}]"),
         (status = 400, body = ErrorBody, description = "`invalid_period`")))]
 pub async fn snapshots(
     State(state): State<AppState>,

@@ -642,7 +642,7 @@ pub async fn aggregate(
 // POST /api/hotspots/aggregate is served by `aggregate`.
 /// Counts per unit of an uploaded point set.
 #[utoipa::path(post, path = "/api/hotspots/aggregate", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
-    request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
+    request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET"), (status = 400, description = "malformed_geojson, not_a_feature_collection, invalid_parameter", body = ErrorBody), (status = 422, description = "invalid_csv, invalid_feature, invalid_coordinate, unknown_crs, no_points", body = ErrorBody), (status = 413, description = "payload_too_large, too_large", body = ErrorBody)))]
 pub fn aggregate_upload() {}
 
 /// Getis-Ord Gi* per unit: z, p, FDR q and the ArcGIS bins −3…+3, hottest first.
@@ -692,7 +692,7 @@ pub async fn gistar(
 // POST /api/hotspots/gistar is served by `gistar`.
 /// Gi* of an uploaded point set.
 #[utoipa::path(post, path = "/api/hotspots/gistar", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
-    request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
+    request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET"), (status = 400, description = "malformed_geojson, not_a_feature_collection, invalid_parameter", body = ErrorBody), (status = 422, description = "invalid_csv, invalid_feature, invalid_coordinate, unknown_crs, no_points", body = ErrorBody), (status = 413, description = "payload_too_large, too_large", body = ErrorBody)))]
 pub fn gistar_upload() {}
 
 /// Emerging hot spots on a weekly or monthly space-time cube (ArcGIS categories; units with no
@@ -743,7 +743,7 @@ pub async fn emerging(
 // POST /api/hotspots/emerging is served by `emerging`.
 /// Emerging hot spots of an uploaded point set (needs a time per point).
 #[utoipa::path(post, path = "/api/hotspots/emerging", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
-    request_body(content = String, description = "GeoJSON or CSV points with times"), responses((status = 200, description = "as GET")))]
+    request_body(content = String, description = "GeoJSON or CSV points with times"), responses((status = 200, description = "as GET"), (status = 400, description = "malformed_geojson, not_a_feature_collection, invalid_parameter", body = ErrorBody), (status = 422, description = "invalid_csv, invalid_feature, invalid_coordinate, unknown_crs, no_points", body = ErrorBody), (status = 413, description = "payload_too_large, too_large", body = ErrorBody)))]
 pub fn emerging_upload() {}
 
 /// 卫生死角: places where sanitation problems come back after being cleaned, ranked, with the
@@ -818,7 +818,7 @@ pub async fn blindspots(
 // POST /api/hotspots/blindspots is served by `blindspots`.
 /// Blind spots of an uploaded point set (needs times; closes where known).
 #[utoipa::path(post, path = "/api/hotspots/blindspots", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
-    request_body(content = String, description = "GeoJSON or CSV points with time and closed"), responses((status = 200, description = "as GET")))]
+    request_body(content = String, description = "GeoJSON or CSV points with time and closed"), responses((status = 200, description = "as GET"), (status = 400, description = "malformed_geojson, not_a_feature_collection, invalid_parameter", body = ErrorBody), (status = 422, description = "invalid_csv, invalid_feature, invalid_coordinate, unknown_crs, no_points", body = ErrorBody), (status = 413, description = "payload_too_large, too_large", body = ErrorBody)))]
 pub fn blindspots_upload() {}
 
 /// Where the problems concentrate: urban villages, railway 50/100/200 m, back alleys, the rest;
@@ -864,7 +864,7 @@ pub async fn zones(
 // POST /api/hotspots/zones is served by `zones`.
 /// Zone breakdown of an uploaded point set (in the city).
 #[utoipa::path(post, path = "/api/hotspots/zones", tag = "hotspots", security(("bearer" = [])), params(HotspotQuery),
-    request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET")))]
+    request_body(content = String, description = "GeoJSON or CSV points"), responses((status = 200, description = "as GET"), (status = 400, description = "malformed_geojson, not_a_feature_collection, invalid_parameter", body = ErrorBody), (status = 422, description = "invalid_csv, invalid_feature, invalid_coordinate, unknown_crs, no_points", body = ErrorBody), (status = 413, description = "payload_too_large, too_large", body = ErrorBody)))]
 pub fn zones_upload() {}
 
 /// Most rows of the frontage ranking.
