@@ -287,7 +287,7 @@ impl CaseService {
             }
             _ => None,
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         let reported_at = report.reported_at.unwrap_or(now);
         if reported_at > now + Duration::minutes(5) {
             return Err(super::invalid(
@@ -372,7 +372,7 @@ impl CaseService {
                     case,
                     follow_up,
                 },
-                audit,
+                &audit.stamped(now),
             )
             .await?;
         Ok(Intake {

@@ -95,6 +95,9 @@ pub struct CaseService {
     /// The photo folder and its limits.
     photos: crate::photos::PhotoFiles,
     photo_limits: crate::photos::PhotoConfig,
+    /// Where "now" comes from: the system clock, or a manual one for the demo replay. Every
+    /// instant the service writes (event times, deadlines, step clocks) is read from it.
+    clock: crate::clock::Clock,
 }
 
 impl std::fmt::Debug for CaseService {
@@ -122,7 +125,21 @@ impl CaseService {
             follow_secret: Arc::default(),
             photos: crate::photos::PhotoFiles::new(photos.dir.clone()),
             photo_limits: photos,
+            clock: crate::clock::Clock::system(),
         }
+    }
+
+    /// The same service on another clock (a manual one replays history at its own instants).
+    pub fn with_clock(&self, clock: crate::clock::Clock) -> Self {
+        Self {
+            clock,
+            ..self.clone()
+        }
+    }
+
+    /// The clock the service reads "now" from.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.clock
     }
 
     /// The working calendar deadlines are counted in (a snapshot: an admin may load a year).

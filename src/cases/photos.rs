@@ -239,7 +239,7 @@ impl CaseService {
                     added_by,
                     max_per_stage,
                 },
-                audit,
+                &audit.stamped(self.clock.now()),
             )
             .await;
         let refused = !matches!(

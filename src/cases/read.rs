@@ -79,9 +79,18 @@ impl CaseService {
         Ok(self.store.get_case(id).await?)
     }
 
+    /// The unit grid and street a WGS84 point lies in, by the assignment index in force.
+    pub fn locate(&self, lon: f64, lat: f64) -> (Option<String>, Option<String>) {
+        let a = self
+            .live
+            .current()
+            .assign(lon, lat, crate::domain::crs::Crs::Wgs84, None);
+        (a.grid.map(|g| g.code), a.street.map(|s| s.code))
+    }
+
     /// The case as it stands now.
     pub fn info(&self, case: Case) -> CaseInfo {
-        self.info_at(case, Utc::now())
+        self.info_at(case, self.clock.now())
     }
 
     /// The case as it stands at `now`.
@@ -104,7 +113,7 @@ impl CaseService {
         let next_before_id = (cases.len() as i64 == filter.limit)
             .then(|| cases.last().map(|c| c.id))
             .flatten();
-        let now = Utc::now();
+        let now = self.clock.now();
         Ok(CasePage {
             cases: cases.into_iter().map(|c| self.info_at(c, now)).collect(),
             next_before_id,

@@ -117,7 +117,7 @@ impl CaseService {
             _ => {}
         }
         let t = case::apply(&before.state(), actor, action)?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let category = self
             .live
             .category_version(&before.category, before.category_version)?;
@@ -196,7 +196,10 @@ impl CaseService {
                 extra: detail,
             });
         }
-        Ok(self.store.update_case(&before, &steps, audit).await?)
+        Ok(self
+            .store
+            .update_case(&before, &steps, &audit.stamped(now))
+            .await?)
     }
 
     /// Takes the next 门前三包 escalation step of every case whose shop let the window pass:
@@ -207,6 +210,7 @@ impl CaseService {
             actor_id: None,
             actor_name: Some("system:escalation".into()),
             request_id: None,
+            at: Some(now),
         };
         let mut done = 0;
         for before in self.store.escalations_due(now).await? {
@@ -276,7 +280,7 @@ impl CaseService {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match service.sweep_escalations(Utc::now()).await {
+                match service.sweep_escalations(service.clock.now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(cases = n, "门前三包 escalation steps taken"),
                     Err(e) => tracing::warn!(error = %e, "escalation sweep failed; retrying later"),

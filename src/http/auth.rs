@@ -317,6 +317,7 @@ async fn issue_token(
         actor_id: Some(user.id),
         actor_name: Some(user.username.clone()),
         request_id: req_id.0,
+        at: None,
     };
     state
         .store()

@@ -266,6 +266,7 @@ pub(crate) fn citizen_audit(req_id: &RequestId) -> Audit {
         actor_id: None,
         actor_name: Some("citizen".into()),
         request_id: req_id.0.clone(),
+        at: None,
     }
 }
 

@@ -164,6 +164,7 @@ impl RequestId {
             actor_id: Some(principal.user_id),
             actor_name: Some(principal.username.clone()),
             request_id: self.0.clone(),
+            at: None,
         }
     }
 }

@@ -143,6 +143,9 @@ pub struct Audit {
     pub actor_name: Option<String>,
     /// The request id (`x-request-id`) the change came from.
     pub request_id: Option<String>,
+    /// When the change happened, if the caller's clock says so (the case service on a manual
+    /// clock: the demo replay); None: now by the system clock.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Audit {
@@ -152,6 +155,15 @@ impl Audit {
             actor_id: None,
             actor_name: Some("system".into()),
             request_id: None,
+            at: None,
+        }
+    }
+
+    /// The same actor and request, with the change stamped at `at` (the caller's clock).
+    pub fn stamped(&self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            at: Some(at),
+            ..self.clone()
         }
     }
 
@@ -164,6 +176,7 @@ impl Audit {
                 std::env::var("USER").unwrap_or_else(|_| "unknown".into())
             )),
             request_id: None,
+            at: None,
         }
     }
 }
@@ -272,7 +285,7 @@ macro_rules! append_event {
             "INSERT INTO events (at, actor_id, actor_name, action, entity_type, entity_id, request_id, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(chrono::Utc::now())
+        .bind($audit.at.unwrap_or_else(chrono::Utc::now))
         .bind($audit.actor_id)
         .bind($audit.actor_name.as_deref())
         .bind($action)

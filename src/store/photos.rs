@@ -144,7 +144,7 @@ impl Store {
                     max: new.max_per_stage,
                 });
             }
-            let now = Utc::now();
+            let now = audit.at.unwrap_or_else(Utc::now);
             sqlx::query(
                 "INSERT INTO photos (sha256, content_type, bytes, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (sha256) DO NOTHING",
