@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `init`, `migrate`, `import`, `user`, `calendar`, `rules`, `assign` (the demo city's generator is the separate binary `wangge-generate`).
+//! Command line: `serve` (the default), `init`, `migrate`, `import`, `user`, `calendar`, `rules`, `assign`, `demo` (the demo city's generator is the separate binary `wangge-generate`).
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +33,8 @@ enum Command {
     User(crate::bootstrap::UserArgs),
     /// Check and store the dispatch rule table (派遣规则), or show the one in force.
     Rules(crate::cases::rules::RulesArgs),
+    /// The demo city's case lifecycles: `wangge demo cases --weeks N`.
+    Demo(crate::config::DemoArgs),
 }
 
 /// Entry point of the binary.
@@ -65,6 +67,10 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Rules(args)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::cases::rules::run(args))
+        }),
+        Some(Command::Demo(args)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(crate::config::LogFormat::Text);
+            rt.block_on(crate::server::demo(args))
         }),
         Some(Command::Serve(config)) => runtime().and_then(|rt| serve(rt, *config)),
         None => runtime().and_then(|rt| serve(rt, cli.serve)),

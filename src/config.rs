@@ -21,6 +21,40 @@ pub struct StoreConfig {
     pub db_acquire_timeout_secs: u64,
 }
 
+/// `wangge demo cases`: replay the demo history's last weeks through the case workflow.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoCasesArgs {
+    /// Store settings.
+    #[command(flatten)]
+    pub store: StoreConfig,
+    /// The demo city's folder (history.csv.gz and planted_performers.json).
+    #[arg(long, env = "WANGGE_GEODATA", default_value = "geodata")]
+    pub geodata: PathBuf,
+    /// Weeks replayed (1–8).
+    #[arg(long, default_value_t = crate::demo_cases::DEFAULT_WEEKS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::demo_cases::MAX_WEEKS)))]
+    pub weeks: u32,
+    /// Share (above 0, at most 1) of the reports replayed.
+    #[arg(long, default_value_t = crate::demo_cases::DEFAULT_SHARE)]
+    pub share: f64,
+}
+
+/// `wangge demo`: the demo city's extras.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub what: DemoWhat,
+}
+
+/// The `wangge demo` subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DemoWhat {
+    /// Replay the last weeks of the demo history through the case workflow (once: a store with
+    /// cases is left alone).
+    Cases(Box<DemoCasesArgs>),
+}
+
 /// Settings of `wangge serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeConfig {
@@ -39,6 +73,14 @@ pub struct ServeConfig {
     /// Do not load the demo city and demo users into an empty database.
     #[arg(long, env = "WANGGE_NO_DEMO", default_value_t = false)]
     pub no_demo: bool,
+    /// Weeks of the demo history (0–8) replayed through the case workflow at first start, into
+    /// a store without cases (0: none).
+    #[arg(long, env = "WANGGE_DEMO_WEEKS", default_value_t = crate::demo_cases::DEFAULT_WEEKS,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(crate::demo_cases::MAX_WEEKS)))]
+    pub demo_weeks: u32,
+    /// Share (above 0, at most 1) of those weeks' reports replayed.
+    #[arg(long, env = "WANGGE_DEMO_SHARE", default_value_t = crate::demo_cases::DEFAULT_SHARE)]
+    pub demo_share: f64,
     /// Accept the demo users' logins even on a non-loopback address (never in production).
     #[arg(long, env = "WANGGE_ALLOW_DEMO_USERS", default_value_t = false)]
     pub allow_demo_users: bool,

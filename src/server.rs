@@ -118,28 +118,32 @@ pub async fn init(config: ServeConfig) -> anyhow::Result<()> {
     crate::demo::first_start(&store, &config.geodata, !config.no_demo)
         .await
         .context("loading the demo city")?;
+    if let Some(options) = demo_replay_options(&config)? {
+        let (calendar, rules) = calendar_and_rules(&store, &config).await?;
+        let live = crate::live::LiveCity::load(store.clone(), config.engine.config()).await?;
+        let service = crate::cases::CaseService::new(
+            store.clone(),
+            live,
+            calendar,
+            rules,
+            config.photo_config(),
+        );
+        crate::demo_cases::replay_on_first_start(&service, &store, &config.geodata, &options).await;
+    }
     tracing::info!(version = store.data_version().await?, "initialised");
     store.close().await;
     Ok(())
 }
 
-/// `wangge serve`.
-pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    init_tracing(config.log_format);
-    http::health::metrics_handle();
-    let store = open_store(&config.store).await?;
-    crate::demo::first_start(&store, &config.geodata, !config.no_demo)
-        .await
-        .context("loading the demo city")?;
-    let loopback = config.bind.ip().is_loopback();
-    let allow_demo_logins = loopback || config.allow_demo_users;
-    if !allow_demo_logins {
-        tracing::warn!(
-            "listening on the non-loopback address {}: demo accounts are refused (pass --allow-demo-users to accept them)",
-            config.bind
-        );
-    }
-    let web_dir = config.web_dir.is_dir().then(|| config.web_dir.clone());
+/// The working calendar and the dispatch rule table in force at start: the files given (or the
+/// national calendar and the built-in table), with the years and the table stored by admins.
+async fn calendar_and_rules(
+    store: &Store,
+    config: &ServeConfig,
+) -> anyhow::Result<(
+    crate::domain::calendar::WorkCalendar,
+    crate::cases::rules::RulesInForce,
+)> {
     let calendar = match &config.calendar {
         Some(path) => crate::domain::calendar::WorkCalendar::from_json(
             &std::fs::read_to_string(path)
@@ -148,7 +152,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("in {}", path.display()))?,
         None => crate::domain::calendar::WorkCalendar::china_default(),
     };
-    let calendar = crate::calendar::with_stored_years(&store, calendar).await?;
+    let calendar = crate::calendar::with_stored_years(store, calendar).await?;
     crate::calendar::log_coverage(&calendar);
     let rules_file = match &config.dispatch_rules {
         Some(path) => Some(
@@ -173,6 +177,78 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         rules = dispatch_rules.table.rules.len(),
         "dispatch rule table in force"
     );
+    Ok((calendar, dispatch_rules))
+}
+
+/// The replay's settings from `--demo-weeks`/`--demo-share`; None for 0 weeks or `--no-demo`.
+fn demo_replay_options(
+    config: &ServeConfig,
+) -> anyhow::Result<Option<crate::demo_cases::ReplayOptions>> {
+    if config.no_demo || config.demo_weeks == 0 {
+        return Ok(None);
+    }
+    Ok(Some(crate::demo_cases::ReplayOptions::new(
+        config.demo_weeks,
+        config.demo_share,
+    )?))
+}
+
+/// `wangge demo cases`: the replay on its own, into a store with the demo city and no cases.
+pub async fn demo(args: crate::config::DemoArgs) -> anyhow::Result<()> {
+    let crate::config::DemoWhat::Cases(args) = args.what;
+    let options = crate::demo_cases::ReplayOptions::new(args.weeks, args.share)?;
+    let store = open_store(&args.store).await?;
+    let calendar = crate::calendar::with_stored_years(
+        &store,
+        crate::domain::calendar::WorkCalendar::china_default(),
+    )
+    .await?;
+    let rules = crate::cases::rules::RulesInForce::at_start(
+        store
+            .dispatch_rules()
+            .await
+            .context("reading the stored dispatch rules")?,
+        None,
+    );
+    let live = crate::live::LiveCity::load(store.clone(), Default::default()).await?;
+    let service = crate::cases::CaseService::new(
+        store.clone(),
+        live,
+        calendar,
+        rules,
+        crate::photos::PhotoConfig::default(),
+    );
+    match crate::demo_cases::replay(&service, &store, &args.geodata, &options).await? {
+        crate::demo_cases::Replayed::Done(o) => {
+            println!("{}", serde_json::to_string_pretty(&o)?);
+        }
+        crate::demo_cases::Replayed::Skipped(why) => {
+            store.close().await;
+            anyhow::bail!("not replayed: {why}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `wangge serve`.
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    init_tracing(config.log_format);
+    http::health::metrics_handle();
+    let store = open_store(&config.store).await?;
+    crate::demo::first_start(&store, &config.geodata, !config.no_demo)
+        .await
+        .context("loading the demo city")?;
+    let loopback = config.bind.ip().is_loopback();
+    let allow_demo_logins = loopback || config.allow_demo_users;
+    if !allow_demo_logins {
+        tracing::warn!(
+            "listening on the non-loopback address {}: demo accounts are refused (pass --allow-demo-users to accept them)",
+            config.bind
+        );
+    }
+    let web_dir = config.web_dir.is_dir().then(|| config.web_dir.clone());
+    let (calendar, dispatch_rules) = calendar_and_rules(&store, &config).await?;
     let live = crate::live::LiveCity::load(store.clone(), config.engine.config()).await?;
     let _poller = live.spawn_poller(Duration::from_secs(config.index_poll_secs.max(1)));
     let state = AppState::new(
@@ -201,6 +277,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         },
         live,
     );
+    if let Some(options) = demo_replay_options(&config)? {
+        crate::demo_cases::replay_on_first_start(state.cases(), &store, &config.geodata, &options)
+            .await;
+    }
     let _sweeper = state
         .cases()
         .spawn_sweeper(Duration::from_secs(config.escalation_sweep_secs.max(1)));

@@ -14,5 +14,6 @@ pub mod finding;
 pub mod identity;
 pub mod jurisdiction;
 pub mod photo;
+pub mod replay;
 pub mod text;
 pub mod unit;
