@@ -40,9 +40,11 @@ run_against() {
     WANGGE_PUBLIC_BURST=100000 WANGGE_PUBLIC_PER_HOUR=100000 \
     WANGGE_FOLLOW_TOKEN_BURST=100000 WANGGE_FOLLOW_TOKEN_PER_HOUR=100000 \
     "$BIN" serve --database-url "$db" --bind "127.0.0.1:$port" --photo-dir "$dir/photos" \
-    --log-format json >"$dir/server.log" 2>&1 &
+    --demo-weeks 1 --log-format json >"$dir/server.log" 2>&1 &
   pid=$!
-  # The first start loads the demo city (and its two-year history) into the empty store.
+  # The first start loads the demo city (and its two-year history) into the empty store, and
+  # replays one week of it through the case workflow (cases to fuzz, without the full replay's
+  # minute and more).
   for _ in $(seq 1 600); do
     if curl -sf "$base/healthz" >/dev/null; then break; fi
     if ! kill -0 "$pid" 2>/dev/null; then

@@ -67,7 +67,7 @@ python3 -m venv "$WORK/venv" && "$WORK/venv/bin/pip" install -q shapely numpy
 
 echo "== HTTP on loopback (wrk, 1 thread, 64 connections, 10 s)"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-RUST_LOG=error WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/serve.log" 2>&1 &
+RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.5; done
 echo "RESULT wangge_rss_mb $(awk '/VmRSS/ {printf "%.0f", $2/1024}' /proc/$SERVER_PID/status)" | tee -a "$OUT"

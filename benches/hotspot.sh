@@ -45,7 +45,7 @@ BIN=target/release/wangge
 DB="sqlite://$WORK/bench.db"
 RUST_LOG=warn "$BIN" init --database-url "$DB" > "$WORK/init.log" 2>&1
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-RUST_LOG=error WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/serve.log" 2>&1 &
+RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 240); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.5; done
 "$VENV/bin/python" - "$PORT" <<'PY' | tee -a "$OUT"

@@ -26,7 +26,7 @@ run() { # name database-url
   local name=$1 db=$2 port
   RUST_LOG=warn "$BIN" init --database-url "$db"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  RUST_LOG=error WANGGE_DATABASE_URL="$db" WANGGE_BIND="127.0.0.1:$port" "$BIN" serve > "$WORK/$name.log" 2>&1 &
+  RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$db" WANGGE_BIND="127.0.0.1:$port" "$BIN" serve > "$WORK/$name.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 240); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
   TOKEN=$(curl -sf -X POST -H 'Content-Type: application/json' \

@@ -28,7 +28,7 @@ pg_install
 pg_start
 psql "$PG_URL" -qc "CREATE DATABASE bench"
 DB="${PG_URL%/postgres}/bench"
-RUST_LOG=warn "$BIN" init --database-url "$DB"
+RUST_LOG=warn "$BIN" init --demo-weeks 0 --database-url "$DB"
 python3 benches/tile_list.py $BBOX > "$WORK/tiles.csv"
 echo "tiles per zoom: $(cut -d, -f1 "$WORK/tiles.csv" | sort -n | uniq -c | awk '{printf "z%s %s  ", $2, $1}')"
 chmod a+rx "$WORK"; chmod a+r "$WORK/tiles.csv"

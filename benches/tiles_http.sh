@@ -40,7 +40,7 @@ pg_install
 pg_start
 psql "$PG_URL" -qc "CREATE DATABASE bench"
 DB="${PG_URL%/postgres}/bench"
-RUST_LOG=warn "$BIN" init --database-url "$DB"
+RUST_LOG=warn "$BIN" init --demo-weeks 0 --database-url "$DB"
 # martin's function source: the same four properties, extent 4096, buffer 64, clipped.
 psql "$DB" -q <<'SQL'
 CREATE FUNCTION public.grid_tiles(z integer, x integer, y integer) RETURNS bytea AS $$
@@ -89,7 +89,7 @@ load() { # name url-prefix suffix
 
 echo "== wangge (tile cache $(( ${WANGGE_TILE_CACHE_BYTES:-67108864} / 1048576 )) MiB)"
 PORT=$(free_port)
-RUST_LOG=error WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
+RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$PORT/healthz"
 load wangge /tiles/grid .mvt

@@ -29,12 +29,13 @@ use crate::domain::jurisdiction::Layer;
 use crate::domain::replay::{CasePlan, Draws, Planted, PlantedError, ReplayChannel, sampled};
 use crate::store::{Audit, CaseFilter, NewUser, Store, StoreError};
 
-/// The most weeks a replay may cover: each week is about 2,000 reports and 15,000 case events.
+/// The most weeks a replay may cover: each week of the history is about 2,000 reports, and
+/// replayed whole about 12,000 case events.
 pub const MAX_WEEKS: u32 = 8;
 /// Weeks replayed on first start unless told otherwise.
 pub const DEFAULT_WEEKS: u32 = 6;
 /// The share of the window's reports replayed on first start unless told otherwise.
-pub const DEFAULT_SHARE: f64 = 0.5;
+pub const DEFAULT_SHARE: f64 = 0.35;
 /// The truth file of the planted performers, in the geodata folder.
 pub const PLANTED_FILE: &str = "planted_performers.json";
 

@@ -215,7 +215,7 @@ Rules:
 ## Case lifecycles and planted performers
 The history is a list of reports; the cases that the 考评 rankings read are made by **replaying**
 its last weeks through the real case workflow (`src/demo_cases.rs`): on first start with the demo
-(`--demo-weeks`, default 6 weeks, `--demo-share` 0.5 of their reports) or with
+(`--demo-weeks`, default 6 weeks, `--demo-share` 0.35 of their reports) or with
 `wangge demo cases --weeks N`, once, into a store without cases. Each report comes in through its
 channel (an inspector's own report, registered at once or by a 值班长; a citizen; a 12345 call or a
 video sighting entered by an intake clerk), is verified (核实) by the street's inspector, registered
