@@ -11,7 +11,8 @@
 //! `geodata/planted_performers.json`. The replay writes the same cases every time.
 //!
 //! It runs once: a store that holds any case already is left alone (a city's own cases are never
-//! mixed with simulated ones, and a second run does not replay twice).
+//! mixed with simulated ones, and a second run does not replay twice), and so is a store whose
+//! streets are not the demo city's.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -492,6 +493,26 @@ pub async fn replay(
         &std::fs::read_to_string(&planted_path)
             .map_err(|e| ReplayError::Read(format!("{}: {e}", planted_path.display())))?,
     )?;
+    // Only into the demo city: a city of its own started next to a `geodata/` folder gets none
+    // of its simulated cases.
+    let streets: std::collections::HashSet<String> = store
+        .features_at(Layer::Street, None)
+        .await?
+        .into_iter()
+        .map(|s| s.feature.code)
+        .collect();
+    if ![
+        &planted.failing_street.street,
+        &planted.excellent_street.street,
+        &planted.missing_inspector.street,
+    ]
+    .iter()
+    .all(|s| streets.contains(*s))
+    {
+        return Ok(Replayed::Skipped(
+            "the store's city is not the demo city: the planted streets are not in it",
+        ));
+    }
     let all = tokio::task::spawn_blocking(move || read_history(&history_path))
         .await
         .map_err(|e| ReplayError::Read(e.to_string()))??;
