@@ -7,6 +7,8 @@
 //! with a diff naming the cases whose inputs changed and the units whose scores moved. Snapshots
 //! are append-only in the database: last week's table is never rewritten.
 
+pub mod export;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -14,10 +16,13 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
+use crate::assign::{AreaLevel, AreaStats, CityIndex};
 use crate::domain::assessment::{
-    Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, assess, rank,
+    AreaSizes, Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, assess, rank,
 };
-use crate::domain::jurisdiction::Layer;
+use crate::domain::jurisdiction::AreaSize;
 use crate::store::{Audit, NewSnapshot, SchemeVersion, Snapshot, Store, StoreError};
 
 /// Why an assessment request fails.
@@ -97,6 +102,27 @@ pub struct Board {
 #[derive(Debug, Clone)]
 pub struct AssessmentService {
     store: Store,
+    /// The live city: area names, sizes and classes.
+    city: Arc<CityIndex>,
+}
+
+/// The live city's area sizes as the pure assessment asks for them.
+struct CitySizes<'a>(&'a AreaStats);
+
+fn area_level(level: Level) -> Option<AreaLevel> {
+    Some(match level {
+        Level::Districts => AreaLevel::District,
+        Level::Streets => AreaLevel::Street,
+        Level::Communities => AreaLevel::Community,
+        Level::Grids => AreaLevel::Grid,
+        _ => return None,
+    })
+}
+
+impl AreaSizes for CitySizes<'_> {
+    fn size(&self, level: Level, key: &str) -> Option<AreaSize> {
+        self.0.get(area_level(level)?, key)
+    }
 }
 
 fn sha256(s: &str) -> String {
@@ -107,9 +133,9 @@ fn sha256(s: &str) -> String {
 }
 
 impl AssessmentService {
-    /// Over a store.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Over a store and the live city.
+    pub fn new(store: Store, city: Arc<CityIndex>) -> Self {
+        Self { store, city }
     }
 
     /// The scheme in force: the latest stored version, or the default.
@@ -139,15 +165,14 @@ impl AssessmentService {
         Ok(self.store.put_assessment_scheme(&canonical, audit).await?)
     }
 
-    /// The names of streets, communities and departments by code.
+    /// The names of areas (from the live city) and departments by code.
     async fn names(&self) -> Result<BTreeMap<(Level, String), String>, AssessmentError> {
         let mut names = BTreeMap::new();
-        for (layer, level) in [
-            (Layer::Street, Level::Streets),
-            (Layer::Community, Level::Communities),
-        ] {
-            for f in self.store.features_at(layer, None).await? {
-                names.insert((level, f.feature.code), f.feature.name);
+        for level in Level::ALL {
+            if let Some(area) = area_level(level) {
+                for a in self.city.areas(area) {
+                    names.insert((level, a.code.to_owned()), a.name.to_owned());
+                }
             }
         }
         for u in self.store.list_units(None, i64::MAX, 0).await? {
@@ -169,7 +194,8 @@ impl AssessmentService {
         let mut out = Vec::new();
         let mut p = *period;
         for _ in 0..=back {
-            let mut a = assess(&histories, &p, now, &scheme.scheme);
+            let sizes = CitySizes(self.city.area_stats());
+            let mut a = assess(&histories, &p, now, &scheme.scheme, &sizes);
             for card in a.levels.values_mut().flatten() {
                 if card.name.is_none() {
                     card.name = names.get(&(card.level, card.key.clone())).cloned();
@@ -199,9 +225,24 @@ impl AssessmentService {
         level: Level,
         now: DateTime<Utc>,
     ) -> Result<Ranking, AssessmentError> {
+        let mut all = self.rankings(period, &[level], now).await?;
+        Ok(all.remove(0))
+    }
+
+    /// The rankings of several levels for a period from one read of the event log, in the order
+    /// asked (the workbook's sheets).
+    pub async fn rankings(
+        &self,
+        period: &Period,
+        levels: &[Level],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ranking>, AssessmentError> {
         let back = self.scheme().await?.scheme.streak.max(1);
         let (scheme, all) = self.assess_back(period, back, now).await?;
-        Ok(rank(level, &all[0], &all[1..], &scheme.scheme))
+        Ok(levels
+            .iter()
+            .map(|&level| rank(level, &all[0], &all[1..], &scheme.scheme))
+            .collect())
     }
 
     /// One unit's scorecard with its evidence.

@@ -268,6 +268,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/public/board", get(assessment::board))
         .route("/assessment/rankings", get(assessment::rankings))
+        .route("/assessment/workbook", get(assessment::workbook))
         .route(
             "/assessment/scorecards/{level}/{key}",
             get(assessment::scorecard),
