@@ -29,15 +29,42 @@ async fn append(
     detail: Value,
     id: i64,
 ) {
+    append_as(store, None, at, action, actor, detail, id).await
+}
+
+/// [`append`] with the event id chosen: a transaction that took an earlier id and commits late.
+async fn append_as(
+    store: &Store,
+    event_id: Option<i64>,
+    at: DateTime<Utc>,
+    action: &str,
+    actor: Option<i64>,
+    detail: Value,
+    id: i64,
+) {
     let name = actor.map(|a| format!("user{a}"));
-    let sql = "INSERT INTO events (at, actor_id, actor_name, action, entity_type, entity_id, detail) \
-               VALUES ($1, $2, $3, $4, 'case', $5, $6)";
     let action = format!("case.{action}");
     let detail = sqlx::types::Json(detail);
-    // One statement, run on whichever pool the store has.
+    // One statement, run on whichever pool the store has. PostgreSQL's identity column takes an
+    // explicit id only when told to, and its sequence is then moved past it so that the
+    // service's own inserts never collide with it.
+    let columns = "at, actor_id, actor_name, action, entity_type, entity_id, detail";
+    let values = "$1, $2, $3, $4, 'case', $5, $6";
+    let (sqlite, postgres) = match event_id {
+        None => {
+            let sql = format!("INSERT INTO events ({columns}) VALUES ({values})");
+            (sql.clone(), sql)
+        }
+        Some(e) => (
+            format!("INSERT INTO events (id, {columns}) VALUES ({e}, {values})"),
+            format!(
+                "INSERT INTO events (id, {columns}) OVERRIDING SYSTEM VALUE VALUES ({e}, {values})"
+            ),
+        ),
+    };
     macro_rules! run {
-        ($pool:expr) => {
-            sqlx::query(sql)
+        ($pool:expr, $sql:expr) => {
+            sqlx::query(sqlx::AssertSqlSafe($sql))
                 .bind(at)
                 .bind(actor)
                 .bind(&name)
@@ -51,10 +78,18 @@ async fn append(
     }
     match (store.sqlite_pool(), store.postgres_pool()) {
         (Some(pool), _) => {
-            run!(pool);
+            run!(pool, sqlite);
         }
         (_, Some(pool)) => {
-            run!(pool);
+            run!(pool, postgres);
+            if event_id.is_some() {
+                sqlx::query(
+                    "SELECT setval(pg_get_serial_sequence('events', 'id'), (SELECT MAX(id) FROM events))",
+                )
+                .execute(pool)
+                .await
+                .unwrap();
+            }
         }
         _ => unreachable!("a store is SQLite or PostgreSQL"),
     }
@@ -641,4 +676,83 @@ impl Xlsx {
             .map(|c| Self::elements(c, "v")[0].parse().unwrap())
             .collect()
     }
+}
+
+/// The largest event id so far.
+async fn max_event_id(app: &TestApp) -> i64 {
+    let sql = "SELECT COALESCE(MAX(id), 0) FROM events";
+    match (app.db.store.sqlite_pool(), app.db.store.postgres_pool()) {
+        (Some(pool), _) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        (_, Some(pool)) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        _ => unreachable!("a store is SQLite or PostgreSQL"),
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_commits_after_a_later_one_still_counts() {
+    // The assessment keeps the timelines in memory and reads only what was appended since. In
+    // PostgreSQL a transaction holding id n may commit after one holding n + 2: the reader must
+    // come back for n.
+    let app = spawn_app().await;
+    histories(&app.db.store).await;
+    let leader = app.login(Role::Planner).await;
+    let read = || async {
+        get(
+            &app,
+            &format!("/api/assessment/scorecards/inspectors/{INSPECTOR}?period=2026-W40"),
+            &leader,
+        )
+        .await["measures"]["valid_report_rate"]["denominator"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = read().await;
+    assert_eq!(
+        before, 6,
+        "six inspector reports in the hand-worked week (9010 was in W39)"
+    );
+    let report = |id: i64| {
+        let mut case = Case::draft("inspector", "0101", 113.6, 34.7);
+        case.id = id;
+        case.reported_at = w40(3);
+        case.reported_by = Some(INSPECTOR);
+        case.street_code = Some("S1".into());
+        json!({ "after": case })
+    };
+    let n = max_event_id(&app).await;
+    // n + 3 commits first; n + 1 and n + 2 are taken but not visible yet.
+    append_as(
+        &app.db.store,
+        Some(n + 3),
+        w40(3),
+        "created",
+        Some(INSPECTOR),
+        report(9201),
+        9201,
+    )
+    .await;
+    assert_eq!(read().await, before + 1);
+    // n + 1 commits late: it is still read. n + 2 never commits (rolled back): nothing breaks.
+    append_as(
+        &app.db.store,
+        Some(n + 1),
+        w40(3),
+        "created",
+        Some(INSPECTOR),
+        report(9202),
+        9202,
+    )
+    .await;
+    assert_eq!(read().await, before + 2);
+    // And an ordinary append after all of it.
+    append(
+        &app.db.store,
+        w40(3),
+        "created",
+        Some(INSPECTOR),
+        report(9203),
+        9203,
+    )
+    .await;
+    assert_eq!(read().await, before + 3);
 }

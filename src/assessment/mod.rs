@@ -8,6 +8,7 @@
 //! are append-only in the database: last week's table is never rewritten.
 
 pub mod export;
+pub mod timelines;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +24,9 @@ use crate::domain::assessment::{
     AreaSizes, Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, assess, rank,
 };
 use crate::domain::jurisdiction::AreaSize;
+use crate::live::LiveCity;
 use crate::store::{Audit, NewSnapshot, SchemeVersion, Snapshot, Store, StoreError};
+use timelines::{TimelineError, Timelines};
 
 /// Why an assessment request fails.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,18 @@ pub enum AssessmentError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// More case events than the service may hold (413 `too_large`).
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl From<TimelineError> for AssessmentError {
+    fn from(e: TimelineError) -> Self {
+        match e {
+            TimelineError::Store(e) => Self::Store(e),
+            e @ TimelineError::TooLarge { .. } => Self::TooLarge(e.to_string()),
+        }
+    }
 }
 
 /// The scheme in force and its version (0: the built-in default).
@@ -103,7 +118,9 @@ pub struct Board {
 pub struct AssessmentService {
     store: Store,
     /// The live city: area names, sizes and classes.
-    city: Arc<CityIndex>,
+    live: Arc<LiveCity>,
+    /// The case timelines, kept up to date from the event log.
+    timelines: Arc<Timelines>,
 }
 
 /// The live city's area sizes as the pure assessment asks for them.
@@ -133,9 +150,14 @@ fn sha256(s: &str) -> String {
 }
 
 impl AssessmentService {
-    /// Over a store and the live city.
-    pub fn new(store: Store, city: Arc<CityIndex>) -> Self {
-        Self { store, city }
+    /// Over a store and the live city, holding at most `max_events` case events in memory
+    /// (`--assessment-max-events`).
+    pub fn new(store: Store, live: Arc<LiveCity>, max_events: usize) -> Self {
+        Self {
+            store,
+            live,
+            timelines: Arc::new(Timelines::new(max_events)),
+        }
     }
 
     /// The scheme in force: the latest stored version, or the default.
@@ -166,11 +188,14 @@ impl AssessmentService {
     }
 
     /// The names of areas (from the live city) and departments by code.
-    async fn names(&self) -> Result<BTreeMap<(Level, String), String>, AssessmentError> {
+    async fn names(
+        &self,
+        city: &CityIndex,
+    ) -> Result<BTreeMap<(Level, String), String>, AssessmentError> {
         let mut names = BTreeMap::new();
         for level in Level::ALL {
             if let Some(area) = area_level(level) {
-                for a in self.city.areas(area) {
+                for a in city.areas(area) {
                     names.insert((level, a.code.to_owned()), a.name.to_owned());
                 }
             }
@@ -189,13 +214,20 @@ impl AssessmentService {
         now: DateTime<Utc>,
     ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
         let scheme = self.scheme().await?;
-        let histories = self.store.case_histories().await?;
-        let names = self.names().await?;
+        let histories = self.timelines.current(&self.store).await?;
+        let city = self.live.current();
+        let names = self.names(&city).await?;
         let mut out = Vec::new();
         let mut p = *period;
         for _ in 0..=back {
-            let sizes = CitySizes(self.city.area_stats());
-            let mut a = assess(&histories, &p, now, &scheme.scheme, &sizes);
+            let sizes = CitySizes(city.area_stats());
+            let mut a = assess(
+                histories.values().map(|h| &**h),
+                &p,
+                now,
+                &scheme.scheme,
+                &sizes,
+            );
             for card in a.levels.values_mut().flatten() {
                 if card.name.is_none() {
                     card.name = names.get(&(card.level, card.key.clone())).cloned();

@@ -38,13 +38,16 @@ impl From<AssessmentError> for ApiError {
                 e.to_string(),
             ),
             AssessmentError::NotFound(m) => ApiError::not_found(m),
+            AssessmentError::TooLarge(m) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
+            }
             AssessmentError::Store(e) => e.into(),
         }
     }
 }
 
-fn service(state: &AppState) -> AssessmentService {
-    AssessmentService::new(state.store().clone(), state.live().current())
+fn service(state: &AppState) -> &AssessmentService {
+    state.assessment()
 }
 
 fn period(p: Option<&str>) -> Result<Period, ApiError> {

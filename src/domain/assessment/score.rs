@@ -230,8 +230,8 @@ fn acc<'a>(accs: &'a mut Accs, level: Level, key: &str) -> &'a mut Acc {
 }
 
 /// Scores every unit of every level for `period` as of `min(end, now)`.
-pub fn assess(
-    histories: &[CaseHistory],
+pub fn assess<'a>(
+    histories: impl IntoIterator<Item = &'a CaseHistory>,
     period: &Period,
     now: DateTime<Utc>,
     scheme: &Scheme,
