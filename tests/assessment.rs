@@ -587,6 +587,15 @@ async fn publishing_freezes_the_numbers_and_a_changed_case_publishes_a_version_n
     // W40 is untouched.
     let w40 = get(&app, "/api/assessment/snapshots?period=2026-W40", &admin).await;
     assert_eq!(w40.as_array().unwrap().len(), 1);
+    // The public board follows the newest snapshot (it is cached per snapshot and scheme).
+    let board = app.get("/api/public/board", None).await;
+    assert_eq!(
+        (
+            board.body["period"].as_str(),
+            board.body["version"].as_i64()
+        ),
+        (Some(week.label().as_str()), Some(2))
+    );
 }
 
 /// An XLSX workbook read back with `zip`: sheet names, a sheet's text (shared strings it uses and

@@ -121,6 +121,9 @@ pub struct AssessmentService {
     live: Arc<LiveCity>,
     /// The case timelines, kept up to date from the event log.
     timelines: Arc<Timelines>,
+    /// The public board of the latest snapshot under the latest scheme, keyed by both: the
+    /// public page reads it without parsing the snapshot's numbers again.
+    board: Arc<std::sync::Mutex<Option<((i64, i64), Arc<Board>)>>>,
 }
 
 /// The live city's area sizes as the pure assessment asks for them.
@@ -157,6 +160,7 @@ impl AssessmentService {
             store,
             live,
             timelines: Arc::new(Timelines::new(max_events)),
+            board: Default::default(),
         }
     }
 
@@ -363,7 +367,27 @@ impl AssessmentService {
 
     /// The public 红黑榜: the top and bottom N of the public levels in the latest snapshot; people
     /// (inspectors, dispatchers) without their names or ids.
-    pub async fn board(&self) -> Result<Option<Board>, AssessmentError> {
+    pub async fn board(&self) -> Result<Option<Arc<Board>>, AssessmentError> {
+        let (Some(snapshot), scheme_version) = self.store.board_key().await? else {
+            return Ok(None);
+        };
+        let key = (snapshot, scheme_version);
+        if let Some((k, board)) = &*self.board.lock().expect("board cache lock")
+            && *k == key
+        {
+            return Ok(Some(board.clone()));
+        }
+        let Some(board) = self.build_board().await? else {
+            return Ok(None);
+        };
+        let board = Arc::new(board);
+        // Built from what is newest now, which may be newer than `key`: keyed by `key`, the
+        // next read checks again and at worst builds once more.
+        *self.board.lock().expect("board cache lock") = Some((key, board.clone()));
+        Ok(Some(board))
+    }
+
+    async fn build_board(&self) -> Result<Option<Board>, AssessmentError> {
         let Some(snap) = self.store.latest_snapshot().await? else {
             return Ok(None);
         };

@@ -4,6 +4,8 @@
 //! is the 红黑榜 without login, from the latest published snapshot. Handlers parse, call the
 //! assessment service ([`crate::assessment`]) and render its answer.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -319,7 +321,7 @@ pub async fn put_scheme(
 #[utoipa::path(get, path = "/api/public/board", tag = "assessment",
     responses((status = 200, body = Object, description = "{period, version, published_at, levels: [{level, label, red, black}]}"),
         (status = 404, body = ErrorBody, description = "nothing published yet: `not_found`")))]
-pub async fn board(State(state): State<AppState>) -> Result<Json<Board>, ApiError> {
+pub async fn board(State(state): State<AppState>) -> Result<Json<Arc<Board>>, ApiError> {
     service(&state)
         .board()
         .await?

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::types::Json;
 
-use super::{Audit, Store, StoreError, StoreResult, append_event, on_pool};
+use super::{Audit, Dialect, Store, StoreError, StoreResult, append_event, on_pool};
 use crate::domain::assessment::CaseEvent;
 use crate::domain::case::Case;
 
@@ -279,6 +279,25 @@ impl Store {
             .as_ref()
             .map(snapshot_from_row)
             .transpose()
+        })
+    }
+
+    /// The latest snapshot's id and the latest scheme version (0: none stored): what the public
+    /// board depends on, read without the snapshot's numbers.
+    pub async fn board_key(&self) -> StoreResult<(Option<i64>, i64)> {
+        on_pool!(self, |pool, d| {
+            let row = sqlx::query(
+                "SELECT (SELECT MAX(id) FROM assessment_snapshots) AS snapshot, \
+                 (SELECT MAX(version) FROM assessment_schemes) AS scheme",
+            )
+            .fetch_one(pool)
+            .await?;
+            let snapshot: Option<i64> = row.try_get("snapshot")?;
+            let scheme: Option<i64> = match d {
+                Dialect::Sqlite => row.try_get("scheme")?,
+                Dialect::Postgres => row.try_get::<Option<i32>, _>("scheme")?.map(i64::from),
+            };
+            Ok((snapshot, scheme.unwrap_or(0)))
         })
     }
 
