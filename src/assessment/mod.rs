@@ -123,8 +123,11 @@ pub struct AssessmentService {
     timelines: Arc<Timelines>,
     /// The public board of the latest snapshot under the latest scheme, keyed by both: the
     /// public page reads it without parsing the snapshot's numbers again.
-    board: Arc<std::sync::Mutex<Option<((i64, i64), Arc<Board>)>>>,
+    board: Arc<std::sync::Mutex<Option<CachedBoard>>>,
 }
+
+/// A built board and what it was built from: (latest snapshot id, scheme version).
+type CachedBoard = ((i64, i64), Arc<Board>);
 
 /// The live city's area sizes as the pure assessment asks for them.
 struct CitySizes<'a>(&'a AreaStats);
