@@ -112,6 +112,11 @@ pub struct ServeConfig {
     /// Byte budget of the vector tile cache (gzip-compressed tiles of the current data version).
     #[arg(long, env = "WANGGE_TILE_CACHE_BYTES", default_value_t = crate::tile_cache::DEFAULT_BYTES)]
     pub tile_cache_bytes: usize,
+    /// Most case events the assessment (考评) keeps in memory, about 1.2 KB each; rankings over
+    /// a larger log answer 413 `too_large`. 1,000–50,000,000.
+    #[arg(long, env = "WANGGE_ASSESSMENT_MAX_EVENTS", default_value_t = crate::assessment::timelines::DEFAULT_MAX_EVENTS,
+        value_parser = parse_max_events)]
+    pub assessment_max_events: usize,
     /// Log format: `text` or `json`.
     #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -410,6 +415,15 @@ pub struct AssignArgs {
 }
 
 /// A share between 0 and 1.
+fn parse_max_events(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1_000..=50_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a whole number of events from 1,000 to 50,000,000"
+        )),
+    }
+}
+
 fn parse_share(text: &str) -> Result<f64, String> {
     let v: f64 = text
         .parse()

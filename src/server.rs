@@ -272,6 +272,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             },
             hotspot_cache_bytes: config.hotspot_cache_bytes,
             tile_cache_bytes: config.tile_cache_bytes,
+            assessment_max_events: config.assessment_max_events,
             limits: config.limits.settings(),
             stream_token_recheck: Duration::from_secs(config.index_poll_secs.max(1)),
         },

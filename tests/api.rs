@@ -193,6 +193,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
         ),
         (
             Method::GET,
+            "/api/assessment/workbook",
+            None,
+            &[Planner, Admin],
+        ),
+        (
+            Method::GET,
             "/api/assessment/scorecards/streets/S1",
             None,
             &[Planner, Admin],

@@ -29,15 +29,42 @@ async fn append(
     detail: Value,
     id: i64,
 ) {
+    append_as(store, None, at, action, actor, detail, id).await
+}
+
+/// [`append`] with the event id chosen: a transaction that took an earlier id and commits late.
+async fn append_as(
+    store: &Store,
+    event_id: Option<i64>,
+    at: DateTime<Utc>,
+    action: &str,
+    actor: Option<i64>,
+    detail: Value,
+    id: i64,
+) {
     let name = actor.map(|a| format!("user{a}"));
-    let sql = "INSERT INTO events (at, actor_id, actor_name, action, entity_type, entity_id, detail) \
-               VALUES ($1, $2, $3, $4, 'case', $5, $6)";
     let action = format!("case.{action}");
     let detail = sqlx::types::Json(detail);
-    // One statement, run on whichever pool the store has.
+    // One statement, run on whichever pool the store has. PostgreSQL's identity column takes an
+    // explicit id only when told to, and its sequence is then moved past it so that the
+    // service's own inserts never collide with it.
+    let columns = "at, actor_id, actor_name, action, entity_type, entity_id, detail";
+    let values = "$1, $2, $3, $4, 'case', $5, $6";
+    let (sqlite, postgres) = match event_id {
+        None => {
+            let sql = format!("INSERT INTO events ({columns}) VALUES ({values})");
+            (sql.clone(), sql)
+        }
+        Some(e) => (
+            format!("INSERT INTO events (id, {columns}) VALUES ({e}, {values})"),
+            format!(
+                "INSERT INTO events (id, {columns}) OVERRIDING SYSTEM VALUE VALUES ({e}, {values})"
+            ),
+        ),
+    };
     macro_rules! run {
-        ($pool:expr) => {
-            sqlx::query(sql)
+        ($pool:expr, $sql:expr) => {
+            sqlx::query(sqlx::AssertSqlSafe($sql))
                 .bind(at)
                 .bind(actor)
                 .bind(&name)
@@ -51,10 +78,18 @@ async fn append(
     }
     match (store.sqlite_pool(), store.postgres_pool()) {
         (Some(pool), _) => {
-            run!(pool);
+            run!(pool, sqlite);
         }
         (_, Some(pool)) => {
-            run!(pool);
+            run!(pool, postgres);
+            if event_id.is_some() {
+                sqlx::query(
+                    "SELECT setval(pg_get_serial_sequence('events', 'id'), (SELECT MAX(id) FROM events))",
+                )
+                .execute(pool)
+                .await
+                .unwrap();
+            }
         }
         _ => unreachable!("a store is SQLite or PostgreSQL"),
     }
@@ -285,6 +320,55 @@ async fn rankings_scorecards_and_the_pass_line_follow_the_hand_worked_weeks() {
         format!("3,{C},中原区市场监督管理局,40,40,D,40,0,是,2")
     );
 
+    // Every level as one workbook: a sheet per level, named in Chinese, the same rows.
+    let book = app
+        .get("/api/assessment/workbook?period=2026-W40", Some(&leader))
+        .await;
+    assert_eq!(book.status, StatusCode::OK, "{}", book.text);
+    assert_eq!(
+        book.headers[axum::http::header::CONTENT_TYPE],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let disposition = book.headers[axum::http::header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap();
+    assert!(
+        disposition.contains("filename=\"assessment-2026-W40.xlsx\"")
+            && disposition.contains("filename*=UTF-8''%E8%80%83%E8%AF%84"),
+        "{disposition}"
+    );
+    let xlsx = Xlsx::read(&book.bytes);
+    assert_eq!(
+        xlsx.sheet_names(),
+        [
+            "区",
+            "街道",
+            "社区",
+            "单元网格",
+            "专业部门",
+            "监督员",
+            "指挥中心"
+        ]
+    );
+    let departments = xlsx.sheet_text(5);
+    for h in [
+        "排名",
+        "连续低于及格线期数",
+        "中原区市场监督管理局",
+        "2026-W40 考评排名 · 专业部门",
+    ] {
+        assert!(departments.contains(h), "{h} missing from {departments}");
+    }
+    // B, A, C in order with their bundled scores, as numbers.
+    let scores = xlsx.numbers(5, 'D');
+    assert_eq!(scores, [82.3, 71.8, 40.0]);
+    assert!(departments.contains("低于及格线 1 个"), "{departments}");
+    let other = app
+        .get("/api/assessment/workbook?period=2026-W99", Some(&leader))
+        .await;
+    assert_eq!(other.status, StatusCode::BAD_REQUEST);
+    assert_eq!(other.body["code"], "invalid_period");
+
     let s = get(
         &app,
         "/api/assessment/rankings?level=streets&period=2026-W40",
@@ -503,4 +587,181 @@ async fn publishing_freezes_the_numbers_and_a_changed_case_publishes_a_version_n
     // W40 is untouched.
     let w40 = get(&app, "/api/assessment/snapshots?period=2026-W40", &admin).await;
     assert_eq!(w40.as_array().unwrap().len(), 1);
+    // The public board follows the newest snapshot (it is cached per snapshot and scheme).
+    let board = app.get("/api/public/board", None).await;
+    assert_eq!(
+        (
+            board.body["period"].as_str(),
+            board.body["version"].as_i64()
+        ),
+        (Some(week.label().as_str()), Some(2))
+    );
+}
+
+/// An XLSX workbook read back with `zip`: sheet names, a sheet's text (shared strings it uses and
+/// inline text), a column's numbers. Enough to check what an office would see, without a
+/// spreadsheet library.
+struct Xlsx {
+    files: std::collections::BTreeMap<String, String>,
+}
+
+impl Xlsx {
+    fn read(bytes: &[u8]) -> Self {
+        use std::io::Read;
+        let mut archive =
+            zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("an XLSX is a zip");
+        let mut files = std::collections::BTreeMap::new();
+        for i in 0..archive.len() {
+            let mut f = archive.by_index(i).unwrap();
+            let name = f.name().unwrap().into_owned();
+            let mut text = String::new();
+            if name.ends_with(".xml") {
+                f.read_to_string(&mut text).unwrap();
+                files.insert(name, text);
+            }
+        }
+        Self { files }
+    }
+
+    /// The values of the elements `tag` in `xml`, in order.
+    fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+        let open = format!("<{tag}");
+        let close = format!("</{tag}>");
+        let mut out = Vec::new();
+        let mut rest = xml;
+        while let Some(i) = rest.find(&open) {
+            let after = &rest[i + open.len()..];
+            // `<t>` or `<t xml:space=...>`, not `<tr…>`.
+            if !(after.starts_with('>') || after.starts_with(' ')) {
+                rest = after;
+                continue;
+            }
+            let start = after.find('>').unwrap() + 1;
+            let end = after.find(&close).unwrap();
+            out.push(&after[start..end]);
+            rest = &after[end..];
+        }
+        out
+    }
+
+    fn sheet_names(&self) -> Vec<String> {
+        let book = &self.files["xl/workbook.xml"];
+        book.split("<sheet ")
+            .skip(1)
+            .map(|s| {
+                let name = &s[s.find("name=\"").unwrap() + 6..];
+                name[..name.find('"').unwrap()].to_owned()
+            })
+            .collect()
+    }
+
+    fn sheet(&self, n: usize) -> &str {
+        &self.files[&format!("xl/worksheets/sheet{n}.xml")]
+    }
+
+    /// Every string the sheet shows, joined by newlines.
+    fn sheet_text(&self, n: usize) -> String {
+        let shared = Self::elements(&self.files["xl/sharedStrings.xml"], "t");
+        let sheet = self.sheet(n);
+        let mut out = Vec::new();
+        for cell in sheet.split("<c ").skip(1) {
+            let cell = &cell[..cell.find("</c>").unwrap_or(cell.len())];
+            if cell.contains("t=\"s\"") {
+                let v = Self::elements(cell, "v")[0];
+                out.push(shared[v.parse::<usize>().unwrap()].to_owned());
+            }
+        }
+        out.join("\n")
+    }
+
+    /// The numbers of column `col` below the header row, top to bottom.
+    fn numbers(&self, n: usize, col: char) -> Vec<f64> {
+        self.sheet(n)
+            .split("<c ")
+            .skip(1)
+            .filter(|c| {
+                c.starts_with(&format!("r=\"{col}")) && !c.contains("t=\"s\"") && c.contains("<v>")
+            })
+            .map(|c| Self::elements(c, "v")[0].parse().unwrap())
+            .collect()
+    }
+}
+
+/// The largest event id so far.
+async fn max_event_id(app: &TestApp) -> i64 {
+    let sql = "SELECT COALESCE(MAX(id), 0) FROM events";
+    match (app.db.store.sqlite_pool(), app.db.store.postgres_pool()) {
+        (Some(pool), _) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        (_, Some(pool)) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        _ => unreachable!("a store is SQLite or PostgreSQL"),
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_commits_after_a_later_one_still_counts() {
+    // The assessment keeps the timelines in memory and reads only what was appended since. In
+    // PostgreSQL a transaction holding id n may commit after one holding n + 2: the reader must
+    // come back for n.
+    let app = spawn_app().await;
+    histories(&app.db.store).await;
+    let leader = app.login(Role::Planner).await;
+    let read = || async {
+        get(
+            &app,
+            &format!("/api/assessment/scorecards/inspectors/{INSPECTOR}?period=2026-W40"),
+            &leader,
+        )
+        .await["measures"]["valid_report_rate"]["denominator"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = read().await;
+    assert_eq!(
+        before, 6,
+        "six inspector reports in the hand-worked week (9010 was in W39)"
+    );
+    let report = |id: i64| {
+        let mut case = Case::draft("inspector", "0101", 113.6, 34.7);
+        case.id = id;
+        case.reported_at = w40(3);
+        case.reported_by = Some(INSPECTOR);
+        case.street_code = Some("S1".into());
+        json!({ "after": case })
+    };
+    let n = max_event_id(&app).await;
+    // n + 3 commits first; n + 1 and n + 2 are taken but not visible yet.
+    append_as(
+        &app.db.store,
+        Some(n + 3),
+        w40(3),
+        "created",
+        Some(INSPECTOR),
+        report(9201),
+        9201,
+    )
+    .await;
+    assert_eq!(read().await, before + 1);
+    // n + 1 commits late: it is still read. n + 2 never commits (rolled back): nothing breaks.
+    append_as(
+        &app.db.store,
+        Some(n + 1),
+        w40(3),
+        "created",
+        Some(INSPECTOR),
+        report(9202),
+        9202,
+    )
+    .await;
+    assert_eq!(read().await, before + 2);
+    // And an ordinary append after all of it.
+    append(
+        &app.db.store,
+        w40(3),
+        "created",
+        Some(INSPECTOR),
+        report(9203),
+        9203,
+    )
+    .await;
+    assert_eq!(read().await, before + 3);
 }

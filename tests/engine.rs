@@ -292,3 +292,55 @@ fn an_urban_village_point_is_tagged_and_owned_through_the_chain() {
     assert_eq!(a.zones.urban_village.unwrap().code, village.code);
     assert!(a.owner.is_some());
 }
+
+#[test]
+fn area_sizes_add_up_from_grids_to_districts_and_every_frontage_is_counted_once() {
+    use geo::{Haversine, Length};
+    use wangge::assign::AreaLevel;
+    let c = city();
+    let stats = c.index.area_stats();
+    let total = |level: AreaLevel| {
+        c.index.areas(level).fold((0.0, 0.0), |(km2, fkm), a| {
+            let s = stats.get(level, a.code).expect("every area is measured");
+            (km2 + s.km2, fkm + s.frontage_km)
+        })
+    };
+    // Every frontage by its own haversine length, independently of the index.
+    let frontage_km: f64 = c
+        .layers
+        .frontages
+        .iter()
+        .filter_map(|f| match &f.geometry {
+            geo::Geometry::LineString(l) => Some(Haversine.length(l) / 1000.0),
+            _ => None,
+        })
+        .sum();
+    let (grid_km2, grid_fkm) = total(AreaLevel::Grid);
+    assert!(
+        grid_km2 > 100.0,
+        "the demo city's grids cover {grid_km2} km²"
+    );
+    for level in [AreaLevel::Community, AreaLevel::Street, AreaLevel::District] {
+        let (km2, fkm) = total(level);
+        // Areas are unions of grids: the same land within rounding of the ring sums.
+        assert!(
+            (km2 - grid_km2).abs() < grid_km2 * 1e-6,
+            "{level:?}: {km2} vs {grid_km2}"
+        );
+        assert!(
+            (fkm - grid_fkm).abs() < 1e-6,
+            "{level:?}: {fkm} vs {grid_fkm}"
+        );
+    }
+    assert!(
+        (grid_fkm - frontage_km).abs() < 1e-6,
+        "frontage in grids {grid_fkm} km vs all frontages {frontage_km} km"
+    );
+    // The demo grids carry `management_level`: every grid has a class, and both occur.
+    let classes: std::collections::BTreeSet<Option<u8>> = c
+        .index
+        .areas(AreaLevel::Grid)
+        .map(|a| stats.get(AreaLevel::Grid, a.code).unwrap().class)
+        .collect();
+    assert_eq!(classes, [Some(1), Some(2)].into());
+}

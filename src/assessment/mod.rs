@@ -7,6 +7,9 @@
 //! with a diff naming the cases whose inputs changed and the units whose scores moved. Snapshots
 //! are append-only in the database: last week's table is never rewritten.
 
+pub mod export;
+pub mod timelines;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -14,11 +17,16 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
+use crate::assign::{AreaLevel, AreaStats, CityIndex};
 use crate::domain::assessment::{
-    Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, assess, rank,
+    AreaSizes, Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, assess, rank,
 };
-use crate::domain::jurisdiction::Layer;
+use crate::domain::jurisdiction::AreaSize;
+use crate::live::LiveCity;
 use crate::store::{Audit, NewSnapshot, SchemeVersion, Snapshot, Store, StoreError};
+use timelines::{TimelineError, Timelines};
 
 /// Why an assessment request fails.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +40,18 @@ pub enum AssessmentError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// More case events than the service may hold (413 `too_large`).
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl From<TimelineError> for AssessmentError {
+    fn from(e: TimelineError) -> Self {
+        match e {
+            TimelineError::Store(e) => Self::Store(e),
+            e @ TimelineError::TooLarge { .. } => Self::TooLarge(e.to_string()),
+        }
+    }
 }
 
 /// The scheme in force and its version (0: the built-in default).
@@ -97,6 +117,35 @@ pub struct Board {
 #[derive(Debug, Clone)]
 pub struct AssessmentService {
     store: Store,
+    /// The live city: area names, sizes and classes.
+    live: Arc<LiveCity>,
+    /// The case timelines, kept up to date from the event log.
+    timelines: Arc<Timelines>,
+    /// The public board of the latest snapshot under the latest scheme, keyed by both: the
+    /// public page reads it without parsing the snapshot's numbers again.
+    board: Arc<std::sync::Mutex<Option<CachedBoard>>>,
+}
+
+/// A built board and what it was built from: (latest snapshot id, scheme version).
+type CachedBoard = ((i64, i64), Arc<Board>);
+
+/// The live city's area sizes as the pure assessment asks for them.
+struct CitySizes<'a>(&'a AreaStats);
+
+fn area_level(level: Level) -> Option<AreaLevel> {
+    Some(match level {
+        Level::Districts => AreaLevel::District,
+        Level::Streets => AreaLevel::Street,
+        Level::Communities => AreaLevel::Community,
+        Level::Grids => AreaLevel::Grid,
+        _ => return None,
+    })
+}
+
+impl AreaSizes for CitySizes<'_> {
+    fn size(&self, level: Level, key: &str) -> Option<AreaSize> {
+        self.0.get(area_level(level)?, key)
+    }
 }
 
 fn sha256(s: &str) -> String {
@@ -107,9 +156,15 @@ fn sha256(s: &str) -> String {
 }
 
 impl AssessmentService {
-    /// Over a store.
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    /// Over a store and the live city, holding at most `max_events` case events in memory
+    /// (`--assessment-max-events`).
+    pub fn new(store: Store, live: Arc<LiveCity>, max_events: usize) -> Self {
+        Self {
+            store,
+            live,
+            timelines: Arc::new(Timelines::new(max_events)),
+            board: Default::default(),
+        }
     }
 
     /// The scheme in force: the latest stored version, or the default.
@@ -139,15 +194,17 @@ impl AssessmentService {
         Ok(self.store.put_assessment_scheme(&canonical, audit).await?)
     }
 
-    /// The names of streets, communities and departments by code.
-    async fn names(&self) -> Result<BTreeMap<(Level, String), String>, AssessmentError> {
+    /// The names of areas (from the live city) and departments by code.
+    async fn names(
+        &self,
+        city: &CityIndex,
+    ) -> Result<BTreeMap<(Level, String), String>, AssessmentError> {
         let mut names = BTreeMap::new();
-        for (layer, level) in [
-            (Layer::Street, Level::Streets),
-            (Layer::Community, Level::Communities),
-        ] {
-            for f in self.store.features_at(layer, None).await? {
-                names.insert((level, f.feature.code), f.feature.name);
+        for level in Level::ALL {
+            if let Some(area) = area_level(level) {
+                for a in city.areas(area) {
+                    names.insert((level, a.code.to_owned()), a.name.to_owned());
+                }
             }
         }
         for u in self.store.list_units(None, i64::MAX, 0).await? {
@@ -164,12 +221,20 @@ impl AssessmentService {
         now: DateTime<Utc>,
     ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
         let scheme = self.scheme().await?;
-        let histories = self.store.case_histories().await?;
-        let names = self.names().await?;
+        let histories = self.timelines.current(&self.store).await?;
+        let city = self.live.current();
+        let names = self.names(&city).await?;
         let mut out = Vec::new();
         let mut p = *period;
         for _ in 0..=back {
-            let mut a = assess(&histories, &p, now, &scheme.scheme);
+            let sizes = CitySizes(city.area_stats());
+            let mut a = assess(
+                histories.values().map(|h| &**h),
+                &p,
+                now,
+                &scheme.scheme,
+                &sizes,
+            );
             for card in a.levels.values_mut().flatten() {
                 if card.name.is_none() {
                     card.name = names.get(&(card.level, card.key.clone())).cloned();
@@ -199,9 +264,24 @@ impl AssessmentService {
         level: Level,
         now: DateTime<Utc>,
     ) -> Result<Ranking, AssessmentError> {
+        let mut all = self.rankings(period, &[level], now).await?;
+        Ok(all.remove(0))
+    }
+
+    /// The rankings of several levels for a period from one read of the event log, in the order
+    /// asked (the workbook's sheets).
+    pub async fn rankings(
+        &self,
+        period: &Period,
+        levels: &[Level],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ranking>, AssessmentError> {
         let back = self.scheme().await?.scheme.streak.max(1);
         let (scheme, all) = self.assess_back(period, back, now).await?;
-        Ok(rank(level, &all[0], &all[1..], &scheme.scheme))
+        Ok(levels
+            .iter()
+            .map(|&level| rank(level, &all[0], &all[1..], &scheme.scheme))
+            .collect())
     }
 
     /// One unit's scorecard with its evidence.
@@ -290,7 +370,27 @@ impl AssessmentService {
 
     /// The public 红黑榜: the top and bottom N of the public levels in the latest snapshot; people
     /// (inspectors, dispatchers) without their names or ids.
-    pub async fn board(&self) -> Result<Option<Board>, AssessmentError> {
+    pub async fn board(&self) -> Result<Option<Arc<Board>>, AssessmentError> {
+        let (Some(snapshot), scheme_version) = self.store.board_key().await? else {
+            return Ok(None);
+        };
+        let key = (snapshot, scheme_version);
+        if let Some((k, board)) = &*self.board.lock().expect("board cache lock")
+            && *k == key
+        {
+            return Ok(Some(board.clone()));
+        }
+        let Some(board) = self.build_board().await? else {
+            return Ok(None);
+        };
+        let board = Arc::new(board);
+        // Built from what is newest now, which may be newer than `key`: keyed by `key`, the
+        // next read checks again and at worst builds once more.
+        *self.board.lock().expect("board cache lock") = Some((key, board.clone()));
+        Ok(Some(board))
+    }
+
+    async fn build_board(&self) -> Result<Option<Board>, AssessmentError> {
         let Some(snap) = self.store.latest_snapshot().await? else {
             return Ok(None);
         };

@@ -94,6 +94,8 @@ pub struct AreaView<'a> {
     pub parent: u32,
     /// Outline, WGS84 lon/lat degrees.
     pub polygon: &'a MultiPolygon<f64>,
+    /// The area class (区域类别) for 考评: 1 or 2, if the feature says.
+    pub class: Option<u8>,
 }
 
 /// The compact answer for one point: indices into the index's tables.
@@ -154,6 +156,8 @@ struct Area {
     name: Box<str>,
     unit: Option<Box<str>>,
     parent: u32,
+    /// The area class (区域类别) for 考评, if the feature says; see [`Jurisdiction::area_class`].
+    class: Option<u8>,
     poly: MultiPolygon<f64>,
 }
 
@@ -202,6 +206,8 @@ pub struct CityIndex {
     sites: Vec<Item>,
     site_buckets: Buckets,
     departments: HashMap<String, String>,
+    /// Sizes for the 考评 area indicators, measured on first use.
+    stats: std::sync::OnceLock<super::AreaStats>,
 }
 
 fn polygonal(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
@@ -244,6 +250,7 @@ fn areas(features: &[Jurisdiction], parents: &[Area]) -> Vec<Area> {
                     .and_then(|p| by_code.get(p))
                     .copied()
                     .unwrap_or(NONE),
+                class: f.area_class(),
                 poly: polygonal(&f.geometry)?,
             })
         })
@@ -433,7 +440,13 @@ impl CityIndex {
                 .iter()
                 .map(|u| (u.code.clone(), u.name.clone()))
                 .collect(),
+            stats: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The size of every area (km², km of frontage, area class), measured once per index.
+    pub fn area_stats(&self) -> &super::AreaStats {
+        self.stats.get_or_init(|| super::AreaStats::compute(self))
     }
 
     /// The data version the index was built from.
@@ -621,6 +634,7 @@ impl CityIndex {
             name: &a.name,
             parent: a.parent,
             polygon: &a.poly,
+            class: a.class,
         })
     }
 

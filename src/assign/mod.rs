@@ -14,11 +14,13 @@
 //! the **lowest code** and flags `on_boundary`, listing the others. Because codes nest, the chosen
 //! grid's community, street and district are then also the lowest-coded ones covering the point.
 
+mod area_stats;
 pub mod batch;
 pub mod buckets;
 pub mod geodesy;
 mod index;
 mod result;
 
+pub use area_stats::AreaStats;
 pub use index::{AreaLevel, AreaView, CityIndex, CityLayers, EngineConfig, Hit, NONE};
 pub use result::{AreaRef, Assignment, FrontageHit, Nearest, Owner, Status, ZoneHit, Zones};

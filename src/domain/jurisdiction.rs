@@ -153,6 +153,33 @@ pub struct Jurisdiction {
     pub geometry: geo::Geometry<f64>,
 }
 
+/// The size of an administrative area, for the 考评 area indicators.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct AreaSize {
+    /// Area, km².
+    pub km2: f64,
+    /// Total length of the 门前三包 frontages in the area, km.
+    pub frontage_km: f64,
+    /// The area class (区域类别), 1 or 2, if the feature says (see [`Jurisdiction::area_class`]).
+    pub class: Option<u8>,
+}
+
+impl Jurisdiction {
+    /// The area class (区域类别) of a unit grid for 考评: 1 (一类区域, the stricter filing
+    /// standard of the core, urban villages, main roads) or 2 (二类区域). Read from the property
+    /// `area_class` (1 or 2), else from `management_level` (1 → 1, 2 or more → 2); `None` when
+    /// the feature has neither.
+    pub fn area_class(&self) -> Option<u8> {
+        let int = |k: &str| self.props.get(k).and_then(serde_json::Value::as_u64);
+        match (int("area_class"), int("management_level")) {
+            (Some(c @ (1 | 2)), _) => Some(c as u8),
+            (_, Some(1)) => Some(1),
+            (_, Some(l)) if l >= 2 => Some(2),
+            _ => None,
+        }
+    }
+}
+
 /// A stored jurisdiction feature with its version and validity interval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VersionedJurisdiction {

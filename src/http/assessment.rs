@@ -4,6 +4,8 @@
 //! is the 红黑榜 without login, from the latest published snapshot. Handlers parse, call the
 //! assessment service ([`crate::assessment`]) and render its answer.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -16,7 +18,9 @@ use super::AppState;
 use super::auth::{AdminOnly, Auth, Policy};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
-use crate::assessment::{AssessmentError, AssessmentService, Board, Published, SchemeInForce};
+use crate::assessment::{
+    AssessmentError, AssessmentService, Board, Published, SchemeInForce, export,
+};
 use crate::domain::assessment::{Level, Period, PeriodKind, Ranking, Scorecard};
 use crate::domain::identity::Role;
 use crate::store::{SchemeVersion, Snapshot};
@@ -36,13 +40,16 @@ impl From<AssessmentError> for ApiError {
                 e.to_string(),
             ),
             AssessmentError::NotFound(m) => ApiError::not_found(m),
+            AssessmentError::TooLarge(m) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m)
+            }
             AssessmentError::Store(e) => e.into(),
         }
     }
 }
 
-fn service(state: &AppState) -> AssessmentService {
-    AssessmentService::new(state.store().clone())
+fn service(state: &AppState) -> &AssessmentService {
+    state.assessment()
 }
 
 fn period(p: Option<&str>) -> Result<Period, ApiError> {
@@ -59,7 +66,7 @@ fn level(l: &str) -> Result<Level, ApiError> {
         ApiError::bad_request(
             "invalid_level",
             format!(
-                "level {:?} is not one of streets, communities, departments, inspectors, dispatchers",
+                "level {:?} is not one of districts, streets, communities, grids, departments, inspectors, dispatchers",
                 l.chars().take(40).collect::<String>()
             ),
         )
@@ -90,7 +97,8 @@ pub enum RankingFormat {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RankingQuery {
-    /// `streets`, `communities`, `departments`, `inspectors` or `dispatchers`.
+    /// `districts`, `streets`, `communities`, `grids`, `departments`, `inspectors` or
+    /// `dispatchers`.
     pub level: String,
     /// See [`PeriodQuery`]; default: the current week.
     pub period: Option<String>,
@@ -99,52 +107,36 @@ pub struct RankingQuery {
     pub format: RankingFormat,
 }
 
-/// The ranking as CSV: one row per unit, best first, with Chinese headers.
-fn ranking_csv(r: &Ranking) -> Result<Response, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "排名",
-        "代码",
-        "名称",
-        "得分",
-        "本单位得分",
-        "等级",
-        "上期得分",
-        "变化",
-        "低于及格线",
-        "连续低于及格线期数",
-    ])
-    .map_err(ApiError::internal)?;
-    let num = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-    for row in &r.rows {
-        w.write_record([
-            row.rank.to_string(),
-            row.key.clone(),
-            row.name.clone().unwrap_or_default(),
-            row.score.to_string(),
-            row.own_score.to_string(),
-            row.grade.clone(),
-            num(row.previous_score),
-            num(row.change),
-            if row.below_pass { "是" } else { "否" }.to_owned(),
-            row.below_streak.to_string(),
-        ])
-        .map_err(ApiError::internal)?;
-    }
-    let bytes = w.into_inner().map_err(ApiError::internal)?;
-    let file = format!(
-        "attachment; filename=\"ranking-{}-{}.csv\"",
-        r.level.as_str(),
-        r.period.replace("..", "_")
-    );
-    Ok((
+/// A file download with a name in RFC 6266 / 5987 form (ASCII fallback and the UTF-8 name).
+fn attachment(content_type: &'static str, ascii: &str, utf8: &str, bytes: Vec<u8>) -> Response {
+    let encoded: String = utf8
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, file),
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
+}
+
+/// The ranking as CSV: one row per unit, best first, with Chinese headers.
+fn ranking_csv(r: &Ranking) -> Result<Response, ApiError> {
+    let bytes = export::ranking_csv(r).map_err(ApiError::internal)?;
+    let period = r.period.replace("..", "_");
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("ranking-{}-{period}.csv", r.level.as_str()),
+        &format!("考评排名-{}-{period}.csv", r.level.label_zh()),
+        bytes,
+    ))
 }
 
 /// The ranking of one level for a period, read live from the case events: score, grade, rank,
@@ -168,10 +160,41 @@ pub async fn rankings(
     }
 }
 
+/// The MIME type of an XLSX workbook.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Every level's ranking for a period as one XLSX workbook, as offices circulate it: one sheet
+/// per level (街道, 社区, 专业部门, 监督员, 指挥中心) with Chinese headers, the pass line and the
+/// 每日晚例会 count above each table, and the rows under the pass line in red.
+#[utoipa::path(get, path = "/api/assessment/workbook", tag = "assessment", security(("bearer" = [])),
+    params(PeriodQuery),
+    responses((status = 200, description = "the workbook",
+            content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, body = ErrorBody, description = "`invalid_period`")))]
+pub async fn workbook(
+    State(state): State<AppState>,
+    _auth: Auth<Leaders>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Response, ApiError> {
+    let period = period(q.period.as_deref())?;
+    let rankings = service(&state)
+        .rankings(&period, &Level::ALL, Utc::now())
+        .await?;
+    let label = period.label();
+    let bytes = export::workbook(&label, &rankings).map_err(ApiError::internal)?;
+    let label = label.replace("..", "_");
+    Ok(attachment(
+        XLSX,
+        &format!("assessment-{label}.xlsx"),
+        &format!("考评排名-{label}.xlsx"),
+        bytes,
+    ))
+}
+
 /// One unit's scorecard for a period with its evidence: every indicator's numerator and
 /// denominator with their case ids, the components, deductions and 捆绑 partners.
 #[utoipa::path(get, path = "/api/assessment/scorecards/{level}/{key}", tag = "assessment", security(("bearer" = [])),
-    params(("level" = String, Path, description = "streets, communities, departments, inspectors, dispatchers"),
+    params(("level" = String, Path, description = "districts, streets, communities, grids, departments, inspectors, dispatchers"),
         ("key" = String, Path, description = "the street, community or unit code; the user id of a person"),
         PeriodQuery),
     responses((status = 200, body = Object, description = "the scorecard"),
@@ -298,7 +321,7 @@ pub async fn put_scheme(
 #[utoipa::path(get, path = "/api/public/board", tag = "assessment",
     responses((status = 200, body = Object, description = "{period, version, published_at, levels: [{level, label, red, black}]}"),
         (status = 404, body = ErrorBody, description = "nothing published yet: `not_found`")))]
-pub async fn board(State(state): State<AppState>) -> Result<Json<Board>, ApiError> {
+pub async fn board(State(state): State<AppState>) -> Result<Json<Arc<Board>>, ApiError> {
     service(&state)
         .board()
         .await?

@@ -76,6 +76,8 @@ pub struct HttpSettings {
     pub hotspot_cache_bytes: usize,
     /// Byte budget of the vector tile cache.
     pub tile_cache_bytes: usize,
+    /// Most case events the assessment holds in memory (413 `too_large` beyond).
+    pub assessment_max_events: usize,
     /// Throttling of logins and the public channel.
     pub limits: throttle::LimitSettings,
     /// How often a live case stream re-checks its token besides on revocation events.
@@ -99,6 +101,7 @@ impl Default for HttpSettings {
             import_limits: crate::import::validate::Limits::default(),
             hotspot_cache_bytes: crate::hotspots::DEFAULT_CACHE_BYTES,
             tile_cache_bytes: crate::tile_cache::DEFAULT_BYTES,
+            assessment_max_events: crate::assessment::timelines::DEFAULT_MAX_EVENTS,
             limits: throttle::LimitSettings::default(),
             stream_token_recheck: Duration::from_secs(5),
         }
@@ -121,6 +124,7 @@ struct Inner {
     shutdown: tokio::sync::watch::Sender<bool>,
     hotspots: crate::hotspots::HotspotService,
     tiles: crate::tile_cache::TileCache,
+    assessment: crate::assessment::AssessmentService,
     limiter: throttle::Limiter,
     operators: security::OperatorTokens,
 }
@@ -141,6 +145,11 @@ impl AppState {
             settings.hotspot_cache_bytes,
         );
         let settings_tile_bytes = settings.tile_cache_bytes;
+        let assessment = crate::assessment::AssessmentService::new(
+            store.clone(),
+            live.clone(),
+            settings.assessment_max_events,
+        );
         Self {
             inner: Arc::new(Inner {
                 limiter: throttle::Limiter::new(settings.limits.clone()),
@@ -154,6 +163,7 @@ impl AppState {
                 shutdown: tokio::sync::watch::Sender::new(false),
                 hotspots,
                 tiles: crate::tile_cache::TileCache::new(settings_tile_bytes),
+                assessment,
             }),
         }
     }
@@ -164,6 +174,10 @@ impl AppState {
     /// The vector tile cache.
     pub fn tile_cache(&self) -> &crate::tile_cache::TileCache {
         &self.inner.tiles
+    }
+    /// The assessment (考评) service, with its in-memory case timelines.
+    pub fn assessment(&self) -> &crate::assessment::AssessmentService {
+        &self.inner.assessment
     }
     /// The case service.
     pub fn cases(&self) -> &crate::cases::CaseService {
@@ -268,6 +282,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/public/board", get(assessment::board))
         .route("/assessment/rankings", get(assessment::rankings))
+        .route("/assessment/workbook", get(assessment::workbook))
         .route(
             "/assessment/scorecards/{level}/{key}",
             get(assessment::scorecard),

@@ -7,8 +7,8 @@ use serde_json::Value;
 use sqlx::Row;
 use sqlx::types::Json;
 
-use super::{Audit, Store, StoreError, StoreResult, append_event, on_pool};
-use crate::domain::assessment::{CaseEvent, CaseHistory};
+use super::{Audit, Dialect, Store, StoreError, StoreResult, append_event, on_pool};
+use crate::domain::assessment::CaseEvent;
 use crate::domain::case::Case;
 
 /// One stored version of the scheme.
@@ -108,27 +108,48 @@ fn small(v: i64) -> i32 {
 }
 
 impl Store {
-    /// Every case's timeline from the event log: the `case.*` events that carry the case after
-    /// them, in log order, grouped by case.
-    pub async fn case_histories(&self) -> StoreResult<Vec<CaseHistory>> {
+    /// The event log after id `after`, plus the ids `also` (earlier ids not seen before), in id
+    /// order: each id with its case event, or `None` for an event of something else (only its id
+    /// is read) and for `case.linked` on the primary, which carries no state.
+    pub async fn log_since(
+        &self,
+        after: i64,
+        also: &[i64],
+    ) -> StoreResult<Vec<(i64, Option<CaseEvent>)>> {
+        // Integers only: safe to write into the statement, and no bind-parameter limit.
+        let also = if also.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<String> = also.iter().map(i64::to_string).collect();
+            format!(" OR id IN ({})", ids.join(","))
+        };
+        let sql = format!(
+            "SELECT id, at, actor_id, actor_name, action, entity_type, entity_id, \
+             CASE WHEN entity_type = 'case' THEN detail END AS detail \
+             FROM events WHERE id > $1{also} ORDER BY id"
+        );
         on_pool!(self, |pool, d| {
-            let rows = sqlx::query(
-                "SELECT id, at, actor_id, actor_name, action, entity_id, detail FROM events \
-                 WHERE entity_type = 'case' ORDER BY id",
-            )
-            .fetch_all(pool)
-            .await?;
-            let mut by_case: std::collections::BTreeMap<i64, Vec<CaseEvent>> = Default::default();
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(after)
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
+                let id: i64 = r.try_get("id")?;
+                let entity_type: String = r.try_get("entity_type")?;
+                if entity_type != "case" {
+                    out.push((id, None));
+                    continue;
+                }
                 let Json(mut detail): Json<Value> = r.try_get("detail")?;
                 let Some(after) = detail.get_mut("after").map(Value::take) else {
-                    // `case.linked` on the primary carries no state.
+                    out.push((id, None));
                     continue;
                 };
                 let action: String = r.try_get("action")?;
                 let entity: String = r.try_get("entity_id")?;
                 let corrupt = |e: serde_json::Error| {
-                    StoreError::Corrupt(format!("event of case {entity}: {e}"))
+                    StoreError::Corrupt(format!("event {id} of case {entity}: {e}"))
                 };
                 let after: Case = serde_json::from_value(after).map_err(corrupt)?;
                 let before: Option<Case> = detail
@@ -137,20 +158,20 @@ impl Store {
                     .map(serde_json::from_value)
                     .transpose()
                     .map_err(corrupt)?;
-                by_case.entry(after.id).or_default().push(CaseEvent {
-                    id: r.try_get("id")?,
-                    at: r.try_get("at")?,
-                    action: action.strip_prefix("case.").unwrap_or(&action).to_owned(),
-                    actor_id: r.try_get("actor_id")?,
-                    actor_name: r.try_get("actor_name")?,
-                    before,
-                    after,
-                });
+                out.push((
+                    id,
+                    Some(CaseEvent {
+                        id,
+                        at: r.try_get("at")?,
+                        action: action.strip_prefix("case.").unwrap_or(&action).to_owned(),
+                        actor_id: r.try_get("actor_id")?,
+                        actor_name: r.try_get("actor_name")?,
+                        before,
+                        after,
+                    }),
+                ));
             }
-            Ok(by_case
-                .into_iter()
-                .map(|(case_id, events)| CaseHistory { case_id, events })
-                .collect())
+            Ok(out)
         })
     }
 
@@ -258,6 +279,25 @@ impl Store {
             .as_ref()
             .map(snapshot_from_row)
             .transpose()
+        })
+    }
+
+    /// The latest snapshot's id and the latest scheme version (0: none stored): what the public
+    /// board depends on, read without the snapshot's numbers.
+    pub async fn board_key(&self) -> StoreResult<(Option<i64>, i64)> {
+        on_pool!(self, |pool, d| {
+            let row = sqlx::query(
+                "SELECT (SELECT MAX(id) FROM assessment_snapshots) AS snapshot, \
+                 (SELECT MAX(version) FROM assessment_schemes) AS scheme",
+            )
+            .fetch_one(pool)
+            .await?;
+            let snapshot: Option<i64> = row.try_get("snapshot")?;
+            let scheme: Option<i64> = match d {
+                Dialect::Sqlite => row.try_get("scheme")?,
+                Dialect::Postgres => row.try_get::<Option<i32>, _>("scheme")?.map(i64::from),
+            };
+            Ok((snapshot, scheme.unwrap_or(0)))
         })
     }
 

@@ -131,6 +131,20 @@ export function renderedCounts(page, layerIds) {
   }, layerIds);
 }
 
+/**
+ * Rendered counts once every given layer draws something, or the last counts after `timeoutMs`.
+ * Symbol layers are placed a frame or two after their tiles load (collision detection and fade),
+ * so a label layer can read 0 right after `idle`; waiting here keeps the test from racing it.
+ */
+export async function renderedEach(page, layerIds, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await renderedCounts(page, layerIds);
+    if (Object.values(counts).every((n) => n > 0) || Date.now() > deadline) return counts;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 // Everything the page may load from wangge: itself, its modules, vendored MapLibre, the API.
 // A glyph, sprite or tile request (there is no such server) would show up here.
 export const ALLOWED_PATH = new RegExp('^/(|app\\.(js|css)|js/[\\w-]+\\.js|vendor/maplibre-gl/[\\w.-]+|healthz'

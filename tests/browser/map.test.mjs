@@ -16,7 +16,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
   BIN, CHROMIUM, SHOTS, CHROMIUM_ARGS, DESKTOP, PHONE, startWangge, freePort, openContext, idle, jump,
-  renderedCounts, assertClean,
+  renderedCounts, renderedEach, assertClean,
 } from './harness.mjs';
 
 // --- helpers ----------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
     });
 
     it('renders the basemap, districts and streets with Chinese labels', async () => {
-      const n = await renderedCounts(ctx.page, ['road-main', 'road-secondary', 'railway-base', 'railway-dash', 'station',
+      const n = await renderedEach(ctx.page, ['road-main', 'road-secondary', 'railway-base', 'railway-dash', 'station',
         'district-line', 'district-label', 'street-line', 'street-label']);
       for (const [id, count] of Object.entries(n)) assert.ok(count > 0, `${id} rendered nothing: ${JSON.stringify(n)}`);
       const labels = await ctx.page.evaluate(() =>
@@ -86,7 +86,7 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
 
     it('renders communities, alleys and road names when zoomed in', async () => {
       await jump(ctx.page, [113.64, 34.75], 14.5);
-      const n = await renderedCounts(ctx.page, ['community-line', 'community-label', 'community-fill', 'road-alley', 'road-label']);
+      const n = await renderedEach(ctx.page, ['community-line', 'community-label', 'community-fill', 'road-alley', 'road-label']);
       for (const [id, count] of Object.entries(n)) assert.ok(count > 0, `${id} rendered nothing: ${JSON.stringify(n)}`);
       await ctx.page.screenshot({ path: path.join(SHOTS, 'desktop-communities.png') });
     });
@@ -130,14 +130,14 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
       await ctx.page.dispatchEvent('#at', 'change');
       await idle(ctx.page);
       assert.equal(await ctx.page.evaluate(() => window.wangge.map.getSource('grid').type), 'geojson');
-      const past = await renderedCounts(ctx.page, ['grid-line', 'frontage-line', 'grid-label']);
+      const past = await renderedEach(ctx.page, ['grid-line', 'frontage-line', 'grid-label']);
       for (const [id, count] of Object.entries(past)) assert.ok(count > 0, `${id} rendered nothing for 2024-06-01`);
       assert.ok(ctx.record.urls.some((u) => /\/api\/layers\/grid\?.*at=2024-06-01/.test(u)), 'grid GeoJSON for the date');
       await ctx.page.fill('#at', '');
       await ctx.page.dispatchEvent('#at', 'change');
       await idle(ctx.page);
       assert.equal(await ctx.page.evaluate(() => window.wangge.map.getSource('grid').type), 'vector');
-      const today = await renderedCounts(ctx.page, ['grid-line', 'frontage-line', 'grid-label']);
+      const today = await renderedEach(ctx.page, ['grid-line', 'frontage-line', 'grid-label']);
       for (const [id, count] of Object.entries(today)) assert.ok(count > 0, `${id} rendered nothing from tiles`);
     });
 
@@ -282,7 +282,7 @@ describe('map page in headless Chromium', { timeout: 600_000 }, () => {
 
     it('starts with the panel closed and the whole city in view', async () => {
       assert.equal(await ctx.page.evaluate(() => document.body.classList.contains('panel-open')), false);
-      const n = await renderedCounts(ctx.page, ['district-line', 'district-label', 'street-label']);
+      const n = await renderedEach(ctx.page, ['district-line', 'district-label', 'street-label']);
       for (const [id, count] of Object.entries(n)) assert.ok(count > 0, `${id} rendered nothing`);
       await ctx.page.screenshot({ path: path.join(SHOTS, 'phone-city.png') });
     });

@@ -217,6 +217,8 @@ pub struct Answer {
     pub headers: axum::http::HeaderMap,
     pub body: Value,
     pub text: String,
+    /// The body as sent (a workbook, an image).
+    pub bytes: Vec<u8>,
 }
 
 impl TestApp {
@@ -232,6 +234,7 @@ impl TestApp {
             headers,
             body,
             text,
+            bytes: bytes.to_vec(),
         }
     }
 

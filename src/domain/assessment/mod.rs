@@ -19,16 +19,22 @@ pub mod score;
 pub use facts::{CaseEvent, CaseHistory};
 pub use period::{Period, PeriodError, PeriodKind};
 pub use scheme::{Indicator, Scheme, SchemeError};
-pub use score::{Assessment, Measure, Ranking, RankingRow, Scorecard, assess, rank};
+pub use score::{
+    AreaFigures, AreaSizes, Assessment, Measure, Ranking, RankingRow, Scorecard, assess, rank,
+};
 
 /// The levels units are ranked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
+    /// 区.
+    Districts,
     /// 街道.
     Streets,
     /// 社区.
     Communities,
+    /// 单元网格.
+    Grids,
     /// 专业部门 (responsible units).
     Departments,
     /// 监督员.
@@ -39,9 +45,11 @@ pub enum Level {
 
 impl Level {
     /// Every level, in a stable order.
-    pub const ALL: [Level; 5] = [
+    pub const ALL: [Level; 7] = [
+        Level::Districts,
         Level::Streets,
         Level::Communities,
+        Level::Grids,
         Level::Departments,
         Level::Inspectors,
         Level::Dispatchers,
@@ -50,8 +58,10 @@ impl Level {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Level::Districts => "districts",
             Level::Streets => "streets",
             Level::Communities => "communities",
+            Level::Grids => "grids",
             Level::Departments => "departments",
             Level::Inspectors => "inspectors",
             Level::Dispatchers => "dispatchers",
@@ -66,12 +76,23 @@ impl Level {
     /// The Chinese name.
     pub fn label_zh(self) -> &'static str {
         match self {
+            Level::Districts => "区",
             Level::Streets => "街道",
             Level::Communities => "社区",
+            Level::Grids => "单元网格",
             Level::Departments => "专业部门",
             Level::Inspectors => "监督员",
             Level::Dispatchers => "指挥中心",
         }
+    }
+
+    /// Whether units of this level are areas (districts, streets, communities, grids), which
+    /// also carry the area indicators (per km², per km of frontage, open cases).
+    pub fn is_area(self) -> bool {
+        matches!(
+            self,
+            Level::Districts | Level::Streets | Level::Communities | Level::Grids
+        )
     }
 
     /// Whether units of this level are people (never shown by name in public by default).

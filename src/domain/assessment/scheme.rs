@@ -142,6 +142,10 @@ pub struct Ladders {
     pub case_count: Vec<Rung>,
     /// 派遣数分值 of a dispatcher per period.
     pub dispatch_count: Vec<Rung>,
+    /// 立案数分值 of a unit grid by its area class (`"1"`: 一类区域, `"2"`: 二类区域), per
+    /// period; a grid of a class not listed here is counted on `case_count`.
+    #[serde(default)]
+    pub area_classes: BTreeMap<String, Vec<Rung>>,
 }
 
 /// The score of `n` on a ladder.
@@ -296,10 +300,30 @@ impl Scheme {
                 return err(format!("{what}: an indicator appears twice"));
             }
         }
+        for class in self.ladders.area_classes.keys() {
+            if class != "1" && class != "2" {
+                return err(format!(
+                    "ladder area_classes: area class {class:?} is not \"1\" (一类区域) or \"2\" (二类区域)"
+                ));
+            }
+        }
+        let classes = self.ladders.area_classes.iter().map(|(c, l)| {
+            (
+                if c == "1" {
+                    "area_classes.1"
+                } else {
+                    "area_classes.2"
+                },
+                l,
+            )
+        });
         for (what, l) in [
             ("case_count", &self.ladders.case_count),
             ("dispatch_count", &self.ladders.dispatch_count),
-        ] {
+        ]
+        .into_iter()
+        .chain(classes)
+        {
             let ok = !l.is_empty()
                 && l.iter().all(|r| (0.0..=100.0).contains(&r.score))
                 && l[..l.len() - 1].iter().all(|r| r.up_to.is_some())

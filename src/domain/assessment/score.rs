@@ -16,6 +16,46 @@ use sha2::{Digest, Sha256};
 use super::facts::{CaseHistory, as_of, excluded};
 use super::scheme::{Formula, Indicator, Scheme, ladder_score};
 use super::{Level, Period};
+use crate::domain::jurisdiction::AreaSize;
+
+/// The sizes of the areas the assessment may meet (the live city's layers).
+pub trait AreaSizes {
+    /// The size of the area `key` of an area level, if the city has it.
+    fn size(&self, level: Level, key: &str) -> Option<AreaSize>;
+}
+
+/// No sizes: the area indicators stay without their per-km² and per-km figures.
+impl AreaSizes for () {
+    fn size(&self, _: Level, _: &str) -> Option<AreaSize> {
+        None
+    }
+}
+
+impl AreaSizes for BTreeMap<(Level, String), AreaSize> {
+    fn size(&self, level: Level, key: &str) -> Option<AreaSize> {
+        self.get(&(level, key.to_owned())).copied()
+    }
+}
+
+/// The area indicators of a district, street, community or grid: how many problems for its
+/// size, and how many are open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AreaFigures {
+    /// Problems registered (立案) in the area in the period (the count ladder's count).
+    pub registered: usize,
+    /// Area, km² (absent when the area is not in the live layers).
+    pub km2: Option<f64>,
+    /// 门前三包 frontage in the area, km.
+    pub frontage_km: Option<f64>,
+    /// Problems per km².
+    pub per_km2: Option<f64>,
+    /// Problems per km of frontage (absent without frontage).
+    pub per_frontage_km: Option<f64>,
+    /// The area class (区域类别) whose ladder scored a grid's count, if any.
+    pub class: Option<u8>,
+    /// Cases registered and still open at the instant read.
+    pub open: Count,
+}
 
 /// One indicator's value and the cases behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +173,9 @@ pub struct Scorecard {
     pub deductions: Vec<Deducted>,
     /// The 捆绑 partners.
     pub partners: Vec<Partner>,
+    /// The area indicators (areas only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<AreaFigures>,
 }
 
 /// Every scorecard of a period.
@@ -163,6 +206,8 @@ struct Acc {
     rework_free: Vec<(i64, bool)>,
     counted: BTreeSet<i64>,
     overdue_open: Vec<i64>,
+    // Areas: registered and still open at the instant read.
+    open: Vec<i64>,
     extensions: Vec<i64>,
     send_backs: Vec<i64>,
     deductions: Vec<Deducted>,
@@ -185,11 +230,12 @@ fn acc<'a>(accs: &'a mut Accs, level: Level, key: &str) -> &'a mut Acc {
 }
 
 /// Scores every unit of every level for `period` as of `min(end, now)`.
-pub fn assess(
-    histories: &[CaseHistory],
+pub fn assess<'a>(
+    histories: impl IntoIterator<Item = &'a CaseHistory>,
     period: &Period,
     now: DateTime<Utc>,
     scheme: &Scheme,
+    sizes: &dyn AreaSizes,
 ) -> Assessment {
     let (start, end) = (period.start(), period.end());
     let t = end.min(now);
@@ -202,8 +248,10 @@ pub fn assess(
         let c = f.state;
         let mut touched = false;
         let areas = [
+            (Level::Districts, c.district_code.as_deref()),
             (Level::Streets, c.street_code.as_deref()),
             (Level::Communities, c.community_code.as_deref()),
+            (Level::Grids, c.grid_code.as_deref()),
         ];
         let double = if scheme.deductions.double_for_sources.contains(&c.source) {
             2.0
@@ -272,6 +320,15 @@ pub fn assess(
             acc(&mut accs, Level::Departments, unit)
                 .overdue_open
                 .push(id);
+        }
+        // Open cases of the areas at the instant read, wherever they were registered.
+        if !c.status.is_final() && f.registered_at.is_some() {
+            for (level, key) in areas {
+                if let Some(key) = key {
+                    touched = true;
+                    acc(&mut accs, level, key).open.push(id);
+                }
+            }
         }
         // 立案数 of the areas: registered in the period.
         if !excluded(c.status)
@@ -392,7 +449,7 @@ pub fn assess(
         levels
             .entry(*level)
             .or_default()
-            .push(own_card(*level, key, a, scheme));
+            .push(own_card(*level, key, a, scheme, sizes));
     }
     blend(&mut levels, &accs, scheme);
     let mut hasher = Sha256::new();
@@ -419,6 +476,10 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
 fn formula_of(level: Level, scheme: &Scheme) -> &Formula {
     match level {
         Level::Inspectors => &scheme.inspector,
@@ -427,13 +488,14 @@ fn formula_of(level: Level, scheme: &Scheme) -> &Formula {
     }
 }
 
-fn own_card(level: Level, key: &str, a: &Acc, scheme: &Scheme) -> Scorecard {
+fn own_card(level: Level, key: &str, a: &Acc, scheme: &Scheme, sizes: &dyn AreaSizes) -> Scorecard {
     let mut measures = BTreeMap::new();
     let count_of = |v: &[i64]| Count {
         n: v.len(),
         cases: v.to_vec(),
     };
     let mut counts = BTreeMap::new();
+    let mut area = None;
     match level {
         Level::Inspectors => {
             measures.insert(Indicator::ValidReportRate, Measure::ratio(&a.reports));
@@ -454,10 +516,30 @@ fn own_card(level: Level, key: &str, a: &Acc, scheme: &Scheme) -> Scorecard {
         }
         _ => {
             let n = a.counted.len() as u64;
+            let size = level.is_area().then(|| sizes.size(level, key)).flatten();
+            // A grid of a class the scheme has a ladder for is counted on it (一类/二类区域).
+            let class = size.and_then(|s| s.class).filter(|c| {
+                level == Level::Grids && scheme.ladders.area_classes.contains_key(&c.to_string())
+            });
+            let ladder = class.map_or(&scheme.ladders.case_count, |c| {
+                &scheme.ladders.area_classes[&c.to_string()]
+            });
             measures.insert(
                 Indicator::CaseCountScore,
-                Measure::ladder(&a.counted, ladder_score(&scheme.ladders.case_count, n)),
+                Measure::ladder(&a.counted, ladder_score(ladder, n)),
             );
+            if level.is_area() {
+                let per = |d: f64| (d > 0.0).then(|| round2(a.counted.len() as f64 / d));
+                area = Some(AreaFigures {
+                    registered: a.counted.len(),
+                    km2: size.map(|s| round4(s.km2)),
+                    frontage_km: size.map(|s| round4(s.frontage_km)),
+                    per_km2: size.and_then(|s| per(s.km2)),
+                    per_frontage_km: size.and_then(|s| per(s.frontage_km)),
+                    class,
+                    open: count_of(&a.open),
+                });
+            }
             measures.insert(Indicator::ClosureRate, Measure::ratio(&a.due));
             measures.insert(Indicator::OnTimeRate, Measure::ratio(&a.on_time));
             measures.insert(Indicator::ReworkFree, Measure::ratio(&a.rework_free));
@@ -505,6 +587,7 @@ fn own_card(level: Level, key: &str, a: &Acc, scheme: &Scheme) -> Scorecard {
         counts,
         deductions: a.deductions.clone(),
         partners: Vec::new(),
+        area,
     }
 }
 

@@ -1,10 +1,13 @@
 //! Hand-worked examples: every number below is worked out in the comments. Week 2026-W48 runs
 //! from Monday 2026-11-23 00:00 Beijing time, hour 0 here; hour 168 is the next Monday.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::*;
 use crate::domain::case::{Case, RequestKind, Status};
+use crate::domain::jurisdiction::AreaSize;
 
 fn h(x: i64) -> DateTime<Utc> {
     Period::parse("2026-W48").unwrap().start() + Duration::hours(x)
@@ -190,6 +193,7 @@ fn week(histories: &[CaseHistory]) -> Assessment {
         &Period::parse("2026-W48").unwrap(),
         far(),
         &Scheme::default_scheme(),
+        &(),
     )
 }
 
@@ -254,7 +258,7 @@ fn the_week_before_reads_as_it_stood_at_its_end() {
     // Case 5 as of the end of W47: dispatched h-60, deadline h-10, still open → overdue.
     // 应结案 1, 结案 0, 按期 0: 10 × 1 + 0 + 0 + 30 × 1 = 40, grade D, under the line.
     let p = Period::parse("2026-W47").unwrap();
-    let a = assess(&first_week(), &p, far(), &Scheme::default_scheme());
+    let a = assess(&first_week(), &p, far(), &Scheme::default_scheme(), &());
     let u = card(&a, Level::Departments, "U1");
     assert_eq!(u.counts["due"].cases, [5]);
     assert_eq!(u.own_score, 40.0);
@@ -273,6 +277,7 @@ fn a_case_dispatched_in_one_week_and_closed_in_the_next_counts_in_the_week_it_fa
         &Period::parse("2026-W49").unwrap(),
         far(),
         &Scheme::default_scheme(),
+        &(),
     );
     let u = card(&next, Level::Departments, "U1");
     assert_eq!(u.counts["due"].cases, [1]);
@@ -343,7 +348,13 @@ fn a_failed_check_is_a_rework_and_deductions_double_for_media_cases() {
     assert_eq!(u.own_score, 85.0);
     let mut scheme = Scheme::default_scheme();
     scheme.deductions.per_rework = 0.5;
-    let a = assess(&hs, &Period::parse("2026-W48").unwrap(), far(), &scheme);
+    let a = assess(
+        &hs,
+        &Period::parse("2026-W48").unwrap(),
+        far(),
+        &scheme,
+        &(),
+    );
     let u = card(&a, Level::Departments, "U1");
     assert_eq!(u.deductions.len(), 1);
     assert_eq!(u.own_score, 84.0);
@@ -449,8 +460,8 @@ fn rankings_carry_the_change_the_evening_meeting_list_and_the_chronic_units() {
     };
     let w48 = Period::parse("2026-W48").unwrap();
     let now = far();
-    let cur = assess(&hs, &w48, now, &scheme);
-    let prev = assess(&hs, &w48.previous(), now, &scheme);
+    let cur = assess(&hs, &w48, now, &scheme, &());
+    let prev = assess(&hs, &w48.previous(), now, &scheme, &());
     let r = rank(Level::Departments, &cur, &[prev], &scheme);
     let rows: Vec<_> = r
         .rows
@@ -482,12 +493,12 @@ fn a_running_period_is_read_as_of_now_and_its_digest_follows_its_inputs() {
     let w48 = Period::parse("2026-W48").unwrap();
     let s = Scheme::default_scheme();
     // At h30 case 2 (deadline h26) is open past its deadline, case 3 too; 1 closed on time.
-    let a = assess(&hs, &w48, h(30), &s);
+    let a = assess(&hs, &w48, h(30), &s, &());
     let u = card(&a, Level::Departments, "U1");
     assert_eq!(u.counts["closed"].cases, [1]);
     assert_eq!(u.counts["due"].cases, [1, 2, 3]);
-    assert_eq!(a, assess(&hs, &w48, h(30), &s));
-    let later = assess(&hs, &w48, h(45), &s);
+    assert_eq!(a, assess(&hs, &w48, h(30), &s, &()));
+    let later = assess(&hs, &w48, h(45), &s, &());
     assert_ne!(a.digest, later.digest);
     // The inputs name the case that moved on: 2 was handled and closed between h30 and h45.
     let changed: Vec<i64> = later
@@ -519,4 +530,81 @@ fn a_report_dispatched_on_intake_counts_for_the_department_and_for_no_dispatcher
     assert!(!a.levels.contains_key(&Level::Dispatchers));
     let i = card(&a, Level::Inspectors, &INSPECTOR.to_string());
     assert_eq!(m(i, Indicator::ValidReportRate), (1, 1));
+}
+
+#[test]
+fn areas_count_problems_per_km2_and_per_km_of_frontage_and_grids_use_their_class_ladder() {
+    // Grid G1 (一类区域, 0.01 km², 0.5 km of frontage) in C1, S1, district D1. Three cases
+    // registered in W48: 1 closed on time, 2 dispatched and still open at the week's end,
+    // 3 registered but not yet dispatched. Case 4 was registered in W47 and is still open.
+    let in_g1 = |b: B| {
+        let mut b = b;
+        b.cur.grid_code = Some("G1".into());
+        b.cur.district_code = Some("D1".into());
+        for e in &mut b.events {
+            e.after.grid_code = Some("G1".into());
+            e.after.district_code = Some("D1".into());
+        }
+        b
+    };
+    let hs = vec![
+        in_g1(dispatched(1, 10, "U1", 24)).done(20).history(),
+        in_g1(dispatched(2, 30, "U1", 200)).history(),
+        in_g1(B::new(3, 40, "inspector")).register(41).history(),
+        in_g1(B::new(4, -30, "inspector")).register(-29).history(),
+    ];
+    let sizes: BTreeMap<(Level, String), AreaSize> = [
+        (
+            (Level::Grids, "G1".to_owned()),
+            AreaSize {
+                km2: 0.01,
+                frontage_km: 0.5,
+                class: Some(1),
+            },
+        ),
+        (
+            (Level::Streets, "S1".to_owned()),
+            AreaSize {
+                km2: 2.0,
+                frontage_km: 0.0,
+                class: None,
+            },
+        ),
+    ]
+    .into();
+    let w48 = Period::parse("2026-W48").unwrap();
+    let a = assess(&hs, &w48, far(), &Scheme::default_scheme(), &sizes);
+    let g = card(&a, Level::Grids, "G1");
+    let area = g.area.as_ref().expect("a grid has area figures");
+    // 3 registered in the week: 3 / 0.01 km² = 300 per km², 3 / 0.5 km = 6 per km.
+    assert_eq!(area.registered, 3);
+    assert_eq!(
+        (area.per_km2, area.per_frontage_km),
+        (Some(300.0), Some(6.0))
+    );
+    assert_eq!(area.class, Some(1));
+    // Open at the week's end (read as of `far()`: never closed): 2, 3 and 4.
+    assert_eq!(area.open.cases, [2, 3, 4]);
+    // 一类区域: 3–4 cases score 75 (the general ladder would give 100 for up to 50).
+    assert_eq!(g.measures[&Indicator::CaseCountScore].value, 0.75);
+    // The street has no frontage: no per-km figure; the district has no size at all.
+    let s = card(&a, Level::Streets, "S1").area.as_ref().unwrap();
+    assert_eq!((s.per_km2, s.per_frontage_km), (Some(1.5), None));
+    assert_eq!(s.class, None);
+    let d = card(&a, Level::Districts, "D1").area.as_ref().unwrap();
+    assert_eq!((d.km2, d.per_km2, d.registered), (None, None, 3));
+    assert_eq!(
+        card(&a, Level::Districts, "D1").measures[&Indicator::CaseCountScore].value,
+        1.0
+    );
+    // Departments carry no area figures.
+    assert!(card(&a, Level::Departments, "U1").area.is_none());
+}
+
+#[test]
+fn a_scheme_refuses_an_unknown_area_class() {
+    let mut v = serde_json::to_value(Scheme::default_scheme()).unwrap();
+    v["ladders"]["area_classes"]["3"] = v["ladders"]["area_classes"]["1"].clone();
+    let e = Scheme::parse(&v.to_string()).unwrap_err();
+    assert!(e.0.contains("area class \"3\""), "{e}");
 }
