@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Datelike, Duration, Utc};
-use wangge::assessment::AssessmentService;
 use wangge::cases::Submission;
 use wangge::clock::Clock;
 use wangge::demo_cases::{PLANTED_FILE, ReplayOptions, Replayed, replay};
@@ -123,7 +122,7 @@ async fn a_case_driven_by_a_manual_clock_gets_its_events_deadlines_and_close_at_
     );
     assert_eq!(case.deadline_at, Some(at("2026-10-13T15:50:00+08:00")));
     // The assessment reads the log: handled at 11:30, before 15:50, so on time in W42.
-    let a = AssessmentService::new(app.db.store.clone());
+    let a = app.state.assessment();
     let (_, week) = a
         .assessment(&Period::parse("2026-W42").unwrap(), Utc::now())
         .await
@@ -198,7 +197,7 @@ async fn the_replayed_demo_weeks_rank_the_planted_performers_where_they_belong_e
         Replayed::Skipped(_)
     ));
 
-    let assessment = AssessmentService::new(store.clone());
+    let assessment = app.state.assessment();
     let now = Utc::now();
     let missing_inspector = store
         .find_login(&format!("demo_insp_{}", planted.missing_inspector.street))
