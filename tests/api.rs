@@ -204,6 +204,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &[Planner, Admin],
         ),
         (
+            Method::GET,
+            "/api/assessment/trend?level=streets&periods=2",
+            None,
+            &[Planner, Admin],
+        ),
+        (
             Method::POST,
             "/api/assessment/publish?period=2026-W01",
             None,
