@@ -355,6 +355,10 @@ async fn with_the_map_page_served_an_unknown_api_route_is_still_a_json_404() {
     assert!(page.text.contains("页面不存在"));
     let index = app.get("/", None).await;
     assert_eq!(index.status, StatusCode::OK);
+    // The public 红黑榜 page at its short address, without a login.
+    let board = app.get("/board", None).await;
+    assert_eq!(board.status, StatusCode::OK);
+    assert!(board.text.contains("考评红黑榜"), "{}", board.text);
 }
 
 #[tokio::test]
