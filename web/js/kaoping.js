@@ -10,8 +10,9 @@ import * as api from './api.js';
 import { escapeHtml } from './info.js';
 
 const ROLES = new Set(['planner', 'admin']);
+// 单元网格 are left to the API and the workbook: thousands of rows are no table for a side panel.
 const LEVELS = [
-  ['streets', '街道'], ['communities', '社区'], ['departments', '专业部门'],
+  ['districts', '区'], ['streets', '街道'], ['communities', '社区'], ['departments', '专业部门'],
   ['inspectors', '监督员'], ['dispatchers', '指挥中心'],
 ];
 const LEVEL_ZH = Object.fromEntries(LEVELS);
@@ -171,7 +172,7 @@ export class KaopingPanel {
         <select name="period" aria-label="考评周期"></select>
       </div>
       <div class="kp-row">
-        <label>层级 <select name="level">${LEVELS.map(([v, t]) => `<option value="${v}">${t}</option>`).join('')}</select></label>
+        <label>层级 <select name="level">${LEVELS.map(([v, t]) => `<option value="${v}"${v === 'streets' ? ' selected' : ''}>${t}</option>`).join('')}</select></label>
       </div>
       <div class="kp-row">
         <label><input type="checkbox" name="choropleth" checked> 地图着色</label>
