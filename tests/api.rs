@@ -204,6 +204,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &[Planner, Admin],
         ),
         (
+            Method::GET,
+            "/api/assessment/trend?level=streets&periods=2",
+            None,
+            &[Planner, Admin],
+        ),
+        (
             Method::POST,
             "/api/assessment/publish?period=2026-W01",
             None,
@@ -349,6 +355,10 @@ async fn with_the_map_page_served_an_unknown_api_route_is_still_a_json_404() {
     assert!(page.text.contains("页面不存在"));
     let index = app.get("/", None).await;
     assert_eq!(index.status, StatusCode::OK);
+    // The public 红黑榜 page at its short address, without a login.
+    let board = app.get("/board", None).await;
+    assert_eq!(board.status, StatusCode::OK);
+    assert!(board.text.contains("考评红黑榜"), "{}", board.text);
 }
 
 #[tokio::test]

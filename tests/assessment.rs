@@ -517,6 +517,16 @@ async fn publishing_freezes_the_numbers_and_a_changed_case_publishes_a_version_n
     assert_eq!(levels, ["streets", "departments"]);
     assert_eq!(board.body["levels"][1]["red"][0]["key"], B);
     assert_eq!(board.body["levels"][1]["black"][0]["key"], C);
+    // The public map's grades: every street (S1 76 → B, S2 40 → D), no department.
+    assert_eq!(
+        board.body["levels"][0]["grades"],
+        json!([{"key": "S1", "grade": "B"}, {"key": "S2", "grade": "D"}])
+    );
+    assert_eq!(board.body["levels"][1]["grades"], json!([]));
+    assert_eq!(
+        board.body["grade_bands"][0],
+        json!({"grade": "A", "min": 90.0})
+    );
 
     // The running week: case 9020 went to A an instant ago with a deadline already past (open
     // late). Published; then the case is handled and closed: the next publish is version 2 and
@@ -764,4 +774,88 @@ async fn an_event_that_commits_after_a_later_one_still_counts() {
     )
     .await;
     assert_eq!(read().await, before + 3);
+}
+
+#[tokio::test]
+async fn a_trend_gives_every_unit_its_scores_over_the_periods_from_one_request() {
+    let app = spawn_app().await;
+    histories(&app.db.store).await;
+    let admin = app.login(Role::Admin).await;
+    let leader = app.login(Role::Planner).await;
+    set_scheme(&app, &admin).await;
+
+    // W39: only 9010 (C, overdue): C 40. W40: A 71.8, B 82.3, C 40 (see the rankings test).
+    let t = get(
+        &app,
+        "/api/assessment/trend?level=departments&period=2026-W40&periods=2",
+        &leader,
+    )
+    .await;
+    assert_eq!(t["periods"], json!(["2026-W39", "2026-W40"]));
+    assert_eq!(t["pass_line"], 60.0);
+    let series: Vec<(&str, Value)> = t["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["key"].as_str().unwrap(), u["scores"].clone()))
+        .collect();
+    assert_eq!(
+        series,
+        [
+            (A, json!([null, 71.8])),
+            (B, json!([null, 82.3])),
+            (C, json!([40.0, 40.0]))
+        ]
+    );
+    assert_eq!(t["units"][2]["name"], "中原区市场监督管理局");
+
+    // Twelve weeks by default, ending with the one asked for; one unit with `key`.
+    let one = get(
+        &app,
+        &format!("/api/assessment/trend?level=departments&key={C}&period=2026-W40"),
+        &leader,
+    )
+    .await;
+    assert_eq!(one["periods"].as_array().unwrap().len(), 12);
+    assert_eq!(one["periods"][0], "2026-W29");
+    assert_eq!(one["units"].as_array().unwrap().len(), 1);
+    assert_eq!(one["units"][0]["scores"][11], 40.0);
+    // Months step back by months.
+    let months = get(
+        &app,
+        "/api/assessment/trend?level=streets&period=2026-10&periods=3",
+        &leader,
+    )
+    .await;
+    assert_eq!(months["periods"], json!(["2026-08", "2026-09", "2026-10"]));
+
+    for (path, status, code) in [
+        (
+            "/api/assessment/trend?level=departments&periods=0",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/assessment/trend?level=departments&periods=54",
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+        ),
+        (
+            "/api/assessment/trend?level=planets",
+            StatusCode::BAD_REQUEST,
+            "invalid_level",
+        ),
+        (
+            "/api/assessment/trend?level=departments&period=2026-W40&key=nobody",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+    ] {
+        let a = app.get(path, Some(&leader)).await;
+        assert_eq!(
+            (a.status, a.body["code"].as_str()),
+            (status, Some(code)),
+            "{path}"
+        );
+    }
 }

@@ -11,6 +11,7 @@ import { ownerChainHtml } from './js/owner.js';
 import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers, caseTileRequest } from './js/cases.js';
 import { CaseWork } from './js/casework.js';
 import { PlannerPanel } from './js/planner.js';
+import { KaopingPanel } from './js/kaoping.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -103,6 +104,10 @@ const ownerChain = (lngLat) => assign(lngLat.lng, lngLat.lat, { asOf: loader.at 
 
 map.on('click', async (e) => {
   if (casework.handleClick(e)) return;
+  if (kaoping.handleClick(e)) {
+    if (PHONE.matches) setPanel(true); // the scorecard is in the side panel
+    return;
+  }
   // A few pixels of tolerance so thin lines (frontages, alleys) and points are easy to hit on a phone.
   const r = PHONE.matches ? 10 : 5;
   const box = [[e.point.x - r, e.point.y - r], [e.point.x + r, e.point.y + r]];
@@ -144,6 +149,10 @@ map.on('mousemove', (e) => {
 
 let myGrids = [];
 const planner = new PlannerPanel(map, $('#panel'));
+const kaoping = new KaopingPanel(map, $('#panel'), {
+  openCase: (id) => casework.showCase(id, { fly: true }),
+  onPick: () => { if (PHONE.matches) setPanel(false); },
+});
 function markMyGrids() {
   if (!map.getSource('grid')) return;
   map.removeFeatureState(loader.gridState());
@@ -153,6 +162,7 @@ loader.afterGridLoad(markMyGrids);
 const login = new LoginBox($('#login-box'), (session) => {
   myGrids = session?.user?.grids ?? [];
   planner.setSession(session);
+  kaoping.setSession(session);
   if (map.loaded()) markMyGrids();
   document.body.classList.toggle('logged-in', !!session);
   $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';
@@ -201,6 +211,7 @@ window.wangge = {
   loader,
   feed,
   casework,
+  kaoping,
   groups: GROUPS,
   ready,
   /** Resolves once no request is pending and the map has rendered everything. */

@@ -20,8 +20,10 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 use crate::assign::{AreaLevel, AreaStats, CityIndex};
+use crate::domain::assessment::scheme::GradeBand;
 use crate::domain::assessment::{
-    AreaSizes, Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, assess, rank,
+    AreaSizes, Assessment, Level, Period, Ranking, Scheme, SchemeError, Scorecard, Trend, assess,
+    rank, trend,
 };
 use crate::domain::jurisdiction::AreaSize;
 use crate::live::LiveCity;
@@ -98,6 +100,18 @@ pub struct BoardLevel {
     pub red: Vec<BoardRow>,
     /// The bottom N, worst last (黑榜).
     pub black: Vec<BoardRow>,
+    /// Areas (districts, streets, communities, grids) only: the grade of every unit of the level,
+    /// by key, for the map of the public page (grades, not scores or ranks); empty for others.
+    pub grades: Vec<BoardGrade>,
+}
+
+/// An area's grade on the public map.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardGrade {
+    /// The area's code.
+    pub key: String,
+    /// Its grade.
+    pub grade: String,
 }
 
 /// The public 红黑榜 from the latest published snapshot.
@@ -109,6 +123,8 @@ pub struct Board {
     pub version: i64,
     /// When it was published.
     pub published_at: DateTime<Utc>,
+    /// The scheme's grade bands, highest first (the map's legend).
+    pub grade_bands: Vec<GradeBand>,
     /// The levels an administrator made public.
     pub levels: Vec<BoardLevel>,
 }
@@ -284,6 +300,35 @@ impl AssessmentService {
             .collect())
     }
 
+    /// The scores of a level's units over `periods` consecutive periods ending with `period`
+    /// (oldest first), from one read of the event log; with `key`, that unit alone (not found
+    /// when it was scored in none of them).
+    pub async fn trend(
+        &self,
+        period: &Period,
+        level: Level,
+        periods: u32,
+        key: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Trend, AssessmentError> {
+        let (scheme, mut all) = self
+            .assess_back(period, periods.saturating_sub(1), now)
+            .await?;
+        all.reverse();
+        let mut t = trend(level, &all, &scheme.scheme);
+        if let Some(key) = key {
+            t.units.retain(|u| u.key == key);
+            if t.units.is_empty() {
+                return Err(AssessmentError::NotFound(format!(
+                    "{} {key:?} has no score in the {periods} periods up to {}",
+                    level.as_str(),
+                    period.label()
+                )));
+            }
+        }
+        Ok(t)
+    }
+
     /// One unit's scorecard with its evidence.
     pub async fn scorecard(
         &self,
@@ -420,11 +465,24 @@ impl AssessmentService {
                 // The black list never repeats a unit of the red one.
                 let start = cards.len().saturating_sub(n).max(red.len());
                 let black: Vec<BoardRow> = cards.iter().enumerate().skip(start).map(row).collect();
+                let mut grades: Vec<BoardGrade> = if level.is_area() {
+                    cards
+                        .iter()
+                        .map(|c| BoardGrade {
+                            key: c.key.clone(),
+                            grade: c.grade.clone(),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                grades.sort_by(|a, b| a.key.cmp(&b.key));
                 BoardLevel {
                     level: *level,
                     label: level.label_zh(),
                     red,
                     black,
+                    grades,
                 }
             })
             .collect();
@@ -432,6 +490,7 @@ impl AssessmentService {
             period: snap.period,
             version: snap.version,
             published_at: snap.published_at,
+            grade_bands: scheme.grades.clone(),
             levels: board_levels,
         }))
     }

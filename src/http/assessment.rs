@@ -21,7 +21,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
 use crate::assessment::{
     AssessmentError, AssessmentService, Board, Published, SchemeInForce, export,
 };
-use crate::domain::assessment::{Level, Period, PeriodKind, Ranking, Scorecard};
+use crate::domain::assessment::{Level, Period, PeriodKind, Ranking, Scorecard, Trend};
 use crate::domain::identity::Role;
 use crate::store::{SchemeVersion, Snapshot};
 
@@ -214,6 +214,55 @@ pub async fn scorecard(
     ))
 }
 
+/// The most periods a trend reads (a year of weeks): each is one pass over the event log.
+pub const MAX_TREND_PERIODS: u32 = 53;
+/// Periods in a trend when the request does not say.
+pub const DEFAULT_TREND_PERIODS: u32 = 12;
+
+/// A trend request.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrendQuery {
+    /// `districts`, `streets`, `communities`, `grids`, `departments`, `inspectors` or `dispatchers`.
+    pub level: String,
+    /// One unit (a street, community or unit code, a user id); default: every unit of the level.
+    pub key: Option<String>,
+    /// The last period of the trend (see [`PeriodQuery`]); the others are the ones just before
+    /// it, of the same kind and length. Default: the current week.
+    pub period: Option<String>,
+    /// How many periods, 1–53; default 12.
+    #[param(minimum = 1, maximum = 53)]
+    pub periods: Option<u32>,
+}
+
+/// The scores of a level's units over consecutive periods (oldest first), for the sparklines of
+/// the ranking table: every unit scored in any of them, or one unit with `key`. Read from one pass
+/// over the event log.
+#[utoipa::path(get, path = "/api/assessment/trend", tag = "assessment", security(("bearer" = [])),
+    params(TrendQuery),
+    responses((status = 200, body = Object, description = "{level, periods, pass_line, units: [{key, name, scores}]}; a score is null in a period where no case of the unit counted"),
+        (status = 400, body = ErrorBody, description = "`invalid_period`, `invalid_level`, `invalid_parameter` (periods outside 1–53)"),
+        (status = 404, body = ErrorBody, description = "`key` was scored in none of the periods: `not_found`")))]
+pub async fn trend(
+    State(state): State<AppState>,
+    _auth: Auth<Leaders>,
+    ApiQuery(q): ApiQuery<TrendQuery>,
+) -> Result<Json<Trend>, ApiError> {
+    let (level, period) = (level(&q.level)?, period(q.period.as_deref())?);
+    let n = q.periods.unwrap_or(DEFAULT_TREND_PERIODS);
+    if !(1..=MAX_TREND_PERIODS).contains(&n) {
+        return Err(ApiError::bad_request(
+            "invalid_parameter",
+            format!("periods must be within 1..={MAX_TREND_PERIODS}, not {n}"),
+        ));
+    }
+    Ok(Json(
+        service(&state)
+            .trend(&period, level, n, q.key.as_deref(), Utc::now())
+            .await?,
+    ))
+}
+
 /// Publishes a period as a frozen snapshot (admin). The same numbers as the period's latest
 /// snapshot publish nothing (`created: false`, that snapshot); different numbers publish the next
 /// version with a `diff` naming the cases and units that changed.
@@ -319,7 +368,7 @@ pub async fn put_scheme(
 /// The public 红黑榜 (no login): the top and bottom N of the levels an administrator made public,
 /// from the latest published snapshot; people never by name.
 #[utoipa::path(get, path = "/api/public/board", tag = "assessment",
-    responses((status = 200, body = Object, description = "{period, version, published_at, levels: [{level, label, red, black}]}"),
+    responses((status = 200, body = Object, description = "{period, version, published_at, grade_bands: [{grade, min}], levels: [{level, label, red, black, grades}]}; `grades` (area levels only: districts, streets, communities, grids): every area's grade by key, for the map"),
         (status = 404, body = ErrorBody, description = "nothing published yet: `not_found`")))]
 pub async fn board(State(state): State<AppState>) -> Result<Json<Arc<Board>>, ApiError> {
     service(&state)

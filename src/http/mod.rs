@@ -287,6 +287,7 @@ pub fn router(state: AppState) -> Router {
             "/assessment/scorecards/{level}/{key}",
             get(assessment::scorecard),
         )
+        .route("/assessment/trend", get(assessment::trend))
         .route("/assessment/publish", post(assessment::publish))
         .route("/assessment/snapshots", get(assessment::snapshots))
         .route("/assessment/snapshots/{id}", get(assessment::snapshot))
@@ -337,6 +338,9 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(openapi::swagger_ui());
     if let Some(dir) = &settings.web_dir {
+        // The public 红黑榜 page (no login) at a short address; its scripts and styles are the
+        // web folder's like the map page's.
+        app = app.route_service("/board", ServeFile::new(dir.join("board.html")));
         app = app.fallback_service(
             ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("404.html"))),
         );

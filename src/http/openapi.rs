@@ -44,7 +44,7 @@ impl Modify for BearerAuth {
         hotspots::kde, hotspots::kde_upload, hotspots::aggregate, hotspots::aggregate_upload,
         hotspots::gistar, hotspots::gistar_upload, hotspots::emerging, hotspots::emerging_upload,
         hotspots::blindspots, hotspots::blindspots_upload, hotspots::frontages, hotspots::zones, hotspots::zones_upload,
-        assessment::rankings, assessment::workbook, assessment::scorecard, assessment::publish, assessment::snapshots, assessment::snapshot,
+        assessment::rankings, assessment::workbook, assessment::scorecard, assessment::trend, assessment::publish, assessment::snapshots, assessment::snapshot,
         assessment::get_scheme, assessment::put_scheme, assessment::board,
     ),
     components(schemas(error::ErrorBody)),

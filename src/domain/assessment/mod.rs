@@ -20,7 +20,8 @@ pub use facts::{CaseEvent, CaseHistory};
 pub use period::{Period, PeriodError, PeriodKind};
 pub use scheme::{Indicator, Scheme, SchemeError};
 pub use score::{
-    AreaFigures, AreaSizes, Assessment, Measure, Ranking, RankingRow, Scorecard, assess, rank,
+    AreaFigures, AreaSizes, Assessment, Measure, Ranking, RankingRow, Scorecard, Trend, TrendUnit,
+    assess, rank, trend,
 };
 
 /// The levels units are ranked at.

@@ -755,3 +755,51 @@ pub fn rank(
         rows,
     }
 }
+
+/// One unit's scores over consecutive periods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendUnit {
+    /// The unit.
+    pub key: String,
+    /// Its name, as of the latest period that names it.
+    pub name: Option<String>,
+    /// Its score in each period, oldest first (null: no case of it counted in that period).
+    pub scores: Vec<Option<f64>>,
+}
+
+/// The scores of a level's units over consecutive periods (a sparkline per unit).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    /// The level.
+    pub level: Level,
+    /// The periods, oldest first.
+    pub periods: Vec<String>,
+    /// The pass line.
+    pub pass_line: f64,
+    /// Every unit scored in at least one of the periods, by key.
+    pub units: Vec<TrendUnit>,
+}
+
+/// The trend of `level` over `periods` (oldest first), every unit scored in any of them.
+pub fn trend(level: Level, periods: &[Assessment], scheme: &Scheme) -> Trend {
+    let mut units: BTreeMap<&str, TrendUnit> = BTreeMap::new();
+    for (i, a) in periods.iter().enumerate() {
+        for card in a.levels.get(&level).into_iter().flatten() {
+            let u = units.entry(&card.key).or_insert_with(|| TrendUnit {
+                key: card.key.clone(),
+                name: None,
+                scores: vec![None; periods.len()],
+            });
+            u.scores[i] = Some(card.score);
+            if card.name.is_some() {
+                u.name.clone_from(&card.name);
+            }
+        }
+    }
+    Trend {
+        level,
+        periods: periods.iter().map(|a| a.period.clone()).collect(),
+        pass_line: scheme.pass_line,
+        units: units.into_values().collect(),
+    }
+}

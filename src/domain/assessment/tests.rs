@@ -608,3 +608,38 @@ fn a_scheme_refuses_an_unknown_area_class() {
     let e = Scheme::parse(&v.to_string()).unwrap_err();
     assert!(e.0.contains("area class \"3\""), "{e}");
 }
+
+#[test]
+fn a_trend_lists_every_unit_scored_in_any_period_oldest_first_with_gaps() {
+    // W46: nothing. W47: U1 40 (case 5 overdue). W48: U1 70, and U9 40 (case 21 overdue); no
+    // 捆绑 blend, so the scores are the own ones worked out above.
+    let mut hs = first_week();
+    hs.push(dispatched(21, 10, "U9", 10).history());
+    let scheme = Scheme {
+        bundle: scheme::Bundle {
+            own: 1.0,
+            partners: 0.0,
+        },
+        ..Scheme::default_scheme()
+    };
+    let w48 = Period::parse("2026-W48").unwrap();
+    let periods: Vec<Assessment> = [w48.previous().previous(), w48.previous(), w48]
+        .iter()
+        .map(|p| assess(&hs, p, far(), &scheme, &()))
+        .collect();
+    let t = trend(Level::Departments, &periods, &scheme);
+    assert_eq!(t.periods, ["2026-W46", "2026-W47", "2026-W48"]);
+    assert_eq!(t.pass_line, 60.0);
+    let series: Vec<(&str, &[Option<f64>])> = t
+        .units
+        .iter()
+        .map(|u| (u.key.as_str(), u.scores.as_slice()))
+        .collect();
+    assert_eq!(
+        series,
+        [
+            ("U1", &[None, Some(40.0), Some(70.0)][..]),
+            ("U9", &[None, None, Some(40.0)][..]),
+        ]
+    );
+}
