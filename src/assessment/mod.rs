@@ -140,7 +140,20 @@ pub struct AssessmentService {
     /// The public board of the latest snapshot under the latest scheme, keyed by both: the
     /// public page reads it without parsing the snapshot's numbers again.
     board: Arc<std::sync::Mutex<Option<CachedBoard>>>,
+    /// Assessments of periods that have ended (read as of their end, so they change only with
+    /// the log or the scheme), newest last, at most [`PAST_CACHE`]: a ranking's previous periods
+    /// and a year of weekly rankings are scored once each.
+    past: Arc<std::sync::Mutex<std::collections::VecDeque<(PastKey, Assessment)>>>,
+    /// How many of them (0: none kept).
+    past_capacity: usize,
 }
+
+/// How many assessments of ended periods are kept (a few MB each on the demo city).
+pub const PAST_CACHE: usize = 64;
+
+/// What an ended period's assessment was computed from: the period, the scheme version, the
+/// timelines' generation and the live city's version.
+type PastKey = (String, i64, u64, i64);
 
 /// A built board and what it was built from: (latest snapshot id, scheme version).
 type CachedBoard = ((i64, i64), Arc<Board>);
@@ -180,7 +193,16 @@ impl AssessmentService {
             live,
             timelines: Arc::new(Timelines::new(max_events)),
             board: Default::default(),
+            past: Default::default(),
+            past_capacity: PAST_CACHE,
         }
+    }
+
+    /// The same service keeping no assessment of ended periods: every period is scored afresh
+    /// (what the benchmark measures as the cost of scoring).
+    pub fn without_past_cache(mut self) -> Self {
+        self.past_capacity = 0;
+        self
     }
 
     /// The scheme in force: the latest stored version, or the default.
@@ -210,23 +232,27 @@ impl AssessmentService {
         Ok(self.store.put_assessment_scheme(&canonical, audit).await?)
     }
 
-    /// The names of areas (from the live city) and departments by code.
-    async fn names(
-        &self,
-        city: &CityIndex,
-    ) -> Result<BTreeMap<(Level, String), String>, AssessmentError> {
-        let mut names = BTreeMap::new();
-        for level in Level::ALL {
-            if let Some(area) = area_level(level) {
-                for a in city.areas(area) {
-                    names.insert((level, a.code.to_owned()), a.name.to_owned());
-                }
+    /// Names the scorecards that have none (people are named from their events): areas from the
+    /// live city, departments with one query for the codes present (not every unit: a city's
+    /// shops are units too, tens of thousands of them).
+    async fn name(&self, city: &CityIndex, all: &mut [Assessment]) -> Result<(), AssessmentError> {
+        let codes: BTreeSet<String> = all
+            .iter()
+            .flat_map(|a| a.levels.get(&Level::Departments).into_iter().flatten())
+            .map(|c| c.key.clone())
+            .collect();
+        let units = self.store.unit_names(&codes).await?;
+        for card in all.iter_mut().flat_map(|a| a.levels.values_mut().flatten()) {
+            if card.name.is_some() {
+                continue;
             }
+            card.name = match area_level(card.level) {
+                Some(area) => city.area_name(area, &card.key).map(str::to_owned),
+                None if card.level == Level::Departments => units.get(&card.key).cloned(),
+                None => None,
+            };
         }
-        for u in self.store.list_units(None, i64::MAX, 0).await? {
-            names.insert((Level::Departments, u.code), u.name);
-        }
-        Ok(names)
+        Ok(())
     }
 
     /// `period` and the `back` periods before it, newest first, with names, and the scheme.
@@ -237,28 +263,47 @@ impl AssessmentService {
         now: DateTime<Utc>,
     ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
         let scheme = self.scheme().await?;
-        let histories = self.timelines.current(&self.store).await?;
+        let (generation, histories) = self.timelines.current(&self.store).await?;
         let city = self.live.current();
-        let names = self.names(&city).await?;
+        let sizes = CitySizes(city.area_stats());
+        let key = |p: &Period| (p.label(), scheme.version, generation, city.version());
+        let cached = |p: &Period| -> Option<Assessment> {
+            let past = self.past.lock().expect("assessment cache lock");
+            let k = key(p);
+            past.iter().find(|(pk, _)| *pk == k).map(|(_, a)| a.clone())
+        };
         let mut out = Vec::new();
+        let mut fresh = Vec::new();
         let mut p = *period;
-        for _ in 0..=back {
-            let sizes = CitySizes(city.area_stats());
-            let mut a = assess(
-                histories.values().map(|h| &**h),
-                &p,
-                now,
-                &scheme.scheme,
-                &sizes,
-            );
-            for card in a.levels.values_mut().flatten() {
-                if card.name.is_none() {
-                    card.name = names.get(&(card.level, card.key.clone())).cloned();
+        for i in 0..=back {
+            match cached(&p).filter(|_| p.end() <= now) {
+                Some(a) => out.push(a),
+                None => {
+                    fresh.push(i as usize);
+                    out.push(assess(
+                        histories.values().map(|h| &**h),
+                        &p,
+                        now,
+                        &scheme.scheme,
+                        &sizes,
+                    ));
                 }
             }
-            out.push(a);
             p = p.previous();
         }
+        self.name(&city, &mut out).await?;
+        let mut past = self.past.lock().expect("assessment cache lock");
+        let mut p = *period;
+        for (i, a) in out.iter().enumerate() {
+            if fresh.contains(&i) && p.end() <= now {
+                past.push_back((key(&p), a.clone()));
+                if past.len() > self.past_capacity {
+                    past.pop_front();
+                }
+            }
+            p = p.previous();
+        }
+        drop(past);
         Ok((scheme, out))
     }
 

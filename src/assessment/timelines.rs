@@ -49,6 +49,8 @@ pub enum TimelineError {
 #[derive(Debug, Default)]
 struct State {
     cases: Histories,
+    /// Bumped whenever an event is added: what was computed from an older generation is stale.
+    generation: u64,
     events: usize,
     /// Every id at or below it was seen, or is in `gaps`.
     watermark: i64,
@@ -72,14 +74,15 @@ impl Timelines {
         }
     }
 
-    /// The timelines as of now: the events appended since the last read are added first.
-    pub async fn current(&self, store: &Store) -> Result<Histories, TimelineError> {
+    /// The timelines as of now, with their generation: the events appended since the last read
+    /// are added first.
+    pub async fn current(&self, store: &Store) -> Result<(u64, Histories), TimelineError> {
         let mut st = self.state.lock().await;
         st.gaps.retain(|_, t| t.elapsed() < GAP_GRACE);
         let gaps: Vec<i64> = st.gaps.keys().copied().collect();
         let rows = store.log_since(st.watermark, &gaps).await?;
         if rows.is_empty() {
-            return Ok(st.cases.clone());
+            return Ok((st.generation, st.cases.clone()));
         }
         let new_events = rows.iter().filter(|r| r.1.is_some()).count();
         if st.events + new_events > self.max_events {
@@ -129,6 +132,9 @@ impl Timelines {
             }
         }
         st.events += added;
-        Ok(st.cases.clone())
+        if added > 0 {
+            st.generation += 1;
+        }
+        Ok((st.generation, st.cases.clone()))
     }
 }

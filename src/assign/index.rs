@@ -647,6 +647,15 @@ impl CityIndex {
         }
     }
 
+    /// The name of the area `code` of `level`, if the index has it.
+    pub fn area_name(&self, level: AreaLevel, code: &str) -> Option<&str> {
+        let areas = self.level(level);
+        areas
+            .binary_search_by(|a| (*a.code).cmp(code))
+            .ok()
+            .map(|i| &*areas[i].name)
+    }
+
     /// The index of the parent (one level up) of area `i` of `level`, or [`NONE`].
     pub fn parent(&self, level: AreaLevel, i: u32) -> u32 {
         self.level(level).get(i as usize).map_or(NONE, |a| a.parent)

@@ -146,7 +146,8 @@ fn ranking_csv(r: &Ranking) -> Result<Response, ApiError> {
     params(RankingQuery),
     responses((status = 200, description = "the ranking: level, period, pass_line, rows, evening_meetings, chronic; or CSV with `format=csv`",
             content((Object = "application/json"), (String = "text/csv"))),
-        (status = 400, body = ErrorBody, description = "`invalid_period`, `invalid_level`")))]
+        (status = 400, body = ErrorBody, description = "`invalid_period`, `invalid_level`"),
+        (status = 413, body = ErrorBody, description = "more case events than `--assessment-max-events`: `too_large`")))]
 pub async fn rankings(
     State(state): State<AppState>,
     _auth: Auth<Leaders>,
@@ -170,7 +171,8 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
     params(PeriodQuery),
     responses((status = 200, description = "the workbook",
             content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
-        (status = 400, body = ErrorBody, description = "`invalid_period`")))]
+        (status = 400, body = ErrorBody, description = "`invalid_period`"),
+        (status = 413, body = ErrorBody, description = "more case events than `--assessment-max-events`: `too_large`")))]
 pub async fn workbook(
     State(state): State<AppState>,
     _auth: Auth<Leaders>,
@@ -199,6 +201,7 @@ pub async fn workbook(
         PeriodQuery),
     responses((status = 200, body = Object, description = "the scorecard"),
         (status = 400, body = ErrorBody, description = "`invalid_period`, `invalid_level`"),
+        (status = 413, body = ErrorBody, description = "more case events than `--assessment-max-events`: `too_large`"),
         (status = 404, body = ErrorBody, description = "no case of the unit counts in the period: `not_found`")))]
 pub async fn scorecard(
     State(state): State<AppState>,
@@ -242,6 +245,7 @@ pub struct TrendQuery {
     params(TrendQuery),
     responses((status = 200, body = Object, description = "{level, periods, pass_line, units: [{key, name, scores}]}; a score is null in a period where no case of the unit counted"),
         (status = 400, body = ErrorBody, description = "`invalid_period`, `invalid_level`, `invalid_parameter` (periods outside 1–53)"),
+        (status = 413, body = ErrorBody, description = "more case events than `--assessment-max-events`: `too_large`"),
         (status = 404, body = ErrorBody, description = "`key` was scored in none of the periods: `not_found`")))]
 pub async fn trend(
     State(state): State<AppState>,
@@ -270,6 +274,7 @@ pub async fn trend(
     params(PeriodQuery),
     responses((status = 200, body = Object, description = "{created, snapshot}"),
         (status = 400, body = ErrorBody, description = "`invalid_period`"),
+        (status = 413, body = ErrorBody, description = "more case events than `--assessment-max-events`: `too_large`"),
         (status = 409, body = ErrorBody, description = "the same version was published meanwhile: `conflict`; publish again")))]
 pub async fn publish(
     State(state): State<AppState>,

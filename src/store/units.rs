@@ -71,6 +71,32 @@ impl Store {
         })
     }
 
+    /// The names of the units among `codes` (unknown codes are left out).
+    pub async fn unit_names(
+        &self,
+        codes: &std::collections::BTreeSet<String>,
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        let mut out = std::collections::HashMap::with_capacity(codes.len());
+        let codes: Vec<&String> = codes.iter().collect();
+        // Bound parameters, a thousand at a time: well under both databases' limits.
+        for chunk in codes.chunks(1000) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT code, name FROM responsible_units WHERE code IN ({})",
+                marks.join(",")
+            );
+            on_pool!(self, |pool, d| {
+                let mut q =
+                    sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql.as_str()));
+                for c in chunk {
+                    q = q.bind(*c);
+                }
+                out.extend(q.fetch_all(pool).await?);
+            });
+        }
+        Ok(out)
+    }
+
     /// The code of every unit: what a `unit_code` or a rule table may name.
     pub async fn unit_codes(&self) -> StoreResult<std::collections::BTreeSet<String>> {
         on_pool!(self, |pool, d| {
