@@ -4,8 +4,10 @@
 # with its cache off — every server alone, one after the other, in one run.
 #   bash benches/tiles_http.sh               # 10 s warm-up (discarded) + 15 s per zoom and server
 #   WARM=3 SECS=5 bash benches/tiles_http.sh # a quick look
+#   ONLY_COMPARE=1 bash benches/tiles_http.sh # only the feature comparison, no load
 # Tiles: every tile over the demo city at z12 and z14, and 2,000 at z16 (benches/tile_list.py).
 # Load: wrk, 1 thread, 32 connections, Accept-Encoding: gzip (as MapLibre in a browser sends).
+# WANGGE_BIN=/path/to/wangge uses a release binary built before.
 # martin is built from crates.io once (version 1.14.0, the last this toolchain compiles) into
 # target/martin-install; MARTIN=/path/to/martin uses another binary.
 # Needs: root for apt-get (postgresql-15-postgis-3, wrk). Run it alone on the machine.
@@ -26,8 +28,12 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; pg_st
 trap cleanup EXIT
 
 echo "== build (release) and martin"
-cargo build --release --bins -q
-BIN=target/release/wangge
+if [ -n "${WANGGE_BIN:-}" ]; then
+  BIN=$WANGGE_BIN   # a binary built earlier, e.g. to keep the build off the measured machine time
+else
+  cargo build --release --bins -q
+  BIN=target/release/wangge
+fi
 if [ ! -x "$MARTIN" ]; then
   cargo install martin --version 1.14.0 --locked --no-default-features --features postgres \
     --root target/martin-install --target-dir target/martin-build -q
@@ -87,6 +93,21 @@ load() { # name url-prefix suffix
   done
 }
 
+echo "== the same features? every benchmark tile from wangge and from martin (cache off), by grid code"
+# The z16 tile the first measurement found disagreeing (issue 19) is checked too.
+{ cat "$WORK/z12.csv" "$WORK/z14.csv" "$WORK/z16.csv"; echo "16,53445,26032"; } > "$WORK/compare.csv"
+PORT_W=$(free_port); PORT_M=$(free_port)
+RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT_W" "$BIN" serve > "$WORK/wangge-compare.log" 2>&1 &
+PIDS+=($!)
+RUST_LOG=error "$MARTIN" --listen-addresses "127.0.0.1:$PORT_M" --cache-size 0 "$DB" > "$WORK/martin-compare.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$PORT_W/healthz"
+wait_http "http://127.0.0.1:$PORT_M/catalog"
+python3 benches/mvt_compare.py "$WORK/compare.csv" "http://127.0.0.1:$PORT_W/tiles/grid|.mvt" \
+  "http://127.0.0.1:$PORT_M/grid_tiles" | tee "$WORK/compare.txt"
+kill "${PIDS[-1]}" "${PIDS[-2]}"; wait "${PIDS[-1]}" "${PIDS[-2]}" 2>/dev/null || true
+[ -n "${ONLY_COMPARE:-}" ] && exit 0
+
 echo "== wangge (tile cache $(( ${WANGGE_TILE_CACHE_BYTES:-67108864} / 1048576 )) MiB)"
 PORT=$(free_port)
 RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
@@ -109,6 +130,7 @@ done
 
 echo
 echo "== $(nproc) cores; wrk 1 thread, $CONNS connections, ${SECS} s per zoom after ${WARM} s warm-up; Accept-Encoding: gzip"
+grep AGREE "$WORK/compare.txt" || true
 python3 - "$OUT" <<'PY'
 import sys
 r = {}

@@ -20,6 +20,7 @@ pub mod hotspot;
 pub mod hotspots;
 pub mod http;
 pub mod import;
+pub mod inspections;
 pub mod live;
 pub mod photos;
 pub mod security;

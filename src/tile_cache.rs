@@ -59,9 +59,11 @@ impl Tile {
                 raw_len: 0,
             };
         }
+        // Level 6, not the fastest: a tile is compressed once per data version and then sent
+        // thousands of times, to phones too.
         let mut gz = flate2::write::GzEncoder::new(
             Vec::with_capacity(raw.len() / 3),
-            flate2::Compression::fast(),
+            flate2::Compression::default(),
         );
         // Writing to a Vec cannot fail.
         let gzip = gz

@@ -239,6 +239,58 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!({})),
             &[Admin],
         ),
+        (Method::GET, "/api/inspections/checklists", None, &Role::ALL),
+        (
+            Method::PUT,
+            "/api/inspections/checklists",
+            Some(json!({})),
+            &[Admin],
+        ),
+        (Method::GET, "/api/inspections/points", None, &Role::ALL),
+        (Method::GET, "/api/inspections/readiness", None, &Role::ALL),
+        (Method::GET, "/api/inspections/rounds", None, &Role::ALL),
+        (
+            Method::POST,
+            "/api/inspections/rounds",
+            Some(json!({})),
+            &[ShiftLead, Admin],
+        ),
+        (
+            Method::GET,
+            "/api/inspections/rounds/999999",
+            None,
+            &Role::ALL,
+        ),
+        (
+            Method::POST,
+            "/api/inspections/rounds/999999/visits",
+            Some(json!({})),
+            &[Inspector, Admin],
+        ),
+        (
+            Method::POST,
+            "/api/inspections/rounds/999999/notice",
+            None,
+            &[ShiftLead, Admin],
+        ),
+        (
+            Method::GET,
+            "/api/inspections/rounds/999999/notice",
+            None,
+            &Role::ALL,
+        ),
+        (
+            Method::GET,
+            "/api/inspections/rounds/999999/notice.xlsx",
+            None,
+            &Role::ALL,
+        ),
+        (
+            Method::POST,
+            "/api/inspections/findings/999999/recheck",
+            Some(json!({})),
+            &[Inspector, Admin],
+        ),
     ]);
     rows
 }

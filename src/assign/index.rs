@@ -227,6 +227,9 @@ fn lineal(g: &Geometry<f64>) -> Option<LineString<f64>> {
                 .collect::<Vec<_>>(),
         )),
         Geometry::Point(p) => Some(LineString::from(vec![p.0])),
+        // An inspection site drawn as an area (a market, a park): near it means near its outline.
+        Geometry::Polygon(p) => Some(p.exterior().clone()),
+        Geometry::MultiPolygon(m) => m.0.first().map(|p| p.exterior().clone()),
         _ => None,
     }
 }

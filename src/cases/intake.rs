@@ -28,6 +28,10 @@ pub enum Channel {
     Hotline,
     /// A citizen through the public API: starts in 核实.
     Citizen,
+    /// A problem found by an inspection round (督查) at an assessment point: registered and
+    /// dispatched at once, and never merged into another case, since the finding follows its
+    /// own case until it is re-inspected.
+    Inspection,
 }
 
 impl Channel {
@@ -37,6 +41,7 @@ impl Channel {
             Channel::Inspector | Channel::InspectorElsewhere => "inspector",
             Channel::Hotline => "hotline_12345",
             Channel::Citizen => "citizen",
+            Channel::Inspection => "inspection",
         }
     }
 }
@@ -316,6 +321,7 @@ impl CaseService {
             frontage_code: assignment.frontages.first().map(|f| f.code.clone()),
             status: match channel {
                 Channel::Inspector if report.register_now => Status::Registered,
+                Channel::Inspection => Status::Registered,
                 Channel::Inspector => Status::Collected,
                 Channel::Hotline | Channel::Citizen | Channel::InspectorElsewhere => {
                     Status::Verifying
@@ -331,6 +337,7 @@ impl CaseService {
         let mut follow_up = Vec::new();
         let mut duplicates = self.duplicates_of(&case, &category, now).await?;
         if category.duplicate_merge
+            && channel != Channel::Inspection
             && let Some(first) = duplicates.first()
         {
             case.status = Status::Merged;
@@ -348,7 +355,11 @@ impl CaseService {
             follow_up.push((
                 "register".to_owned(),
                 serde_json::json!({ "from": "collected", "to": "registered",
-                    "note": "监督员上报即立案 registered on report by the grid's inspector" }),
+                    "note": if channel == Channel::Inspection {
+                        "督查发现即立案 registered on finding by an inspection round"
+                    } else {
+                        "监督员上报即立案 registered on report by the grid's inspector"
+                    } }),
             ));
             let decision = self
                 .rules()
@@ -381,6 +392,21 @@ impl CaseService {
             duplicates: if created { duplicates } else { Vec::new() },
             follow_token,
         })
+    }
+
+    /// An inspection round's finding at an assessment point (督查): registered and dispatched
+    /// by the rule table at once. The caller (the inspection service) checks who may submit it;
+    /// the key lives in the submitting user's key space, so a phone resubmitting a visit gets
+    /// the same case back.
+    pub async fn report_inspection_finding(
+        &self,
+        who: &Principal,
+        submission: Submission,
+        audit: &Audit,
+    ) -> Result<Intake, CaseError> {
+        let mut report = submission.report(Some(who.user_id))?;
+        report.register_now = true;
+        self.intake(report, Channel::Inspection, audit).await
     }
 
     /// The channel of a staff member's report: an intake clerk enters hotline calls; an inspector

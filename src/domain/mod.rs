@@ -12,6 +12,7 @@ pub mod crs;
 pub mod dispatch;
 pub mod finding;
 pub mod identity;
+pub mod inspection;
 pub mod jurisdiction;
 pub mod photo;
 pub mod replay;

@@ -108,7 +108,12 @@ pub struct RankingQuery {
 }
 
 /// A file download with a name in RFC 6266 / 5987 form (ASCII fallback and the UTF-8 name).
-fn attachment(content_type: &'static str, ascii: &str, utf8: &str, bytes: Vec<u8>) -> Response {
+pub(super) fn attachment(
+    content_type: &'static str,
+    ascii: &str,
+    utf8: &str,
+    bytes: Vec<u8>,
+) -> Response {
     let encoded: String = utf8
         .bytes()
         .map(|b| match b {

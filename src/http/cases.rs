@@ -353,7 +353,7 @@ pub struct CaseQuery {
     pub unit: Option<String>,
     /// Category code.
     pub category: Option<String>,
-    /// Source channel: inspector, citizen, hotline_12345.
+    /// Source channel: inspector, citizen, hotline_12345, inspection (督查 findings).
     pub source: Option<String>,
     /// `triage`: the 创文办 triage queue.
     pub queue: Option<String>,

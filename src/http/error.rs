@@ -268,6 +268,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
         "the calendar year file is not valid",
     ),
     (
+        "invalid_checklist",
+        422,
+        "the inspection checklists document is refused (the path of the bad value is named)",
+    ),
+    (
         "invalid_scheme",
         422,
         "the assessment scheme document could not score",

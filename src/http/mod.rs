@@ -14,6 +14,7 @@ pub mod extract;
 pub mod health;
 pub mod hotspots;
 pub mod import;
+pub mod inspections;
 pub mod layers;
 pub mod limits;
 pub mod openapi;
@@ -125,6 +126,7 @@ struct Inner {
     hotspots: crate::hotspots::HotspotService,
     tiles: crate::tile_cache::TileCache,
     assessment: crate::assessment::AssessmentService,
+    inspections: crate::inspections::InspectionService,
     limiter: throttle::Limiter,
     operators: security::OperatorTokens,
 }
@@ -150,6 +152,8 @@ impl AppState {
             live.clone(),
             settings.assessment_max_events,
         );
+        let inspections =
+            crate::inspections::InspectionService::new(store.clone(), live.clone(), cases.clone());
         Self {
             inner: Arc::new(Inner {
                 limiter: throttle::Limiter::new(settings.limits.clone()),
@@ -164,6 +168,7 @@ impl AppState {
                 hotspots,
                 tiles: crate::tile_cache::TileCache::new(settings_tile_bytes),
                 assessment,
+                inspections,
             }),
         }
     }
@@ -178,6 +183,10 @@ impl AppState {
     /// The assessment (考评) service, with its in-memory case timelines.
     pub fn assessment(&self) -> &crate::assessment::AssessmentService {
         &self.inner.assessment
+    }
+    /// The inspection (督查) service.
+    pub fn inspections(&self) -> &crate::inspections::InspectionService {
+        &self.inner.inspections
     }
     /// The case service.
     pub fn cases(&self) -> &crate::cases::CaseService {
@@ -288,6 +297,33 @@ pub fn router(state: AppState) -> Router {
             get(assessment::scorecard),
         )
         .route("/assessment/trend", get(assessment::trend))
+        .route(
+            "/inspections/checklists",
+            get(inspections::get_checklists).put(inspections::put_checklists),
+        )
+        .route("/inspections/points", get(inspections::points))
+        .route("/inspections/readiness", get(inspections::readiness))
+        .route(
+            "/inspections/rounds",
+            get(inspections::rounds).post(inspections::create_round),
+        )
+        .route("/inspections/rounds/{id}", get(inspections::round))
+        .route(
+            "/inspections/rounds/{id}/visits",
+            post(inspections::submit_visit),
+        )
+        .route(
+            "/inspections/rounds/{id}/notice",
+            get(inspections::notice).post(inspections::publish_notice),
+        )
+        .route(
+            "/inspections/rounds/{id}/notice.xlsx",
+            get(inspections::notice_workbook),
+        )
+        .route(
+            "/inspections/findings/{id}/recheck",
+            post(inspections::recheck),
+        )
         .route("/assessment/publish", post(assessment::publish))
         .route("/assessment/snapshots", get(assessment::snapshots))
         .route("/assessment/snapshots/{id}", get(assessment::snapshot))

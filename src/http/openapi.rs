@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     admin, assessment, assign, auth, calendar, cases, dispatch, error, health, hotspots, import,
-    layers, photos, stream, tiles,
+    inspections, layers, photos, stream, tiles,
 };
 
 struct BearerAuth;
@@ -46,6 +46,9 @@ impl Modify for BearerAuth {
         hotspots::blindspots, hotspots::blindspots_upload, hotspots::frontages, hotspots::zones, hotspots::zones_upload,
         assessment::rankings, assessment::workbook, assessment::scorecard, assessment::trend, assessment::publish, assessment::snapshots, assessment::snapshot,
         assessment::get_scheme, assessment::put_scheme, assessment::board,
+        inspections::get_checklists, inspections::put_checklists, inspections::points, inspections::readiness,
+        inspections::rounds, inspections::create_round, inspections::round, inspections::submit_visit,
+        inspections::recheck, inspections::publish_notice, inspections::notice, inspections::notice_workbook,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

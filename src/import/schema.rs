@@ -205,7 +205,21 @@ pub fn layer_fields(layer: Layer) -> Vec<Field> {
             ));
             fields.push(unit(
                 Need::Optional,
-                "区域的责任单位，如铁路部门 / e.g. the railway bureau for railway land",
+                "区域的责任单位，如铁路部门；测评点位为主责单位 / e.g. the railway bureau for railway land; an inspection site's lead unit (主责)",
+            ));
+            fields.push(field(
+                "site_type",
+                &["点位类型", "测评点位类型"],
+                Need::Optional,
+                Format::OneOf(&crate::domain::inspection::POINT_TYPE_CODES),
+                "测评点位类型（inspection_site 必填，见 docs/inspections.md）/ the assessment point type, needed for an inspection_site",
+            ));
+            fields.push(field(
+                "support_units",
+                &["配合单位"],
+                Need::Optional,
+                Format::Text,
+                "测评点位的配合单位编码，逗号分隔 / an inspection site's supporting units (配合), unit codes separated by commas",
             ));
         }
     }

@@ -75,6 +75,9 @@ pub fn suggested_fix(check: &str) -> &'static str {
         "parent_layer_missing" => {
             "先导入上级图层，或把它放进同一个城市数据包 / import the parent layer first, or put it in the same city package"
         }
+        "missing_site_type" | "unknown_site_type" => {
+            "给测评点位填写 site_type（见 docs/inspections.md 的点位类型表） / give the inspection site a site_type from the point types of docs/inspections.md"
+        }
         "unknown_unit" => {
             "在 units.csv 中加入该单位，或改正 unit_code / add the unit to units.csv or correct unit_code"
         }
@@ -467,11 +470,12 @@ pub const ZONE_KINDS: [(&str, &str); 4] = [
     ("urban_village", "Polygon"),
     ("railway_land", "Polygon"),
     ("back_alley", "LineString"),
-    ("inspection_site", "Point"),
+    ("inspection_site", "Point or Polygon"),
 ];
 
 /// A zone needs a known `zone_kind` and the geometry of that kind: the engine looks urban
-/// villages and railway land up as areas, back alleys as lines and inspection sites as points.
+/// villages and railway land up as areas, back alleys as lines and inspection sites (测评点位) as
+/// points or areas (a market, a park).
 fn check_zone_kinds(features: &[Jurisdiction], f: &mut Findings) {
     for j in features {
         let Some(kind) = j.kind.as_deref() else {
@@ -506,7 +510,11 @@ fn check_zone_kinds(features: &[Jurisdiction], f: &mut Findings) {
                 j.geometry,
                 Geometry::LineString(_) | Geometry::MultiLineString(_)
             ),
-            _ => matches!(j.geometry, Geometry::Point(_) | Geometry::MultiPoint(_)),
+            "Point" => matches!(j.geometry, Geometry::Point(_) | Geometry::MultiPoint(_)),
+            _ => matches!(
+                j.geometry,
+                Geometry::Point(_) | Geometry::Polygon(_) | Geometry::MultiPolygon(_)
+            ),
         };
         if !fits {
             f.push(
@@ -516,6 +524,54 @@ fn check_zone_kinds(features: &[Jurisdiction], f: &mut Findings) {
                 format!("a zone of kind {kind} must be a {shape}"),
                 Some(j.geometry.clone()),
             );
+        }
+    }
+}
+
+/// An inspection site (测评点位) needs a known point type, or no round can visit it, and its
+/// supporting units (配合) must exist like its lead unit.
+fn check_sites(features: &[Jurisdiction], ctx: &Context, f: &mut Findings) {
+    use crate::domain::inspection::{point_type_name, support_units};
+    for j in features
+        .iter()
+        .filter(|j| j.kind.as_deref() == Some("inspection_site"))
+    {
+        match j.props.get("site_type").and_then(|v| v.as_str()) {
+            None => f.push(
+                Severity::Warning,
+                "missing_site_type",
+                Some(&j.code),
+                format!(
+                    "inspection site {} has no site_type: no inspection round can visit it / 缺少测评点位类型",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            ),
+            Some(t) if point_type_name(t).is_none() => f.push(
+                Severity::Error,
+                "unknown_site_type",
+                Some(&j.code),
+                format!(
+                    "inspection site {} has site_type {t:?}, which is not a point type (see GET /api/import/schema/zone)",
+                    j.code
+                ),
+                Some(j.geometry.clone()),
+            ),
+            Some(_) => {}
+        }
+        if let Some(units) = &ctx.units {
+            for u in support_units(j).iter().filter(|u| !units.contains(*u)) {
+                f.push(
+                    Severity::Error,
+                    "unknown_unit",
+                    Some(&j.code),
+                    format!(
+                        "inspection site {} names the supporting unit {u:?}, which does not exist / 配合单位不存在",
+                        j.code
+                    ),
+                    Some(j.geometry.clone()),
+                );
+            }
         }
     }
 }
@@ -787,6 +843,7 @@ pub fn validate(
     check_owners(layer, features, ctx, &mut f);
     if layer == Layer::Zone {
         check_zone_kinds(features, &mut f);
+        check_sites(features, ctx, &mut f);
     }
 
     let mut issues = f.issues;

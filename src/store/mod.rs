@@ -17,6 +17,7 @@ mod dispatch_rules;
 mod geometry;
 mod history;
 mod hotspot;
+mod inspections;
 mod jurisdictions;
 mod photos;
 mod units;
@@ -40,6 +41,10 @@ pub use dispatch_rules::StoredRules;
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
 pub use hotspot::PointFilter;
+pub use inspections::{
+    ChecklistVersion, NewFinding, NewRecheck, NewRound, StoredFinding, StoredNotice, StoredRound,
+    StoredVisit,
+};
 pub use jurisdictions::{BasemapFeature, CityPublished, CityWrite};
 pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
 pub use users::{NewUser, TokenLookup, UserRecord};
