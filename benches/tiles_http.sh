@@ -108,19 +108,28 @@ python3 benches/mvt_compare.py "$WORK/compare.csv" "http://127.0.0.1:$PORT_W/til
 kill "${PIDS[-1]}" "${PIDS[-2]}"; wait "${PIDS[-1]}" "${PIDS[-2]}" 2>/dev/null || true
 [ -n "${ONLY_COMPARE:-}" ] && exit 0
 
-echo "== wangge (tile cache $(( ${WANGGE_TILE_CACHE_BYTES:-67108864} / 1048576 )) MiB)"
-PORT=$(free_port)
-RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$PORT/healthz"
-load wangge /tiles/grid .mvt
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+# Each server with its default number of worker threads (one per core), then with one: on a
+# 2-core machine the load generator needs a core too, and three busy threads on two cores make
+# every server's tail the scheduler's time slice.
+for workers in default 1; do
+  echo "== wangge (tile cache $(( ${WANGGE_TILE_CACHE_BYTES:-67108864} / 1048576 )) MiB, worker threads: $workers)"
+  PORT=$(free_port)
+  env_workers=(); [ "$workers" = 1 ] && env_workers=(TOKIO_WORKER_THREADS=1)
+  env "${env_workers[@]}" RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$PORT/healthz"
+  echo "RSS before load: $(ps -o rss= -p "${PIDS[-1]}") KiB"
+  load "wangge$([ "$workers" = 1 ] && echo _w1)" /tiles/grid .mvt
+  echo "RSS after load: $(ps -o rss= -p "${PIDS[-1]}") KiB; tile cache: $(curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^wangge_cache_bytes\{cache="tiles"\}' | awk '{print $2}') bytes"
+  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+done
 
-for cache in default off; do
+for cache in default default_w1 off; do
   echo "== martin, cache $cache"
   PORT=$(free_port)
   args=(--listen-addresses "127.0.0.1:$PORT")
   [ "$cache" = off ] && args+=(--cache-size 0)
+  [ "$cache" = default_w1 ] && args+=(--workers 1)
   RUST_LOG=error "$MARTIN" "${args[@]}" "$DB" > "$WORK/martin-$cache.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$PORT/catalog"
@@ -138,8 +147,8 @@ for line in open(sys.argv[1]):
     p = line.split()
     if p and p[0] == "RESULT":
         r[(p[1], p[2])] = p[3:]
-print("| zoom | wangge req/s (p50 / p99 ms, bytes) | martin, default cache | martin, cache off | wangge / martin cached | wangge / martin uncached |")
-print("|---|---|---|---|---|---|")
+print("| zoom | wangge req/s (p50 / p99 ms, bytes) | martin, default cache | martin, cache off | wangge / martin cached | wangge / martin uncached | wangge, 1 worker thread | martin cached, 1 worker |")
+print("|---|---|---|---|---|---|---|---|")
 for z in ("z12", "z14", "z16"):
     cells, rps = [], {}
     for n in ("wangge", "martin_default", "martin_off"):
@@ -149,6 +158,10 @@ for z in ("z12", "z14", "z16"):
             cells.append(f"{float(v[0]):,.0f} ({v[1]} / {v[2]}, {int(float(v[3])):,} B{', ' + v[4] + ' non-2xx' if v[4] != '0' else ''})")
         else:
             cells.append("-")
-    ratio = lambda o: f"{rps['wangge'] / rps[o]:.2f}" if rps.get(o) else "-"
-    print(f"| {z} | " + " | ".join(cells) + f" | {ratio('martin_default')} | {ratio('martin_off')} |")
+    ratio = lambda o: f"{rps['wangge'] / rps[o]:.2f}" if rps.get(o) and rps.get('wangge') else "-"
+    extra = []
+    for n in ("wangge_w1", "martin_default_w1"):
+        v = r.get((n, z))
+        extra.append(f"{float(v[0]):,.0f} ({v[1]} / {v[2]})" if v else "-")
+    print(f"| {z} | " + " | ".join(cells) + f" | {ratio('martin_default')} | {ratio('martin_off')} | " + " | ".join(extra) + " |")
 PY

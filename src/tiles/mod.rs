@@ -743,6 +743,35 @@ mod tests {
     }
 
     #[test]
+    fn a_polygon_touching_only_a_sub_pixel_corner_of_the_buffer_is_dropped_and_a_band_is_kept() {
+        // Grid 410103015021024 at 16/53445/26032 (see docs/map.md): its edge enters the buffer's
+        // corner by a triangle of less than one pixel; quantized and clipped, it has no area.
+        let q = Quantizer {
+            scale: 1.0,
+            ox: 0,
+            oy: 0,
+        };
+        let sliver = vec![vec![vec![
+            [-1578.0, -51.0],
+            [-729.0, -56.0],
+            [118.0, -66.0],
+            [119.0, -883.0],
+            [-1579.0, -1743.0],
+            [-1578.0, -51.0],
+        ]]];
+        assert!(encode_polygons(&q, &sliver).is_empty());
+        // Ten pixels into the buffer along the whole tile: kept, as ST_AsMVTGeom keeps it.
+        let band = vec![vec![vec![
+            [-100.0, -54.0],
+            [5000.0, -54.0],
+            [5000.0, -900.0],
+            [-100.0, -900.0],
+            [-100.0, -54.0],
+        ]]];
+        assert!(!encode_polygons(&q, &band).is_empty());
+    }
+
+    #[test]
     fn simplification_keeps_corners_and_drops_repeats_and_straight_runs() {
         let ring = vec![[0, 0], [5, 0], [5, 0], [10, 0], [10, 10], [0, 10], [0, 5]];
         assert_eq!(
