@@ -90,7 +90,7 @@ pub async fn put_checklists(
 /// Every assessment point (测评点位) with its type, responsible units, street, community and
 /// readiness: 未检查 / 达标 / 整改中 / 未达标, findings, 整改率 (any staff).
 #[utoipa::path(get, path = "/api/inspections/points", tag = "inspections", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "[{code, name, point_type, point_type_name, lead_unit, support_units, place: [lon, lat], community_code, street_code, street_name, community_name, readiness: {status, found, open, rectified, passed, overdue, rectification_rate}, status_zh, visits}]")))]
+    responses((status = 200, body = Vec<Object>, description = "[{code, name, point_type, point_type_name, lead_unit, support_units, place: [lon, lat], community_code, street_code, street_name, community_name, readiness: {status, found, open, rectified, passed, overdue, rectification_rate}, status_zh, visits}]")))]
 pub async fn points(
     State(state): State<AppState>,
     _auth: Auth<AnyRole>,
@@ -120,7 +120,7 @@ pub async fn readiness(
 
 /// The newest inspection rounds, at most 500 (any staff).
 #[utoipa::path(get, path = "/api/inspections/rounds", tag = "inspections", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "[{id, title, organiser, round_date, checklist_version, points, inspectors, created_at, created_by}]")))]
+    responses((status = 200, body = Vec<Object>, description = "[{id, title, organiser, round_date, checklist_version, points, inspectors, created_at, created_by}]")))]
 pub async fn rounds(
     State(state): State<AppState>,
     _auth: Auth<AnyRole>,
