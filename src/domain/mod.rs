@@ -15,5 +15,6 @@ pub mod identity;
 pub mod jurisdiction;
 pub mod photo;
 pub mod replay;
+pub mod shop;
 pub mod text;
 pub mod unit;
