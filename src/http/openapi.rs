@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     admin, assessment, assign, auth, calendar, cases, dispatch, error, health, hotspots, import,
-    layers, photos, stream, tiles,
+    layers, photos, shops, stream, tiles,
 };
 
 struct BearerAuth;
@@ -46,6 +46,7 @@ impl Modify for BearerAuth {
         hotspots::blindspots, hotspots::blindspots_upload, hotspots::frontages, hotspots::zones, hotspots::zones_upload,
         assessment::rankings, assessment::workbook, assessment::scorecard, assessment::trend, assessment::publish, assessment::snapshots, assessment::snapshot,
         assessment::get_scheme, assessment::put_scheme, assessment::board,
+        shops::scorecard, shops::ranking, shops::public_shop, shops::qr_png, shops::qr_svg, shops::print,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),

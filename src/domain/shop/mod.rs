@@ -134,7 +134,9 @@ pub fn violations<'a>(
     let mut out: Vec<Violation> = Vec::new();
     for h in histories {
         // Events up to `now`, the instant itself included.
-        let t = now.checked_add_signed(Duration::nanoseconds(1)).unwrap_or(now);
+        let t = now
+            .checked_add_signed(Duration::nanoseconds(1))
+            .unwrap_or(now);
         let Some(f) = as_of(h, t) else {
             continue;
         };
@@ -159,7 +161,12 @@ pub fn violations<'a>(
                     .as_ref()
                     .is_some_and(|b| b.escalation == 0 && b.enforcement_unit.is_some())
         });
-        let escalation = f.events.iter().map(|e| e.after.escalation).max().unwrap_or(0);
+        let escalation = f
+            .events
+            .iter()
+            .map(|e| e.after.escalation)
+            .max()
+            .unwrap_or(0);
         let self_fixed = match (to_shop, fixed_in_window, escalation) {
             (false, _, _) => None,
             (true, true, _) => Some(true),

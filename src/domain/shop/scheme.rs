@@ -221,9 +221,10 @@ impl ShopScheme {
                 enforcement,
                 bands,
             } => {
-                let all = per_violation
-                    .values()
-                    .chain([points, repeat, reminder, warning, enforcement]);
+                let all =
+                    per_violation
+                        .values()
+                        .chain([points, repeat, reminder, warning, enforcement]);
                 if all.clone().any(|v| !v.is_finite() || *v < 0.0) {
                     return bad("points and deductions must be finite and not negative".into());
                 }

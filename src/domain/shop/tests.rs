@@ -86,11 +86,17 @@ fn the_twelve_point_bands_are_green_from_ten_yellow_from_six_and_red_below() {
         ],
         &s,
     );
-    assert_eq!((r.points, r.level, r.label.as_str()), (Some(6.0), Colour::Yellow, "黄码"));
+    assert_eq!(
+        (r.points, r.level, r.label.as_str()),
+        (Some(6.0), Colour::Yellow, "黄码")
+    );
     // Five 秩序: 12 − 15 < 0 → 0 points, red.
     let five: Vec<Violation> = (0..5).map(|_| v(Duty::Order, false, 0, None)).collect();
     let (_, r) = rated(&five, &s);
-    assert_eq!((r.points, r.level, r.label.as_str()), (Some(0.0), Colour::Red, "红码"));
+    assert_eq!(
+        (r.points, r.level, r.label.as_str()),
+        (Some(0.0), Colour::Red, "红码")
+    );
 }
 
 #[test]
@@ -124,7 +130,11 @@ fn a_reminder_is_free_a_warning_costs_one_and_enforcement_three_more() {
     // Enforced: 卫生 2 + warning 1 + enforcement 3 → 6, yellow.
     let (f, r) = rated(&[v(Duty::Sanitation, false, 3, Some(false))], &s);
     assert_eq!(
-        (f.escalations.reminders, f.escalations.warnings, f.escalations.enforcements),
+        (
+            f.escalations.reminders,
+            f.escalations.warnings,
+            f.escalations.enforcements
+        ),
         (1, 1, 1)
     );
     assert_eq!(reason(&r, "enforcement"), Some((1, Some(3.0))));
@@ -189,7 +199,9 @@ fn two_violations_or_a_repeat_or_a_warning_show_a_yellow_card() {
 #[test]
 fn four_violations_or_two_repeats_or_an_enforcement_show_a_red_card() {
     let s = cards();
-    let four: Vec<Violation> = (0..4).map(|_| v(Duty::Sanitation, false, 0, None)).collect();
+    let four: Vec<Violation> = (0..4)
+        .map(|_| v(Duty::Sanitation, false, 0, None))
+        .collect();
     let (_, r) = rated(&four, &s);
     assert_eq!((r.level, r.label.as_str()), (Colour::Red, "红牌"));
     assert_eq!(reason(&r, "red_violations"), Some((4, None)));
@@ -301,7 +313,10 @@ fn violations_are_read_from_the_timelines_with_repeats_self_fixes_and_escalation
     let nov = |d: i64| t("2026-11-01T02:00:00Z") + Duration::days(d);
     let hs = vec![
         // October, fixed by the shop in its window.
-        Story::new(1, "0101", oct).to_shop(oct).feedback(oct + Duration::hours(1)).done(),
+        Story::new(1, "0101", oct)
+            .to_shop(oct)
+            .feedback(oct + Duration::hours(1))
+            .done(),
         // November 3: the same category 14 days later → a repeat; reminded, then fixed.
         Story::new(2, "0101", nov(2))
             .to_shop(nov(2))
@@ -316,7 +331,10 @@ fn violations_are_read_from_the_timelines_with_repeats_self_fixes_and_escalation
             .escalate(nov(4) + Duration::hours(6))
             .done(),
         // Void: never counts.
-        Story::new(4, "0101", nov(6)).to_shop(nov(6)).void(nov(6)).done(),
+        Story::new(4, "0101", nov(6))
+            .to_shop(nov(6))
+            .void(nov(6))
+            .done(),
         // Not registered yet: not verified.
         Story::new(5, "0202", nov(7)).done(),
         // Not a 门前三包 category.
