@@ -111,6 +111,8 @@ impl Directory {
 }
 
 type ByFrontage = HashMap<String, Vec<Arc<CaseHistory>>>;
+/// The cases by frontage and the timelines generation they were indexed from.
+type ByFrontageCache = Option<(u64, Arc<ByFrontage>)>;
 
 /// The service (one per process).
 #[derive(Debug, Clone)]
@@ -120,7 +122,7 @@ pub struct ShopService {
     scheme: Arc<ShopScheme>,
     public_url: Arc<str>,
     directory: Arc<Mutex<Arc<Directory>>>,
-    by_frontage: Arc<Mutex<Option<(u64, Arc<ByFrontage>)>>>,
+    by_frontage: Arc<Mutex<ByFrontageCache>>,
 }
 
 /// A shop's card with the shop.

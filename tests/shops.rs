@@ -30,20 +30,25 @@ async fn shop_point(app: &TestApp) -> (f64, f64, String, String, String) {
         for w in l.0.windows(2) {
             let (x, y) = ((w[0].x + w[1].x) / 2.0, (w[0].y + w[1].y) / 2.0);
             let a = index.assign(x, y, wangge::domain::crs::Crs::Wgs84, None);
-            if !a.ambiguous
-                && a.zones.railway_land.is_none()
-                && a.grid.is_some()
-                && a.street.is_some()
-                && a.frontages.first().is_some_and(|s| s.unit_code.is_some())
-            {
-                let code = a.frontages[0].code.clone();
+            if let (false, None, Some(grid), Some(street), Some(shop)) = (
+                a.ambiguous,
+                &a.zones.railway_land,
+                &a.grid,
+                &a.street,
+                a.frontages.first().filter(|s| s.unit_code.is_some()),
+            ) {
                 // The shop directory must put the shop in the same street.
-                let shop = app.state.shops().shop(&code).unwrap();
-                let street = a.street.as_ref().unwrap().code.clone();
-                if shop.street_code.as_deref() != Some(street.as_str()) {
+                let dir = app.state.shops().shop(&shop.code).unwrap();
+                if dir.street_code.as_deref() != Some(street.code.as_str()) {
                     continue;
                 }
-                return (x, y, code, a.grid.unwrap().code, street);
+                return (
+                    x,
+                    y,
+                    shop.code.clone(),
+                    grid.code.clone(),
+                    street.code.clone(),
+                );
             }
         }
     }

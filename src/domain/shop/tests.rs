@@ -268,7 +268,7 @@ impl Story {
     }
 
     /// Registered and sent to the shop with a window of 2 h.
-    fn to_shop(mut self, at: DateTime<Utc>) -> Self {
+    fn sent_to_shop(mut self, at: DateTime<Utc>) -> Self {
         self.case.status = Status::Registered;
         self.push(at, "register");
         self.case.status = Status::Dispatched;
@@ -314,33 +314,33 @@ fn violations_are_read_from_the_timelines_with_repeats_self_fixes_and_escalation
     let hs = vec![
         // October, fixed by the shop in its window.
         Story::new(1, "0101", oct)
-            .to_shop(oct)
+            .sent_to_shop(oct)
             .feedback(oct + Duration::hours(1))
             .done(),
         // November 3: the same category 14 days later → a repeat; reminded, then fixed.
         Story::new(2, "0101", nov(2))
-            .to_shop(nov(2))
+            .sent_to_shop(nov(2))
             .escalate(nov(2) + Duration::hours(2))
             .feedback(nov(2) + Duration::hours(3))
             .done(),
         // November 5: 店外经营, escalated to enforcement.
         Story::new(3, "0202", nov(4))
-            .to_shop(nov(4))
+            .sent_to_shop(nov(4))
             .escalate(nov(4) + Duration::hours(2))
             .escalate(nov(4) + Duration::hours(4))
             .escalate(nov(4) + Duration::hours(6))
             .done(),
         // Void: never counts.
         Story::new(4, "0101", nov(6))
-            .to_shop(nov(6))
+            .sent_to_shop(nov(6))
             .void(nov(6))
             .done(),
         // Not registered yet: not verified.
         Story::new(5, "0202", nov(7)).done(),
         // Not a 门前三包 category.
-        Story::new(6, "0601", nov(8)).to_shop(nov(8)).done(),
+        Story::new(6, "0601", nov(8)).sent_to_shop(nov(8)).done(),
         // Still in its window.
-        Story::new(7, "0501", nov(9)).to_shop(nov(9)).done(),
+        Story::new(7, "0501", nov(9)).sent_to_shop(nov(9)).done(),
     ];
     let now = nov(20);
     let all = violations("F1", &hs, now, &s);
