@@ -544,6 +544,9 @@ async fn a_shop_page_answers_quickly_over_twenty_thousand_cases() {
         .collect();
     plant_cases(&app, &shops, 20_000).await;
     let t = std::time::Instant::now();
+    app.state.shops().shop(&shops[0]).unwrap();
+    let directory = t.elapsed().as_secs_f64() * 1000.0;
+    let t = std::time::Instant::now();
     let first = app
         .get(&format!("/api/public/shops/{}", shops[0]), None)
         .await;
@@ -582,7 +585,7 @@ async fn a_shop_page_answers_quickly_over_twenty_thousand_cases() {
     let ranking = t.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(r.status, StatusCode::OK);
     println!(
-        "shop page over 20,000 cases: first {cold:.1} ms (directory and index built), p50 {p50:.2} ms, p99 {p99:.2} ms; ranking of street {street} ({} shops) {ranking:.1} ms",
+        "shop page over 20,000 cases: shop directory of the city {directory:.1} ms; first page {cold:.1} ms (reads the event log, indexes the cases by frontage); then p50 {p50:.2} ms, p99 {p99:.2} ms; ranking of street {street} ({} shops) {ranking:.1} ms",
         r.body["rows"].as_array().unwrap().len()
     );
     assert!(p99 < 200.0, "p99 {p99:.1} ms");
