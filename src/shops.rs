@@ -27,6 +27,10 @@ use crate::live::LiveCity;
 
 /// Most violations a public page lists.
 pub const PUBLIC_RECENT: usize = 10;
+/// How old the cases by frontage may be for the public page: a QR scan does not ask the event log
+/// again within this time (one read of the log costs a round trip and, on PostgreSQL, tens of
+/// milliseconds; staff requests always read it).
+pub const PUBLIC_FRESH: std::time::Duration = std::time::Duration::from_secs(2);
 /// Most placards on one printed sheet.
 pub const MAX_PLACARDS: usize = 2_000;
 
@@ -112,7 +116,7 @@ impl Directory {
 
 type ByFrontage = HashMap<String, Vec<Arc<CaseHistory>>>;
 /// The cases by frontage and the timelines generation they were indexed from.
-type ByFrontageCache = Option<(u64, Arc<ByFrontage>)>;
+type ByFrontageCache = Option<(u64, std::time::Instant, Arc<ByFrontage>)>;
 
 /// The service (one per process).
 #[derive(Debug, Clone)]
@@ -121,7 +125,7 @@ pub struct ShopService {
     assessment: AssessmentService,
     scheme: Arc<ShopScheme>,
     public_url: Arc<str>,
-    directory: Arc<Mutex<Arc<Directory>>>,
+    directory: Arc<Mutex<Option<Arc<Directory>>>>,
     by_frontage: Arc<Mutex<ByFrontageCache>>,
 }
 
@@ -301,18 +305,37 @@ impl ShopService {
     fn directory(&self) -> Arc<Directory> {
         let index = self.live.current();
         let mut d = self.directory.lock().expect("shop directory lock");
-        if d.shops.is_empty() || d.version != index.version() {
-            *d = Arc::new(Directory::build(&index));
+        match d.as_ref() {
+            Some(dir) if dir.version == index.version() => dir.clone(),
+            _ => {
+                let dir = Arc::new(Directory::build(&index));
+                *d = Some(dir.clone());
+                dir
+            }
         }
-        d.clone()
     }
 
-    async fn by_frontage(&self) -> Result<Arc<ByFrontage>, ShopError> {
+    /// The cases by frontage; `max_age`: a cached index younger than this is used without asking
+    /// the log for new events.
+    async fn by_frontage(
+        &self,
+        max_age: Option<std::time::Duration>,
+    ) -> Result<Arc<ByFrontage>, ShopError> {
+        if let Some(max_age) = max_age {
+            let cached = self.by_frontage.lock().expect("shop case cache lock");
+            if let Some((_, at, m)) = cached.as_ref()
+                && at.elapsed() < max_age
+            {
+                return Ok(m.clone());
+            }
+        }
         let (generation, histories) = self.assessment.timelines().await?;
         let mut cached = self.by_frontage.lock().expect("shop case cache lock");
-        if let Some((g, m)) = cached.as_ref()
+        let now = std::time::Instant::now();
+        if let Some((g, at, m)) = cached.as_mut()
             && *g == generation
         {
+            *at = now;
             return Ok(m.clone());
         }
         let mut m: ByFrontage = HashMap::new();
@@ -327,7 +350,7 @@ impl ShopService {
             }
         }
         let m = Arc::new(m);
-        *cached = Some((generation, m.clone()));
+        *cached = Some((generation, now, m.clone()));
         Ok(m)
     }
 
@@ -355,7 +378,7 @@ impl ShopService {
     /// A shop's scorecard for a period.
     pub async fn scorecard(&self, code: &str, period: &Period) -> Result<Scorecard, ShopError> {
         let shop = self.shop(code)?;
-        let cases = self.by_frontage().await?;
+        let cases = self.by_frontage(None).await?;
         let all = self.all_violations(code, &cases);
         Ok(Scorecard {
             shop,
@@ -379,7 +402,7 @@ impl ShopService {
     /// The ranking of a street's shops for a period, with the 红黑榜.
     pub async fn ranking(&self, street: &str, period: &Period) -> Result<StreetRanking, ShopError> {
         let shops = self.street_shops(street)?;
-        let cases = self.by_frontage().await?;
+        let cases = self.by_frontage(None).await?;
         let cards = shops.iter().map(|s| {
             let all = self.all_violations(&s.code, &cases);
             (s.name.clone(), card(&s.code, &all, period, &self.scheme))
@@ -396,7 +419,7 @@ impl ShopService {
     /// The public page's data: the current month's rating and the latest problems.
     pub async fn public(&self, code: &str, now: DateTime<Utc>) -> Result<PublicShop, ShopError> {
         let shop = self.shop(code)?;
-        let cases = self.by_frontage().await?;
+        let cases = self.by_frontage(Some(PUBLIC_FRESH)).await?;
         let all = self.all_violations(code, &cases);
         let period = Period::containing(crate::domain::assessment::PeriodKind::Month, now);
         let c = card(code, &all, &period, &self.scheme);
