@@ -298,6 +298,13 @@ impl Story {
         self
     }
 
+    fn merged(mut self, at: DateTime<Utc>) -> Self {
+        self.case.status = Status::Merged;
+        self.case.linked_to = Some(1);
+        self.push(at, "link");
+        self
+    }
+
     fn done(self) -> CaseHistory {
         CaseHistory {
             case_id: self.case.id,
@@ -335,6 +342,8 @@ fn violations_are_read_from_the_timelines_with_repeats_self_fixes_and_escalation
             .sent_to_shop(nov(6))
             .void(nov(6))
             .done(),
+        // Merged into another report: never counts either.
+        Story::new(8, "0101", nov(6)).merged(nov(6)).done(),
         // Not registered yet: not verified.
         Story::new(5, "0202", nov(7)).done(),
         // Not a 门前三包 category.
