@@ -117,6 +117,15 @@ pub struct ServeConfig {
     #[arg(long, env = "WANGGE_ASSESSMENT_MAX_EVENTS", default_value_t = crate::assessment::timelines::DEFAULT_MAX_EVENTS,
         value_parser = parse_max_events)]
     pub assessment_max_events: usize,
+    /// The address the public reaches this service at: the shops' QR codes point at
+    /// `{public_url}/shops/{code}`. An `http` or `https` URL without a query.
+    #[arg(long, env = "WANGGE_PUBLIC_URL", default_value = crate::http::DEFAULT_PUBLIC_URL,
+        value_parser = parse_public_url)]
+    pub public_url: String,
+    /// The 门前三包 shop rating scheme: a built-in id (`wenzhou-12`, `baoshan-cards`) or a JSON
+    /// file (see docs/shops.md).
+    #[arg(long, env = "WANGGE_SHOP_SCHEME", default_value = "wenzhou-12")]
+    pub shop_scheme: String,
     /// Log format: `text` or `json`.
     #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -415,6 +424,37 @@ pub struct AssignArgs {
 }
 
 /// A share between 0 and 1.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let t = text.trim().trim_end_matches('/');
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(format!(
+            "{text:?} needs a host and no query, fragment or space"
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+impl ServeConfig {
+    /// The shop rating scheme: built in, or read from a file.
+    pub fn shop_scheme(&self) -> anyhow::Result<crate::domain::shop::ShopScheme> {
+        use anyhow::Context as _;
+        if let Some(s) = crate::domain::shop::ShopScheme::built_in(&self.shop_scheme) {
+            return Ok(s);
+        }
+        let text = std::fs::read_to_string(&self.shop_scheme).with_context(|| {
+            format!(
+                "--shop-scheme {}: not a built-in id nor a readable file",
+                self.shop_scheme
+            )
+        })?;
+        Ok(crate::domain::shop::ShopScheme::parse(&text)?)
+    }
+}
+
 fn parse_max_events(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if (1_000..=50_000_000).contains(&n) => Ok(n),

@@ -25,6 +25,7 @@ pub mod live;
 pub mod photos;
 pub mod security;
 pub mod server;
+pub mod shops;
 pub mod store;
 pub mod tile_cache;
 pub mod tiles;

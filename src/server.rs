@@ -274,6 +274,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             tile_cache_bytes: config.tile_cache_bytes,
             assessment_max_events: config.assessment_max_events,
             limits: config.limits.settings(),
+            shop_scheme: config.shop_scheme()?,
+            public_url: config.public_url.clone(),
             stream_token_recheck: Duration::from_secs(config.index_poll_secs.max(1)),
         },
         live,

@@ -291,6 +291,8 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!({})),
             &[Inspector, Admin],
         ),
+        (Method::GET, "/api/shops/0101/scorecard", None, &Role::ALL),
+        (Method::GET, "/api/shops/ranking?street=1", None, &Role::ALL),
     ]);
     rows
 }

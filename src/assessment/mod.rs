@@ -205,6 +205,12 @@ impl AssessmentService {
         self
     }
 
+    /// The case timelines as of now, with their generation (the 门前三包 shop scorecards read
+    /// them too).
+    pub async fn timelines(&self) -> Result<(u64, timelines::Histories), AssessmentError> {
+        Ok(self.timelines.current(&self.store).await?)
+    }
+
     /// The scheme in force: the latest stored version, or the default.
     pub async fn scheme(&self) -> Result<SchemeInForce, AssessmentError> {
         Ok(match self.store.assessment_scheme().await? {

@@ -98,6 +98,23 @@ pub struct AreaView<'a> {
     pub class: Option<u8>,
 }
 
+/// One 门前三包 frontage as [`CityIndex::frontages`] lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct FrontageView<'a> {
+    /// Code.
+    pub code: &'a str,
+    /// The shop's name.
+    pub name: &'a str,
+    /// The shop's responsible unit.
+    pub unit: Option<&'a str>,
+    /// The shop type, if the feature says.
+    pub kind: Option<&'a str>,
+    /// Strip depth from the facade towards the kerb, metres.
+    pub depth_m: f64,
+    /// The facade line, WGS84 lon/lat degrees.
+    pub line: &'a LineString<f64>,
+}
+
 /// The compact answer for one point: indices into the index's tables.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit {
@@ -667,6 +684,18 @@ impl CityIndex {
     /// Every 门前三包 frontage: code, shop name, centre line (WGS84), index order as in [`Hit`].
     pub fn frontage_lines(&self) -> impl Iterator<Item = (&str, &str, &LineString<f64>)> + '_ {
         self.frontages.iter().map(|f| (&*f.code, &*f.name, &f.line))
+    }
+
+    /// Every 门前三包 frontage with its shop, in index order.
+    pub fn frontages(&self) -> impl ExactSizeIterator<Item = FrontageView<'_>> + '_ {
+        self.frontages.iter().map(|f| FrontageView {
+            code: &f.code,
+            name: &f.name,
+            unit: f.unit.as_deref(),
+            kind: f.kind.as_deref(),
+            depth_m: f.depth_m,
+            line: &f.line,
+        })
     }
 
     /// Centre lines of the back alleys (WGS84).

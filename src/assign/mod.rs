@@ -22,5 +22,7 @@ mod index;
 mod result;
 
 pub use area_stats::AreaStats;
-pub use index::{AreaLevel, AreaView, CityIndex, CityLayers, EngineConfig, Hit, NONE};
+pub use index::{
+    AreaLevel, AreaView, CityIndex, CityLayers, EngineConfig, FrontageView, Hit, NONE,
+};
 pub use result::{AreaRef, Assignment, FrontageHit, Nearest, Owner, Status, ZoneHit, Zones};

@@ -16,5 +16,6 @@ pub mod inspection;
 pub mod jurisdiction;
 pub mod photo;
 pub mod replay;
+pub mod shop;
 pub mod text;
 pub mod unit;

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod params;
 pub mod photos;
 pub mod security;
+pub mod shops;
 pub mod stream;
 pub mod throttle;
 pub mod tiles;
@@ -81,6 +82,11 @@ pub struct HttpSettings {
     pub assessment_max_events: usize,
     /// Throttling of logins and the public channel.
     pub limits: throttle::LimitSettings,
+    /// The 门前三包 shop rating scheme.
+    pub shop_scheme: crate::domain::shop::ShopScheme,
+    /// The address the public reaches this service at (QR codes point there), without a
+    /// trailing slash.
+    pub public_url: String,
     /// How often a live case stream re-checks its token besides on revocation events.
     pub stream_token_recheck: Duration,
 }
@@ -104,10 +110,15 @@ impl Default for HttpSettings {
             tile_cache_bytes: crate::tile_cache::DEFAULT_BYTES,
             assessment_max_events: crate::assessment::timelines::DEFAULT_MAX_EVENTS,
             limits: throttle::LimitSettings::default(),
+            shop_scheme: crate::domain::shop::ShopScheme::default_scheme(),
+            public_url: DEFAULT_PUBLIC_URL.into(),
             stream_token_recheck: Duration::from_secs(5),
         }
     }
 }
+
+/// `--public-url` by default.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// Shared state of every handler; cheap to clone.
 #[derive(Clone)]
@@ -127,6 +138,7 @@ struct Inner {
     tiles: crate::tile_cache::TileCache,
     assessment: crate::assessment::AssessmentService,
     inspections: crate::inspections::InspectionService,
+    shops: crate::shops::ShopService,
     limiter: throttle::Limiter,
     operators: security::OperatorTokens,
 }
@@ -154,8 +166,15 @@ impl AppState {
         );
         let inspections =
             crate::inspections::InspectionService::new(store.clone(), live.clone(), cases.clone());
+        let shops = crate::shops::ShopService::new(
+            live.clone(),
+            assessment.clone(),
+            settings.shop_scheme.clone(),
+            &settings.public_url,
+        );
         Self {
             inner: Arc::new(Inner {
+                shops,
                 limiter: throttle::Limiter::new(settings.limits.clone()),
                 operators: security::OperatorTokens::default(),
                 store,
@@ -187,6 +206,10 @@ impl AppState {
     /// The inspection (督查) service.
     pub fn inspections(&self) -> &crate::inspections::InspectionService {
         &self.inner.inspections
+    }
+    /// The 门前三包 shop service.
+    pub fn shops(&self) -> &crate::shops::ShopService {
+        &self.inner.shops
     }
     /// The case service.
     pub fn cases(&self) -> &crate::cases::CaseService {
@@ -290,6 +313,12 @@ pub fn router(state: AppState) -> Router {
                 )),
         )
         .route("/public/board", get(assessment::board))
+        .route("/shops/ranking", get(shops::ranking))
+        .route("/shops/{code}/scorecard", get(shops::scorecard))
+        .route("/public/shops/print", get(shops::print))
+        .route("/public/shops/{code}", get(shops::public_shop))
+        .route("/public/shops/{code}/qr.png", get(shops::qr_png))
+        .route("/public/shops/{code}/qr.svg", get(shops::qr_svg))
         .route("/assessment/rankings", get(assessment::rankings))
         .route("/assessment/workbook", get(assessment::workbook))
         .route(
@@ -371,12 +400,16 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/cases/{z}/{x}/{y}", get(tiles::cases_tile))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .route("/photos/{sha256}", get(photos::get_photo))
+        .route("/shops/print", get(shops::print))
         .nest("/api", api)
         .merge(openapi::swagger_ui());
     if let Some(dir) = &settings.web_dir {
         // The public 红黑榜 page (no login) at a short address; its scripts and styles are the
         // web folder's like the map page's.
         app = app.route_service("/board", ServeFile::new(dir.join("board.html")));
+        // A shop's public page (the QR code's address): one static page for every shop, which
+        // reads the code from its address.
+        app = app.route_service("/shops/{code}", ServeFile::new(dir.join("shop.html")));
         app = app.fallback_service(
             ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("404.html"))),
         );
