@@ -391,6 +391,21 @@ async fn the_same_visit_sent_twice_at_once_files_each_case_once() {
         .await;
     let n = cases.body.as_array().map_or(0, |c| c.len());
     assert_eq!(n, 2, "two cases, not four: {}", cases.text);
+    // An admin (another key space) sending the same marks later gets the recorded findings,
+    // and no case is filed again.
+    let admin = app.login(Role::Admin).await;
+    let c = post(&app, &admin, &path, body.clone()).await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    assert_eq!(ids(&c), ids(&a));
+    let cases = app
+        .get("/api/cases?source=inspection&limit=100", Some(&lead))
+        .await;
+    assert_eq!(
+        cases.body.as_array().map_or(0, |c| c.len()),
+        2,
+        "{}",
+        cases.text
+    );
 }
 
 #[tokio::test]

@@ -564,13 +564,21 @@ impl InspectionService {
         let checked = check_visit(&checklists, &point.point.point_type, &marks)
             .map_err(|e| invalid("invalid_field", e.to_string()))?;
         let digest = digest(&marks);
-        if let Some(v) = self.store.visit(round_id, point_code).await?
-            && v.digest != digest
-        {
-            return Err(InspectionError::Conflict(format!(
-                "point {point_code} of round {round_id} was submitted with other marks at {}; a visit is recorded once",
-                v.visited_at
-            )));
+        if let Some(v) = self.store.visit(round_id, point_code).await? {
+            if v.digest != digest {
+                return Err(InspectionError::Conflict(format!(
+                    "point {point_code} of round {round_id} was submitted with other marks at {}; a visit is recorded once",
+                    v.visited_at
+                )));
+            }
+            // Recorded already: answer with its findings. Filing again would be safe for the
+            // same inspector (the same keys find the same cases), but another inspector of the
+            // round sending the same marks has keys of their own and would file every case twice.
+            return Ok(VisitOutcome {
+                created: false,
+                marked: checked.marked,
+                findings: self.finding_refs(round_id, point_code).await?,
+            });
         }
         let now = self.cases.clock().now();
         let mut findings = Vec::with_capacity(checked.failures.len());
@@ -621,23 +629,31 @@ impl InspectionService {
             marks: serde_json::to_string(&marks).expect("marks serialise"),
         };
         let created = self.store.record_visit(&visit, &findings, audit).await?;
+        Ok(VisitOutcome {
+            created,
+            marked: checked.marked,
+            findings: self.finding_refs(round_id, point_code).await?,
+        })
+    }
+
+    async fn finding_refs(
+        &self,
+        round_id: i64,
+        point_code: &str,
+    ) -> Result<Vec<FindingRef>, InspectionError> {
         let stored = self
             .store
             .findings(Some(round_id), Some(point_code))
             .await?;
-        Ok(VisitOutcome {
-            created,
-            marked: checked.marked,
-            findings: stored
-                .iter()
-                .map(|f| FindingRef {
-                    id: f.id,
-                    criterion: f.criterion.clone(),
-                    case_id: f.case_id,
-                    deadline: f.deadline,
-                })
-                .collect(),
-        })
+        Ok(stored
+            .iter()
+            .map(|f| FindingRef {
+                id: f.id,
+                criterion: f.criterion.clone(),
+                case_id: f.case_id,
+                deadline: f.deadline,
+            })
+            .collect())
     }
 
     /// Re-inspects (复查) a finding whose case is closed: passing it closes the finding (销号);
