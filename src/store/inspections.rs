@@ -366,26 +366,7 @@ impl Store {
 
     /// The visit of a point in a round, if it was submitted.
     pub async fn visit(&self, round_id: i64, point: &str) -> StoreResult<Option<StoredVisit>> {
-        on_pool!(self, |pool, d| {
-            let row: Option<(Option<i64>, DateTime<Utc>, String, String)> = sqlx::query_as(
-                "SELECT inspector_id, visited_at, digest, marks FROM inspection_visits \
-                 WHERE round_id = $1 AND point_code = $2",
-            )
-            .bind(round_id)
-            .bind(point)
-            .fetch_optional(pool)
-            .await?;
-            Ok(
-                row.map(|(inspector_id, visited_at, digest, marks)| StoredVisit {
-                    round_id,
-                    point_code: point.to_owned(),
-                    inspector_id,
-                    visited_at,
-                    digest,
-                    marks,
-                }),
-            )
-        })
+        Ok(self.visits(round_id, Some(point)).await?.pop())
     }
 
     /// Every point visited by any round, with its number of visits.
@@ -401,12 +382,18 @@ impl Store {
 
     /// The points of a round that were visited.
     pub async fn round_visits(&self, round_id: i64) -> StoreResult<Vec<StoredVisit>> {
+        self.visits(round_id, None).await
+    }
+
+    /// The visits of a round, of one point or of all, by point code.
+    async fn visits(&self, round_id: i64, point: Option<&str>) -> StoreResult<Vec<StoredVisit>> {
         on_pool!(self, |pool, d| {
             let rows: Vec<VisitRow> = sqlx::query_as(
                 "SELECT point_code, inspector_id, visited_at, digest, marks FROM inspection_visits \
-                 WHERE round_id = $1 ORDER BY point_code",
+                 WHERE round_id = $1 AND ($2 IS NULL OR point_code = $2) ORDER BY point_code",
             )
             .bind(round_id)
+            .bind(point)
             .fetch_all(pool)
             .await?;
             Ok(rows

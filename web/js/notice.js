@@ -25,7 +25,10 @@ async function main() {
   try {
     notice = await request(`/api/inspections/rounds/${round}/notice${q}`);
   } catch (e) {
-    $('notice-state').textContent = e.status === 401 ? '请先在地图页登录。' : `读取失败：${e.message}`;
+    // Chinese for the reader, never the server's raw message.
+    $('notice-state').textContent = e.status === 401 ? '请先在地图页登录。'
+      : e.status === 404 ? '该轮督查不存在，或尚未发布通报。'
+      : '读取失败，请稍后重试。';
     return;
   }
   const doc = notice.document;
