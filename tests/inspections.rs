@@ -208,6 +208,41 @@ async fn a_round_files_a_dispatched_case_per_failed_item_and_a_point_passes_only
         );
     }
 
+    // 督查扣分: the street of the point loses each criterion's deduction in this week's 考评.
+    let street = markets[1]["street_code"].as_str().unwrap();
+    let card = app
+        .get(
+            &format!("/api/assessment/scorecards/streets/{street}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(card.status, StatusCode::OK, "{}", card.text);
+    let charged: BTreeSet<(i64, String)> = card.body["deductions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["reason"] == "inspection")
+        .map(|d| (d["case_id"].as_i64().unwrap(), d["points"].to_string()))
+        .collect();
+    let criteria = checklists.body["document"]["types"]["market"]
+        .as_array()
+        .unwrap();
+    let expected: BTreeSet<(i64, String)> = findings
+        .iter()
+        .map(|f| {
+            let c = criteria
+                .iter()
+                .find(|c| c["code"] == f["criterion"])
+                .unwrap();
+            let points = c["deduction"].as_f64().unwrap();
+            (f["case_id"].as_i64().unwrap(), json!(points).to_string())
+        })
+        .collect();
+    assert!(
+        expected.is_subset(&charged),
+        "{expected:?} not all in {charged:?}"
+    );
+
     // The phone comes back online and sends the same visit again: the same findings and cases.
     let again = post(&app, &inspector, &visits, two.clone()).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);

@@ -270,6 +270,9 @@ impl AssessmentService {
     ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
         let scheme = self.scheme().await?;
         let (generation, histories) = self.timelines.current(&self.store).await?;
+        // Read after the timelines: a finding's case is written before the finding, so every
+        // finding read here either has its case in `histories` or is looked up for nothing.
+        let inspected = self.store.inspection_deductions().await?;
         let city = self.live.current();
         let sizes = CitySizes(city.area_stats());
         let key = |p: &Period| (p.label(), scheme.version, generation, city.version());
@@ -292,6 +295,7 @@ impl AssessmentService {
                         now,
                         &scheme.scheme,
                         &sizes,
+                        &inspected,
                     ));
                 }
             }

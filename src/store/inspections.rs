@@ -2,6 +2,8 @@
 //! and frozen notices (通报). The service (`crate::inspections`) decides; this module only reads
 //! and writes, each change in one transaction with its audit event.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -503,6 +505,21 @@ impl Store {
             .fetch_optional(pool)
             .await?;
             row.as_ref().map(finding_from_row).transpose()
+        })
+    }
+
+    /// Every case an inspection round filed — a finding's first case and each case a failed
+    /// 复查 reopened it with — with its criterion's deduction: the 考评's 督查扣分.
+    pub async fn inspection_deductions(&self) -> StoreResult<BTreeMap<i64, f64>> {
+        on_pool!(self, |pool, d| {
+            let rows: Vec<(i64, f64)> = sqlx::query_as(
+                "SELECT case_id, deduction FROM inspection_findings \
+                 UNION SELECT r.case_id, f.deduction FROM inspection_rechecks r \
+                 JOIN inspection_findings f ON f.id = r.finding_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.into_iter().collect())
         })
     }
 

@@ -157,7 +157,7 @@ pub fn ladder_score(ladder: &[Rung], n: u64) -> f64 {
 }
 
 /// Point deductions of handling units and areas, per case reckoned in the period.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deductions {
     /// Points per late case (closed late or open past its deadline), by category code; `*`
@@ -170,6 +170,26 @@ pub struct Deductions {
     /// Case sources whose deductions count twice (领导交办, 媒体曝光: "加倍扣分").
     #[serde(default)]
     pub double_for_sources: Vec<String>,
+    /// 督查扣分: each case an inspection round files costs its unit and areas the checklist
+    /// criterion's deduction times this factor, in the period it was found. 0 leaves the rounds
+    /// out of the 考评; 0..=10.
+    #[serde(default = "one")]
+    pub inspection_factor: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for Deductions {
+    fn default() -> Self {
+        Self {
+            late_by_category: BTreeMap::new(),
+            per_rework: 0.0,
+            double_for_sources: Vec::new(),
+            inspection_factor: one(),
+        }
+    }
 }
 
 /// 捆绑考评: a street's score blended with the departments on its cases, a department's with the
@@ -344,6 +364,9 @@ impl Scheme {
             || d.late_by_category.values().any(|v| !finite(*v) || *v < 0.0)
         {
             return err("deductions must be finite and >= 0".into());
+        }
+        if !(0.0..=10.0).contains(&d.inspection_factor) {
+            return err("deductions.inspection_factor must be within 0..=10".into());
         }
         let b = &self.bundle;
         if b.own < 0.0 || b.partners < 0.0 || ((b.own + b.partners) - 1.0).abs() > 1e-9 {

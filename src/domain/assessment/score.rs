@@ -126,7 +126,7 @@ pub struct Earned {
 pub struct Deducted {
     /// The case.
     pub case_id: i64,
-    /// `late` or `rework`.
+    /// `late`, `rework` or `inspection` (a 督查 finding).
     pub reason: String,
     /// Points taken (doubled for the scheme's sources).
     pub points: f64,
@@ -230,12 +230,17 @@ fn acc<'a>(accs: &'a mut Accs, level: Level, key: &str) -> &'a mut Acc {
 }
 
 /// Scores every unit of every level for `period` as of `min(end, now)`.
+///
+/// `inspected` maps each case an inspection round (督查) filed to its checklist criterion's
+/// deduction: the case costs its unit and its areas those points (× the scheme's
+/// `inspection_factor`) in the period it was reported, unless it turned out void.
 pub fn assess<'a>(
     histories: impl IntoIterator<Item = &'a CaseHistory>,
     period: &Period,
     now: DateTime<Utc>,
     scheme: &Scheme,
     sizes: &dyn AreaSizes,
+    inspected: &BTreeMap<i64, f64>,
 ) -> Assessment {
     let (start, end) = (period.start(), period.end());
     let t = end.min(now);
@@ -342,8 +347,36 @@ pub fn assess<'a>(
                 }
             }
         }
-        // Inspectors' own reports made in the period (a merged duplicate is not judged).
+        // 督查扣分: a problem an inspection round found, charged where it was found and to the
+        // unit that must rectify it, in the period it was found. A finding a volunteer reported
+        // that 核实 found untrue (voided) costs nothing.
         let first = &f.events[0];
+        if let Some(points) = inspected.get(&id)
+            && within(first.at)
+            && !matches!(
+                c.status,
+                crate::domain::case::Status::Voided | crate::domain::case::Status::Merged
+            )
+        {
+            let points = points * scheme.deductions.inspection_factor;
+            if points > 0.0 {
+                touched = true;
+                let deducted = Deducted {
+                    case_id: id,
+                    reason: "inspection".into(),
+                    points,
+                };
+                let unit = c.unit_code.as_deref().map(|u| (Level::Departments, u));
+                for (level, key) in areas
+                    .iter()
+                    .filter_map(|(l, k)| k.map(|k| (*l, k)))
+                    .chain(unit)
+                {
+                    acc(&mut accs, level, key).deductions.push(deducted.clone());
+                }
+            }
+        }
+        // Inspectors' own reports made in the period (a merged duplicate is not judged).
         if c.source == "inspector"
             && c.status != crate::domain::case::Status::Merged
             && within(first.at)

@@ -194,6 +194,7 @@ fn week(histories: &[CaseHistory]) -> Assessment {
         far(),
         &Scheme::default_scheme(),
         &(),
+        &BTreeMap::new(),
     )
 }
 
@@ -258,7 +259,14 @@ fn the_week_before_reads_as_it_stood_at_its_end() {
     // Case 5 as of the end of W47: dispatched h-60, deadline h-10, still open → overdue.
     // 应结案 1, 结案 0, 按期 0: 10 × 1 + 0 + 0 + 30 × 1 = 40, grade D, under the line.
     let p = Period::parse("2026-W47").unwrap();
-    let a = assess(&first_week(), &p, far(), &Scheme::default_scheme(), &());
+    let a = assess(
+        &first_week(),
+        &p,
+        far(),
+        &Scheme::default_scheme(),
+        &(),
+        &BTreeMap::new(),
+    );
     let u = card(&a, Level::Departments, "U1");
     assert_eq!(u.counts["due"].cases, [5]);
     assert_eq!(u.own_score, 40.0);
@@ -278,6 +286,7 @@ fn a_case_dispatched_in_one_week_and_closed_in_the_next_counts_in_the_week_it_fa
         far(),
         &Scheme::default_scheme(),
         &(),
+        &BTreeMap::new(),
     );
     let u = card(&next, Level::Departments, "U1");
     assert_eq!(u.counts["due"].cases, [1]);
@@ -354,6 +363,7 @@ fn a_failed_check_is_a_rework_and_deductions_double_for_media_cases() {
         far(),
         &scheme,
         &(),
+        &BTreeMap::new(),
     );
     let u = card(&a, Level::Departments, "U1");
     assert_eq!(u.deductions.len(), 1);
@@ -460,8 +470,8 @@ fn rankings_carry_the_change_the_evening_meeting_list_and_the_chronic_units() {
     };
     let w48 = Period::parse("2026-W48").unwrap();
     let now = far();
-    let cur = assess(&hs, &w48, now, &scheme, &());
-    let prev = assess(&hs, &w48.previous(), now, &scheme, &());
+    let cur = assess(&hs, &w48, now, &scheme, &(), &BTreeMap::new());
+    let prev = assess(&hs, &w48.previous(), now, &scheme, &(), &BTreeMap::new());
     let r = rank(Level::Departments, &cur, &[prev], &scheme);
     let rows: Vec<_> = r
         .rows
@@ -493,12 +503,12 @@ fn a_running_period_is_read_as_of_now_and_its_digest_follows_its_inputs() {
     let w48 = Period::parse("2026-W48").unwrap();
     let s = Scheme::default_scheme();
     // At h30 case 2 (deadline h26) is open past its deadline, case 3 too; 1 closed on time.
-    let a = assess(&hs, &w48, h(30), &s, &());
+    let a = assess(&hs, &w48, h(30), &s, &(), &BTreeMap::new());
     let u = card(&a, Level::Departments, "U1");
     assert_eq!(u.counts["closed"].cases, [1]);
     assert_eq!(u.counts["due"].cases, [1, 2, 3]);
-    assert_eq!(a, assess(&hs, &w48, h(30), &s, &()));
-    let later = assess(&hs, &w48, h(45), &s, &());
+    assert_eq!(a, assess(&hs, &w48, h(30), &s, &(), &BTreeMap::new()));
+    let later = assess(&hs, &w48, h(45), &s, &(), &BTreeMap::new());
     assert_ne!(a.digest, later.digest);
     // The inputs name the case that moved on: 2 was handled and closed between h30 and h45.
     let changed: Vec<i64> = later
@@ -573,7 +583,14 @@ fn areas_count_problems_per_km2_and_per_km_of_frontage_and_grids_use_their_class
     ]
     .into();
     let w48 = Period::parse("2026-W48").unwrap();
-    let a = assess(&hs, &w48, far(), &Scheme::default_scheme(), &sizes);
+    let a = assess(
+        &hs,
+        &w48,
+        far(),
+        &Scheme::default_scheme(),
+        &sizes,
+        &BTreeMap::new(),
+    );
     let g = card(&a, Level::Grids, "G1");
     let area = g.area.as_ref().expect("a grid has area figures");
     // 3 registered in the week: 3 / 0.01 km² = 300 per km², 3 / 0.5 km = 6 per km.
@@ -625,7 +642,7 @@ fn a_trend_lists_every_unit_scored_in_any_period_oldest_first_with_gaps() {
     let w48 = Period::parse("2026-W48").unwrap();
     let periods: Vec<Assessment> = [w48.previous().previous(), w48.previous(), w48]
         .iter()
-        .map(|p| assess(&hs, p, far(), &scheme, &()))
+        .map(|p| assess(&hs, p, far(), &scheme, &(), &BTreeMap::new()))
         .collect();
     let t = trend(Level::Departments, &periods, &scheme);
     assert_eq!(t.periods, ["2026-W46", "2026-W47", "2026-W48"]);
@@ -642,4 +659,87 @@ fn a_trend_lists_every_unit_scored_in_any_period_oldest_first_with_gaps() {
             ("U9", &[None, None, Some(40.0)][..]),
         ]
     );
+}
+
+#[test]
+fn an_inspection_finding_costs_its_unit_and_areas_the_checklist_deduction_in_the_week_it_was_found()
+{
+    // Case 1: a 督查 finding of W48 (h10), dispatched to U1 and rectified on time: its criterion
+    // costs 2 points. Case 2: a finding of W47 (h−10): charged in W47, not in W48. Case 3: a
+    // volunteer's finding that 核实 found untrue (voided): costs nothing. Case 4: an ordinary
+    // report of U1, in no round.
+    let finding = |id: i64, at: i64| {
+        let mut b = dispatched(id, at, "U1", 24);
+        b.events.iter_mut().for_each(|e| {
+            e.after.source = "inspection".into();
+            if let Some(b) = e.before.as_mut() {
+                b.source = "inspection".into();
+            }
+        });
+        b
+    };
+    let hs = vec![
+        finding(1, 10).done(12).history(),
+        finding(2, -10).done(-8).history(),
+        B::new(3, 20, "volunteer").verify(21, false).history(),
+        dispatched(4, 30, "U1", 24).done(32).history(),
+    ];
+    let inspected = BTreeMap::from([(1, 2.0), (2, 3.0), (3, 5.0)]);
+    let w48 = Period::parse("2026-W48").unwrap();
+    let with = |factor: f64, period: &Period| {
+        let mut scheme = Scheme::default_scheme();
+        scheme.deductions.inspection_factor = factor;
+        assess(&hs, period, far(), &scheme, &(), &inspected)
+    };
+    let plain = with(0.0, &w48);
+    let charged = with(1.0, &w48);
+    let halved = with(0.5, &w48);
+    for (level, key) in [
+        (Level::Departments, "U1"),
+        (Level::Streets, "S1"),
+        (Level::Communities, "C1"),
+    ] {
+        let before = card(&plain, level, key);
+        assert!(
+            before.deductions.is_empty(),
+            "{key}: factor 0 charges nothing"
+        );
+        let after = card(&charged, level, key);
+        assert_eq!(
+            after.deductions,
+            [score::Deducted {
+                case_id: 1,
+                reason: "inspection".into(),
+                points: 2.0
+            }],
+            "{key}: only W48's finding, and not the voided one"
+        );
+        assert_eq!(after.own_score, before.own_score - 2.0, "{key}");
+        assert_eq!(
+            card(&halved, level, key).own_score,
+            before.own_score - 1.0,
+            "{key}"
+        );
+    }
+    let w47 = with(1.0, &w48.previous());
+    let u = card(&w47, Level::Departments, "U1");
+    assert_eq!(
+        u.deductions.iter().map(|d| d.case_id).collect::<Vec<_>>(),
+        [2]
+    );
+    assert!(charged.inputs.contains_key(&1));
+}
+
+#[test]
+fn a_scheme_refuses_an_inspection_factor_out_of_range_and_defaults_to_one() {
+    let mut doc = serde_json::to_value(Scheme::default_scheme()).unwrap();
+    doc["deductions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("inspection_factor");
+    let parsed = Scheme::parse(&doc.to_string()).unwrap();
+    assert_eq!(parsed.deductions.inspection_factor, 1.0);
+    doc["deductions"]["inspection_factor"] = serde_json::json!(11.0);
+    let e = Scheme::parse(&doc.to_string()).unwrap_err();
+    assert!(e.to_string().contains("inspection_factor"), "{e}");
 }
