@@ -123,6 +123,135 @@ pub async fn fresh_store() -> TestStore {
     }
 }
 
+/// A seeded store made once per test process and copied for each test that asks for it: seeding
+/// the whole demo city (tens of thousands of features, two years of history) took most of the
+/// suites' time when every test did it again. A copy is the same data under a new database, so
+/// tests stay independent.
+///
+/// SQLite: the closed template file is copied. PostgreSQL: `CREATE DATABASE … TEMPLATE`. A
+/// template lives as long as its process; templates of processes that are gone are removed when
+/// the next one is made, so a killed run leaves at most its own behind.
+pub async fn seeded_store<F, Fut>(key: &str, seed: F) -> TestStore
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use std::collections::HashMap;
+    use tokio::sync::Mutex;
+    // key → the template's URL.
+    static TEMPLATES: Mutex<Option<HashMap<String, String>>> = Mutex::const_new(None);
+    // Held while a copy is made too: PostgreSQL refuses to copy a template another session is
+    // copying or connected to.
+    let mut templates = TEMPLATES.lock().await;
+    let templates = templates.get_or_insert_with(HashMap::new);
+    if !templates.contains_key(key) {
+        remove_stale_templates().await;
+        let name = format!("wangge_tpl_{}", random_suffix());
+        let url = match postgres_admin_url() {
+            Some(admin) => {
+                admin_execute(&admin, &format!("CREATE DATABASE {name}")).await;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                format!("{base}/{name}")
+            }
+            None => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir).expect("the template's folder");
+                format!("sqlite://{}", dir.join("test.db").display())
+            }
+        };
+        let store = Store::connect(&url, &StoreOptions::default())
+            .await
+            .expect("connect to the template");
+        store.migrate().await.expect("migrate the template");
+        seed(store.clone()).await;
+        store.close().await;
+        templates.insert(key.to_owned(), url);
+    }
+    let template = &templates[key];
+    let (url, dir) = match postgres_admin_url() {
+        Some(admin) => {
+            let from = template.rsplit_once('/').expect("a database URL").1;
+            let name = format!("wangge_t_{}", random_suffix());
+            admin_execute(&admin, &format!("CREATE DATABASE {name} TEMPLATE {from}")).await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            (format!("{base}/{name}"), None)
+        }
+        None => {
+            let from = template.strip_prefix("sqlite://").expect("a SQLite URL");
+            let dir = tempfile::tempdir().expect("temp dir");
+            let to = dir.path().join("test.db");
+            for suffix in ["", "-wal"] {
+                let side = format!("{from}{suffix}");
+                if Path::new(&side).exists() {
+                    std::fs::copy(&side, format!("{}{suffix}", to.display()))
+                        .expect("copy the template store");
+                }
+            }
+            (format!("sqlite://{}", to.display()), Some(dir))
+        }
+    };
+    let store = Store::connect(&url, &StoreOptions::default())
+        .await
+        .expect("connect to the copy");
+    store.migrate().await.expect("migrate");
+    if std::env::var("WANGGE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        assert_eq!(store.backend_name(), "postgres", "PostgreSQL was required");
+    }
+    TestStore {
+        store,
+        url,
+        _dir: dir,
+    }
+}
+
+async fn admin_execute(admin: &str, sql: &str) {
+    let admin_store = Store::connect(admin, &StoreOptions::default())
+        .await
+        .expect("connect to the PostgreSQL test server");
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(admin_store.postgres_pool().expect("a postgres URL"))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    admin_store.close().await;
+}
+
+/// Whether a template name's process (the first part of its suffix) is gone.
+fn stale(name: &str) -> bool {
+    let pid = name["wangge_tpl_".len()..].split('_').next().unwrap_or("");
+    !pid.is_empty() && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the templates of test processes that are no longer running.
+async fn remove_stale_templates() {
+    let Some(admin) = postgres_admin_url() else {
+        for entry in std::fs::read_dir(std::env::temp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("wangge_tpl_") && stale(&name) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        return;
+    };
+    let admin_store = Store::connect(&admin, &StoreOptions::default())
+        .await
+        .expect("connect to the PostgreSQL test server");
+    let pool = admin_store.postgres_pool().expect("a postgres URL");
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'wangge_tpl_%'")
+            .fetch_all(pool)
+            .await
+            .expect("list the templates");
+    for (name,) in names.into_iter().filter(|(n,)| stale(n)) {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await;
+    }
+    admin_store.close().await;
+}
+
 /// The small real fixture: the real outlines of 中原区 and 二七区 and their departments.
 pub fn mini_city() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mini")
@@ -154,18 +283,20 @@ pub async fn spawn_demo_app(settings: HttpSettings) -> TestApp {
 /// The demo city without its two-year history: seconds instead of a minute, for tests of
 /// live cases.
 pub async fn spawn_city_without_history(settings: HttpSettings) -> TestApp {
-    let db = fresh_store().await;
-    let audit = wangge::store::Audit::system();
-    wangge::demo::load_city(&db.store, &demo_city(), &audit)
-        .await
-        .expect("load the demo city");
-    wangge::demo::seed_demo_users(&db.store, &audit)
-        .await
-        .expect("seed the demo users");
-    db.store
-        .seed_categories(&wangge::domain::catalogue::default_catalogue())
-        .await
-        .expect("seed the catalogue");
+    let db = seeded_store("demo city without history", |store| async move {
+        let audit = wangge::store::Audit::system();
+        wangge::demo::load_city(&store, &demo_city(), &audit)
+            .await
+            .expect("load the demo city");
+        wangge::demo::seed_demo_users(&store, &audit)
+            .await
+            .expect("seed the demo users");
+        store
+            .seed_categories(&wangge::domain::catalogue::default_catalogue())
+            .await
+            .expect("seed the catalogue");
+    })
+    .await;
     app_over(db, settings).await
 }
 
@@ -174,10 +305,14 @@ pub async fn spawn_app_with(settings: HttpSettings) -> TestApp {
 }
 
 pub async fn spawn_city_app(city: &Path, settings: HttpSettings) -> TestApp {
-    let db = fresh_store().await;
-    wangge::demo::first_start(&db.store, city, true)
-        .await
-        .expect("seed the city");
+    let key = format!("first start of {}", city.display());
+    let city = city.to_owned();
+    let db = seeded_store(&key, |store| async move {
+        wangge::demo::first_start(&store, &city, true)
+            .await
+            .expect("seed the city");
+    })
+    .await;
     app_over(db, settings).await
 }
 
