@@ -33,9 +33,27 @@ node --version
 section "browser test: npm ci"
 (cd tests/browser && npm ci --no-audit --no-fund)
 
-section "browser test: headless Chromium"
+section "browser test: the demo city seeded once"
+# Every test file starts its own server; a first start seeds the whole demo city (about a minute).
+# One seeded store is made here and each server starts on a copy (harness.mjs: WANGGE_TEST_SEED_DB).
+SEED_DIR=$(mktemp -d)
 LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
+trap 'rm -f "$LOG"; rm -rf "$SEED_DIR"; kill "${seed_pid:-0}" 2>/dev/null || true' EXIT
+seed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+WANGGE_DATABASE_URL="sqlite://$SEED_DIR/wangge.db" WANGGE_BIND="127.0.0.1:$seed_port" \
+  WANGGE_DEMO_WEEKS=0 RUST_LOG=warn "$WANGGE_BIN" serve >"$SEED_DIR/log" 2>&1 &
+seed_pid=$!
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$seed_port/healthz" >/dev/null && break
+  kill -0 "$seed_pid" 2>/dev/null || { cat "$SEED_DIR/log"; echo "FAIL: the seeding server exited" >&2; exit 1; }
+  sleep 0.5
+done
+curl -sf "http://127.0.0.1:$seed_port/healthz" >/dev/null || { echo "FAIL: the seeding server did not start" >&2; exit 1; }
+kill -TERM "$seed_pid"; wait "$seed_pid" || true
+export WANGGE_TEST_SEED_DB="$SEED_DIR/wangge.db"
+ls -la "$SEED_DIR"
+
+section "browser test: headless Chromium"
 status=0
 node --test --test-reporter=tap tests/browser/ 2>&1 | tee "$LOG" || status=$?
 

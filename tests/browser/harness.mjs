@@ -50,6 +50,14 @@ export function isLocal(url) {
 
 export async function startWangge(dir, port, env = {}) {
   const log = fs.openSync(path.join(dir, 'wangge.log'), 'w');
+  // A store seeded once for the whole run (.ci/browser.sh): the server starts on a copy of it
+  // instead of seeding the demo city again (a minute per file).
+  const seed = process.env.WANGGE_TEST_SEED_DB;
+  if (seed && !env.WANGGE_DATABASE_URL) {
+    for (const suffix of ['', '-wal']) {
+      if (fs.existsSync(seed + suffix)) fs.copyFileSync(seed + suffix, path.join(dir, 'wangge.db' + suffix));
+    }
+  }
   const child = spawn(BIN, ['serve'], {
     cwd: ROOT,
     env: {
