@@ -313,6 +313,16 @@ async fn a_round_files_a_dispatched_case_per_failed_item_and_a_point_passes_only
     .await;
     assert_eq!(passed.status, StatusCode::OK, "{}", passed.text);
     assert_eq!(passed.body["status"], "passed");
+    // The phone lost the answer and sends it again: the recorded outcome, not a conflict.
+    let retried = post(
+        &app,
+        &inspector,
+        &format!("/api/inspections/findings/{fa}/recheck"),
+        json!({"pass": true}),
+    )
+    .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
+    assert_eq!(retried.body, passed.body);
     let silent = post(
         &app,
         &inspector,
@@ -337,6 +347,24 @@ async fn a_round_files_a_dispatched_case_per_failed_item_and_a_point_passes_only
     assert_eq!(reopened.body["rechecks"], 1);
     let new_case = reopened.body["case_id"].as_i64().unwrap();
     assert_ne!(new_case, findings[1]["case_id"].as_i64().unwrap());
+    let retried = post(
+        &app,
+        &inspector,
+        &format!("/api/inspections/findings/{fb}/recheck"),
+        json!({"pass": false, "note": "摊位又回来了"}),
+    )
+    .await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text);
+    assert_eq!(retried.body, reopened.body, "the same case, one recheck");
+    // Another outcome for a finding that has moved on is still a conflict.
+    let other = post(
+        &app,
+        &inspector,
+        &format!("/api/inspections/findings/{fb}/recheck"),
+        json!({"pass": true}),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.text);
     let points = app.get("/api/inspections/points", Some(&admin)).await.body;
     assert_eq!(
         status_of(&points, codes[1]),

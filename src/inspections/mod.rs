@@ -678,6 +678,22 @@ impl InspectionService {
             ));
         }
         if status != FindingStatus::AwaitingRecheck {
+            // A phone that lost the answer sends the same re-inspection again: the finding has
+            // moved on because of it, so the answer is the recorded outcome, not a conflict.
+            let repeated = self.store.last_recheck(finding_id).await?.is_some_and(
+                |(was_pass, was_note, new_case)| {
+                    was_pass == pass
+                        && was_note == note
+                        && if pass {
+                            f.passed_at.is_some()
+                        } else {
+                            new_case == Some(f.case_id)
+                        }
+                },
+            );
+            if repeated {
+                return self.finding_view(&f, self.cases.clock().now()).await;
+            }
             return Err(InspectionError::Conflict(format!(
                 "finding {finding_id} is {} ({}); only a finding whose case is closed (待复查) can be re-inspected",
                 status.label_zh(),
@@ -743,11 +759,19 @@ impl InspectionService {
             )
             .await?;
         let f = self.finding(finding_id).await?;
+        self.finding_view(&f, now).await
+    }
+
+    async fn finding_view(
+        &self,
+        f: &StoredFinding,
+        now: DateTime<Utc>,
+    ) -> Result<FindingView, InspectionError> {
         let round = self.round(f.round_id).await?;
         let checklists = self.checklists_version(round.checklist_version).await?;
         let set = self.point_set().await?;
-        let names = self.unit_names([&f]).await?;
-        Ok(self.view(&f, &checklists, &set, &names, now))
+        let names = self.unit_names([f]).await?;
+        Ok(self.view(f, &checklists, &set, &names, now))
     }
 
     async fn unit_names<'a>(

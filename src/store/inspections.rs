@@ -523,6 +523,23 @@ impl Store {
         })
     }
 
+    /// A finding's latest re-inspection: passed, its note, and the case it opened on failure.
+    pub async fn last_recheck(
+        &self,
+        finding_id: i64,
+    ) -> StoreResult<Option<(bool, Option<String>, Option<i64>)>> {
+        on_pool!(self, |pool, d| {
+            let row: Option<(bool, Option<String>, Option<i64>)> = sqlx::query_as(
+                "SELECT pass, note, new_case_id FROM inspection_rechecks \
+                 WHERE finding_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(finding_id)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row)
+        })
+    }
+
     /// Records a re-inspection of a finding's closed case: passed, or reopened with a new case
     /// and deadline. A second record for the same case (a retry) changes nothing; false then.
     pub async fn record_recheck(&self, r: &NewRecheck, audit: &Audit) -> StoreResult<bool> {
