@@ -297,24 +297,7 @@ async fn retried_submits_never_create_a_second_case_even_when_they_race() {
 
 /// Creates a user (the admin's way) and logs in as them.
 async fn user(app: &TestApp, username: &str, role: &str, scope: Value) -> String {
-    let admin = app.login(Role::Admin).await;
-    let mut body = json!({"username": username, "display_name": "测试用户", "role": role, "password": "long-enough-pw"});
-    body.as_object_mut()
-        .unwrap()
-        .extend(scope.as_object().unwrap().clone());
-    let created = app
-        .call(Method::POST, "/api/users", Some(&admin), Some(body))
-        .await;
-    assert!(created.status.is_success(), "{}", created.text);
-    let a = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": username, "password": "long-enough-pw"})),
-        )
-        .await;
-    a.body["token"].as_str().unwrap().to_owned()
+    app.create_user(username, "测试用户", role, scope).await.0
 }
 
 /// A handler acting for `unit`.

@@ -20,24 +20,7 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> common::An
 
 /// Creates a user the admin's way; their token and id.
 async fn user(app: &TestApp, username: &str, role: &str, scope: Value) -> (String, i64) {
-    let admin = app.login(Role::Admin).await;
-    let mut body = json!({"username": username, "display_name": "测试用户", "role": role, "password": "long-enough-pw"});
-    body.as_object_mut()
-        .unwrap()
-        .extend(scope.as_object().unwrap().clone());
-    let created = post(app, &admin, "/api/users", body).await;
-    assert!(created.status.is_success(), "{}", created.text);
-    let a = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": username, "password": "long-enough-pw"})),
-        )
-        .await;
-    let token = a.body["token"].as_str().unwrap().to_owned();
-    let me = app.get("/api/auth/me", Some(&token)).await;
-    (token, me.body["id"].as_i64().expect("id"))
+    app.create_user(username, "测试用户", role, scope).await
 }
 
 /// The points of one type, first three by code.

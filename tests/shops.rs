@@ -63,24 +63,7 @@ async fn person(
     role: &str,
     scope: Value,
 ) -> String {
-    let admin = app.login(Role::Admin).await;
-    let mut body = json!({"username": username, "display_name": display_name, "role": role, "password": "long-enough-pw"});
-    body.as_object_mut()
-        .unwrap()
-        .extend(scope.as_object().unwrap().clone());
-    let created = app
-        .call(Method::POST, "/api/users", Some(&admin), Some(body))
-        .await;
-    assert!(created.status.is_success(), "{}", created.text);
-    let a = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": username, "password": "long-enough-pw"})),
-        )
-        .await;
-    a.body["token"].as_str().unwrap().to_owned()
+    app.create_user(username, display_name, role, scope).await.0
 }
 
 async fn report(

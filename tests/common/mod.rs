@@ -21,6 +21,9 @@ use wangge::domain::identity::Role;
 use wangge::http::{AppState, HttpSettings};
 use wangge::store::{Store, StoreOptions};
 
+/// The password of the users tests create.
+pub const TEST_PASSWORD: &str = "long-enough-pw";
+
 /// A store for one test, and what keeps it alive.
 pub struct TestStore {
     pub store: Store,
@@ -425,6 +428,38 @@ impl TestApp {
     }
 
     /// Logs in as the demo user of `role` and returns the token.
+    /// Creates a user the admin's way (`scope`: `{"grids": […]}`, `{"unit_code": …}` or `{}`)
+    /// and logs them in: their token and id.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        role: &str,
+        scope: Value,
+    ) -> (String, i64) {
+        let admin = self.login(Role::Admin).await;
+        let mut body = serde_json::json!({"username": username, "display_name": display_name,
+            "role": role, "password": TEST_PASSWORD});
+        body.as_object_mut()
+            .expect("an object")
+            .extend(scope.as_object().expect("scope is an object").clone());
+        let created = self
+            .call(Method::POST, "/api/users", Some(&admin), Some(body))
+            .await;
+        assert!(created.status.is_success(), "{}", created.text);
+        let a = self
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(serde_json::json!({"username": username, "password": TEST_PASSWORD})),
+            )
+            .await;
+        let token = a.body["token"].as_str().expect("a token").to_owned();
+        let me = self.get("/api/auth/me", Some(&token)).await;
+        (token, me.body["id"].as_i64().expect("an id"))
+    }
+
     pub async fn login(&self, role: Role) -> String {
         let (username, _, _) = wangge::demo::DEMO_USERS
             .iter()
