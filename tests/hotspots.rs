@@ -479,9 +479,21 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_complete() {
         z.body["sentences_en"][0]
             .as_str()
             .unwrap()
-            .contains("% of 99% hotspot area lies")
+            .contains("% of the reports in 99% hotspot units lie")
     );
     assert_eq!(z.body["rows"].as_array().unwrap().len(), 6);
+    // Back alleys are the densest zone of the demo city: counted by reports, not by the hot
+    // units' centres (which almost never fall in a 10 m alley buffer), their share shows.
+    let alley = z.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["zone"] == "back_alley")
+        .unwrap();
+    assert!(
+        alley["hotspot99_share"].as_f64().unwrap() > 0.01,
+        "back alleys hold hot spot reports: {alley}"
+    );
 
     // Blind spots come with evidence: ids, dates, owners, shops.
     let b = app

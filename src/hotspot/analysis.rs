@@ -488,25 +488,21 @@ pub fn zone_breakdown(
     ix: &CityIndex,
     samples: &ZoneSamples,
 ) -> (Vec<ZoneRow>, Vec<String>, Vec<String>) {
-    let reports = match &ds.located {
-        Some(loc) => sel
-            .iter()
-            .map(|&i| (loc.mask[i as usize], ds.reports[i as usize].weight))
-            .collect(),
-        None => sel
-            .iter()
-            .map(|&i| {
-                let r = &ds.reports[i as usize];
-                (zones::mask_at(ix, r.lon, r.lat), r.weight)
-            })
-            .collect(),
-    };
-    let areas = gi_rows
+    // The Gi* bin of each report's unit: the hot spot share is counted by reports.
+    let bins: Vec<i8> = area_of(ds, sel, u, Some(ix))
         .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let (lon, lat) = u.frame.inverse(u.centroids[i]);
-            (zones::mask_at(ix, lon, lat), u.area_m2[i], g.bin)
+        .map(|a| a.and_then(|a| gi_rows.get(a as usize)).map_or(0, |g| g.bin))
+        .collect();
+    let reports = sel
+        .iter()
+        .zip(&bins)
+        .map(|(&i, &bin)| {
+            let r = &ds.reports[i as usize];
+            let mask = match &ds.located {
+                Some(loc) => loc.mask[i as usize],
+                None => zones::mask_at(ix, r.lon, r.lat),
+            };
+            (mask, r.weight, bin)
         })
         .collect();
     zones::breakdown(&ZoneInputs {
@@ -515,7 +511,6 @@ pub fn zone_breakdown(
         sample_area_m2: samples.area_m2,
         street_samples: samples.street.clone(),
         street_step_m: samples.street_m,
-        areas,
     })
 }
 
