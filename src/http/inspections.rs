@@ -135,11 +135,12 @@ pub async fn rounds(
 }
 
 /// Creates an inspection round (admin or shift lead): its points (assessment points whose type
-/// has a checklist) and its inspectors (users of role inspector).
+/// has a checklist) and its inspectors (users of role inspector; for a 市民找差团 round, organiser
+/// `volunteers`, also volunteers).
 #[utoipa::path(post, path = "/api/inspections/rounds", tag = "inspections", security(("bearer" = [])),
     request_body = RoundRequest,
     responses((status = 201, body = Object, description = "the round"),
-        (status = 422, body = ErrorBody, description = "`invalid_field` (title, organiser, date, counts), `invalid_reference` (an unknown point or inspector, a type without checklist)")))]
+        (status = 422, body = ErrorBody, description = "`invalid_field` (title, organiser, date, counts), `invalid_reference` (an unknown point or inspector, a type without checklist, a volunteer in a round not organised by 市民找差团)")))]
 pub async fn create_round(
     State(state): State<AppState>,
     req_id: RequestId,

@@ -122,7 +122,7 @@ pub struct RoundRequest {
     pub date: String,
     /// The points to visit (codes), 1–2,000, each once.
     pub points: Vec<String>,
-    /// The inspectors' user ids (role inspector), 1–200.
+    /// The inspectors' user ids (role inspector; on a `volunteers` round also volunteers), 1–200.
     pub inspectors: Vec<i64>,
 }
 
