@@ -328,6 +328,29 @@ mod tests {
     }
 
     #[test]
+    fn a_volunteer_adds_before_photos_to_their_own_open_report_only() {
+        let v = principal(Role::Volunteer);
+        let own = PhotoTarget {
+            grid_code: Some("g1"),
+            unit_code: None,
+            status: Status::Verifying,
+            reported_by: Some(v.user_id),
+        };
+        assert!(may_add(&v, &own, PhotoStage::Before).is_ok());
+        assert!(may_add(&v, &own, PhotoStage::After).is_err());
+        let someone_elses = PhotoTarget {
+            reported_by: Some(v.user_id + 1),
+            ..own
+        };
+        assert!(may_add(&v, &someone_elses, PhotoStage::Before).is_err());
+        let closed = PhotoTarget {
+            status: Status::Closed,
+            ..own
+        };
+        assert!(may_add(&v, &closed, PhotoStage::Before).is_err());
+    }
+
+    #[test]
     fn a_citizen_adds_before_photos_to_an_open_report_only() {
         assert!(citizen_may_add(Status::Verifying, PhotoStage::Before).is_ok());
         assert_eq!(
