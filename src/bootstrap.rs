@@ -38,7 +38,7 @@ pub struct CreateUserArgs {
     /// Login name: 3–64 characters of a–z, 0–9, `_`, `.`, `-`.
     #[arg(long)]
     pub username: String,
-    /// Role: admin, inspector, intake_clerk, shift_lead, dispatcher, handler, planner.
+    /// Role: admin, inspector, intake_clerk, shift_lead, dispatcher, handler, planner, volunteer.
     #[arg(long)]
     pub role: String,
     /// Display name (default: the login name).

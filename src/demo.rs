@@ -18,7 +18,7 @@ use crate::store::{Audit, NewUser, Store, StoreError};
 pub const DEMO_PASSWORD: &str = "wangge-demo";
 
 /// The demo users: login name, display name, role.
-pub const DEMO_USERS: [(&str, &str, Role); 7] = [
+pub const DEMO_USERS: [(&str, &str, Role); 8] = [
     ("demo_inspector", "张网格(监督员)", Role::Inspector),
     ("demo_clerk", "李受理(受理员)", Role::IntakeClerk),
     ("demo_shiftlead", "王值班(值班长)", Role::ShiftLead),
@@ -26,6 +26,7 @@ pub const DEMO_USERS: [(&str, &str, Role); 7] = [
     ("demo_handler", "刘处置(城管执法)", Role::Handler),
     ("demo_planner", "陈分析(规划)", Role::Planner),
     ("demo_admin", "系统管理员", Role::Admin),
+    ("demo_volunteer", "周热心(市民找差团)", Role::Volunteer),
 ];
 
 /// The unit the demo handler acts for when the city has it: 二七区's 城管执法 department.

@@ -55,18 +55,18 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             ),
             &[Inspector, IntakeClerk, Admin],
         ),
-        (Method::GET, "/api/cases", None, &Role::ALL),
+        (Method::GET, "/api/cases", None, &Role::STAFF),
         (
             Method::GET,
             "/api/cases/export?format=csv",
             None,
-            &Role::ALL,
+            &Role::STAFF,
         ),
         (
             Method::GET,
             "/tiles/cases/12/3339/1623.mvt",
             None,
-            &Role::ALL,
+            &Role::STAFF,
         ),
         (
             Method::POST,
@@ -78,7 +78,7 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Method::GET,
             "/api/categories/0101/versions",
             None,
-            &Role::ALL,
+            &Role::STAFF,
         ),
         (
             Method::PUT,
@@ -88,7 +88,7 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             ),
             &[Admin],
         ),
-        (Method::GET, "/api/dispatch/rules", None, &Role::ALL),
+        (Method::GET, "/api/dispatch/rules", None, &Role::STAFF),
         (
             Method::PUT,
             "/api/dispatch/rules?dry_run=true",
@@ -101,12 +101,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!({"code": "0101"})),
             &[Admin],
         ),
-        (Method::GET, "/api/cases/999999", None, &Role::ALL),
+        (Method::GET, "/api/cases/999999", None, &Role::STAFF),
         (
             Method::POST,
             "/api/cases/999999/actions",
             Some(json!({"action": "close"})),
-            &Role::ALL,
+            &Role::STAFF,
         ),
         (
             Method::POST,
@@ -119,10 +119,16 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
                 Dispatcher,
                 Handler,
                 Admin,
+                Volunteer,
             ],
         ),
         // A malformed bbox: every role gets its 400, so the table test never waits on a stream.
-        (Method::GET, "/api/cases/stream?bbox=1,2", None, &Role::ALL),
+        (
+            Method::GET,
+            "/api/cases/stream?bbox=1,2",
+            None,
+            &Role::STAFF,
+        ),
         (Method::GET, "/api/auth/me", None, &Role::ALL),
         (Method::POST, "/api/auth/logout", None, &Role::ALL),
         (Method::GET, "/api/users", None, &[Admin]),
@@ -141,7 +147,7 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             &[Admin],
         ),
         (Method::POST, "/api/users/1/revoke-tokens", None, &[Admin]),
-        (Method::GET, "/api/units", None, &Role::ALL),
+        (Method::GET, "/api/units", None, &Role::STAFF),
         (
             Method::POST,
             "/api/units",
@@ -150,7 +156,12 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             ),
             &[Admin],
         ),
-        (Method::GET, "/api/units/dept-410103-cgzf", None, &Role::ALL),
+        (
+            Method::GET,
+            "/api/units/dept-410103-cgzf",
+            None,
+            &Role::STAFF,
+        ),
         (
             Method::GET,
             "/api/units/dept-410103-cgzf/users",
@@ -239,16 +250,26 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!({})),
             &[Admin],
         ),
-        (Method::GET, "/api/inspections/checklists", None, &Role::ALL),
+        (
+            Method::GET,
+            "/api/inspections/checklists",
+            None,
+            &Role::STAFF,
+        ),
         (
             Method::PUT,
             "/api/inspections/checklists",
             Some(json!({})),
             &[Admin],
         ),
-        (Method::GET, "/api/inspections/points", None, &Role::ALL),
-        (Method::GET, "/api/inspections/readiness", None, &Role::ALL),
-        (Method::GET, "/api/inspections/rounds", None, &Role::ALL),
+        (Method::GET, "/api/inspections/points", None, &Role::STAFF),
+        (
+            Method::GET,
+            "/api/inspections/readiness",
+            None,
+            &Role::STAFF,
+        ),
+        (Method::GET, "/api/inspections/rounds", None, &Role::STAFF),
         (
             Method::POST,
             "/api/inspections/rounds",
@@ -259,13 +280,13 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Method::GET,
             "/api/inspections/rounds/999999",
             None,
-            &Role::ALL,
+            &Role::STAFF,
         ),
         (
             Method::POST,
             "/api/inspections/rounds/999999/visits",
             Some(json!({})),
-            &[Inspector, Admin],
+            &[Inspector, Admin, Volunteer],
         ),
         (
             Method::POST,
@@ -277,13 +298,13 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Method::GET,
             "/api/inspections/rounds/999999/notice",
             None,
-            &Role::ALL,
+            &Role::STAFF,
         ),
         (
             Method::GET,
             "/api/inspections/rounds/999999/notice.xlsx",
             None,
-            &Role::ALL,
+            &Role::STAFF,
         ),
         (
             Method::POST,
@@ -291,8 +312,20 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!({})),
             &[Inspector, Admin],
         ),
-        (Method::GET, "/api/shops/0101/scorecard", None, &Role::ALL),
-        (Method::GET, "/api/shops/ranking?street=1", None, &Role::ALL),
+        (Method::GET, "/api/shops/0101/scorecard", None, &Role::STAFF),
+        (
+            Method::GET,
+            "/api/shops/ranking?street=1",
+            None,
+            &Role::STAFF,
+        ),
+        (Method::GET, "/api/volunteer/reports", None, &[Volunteer]),
+        (
+            Method::POST,
+            "/api/volunteer/reports",
+            Some(json!({})),
+            &[Volunteer],
+        ),
     ]);
     rows
 }

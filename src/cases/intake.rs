@@ -32,6 +32,13 @@ pub enum Channel {
     /// dispatched at once, and never merged into another case, since the finding follows its
     /// own case until it is re-inspected.
     Inspection,
+    /// A 市民找差团 volunteer's own report: starts in 核实 by the grid's inspector, like a
+    /// citizen's; a volunteer never registers.
+    Volunteer,
+    /// A problem a volunteer found on a 市民找差团 round: starts in 核实 (a volunteer does not
+    /// vouch for it as an inspector does), and like every finding is never merged into another
+    /// case, since the finding follows its own case.
+    VolunteerInspection,
 }
 
 impl Channel {
@@ -42,7 +49,14 @@ impl Channel {
             Channel::Hotline => "hotline_12345",
             Channel::Citizen => "citizen",
             Channel::Inspection => "inspection",
+            Channel::Volunteer => "volunteer",
+            Channel::VolunteerInspection => "volunteer_inspection",
         }
+    }
+
+    /// A finding of an inspection round: never merged into another case.
+    fn is_finding(self) -> bool {
+        matches!(self, Channel::Inspection | Channel::VolunteerInspection)
     }
 }
 
@@ -258,6 +272,26 @@ impl CaseService {
             .await
     }
 
+    /// A 市民找差团 volunteer reports: the report goes to 核实 by the grid's inspector, like a
+    /// citizen's, under the volunteer's own key space and name, so it shows in their list
+    /// (`reports_of`). `register` and `external_ref` are for staff.
+    pub async fn report_as_volunteer(
+        &self,
+        who: &Principal,
+        submission: Submission,
+        audit: &Audit,
+    ) -> Result<Intake, CaseError> {
+        who.require_role(super::VOLUNTEERS)?;
+        if submission.register || submission.external_ref.is_some() {
+            return Err(super::invalid(
+                "invalid_field",
+                "志愿者上报须经核实，不能直接立案，也没有工单号 / a volunteer's report is verified on site first: leave out register and external_ref",
+            ));
+        }
+        let report = submission.report(Some(who.user_id))?;
+        self.intake(report, Channel::Volunteer, audit).await
+    }
+
     /// Takes a report in: checks it, assigns the place, links duplicates, and for an
     /// inspector's report registered at once, dispatches it, all in one transaction.
     pub(super) async fn intake(
@@ -323,9 +357,11 @@ impl CaseService {
                 Channel::Inspector if report.register_now => Status::Registered,
                 Channel::Inspection => Status::Registered,
                 Channel::Inspector => Status::Collected,
-                Channel::Hotline | Channel::Citizen | Channel::InspectorElsewhere => {
-                    Status::Verifying
-                }
+                Channel::Hotline
+                | Channel::Citizen
+                | Channel::InspectorElsewhere
+                | Channel::Volunteer
+                | Channel::VolunteerInspection => Status::Verifying,
             },
             reported_by: report.reported_by,
             reported_at,
@@ -337,7 +373,7 @@ impl CaseService {
         let mut follow_up = Vec::new();
         let mut duplicates = self.duplicates_of(&case, &category, now).await?;
         if category.duplicate_merge
-            && channel != Channel::Inspection
+            && !channel.is_finding()
             && let Some(first) = duplicates.first()
         {
             case.status = Status::Merged;
@@ -395,9 +431,9 @@ impl CaseService {
     }
 
     /// An inspection round's finding at an assessment point (督查): registered and dispatched
-    /// by the rule table at once. The caller (the inspection service) checks who may submit it;
-    /// the key lives in the submitting user's key space, so a phone resubmitting a visit gets
-    /// the same case back.
+    /// by the rule table at once; a volunteer's (市民找差团) goes to 核实 first instead. The
+    /// caller (the inspection service) checks who may submit it; the key lives in the submitting
+    /// user's key space, so a phone resubmitting a visit gets the same case back.
     pub async fn report_inspection_finding(
         &self,
         who: &Principal,
@@ -405,8 +441,14 @@ impl CaseService {
         audit: &Audit,
     ) -> Result<Intake, CaseError> {
         let mut report = submission.report(Some(who.user_id))?;
-        report.register_now = true;
-        self.intake(report, Channel::Inspection, audit).await
+        let channel = if who.role == Role::Volunteer {
+            report.register_now = false;
+            Channel::VolunteerInspection
+        } else {
+            report.register_now = true;
+            Channel::Inspection
+        };
+        self.intake(report, channel, audit).await
     }
 
     /// The channel of a staff member's report: an intake clerk enters hotline calls; an inspector

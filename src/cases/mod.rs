@@ -32,11 +32,14 @@ use crate::store::{Store, StoreError};
 pub use hotline::HotlineOutcome;
 pub use intake::{DuplicateHint, Intake, IntakeNotice, StaffIntake, Submission};
 pub use photos::{PhotoAdded, PhotoAdder, PhotoError, PhotoUpload, parse_stage};
-pub use read::{CaseDetail, CaseInfo, CasePage, Followup};
+pub use read::{CaseDetail, CaseInfo, CasePage, Followup, OwnReport};
 
 /// Who reports through `POST /api/cases`: inspectors (their own sightings), intake clerks (12345
 /// calls) and admins.
 pub const REPORTERS: &[Role] = &[Role::Inspector, Role::IntakeClerk, Role::Admin];
+
+/// Who reports as a 市民找差团 volunteer (`POST /api/volunteer/reports`): their reports go to 核实.
+pub const VOLUNTEERS: &[Role] = &[Role::Volunteer];
 
 /// Who imports a 12345 export.
 pub const HOTLINE_IMPORTERS: &[Role] = &[Role::IntakeClerk, Role::ShiftLead, Role::Admin];

@@ -62,6 +62,25 @@ pub struct Followup {
     pub after_photos: Vec<CasePhoto>,
 }
 
+/// One report of a volunteer as they are shown it: their own words and place, and where it
+/// stands, as a citizen follows theirs (the case it was merged into, once closed the closing
+/// note and the after-photos); never who handles it or any internal note.
+#[derive(Debug, Clone)]
+pub struct OwnReport {
+    /// The report as filed.
+    pub case: Case,
+    /// The case whose status is shown: the report, or the case it was merged into.
+    pub shown: Case,
+    /// The number of the case the report was merged into, when it duplicated one.
+    pub merged_into: Option<String>,
+    /// The note of the closing (结案) step, once closed.
+    pub closing_note: Option<String>,
+    /// The after-photos (处置后), once closed.
+    pub after_photos: Vec<CasePhoto>,
+    /// The category's name.
+    pub category_name: Option<String>,
+}
+
 /// The most events a case's timeline shows.
 const TIMELINE_LIMIT: i64 = 1000;
 
@@ -150,6 +169,56 @@ impl CaseService {
             merged_into,
             closing_note,
             after_photos,
+        })
+    }
+
+    /// The reports `who` filed (a volunteer's list: their reports and the cases of their visits'
+    /// findings), newest first, each shown as [`OwnReport`]; `before_id` pages as in the case
+    /// list. Only the caller's own cases are read: the store filters on `reported_by`.
+    pub async fn reports_of(
+        &self,
+        who: &Principal,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<OwnReport>, CaseError> {
+        let cases = self
+            .store
+            .list_cases(&CaseFilter {
+                reported_by: Some(who.user_id),
+                before_id,
+                limit,
+                ..CaseFilter::default()
+            })
+            .await?;
+        let mut out = Vec::with_capacity(cases.len());
+        for case in cases {
+            out.push(self.own_report(case).await?);
+        }
+        Ok(out)
+    }
+
+    /// One case as its reporter is shown it (see [`OwnReport`]).
+    pub async fn own_report(&self, case: Case) -> Result<OwnReport, CaseError> {
+        let (shown, merged_into) = match case.linked_to {
+            Some(primary) => match self.store.get_case(primary).await? {
+                Some(p) => (p, Some(case_no(primary))),
+                None => (case.clone(), None),
+            },
+            None => (case.clone(), None),
+        };
+        let (closing_note, after_photos) = self.closing_feedback(&shown).await?;
+        let category_name = self
+            .live
+            .category_version(&case.category, case.category_version)
+            .ok()
+            .map(|c| c.name);
+        Ok(OwnReport {
+            case,
+            shown,
+            merged_into,
+            closing_note,
+            after_photos,
+            category_name,
         })
     }
 

@@ -24,11 +24,29 @@ pub enum Role {
     Planner,
     /// Administrator: users, units, layers, catalogue.
     Admin,
+    /// 志愿者 (市民找差团成员): a citizen volunteer with an account. Least privilege: reports
+    /// problems (to 核实, like a citizen), visits the points of a 市民找差团 round they are part
+    /// of, and sees their own reports and their outcome; nothing of other people's cases.
+    Volunteer,
 }
 
 impl Role {
     /// Every role, in a stable order.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
+        Role::Inspector,
+        Role::IntakeClerk,
+        Role::ShiftLead,
+        Role::Dispatcher,
+        Role::Handler,
+        Role::Planner,
+        Role::Admin,
+        Role::Volunteer,
+    ];
+
+    /// The roles of the grid office's own staff: every role but [`Role::Volunteer`]. Endpoints
+    /// that show the city's cases, people or analytics allow these, so a volunteer is refused
+    /// unless an endpoint names them.
+    pub const STAFF: [Role; 7] = [
         Role::Inspector,
         Role::IntakeClerk,
         Role::ShiftLead,
@@ -48,6 +66,7 @@ impl Role {
             Role::Handler => "handler",
             Role::Planner => "planner",
             Role::Admin => "admin",
+            Role::Volunteer => "volunteer",
         }
     }
 
@@ -61,6 +80,7 @@ impl Role {
             Role::Handler => "处置人员",
             Role::Planner => "规划/领导(只读分析)",
             Role::Admin => "系统管理员",
+            Role::Volunteer => "志愿者(市民找差团)",
         }
     }
 }
@@ -74,7 +94,7 @@ impl fmt::Display for Role {
 /// A role name that is not one of [`Role::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown role {0:?}; expected one of inspector, intake_clerk, shift_lead, dispatcher, handler, planner, admin"
+    "unknown role {0:?}; expected one of inspector, intake_clerk, shift_lead, dispatcher, handler, planner, admin, volunteer"
 )]
 pub struct UnknownRole(pub String);
 
@@ -247,6 +267,18 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn a_volunteer_is_a_role_but_not_staff_and_has_no_unit_or_grid() {
+        assert_eq!("volunteer".parse::<Role>(), Ok(Role::Volunteer));
+        assert!(Role::ALL.contains(&Role::Volunteer));
+        assert!(!Role::STAFF.contains(&Role::Volunteer));
+        assert_eq!(Role::STAFF.len() + 1, Role::ALL.len());
+        let v = principal(Role::Volunteer);
+        assert!(v.require_role(&Role::STAFF).is_err());
+        assert!(v.require_unit("dept-410103-cgzf").is_err());
+        assert!(v.require_grid("410103001001001").is_err());
     }
 
     #[test]

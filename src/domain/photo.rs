@@ -153,10 +153,12 @@ pub const ADDERS: &[Role] = &[
     Role::Dispatcher,
     Role::Handler,
     Role::Admin,
+    Role::Volunteer,
 ];
 
 /// Who may add a photo of `stage` to a case: an inspector on the grids they patrol (and
-/// before-photos of their own open report anywhere, as a citizen may); a handler
+/// before-photos of their own open report anywhere, as a citizen may); a volunteer only
+/// before-photos of their own open report; a handler
 /// only after-photos (处置后) of cases dispatched to their unit; intake clerks, dispatchers, shift
 /// leads and admins on any case; planners never (read-only).
 pub fn may_add(
@@ -173,6 +175,18 @@ pub fn may_add(
             Ok(())
         }
         Role::Inspector => principal.require_grid(target.grid_code.unwrap_or("-")),
+        // A volunteer documents their own report (or a finding of their visit) while it is
+        // open, as a citizen may, and nothing else.
+        Role::Volunteer
+            if stage == PhotoStage::Before
+                && target.reported_by == Some(principal.user_id)
+                && !target.status.is_final() =>
+        {
+            Ok(())
+        }
+        Role::Volunteer => Err(ScopeError::OutOfScope(
+            "a volunteer adds before-photos (处置前) of their own open reports only".into(),
+        )),
         Role::Handler => {
             if stage != PhotoStage::After {
                 return Err(ScopeError::OutOfScope(
@@ -311,6 +325,29 @@ mod tests {
             may_add(&principal(Role::Planner), &t, PhotoStage::Before),
             Err(ScopeError::Role { .. })
         ));
+    }
+
+    #[test]
+    fn a_volunteer_adds_before_photos_to_their_own_open_report_only() {
+        let v = principal(Role::Volunteer);
+        let own = PhotoTarget {
+            grid_code: Some("g1"),
+            unit_code: None,
+            status: Status::Verifying,
+            reported_by: Some(v.user_id),
+        };
+        assert!(may_add(&v, &own, PhotoStage::Before).is_ok());
+        assert!(may_add(&v, &own, PhotoStage::After).is_err());
+        let someone_elses = PhotoTarget {
+            reported_by: Some(v.user_id + 1),
+            ..own
+        };
+        assert!(may_add(&v, &someone_elses, PhotoStage::Before).is_err());
+        let closed = PhotoTarget {
+            status: Status::Closed,
+            ..own
+        };
+        assert!(may_add(&v, &closed, PhotoStage::Before).is_err());
     }
 
     #[test]

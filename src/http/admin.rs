@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::{AdminOnly, AdminOrHandler, AnyRole, Auth};
+use super::auth::{AdminOnly, AdminOrHandler, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
 use super::limits;
@@ -244,7 +244,7 @@ pub struct UnitQuery {
     responses((status = 200, body = [UnitView])))]
 pub async fn list_units(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiQuery(q): ApiQuery<UnitQuery>,
 ) -> Result<Json<Vec<UnitView>>, ApiError> {
     let kind = q
@@ -310,7 +310,7 @@ pub async fn upsert_unit(
     responses((status = 200, body = UnitView), (status = 404, body = ErrorBody)))]
 pub async fn get_unit(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<UnitView>, ApiError> {
     state

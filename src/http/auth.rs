@@ -25,10 +25,19 @@ pub trait Policy: Send + Sync + 'static {
     const ROLES: &'static [Role];
 }
 
-/// Every authenticated user.
+/// Every authenticated user, volunteers included: only for what concerns the caller's own
+/// account (who am I, log out). Anything that shows the city's data takes [`Staff`] or a
+/// narrower policy.
 pub struct AnyRole;
 impl Policy for AnyRole {
     const ROLES: &'static [Role] = &Role::ALL;
+}
+
+/// Every staff role ([`Role::STAFF`]): all but volunteers, who see their own reports through
+/// `/api/volunteer/…` and nothing else.
+pub struct Staff;
+impl Policy for Staff {
+    const ROLES: &'static [Role] = &Role::STAFF;
 }
 
 /// Administrators only.

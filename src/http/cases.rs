@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 mod view;
 
 use super::AppState;
-use super::auth::{AdminOnly, AnyRole, Auth, Policy};
+use super::auth::{AdminOnly, Auth, Policy, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
 use super::limits;
@@ -288,7 +288,7 @@ pub struct CaseDetail {
     responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_case(
     State(state): State<AppState>,
-    auth: Auth<AnyRole>,
+    auth: Auth<Staff>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     let d = state.cases().detail(id).await?;
@@ -320,7 +320,7 @@ pub struct ActionRequest {
 pub async fn act(
     State(state): State<AppState>,
     req_id: RequestId,
-    auth: Auth<AnyRole>,
+    auth: Auth<Staff>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ActionRequest>,
 ) -> Result<Json<CaseView>, ApiError> {
@@ -401,6 +401,7 @@ fn parse_query(q: CaseQuery, limit: (limits::Range, i64)) -> Result<CaseFilter, 
         category: q.category,
         source: q.source,
         queue: q.queue,
+        reported_by: None,
         bbox,
         polygon,
         from: super::params::optional_instant("from", q.from.as_deref())?,
@@ -429,7 +430,7 @@ fn page_views(page: CasePage, reader: &Principal) -> (Vec<CaseView>, Option<Head
     responses((status = 200, body = [CaseView]), (status = 400, body = ErrorBody)))]
 pub async fn list_cases(
     State(state): State<AppState>,
-    auth: Auth<AnyRole>,
+    auth: Auth<Staff>,
     ApiQuery(q): ApiQuery<CaseQuery>,
 ) -> Result<Response, ApiError> {
     let page = state
@@ -483,7 +484,7 @@ const CSV_COLUMNS: [&str; 22] = [
     responses((status = 200, description = "GeoJSON FeatureCollection or CSV"), (status = 400, body = ErrorBody)))]
 pub async fn export_cases(
     State(state): State<AppState>,
-    auth: Auth<AnyRole>,
+    auth: Auth<Staff>,
     ApiQuery(q): ApiQuery<CaseQuery>,
     ApiQuery(e): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
@@ -656,7 +657,7 @@ pub async fn list_categories(State(state): State<AppState>) -> Json<Vec<Category
     responses((status = 200, body = [Object]), (status = 404, body = ErrorBody)))]
 pub async fn category_versions(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<Vec<CategoryVersion>>, ApiError> {
     Ok(Json(state.cases().category_versions(&code).await?))

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::{AdminOnly, AnyRole, Auth};
+use super::auth::{AdminOnly, Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, RequestId};
 use crate::domain::dispatch::RuleTable;
@@ -33,7 +33,7 @@ pub struct RulesQuery {
         (status = 401, body = ErrorBody)))]
 pub async fn get_rules(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let in_force = state.cases().rules();
     let city = crate::cases::rules::rule_context(state.store()).await?;

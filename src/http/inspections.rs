@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::{AdminOnly, AnyRole, Auth, Policy};
+use super::auth::{AdminOnly, Auth, Policy, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, RequestId};
 use crate::domain::identity::Role;
@@ -27,7 +27,13 @@ impl Policy for Organisers {
     const ROLES: &'static [Role] = crate::inspections::ORGANISERS;
 }
 
-/// Who submits visits and re-inspects.
+/// Who submits visits: inspectors, admins, and volunteers on their 市民找差团 rounds.
+pub struct Visitors;
+impl Policy for Visitors {
+    const ROLES: &'static [Role] = crate::inspections::VISITORS;
+}
+
+/// Who re-inspects.
 pub struct Inspectors;
 impl Policy for Inspectors {
     const ROLES: &'static [Role] = crate::inspections::RECHECKERS;
@@ -63,7 +69,7 @@ fn service(state: &AppState) -> &InspectionService {
     responses((status = 200, body = Object, description = "{version (0: built in), document: {source, assessment_date, types: {type: [{code, text, category, deduction, deadline_hours}]}}}")))]
 pub async fn get_checklists(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
 ) -> Result<Json<ChecklistsInForce>, ApiError> {
     Ok(Json(service(&state).checklists().await?))
 }
@@ -93,7 +99,7 @@ pub async fn put_checklists(
     responses((status = 200, body = Vec<Object>, description = "[{code, name, point_type, point_type_name, lead_unit, support_units, place: [lon, lat], community_code, street_code, street_name, community_name, readiness: {status, found, open, rectified, passed, overdue, rectification_rate}, status_zh, visits}]")))]
 pub async fn points(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
 ) -> Result<Json<Vec<PointView>>, ApiError> {
     Ok(Json(
         service(&state)
@@ -109,7 +115,7 @@ pub async fn points(
     responses((status = 200, body = Object, description = "{total, by_type, by_street, overdue_points, findings, assessment_date, days_left}")))]
 pub async fn readiness(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
 ) -> Result<Json<Readiness>, ApiError> {
     Ok(Json(
         service(&state)
@@ -123,17 +129,18 @@ pub async fn readiness(
     responses((status = 200, body = Vec<Object>, description = "[{id, title, organiser, round_date, checklist_version, points, inspectors, created_at, created_by}]")))]
 pub async fn rounds(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
 ) -> Result<Json<Vec<StoredRound>>, ApiError> {
     Ok(Json(service(&state).rounds().await?))
 }
 
 /// Creates an inspection round (admin or shift lead): its points (assessment points whose type
-/// has a checklist) and its inspectors (users of role inspector).
+/// has a checklist) and its inspectors (users of role inspector; for a 市民找差团 round, organiser
+/// `volunteers`, also volunteers).
 #[utoipa::path(post, path = "/api/inspections/rounds", tag = "inspections", security(("bearer" = [])),
     request_body = RoundRequest,
     responses((status = 201, body = Object, description = "the round"),
-        (status = 422, body = ErrorBody, description = "`invalid_field` (title, organiser, date, counts), `invalid_reference` (an unknown point or inspector, a type without checklist)")))]
+        (status = 422, body = ErrorBody, description = "`invalid_field` (title, organiser, date, counts), `invalid_reference` (an unknown point or inspector, a type without checklist, a volunteer in a round not organised by 市民找差团)")))]
 pub async fn create_round(
     State(state): State<AppState>,
     req_id: RequestId,
@@ -155,7 +162,7 @@ pub async fn create_round(
         (status = 404, body = ErrorBody, description = "no such round: `not_found`")))]
 pub async fn round(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RoundReport>, ApiError> {
     Ok(Json(
@@ -178,7 +185,8 @@ pub struct VisitRequest {
 }
 
 /// Submits the marks of one point (the round's inspectors, or an admin). Each failed item
-/// becomes a case, registered and dispatched by the rule table at once; attach its photo with
+/// becomes a case, registered and dispatched by the rule table at once (a volunteer's, on a
+/// 市民找差团 round, goes to 核实 by the grid's inspector first); attach its photo with
 /// `POST /api/cases/{case_id}/photos`. Submitting the same marks again (a phone back online) is
 /// a retry: 200 with the same findings and cases.
 #[utoipa::path(post, path = "/api/inspections/rounds/{id}/visits", tag = "inspections", security(("bearer" = [])),
@@ -193,7 +201,7 @@ pub struct VisitRequest {
 pub async fn submit_visit(
     State(state): State<AppState>,
     req_id: RequestId,
-    auth: Auth<Inspectors>,
+    auth: Auth<Visitors>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<VisitRequest>,
 ) -> Result<(StatusCode, Json<VisitOutcome>), ApiError> {
@@ -280,7 +288,7 @@ pub struct NoticeQuery {
         (status = 404, body = ErrorBody, description = "no such round or notice: `not_found`")))]
 pub async fn notice_workbook(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Result<axum::response::Response, ApiError> {
@@ -306,7 +314,7 @@ pub async fn notice_workbook(
         (status = 404, body = ErrorBody, description = "no such round or notice: `not_found`")))]
 pub async fn notice(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Result<Json<StoredNotice>, ApiError> {

@@ -25,6 +25,7 @@ pub mod shops;
 pub mod stream;
 pub mod throttle;
 pub mod tiles;
+pub mod volunteer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -295,6 +296,10 @@ pub fn router(state: AppState) -> Router {
             post(photos::add_case_photo).layer(DefaultBodyLimit::max(settings.photos.max_bytes)),
         )
         .route("/cases/{id}/actions", post(cases::act))
+        .route(
+            "/volunteer/reports",
+            get(volunteer::reports).post(volunteer::report),
+        )
         .route(
             "/public/reports",
             post(cases::public_report).layer(middleware::from_fn_with_state(

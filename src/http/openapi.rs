@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     admin, assessment, assign, auth, calendar, cases, dispatch, error, health, hotspots, import,
-    inspections, layers, photos, shops, stream, tiles,
+    inspections, layers, photos, shops, stream, tiles, volunteer,
 };
 
 struct BearerAuth;
@@ -49,6 +49,7 @@ impl Modify for BearerAuth {
         inspections::get_checklists, inspections::put_checklists, inspections::points, inspections::readiness,
         inspections::rounds, inspections::create_round, inspections::round, inspections::submit_visit,
         inspections::recheck, inspections::publish_notice, inspections::notice, inspections::notice_workbook,
+        volunteer::report, volunteer::reports,
         shops::scorecard, shops::ranking, shops::public_shop, shops::qr_png, shops::qr_svg, shops::print,
     ),
     components(schemas(error::ErrorBody)),

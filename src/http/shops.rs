@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth::{AnyRole, Auth};
+use super::auth::{Auth, Staff};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery};
 use crate::domain::assessment::{Period, PeriodKind};
@@ -73,7 +73,7 @@ pub struct PrintQuery {
         (status = 413, body = ErrorBody, description = "more case events than `--assessment-max-events`: `too_large`")))]
 pub async fn scorecard(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiPath(code): ApiPath<String>,
     ApiQuery(q): ApiQuery<ShopPeriodQuery>,
 ) -> Result<Json<Scorecard>, ApiError> {
@@ -91,7 +91,7 @@ pub async fn scorecard(
         (status = 413, body = ErrorBody, description = "more case events than `--assessment-max-events`: `too_large`")))]
 pub async fn ranking(
     State(state): State<AppState>,
-    _auth: Auth<AnyRole>,
+    _auth: Auth<Staff>,
     ApiQuery(q): ApiQuery<RankingQuery>,
 ) -> Result<Json<StreetRanking>, ApiError> {
     let period = period(q.period.as_deref())?;

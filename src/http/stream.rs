@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
-use super::auth::{AnyRole, HeaderOrQueryAuth};
+use super::auth::{HeaderOrQueryAuth, Staff};
 use super::cases::{CaseView, with_reader};
 use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
@@ -429,7 +429,7 @@ impl Subscriber {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn case_stream(
     State(state): State<AppState>,
-    HeaderOrQueryAuth(auth): HeaderOrQueryAuth<AnyRole>,
+    HeaderOrQueryAuth(auth): HeaderOrQueryAuth<Staff>,
     ApiQuery(q): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

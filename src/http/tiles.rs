@@ -185,7 +185,7 @@ const CASE_TILE_LIMIT: i64 = 10_000;
         (status = 400, description = "invalid_tile", body = ErrorBody)))]
 pub async fn cases_tile(
     State(state): State<AppState>,
-    _auth: super::auth::Auth<super::auth::AnyRole>,
+    _auth: super::auth::Auth<super::auth::Staff>,
     ApiPath((z, x, file)): ApiPath<(String, String, String)>,
     super::extract::ApiQuery(q): super::extract::ApiQuery<CaseTileQuery>,
 ) -> Result<Response, ApiError> {

@@ -37,6 +37,9 @@ use crate::store::{
 pub const ORGANISERS: &[Role] = &[Role::Admin, Role::ShiftLead];
 /// Who re-inspects: inspectors and administrators.
 pub const RECHECKERS: &[Role] = &[Role::Inspector, Role::Admin];
+/// Who submits visits: inspectors and administrators, and volunteers on the 市民找差团 rounds
+/// they are part of (their findings go to 核实 first).
+pub const VISITORS: &[Role] = &[Role::Inspector, Role::Admin, Role::Volunteer];
 /// Most rounds listed at once.
 pub const MAX_ROUNDS_LISTED: i64 = 500;
 
@@ -119,7 +122,7 @@ pub struct RoundRequest {
     pub date: String,
     /// The points to visit (codes), 1–2,000, each once.
     pub points: Vec<String>,
-    /// The inspectors' user ids (role inspector), 1–200.
+    /// The inspectors' user ids (role inspector; on a `volunteers` round also volunteers), 1–200.
     pub inspectors: Vec<i64>,
 }
 
@@ -420,7 +423,8 @@ impl InspectionService {
     }
 
     /// Creates a round (organisers): its points must exist and have a checklist for their type,
-    /// its inspectors must be inspectors.
+    /// its inspectors must be active inspectors, or for a 市民找差团 round (organiser
+    /// `volunteers`) inspectors or volunteers.
     pub async fn create_round(
         &self,
         who: &Principal,
@@ -488,6 +492,16 @@ impl InspectionService {
         for id in &inspectors {
             match users.iter().find(|u| u.id == *id) {
                 Some(u) if u.role == Role::Inspector && !u.disabled => {}
+                Some(u) if u.role == Role::Volunteer && organiser != Organiser::Volunteers => {
+                    return Err(invalid(
+                        "invalid_reference",
+                        format!(
+                            "用户 {id}（{}）是志愿者，只能参加市民找差团组织的督查 / user {id} ({}) is a volunteer: volunteers take part only in rounds organised by 市民找差团 (organiser volunteers)",
+                            u.username, u.username
+                        ),
+                    ));
+                }
+                Some(u) if u.role == Role::Volunteer && !u.disabled => {}
                 Some(u) => {
                     return Err(invalid(
                         "invalid_reference",
@@ -531,8 +545,8 @@ impl InspectionService {
     }
 
     /// Submits the marks of one point in a round (its inspectors, or an admin). Each failed
-    /// item becomes a case, registered and dispatched at once; see the module notes on
-    /// resubmission.
+    /// item becomes a case, registered and dispatched at once; a volunteer's goes to 核实 first
+    /// (see `CaseService::report_inspection_finding`). See the module notes on resubmission.
     pub async fn submit_visit(
         &self,
         who: &Principal,
@@ -541,7 +555,7 @@ impl InspectionService {
         marks: Vec<ItemMark>,
         audit: &Audit,
     ) -> Result<VisitOutcome, InspectionError> {
-        who.require_role(RECHECKERS)?;
+        who.require_role(VISITORS)?;
         let round = self.round(round_id).await?;
         if who.role != Role::Admin && !round.inspectors.contains(&who.user_id) {
             return Err(ScopeError::OutOfScope(format!(

@@ -165,6 +165,8 @@ pub struct CaseFilter {
     pub source: Option<String>,
     /// Only this queue (`triage`).
     pub queue: Option<String>,
+    /// Only cases reported by this user (a volunteer's own list).
+    pub reported_by: Option<i64>,
     /// WGS84 bbox [west, south, east, north], edges included.
     pub bbox: Option<[f64; 4]>,
     /// Only cases whose point lies in this WGS84 area (edges included).
@@ -606,6 +608,9 @@ fn case_query<'a>(
     if let Some(u) = f.unit_code.as_deref() {
         let p = param(Arg::Text(u));
         conds.push(format!("(unit_code = {p} OR co_owner_unit = {p})"));
+    }
+    if let Some(user) = f.reported_by {
+        conds.push(format!("reported_by = {}", param(Arg::Int(user))));
     }
     if let Some(id) = f.before_id {
         conds.push(format!("id < {}", param(Arg::Int(id))));
