@@ -686,7 +686,10 @@ async fn the_kept_readiness_answers_as_a_fresh_reading_after_visits_case_steps_a
     .await;
     assert_eq!(clean.status, StatusCode::CREATED, "{}", clean.text);
     let r = kept_equals_fresh(&app, now).await;
-    assert_eq!(r["by_type"]["market"]["passed"], 1, "a visit without findings shows too");
+    assert_eq!(
+        r["by_type"]["market"]["passed"], 1,
+        "a visit without findings shows too"
+    );
 
     // A case step (结案) changes the finding without touching the inspection tables.
     let fa = &failed.body["findings"][0];
@@ -718,7 +721,10 @@ async fn the_kept_readiness_answers_as_a_fresh_reading_after_visits_case_steps_a
     .await;
     assert_eq!(fail.status, StatusCode::OK, "{}", fail.text);
     let r = kept_equals_fresh(&app, now).await;
-    assert_eq!(r["findings"]["open"], 1, "the reopened finding is open again");
+    assert_eq!(
+        r["findings"]["open"], 1,
+        "the reopened finding is open again"
+    );
     assert_eq!(r["by_type"]["market"]["rectifying"], 1);
 
     // New checklists with an assessment date: the countdown follows.
@@ -782,13 +788,21 @@ async fn a_finding_turns_overdue_at_its_deadline_without_any_write() {
         .readiness(deadline + chrono::Duration::minutes(1))
         .await
         .unwrap();
-    assert_eq!(app.state.store().readiness_revision().await.unwrap(), revision);
+    assert_eq!(
+        app.state.store().readiness_revision().await.unwrap(),
+        revision
+    );
     assert_eq!(after.findings.overdue, 1);
     assert_eq!(after.by_type["market"].failing, 1);
     assert_eq!(after.overdue_points.len(), 1);
     assert_eq!(after.overdue_points[0].info.point.code, code);
     assert_eq!(after.overdue_points[0].status_zh, "未达标");
-    let lead_unit = after.overdue_points[0].info.point.lead_unit.clone().unwrap();
+    let lead_unit = after.overdue_points[0]
+        .info
+        .point
+        .lead_unit
+        .clone()
+        .unwrap();
     assert!(
         after.unit_names.contains_key(&lead_unit),
         "the lead unit is named: {:?}",

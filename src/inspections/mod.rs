@@ -356,7 +356,10 @@ impl InspectionService {
     /// The readiness inputs at the store's current revision: the kept ones when nothing was
     /// written since they were read (two small queries), else read again. The revision is read
     /// before the data, so a write in between only makes the next request read again.
-    async fn readiness_inputs(&self, version: i64) -> Result<Arc<ReadinessInputs>, InspectionError> {
+    async fn readiness_inputs(
+        &self,
+        version: i64,
+    ) -> Result<Arc<ReadinessInputs>, InspectionError> {
         let key = (version, self.store.readiness_revision().await?);
         if let Some(kept) = &self.readiness_inputs
             && let Some(inputs) = kept.lock().expect("not poisoned").as_ref()
@@ -869,8 +872,7 @@ impl InspectionService {
 
     fn views_of(set: &PointSet, inputs: &ReadinessInputs, now: DateTime<Utc>) -> Vec<PointView> {
         let (visits, by_point) = (&inputs.visits, &inputs.findings);
-        set
-            .points
+        set.points
             .values()
             .map(|p| {
                 let n = visits.get(&p.point.code).copied().unwrap_or(0);

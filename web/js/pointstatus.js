@@ -151,7 +151,7 @@ export class PointStatusLayer {
     const rd = p.readiness;
     const [label, colour] = POINT_STATUS[rd.status] ?? [p.status_zh, '#9aa3ab'];
     const rows = [
-      ['状态', `<span class="status-dot" style="background:${colour}"></span> <strong data-field="status">${escapeHtml(label)}</strong>`],
+      ['状态', `<span class="status-dot" style="display:inline-block;width:10px;height:10px;border-radius:50%;background:${colour}"></span> <strong data-field="status">${escapeHtml(label)}</strong>`],
       ['点位类型', escapeHtml(p.point_type_name)],
       ['街道 · 社区', escapeHtml([p.street_name, p.community_name].filter(Boolean).join(' · '))],
       ['主责单位', p.lead_unit ? `<span data-unit="${escapeHtml(p.lead_unit)}"><span class="code">${escapeHtml(p.lead_unit)}</span></span>` : '—'],
