@@ -697,7 +697,10 @@ async fn the_kept_readiness_answers_as_a_fresh_reading_after_visits_case_steps_a
     close_case(&app, fa["case_id"].as_i64().unwrap()).await;
     let r = kept_equals_fresh(&app, now).await;
     assert_eq!(r["findings"]["rectified"], 1);
-    assert_eq!(r["findings"]["open"], 2, "waiting for 复查 still counts as open");
+    assert_eq!(
+        r["findings"]["open"], 2,
+        "waiting for 复查 still counts as open"
+    );
 
     // Re-inspections: one passes, the other (after its case closes) fails and reopens.
     let pass = post(
