@@ -652,3 +652,220 @@ async fn an_inspection_site_needs_a_known_type_and_known_supporting_units_and_ma
         "a market drawn as an area with known units passes: {issues:?}"
     );
 }
+
+/// The readiness dashboard and the points as the running service answers them (its kept inputs)
+/// and as a fresh reading of the store gives them, at the same instant: they must be equal.
+async fn kept_equals_fresh(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let kept = app.state.inspections();
+    let fresh = kept.clone().without_readiness_cache();
+    let a = serde_json::to_value(kept.readiness(now).await.unwrap()).unwrap();
+    let b = serde_json::to_value(fresh.readiness(now).await.unwrap()).unwrap();
+    assert_eq!(a, b, "kept readiness differs from a fresh reading");
+    let a = serde_json::to_value(kept.point_views(now).await.unwrap()).unwrap();
+    let b = serde_json::to_value(fresh.point_views(now).await.unwrap()).unwrap();
+    assert_eq!(a, b, "kept points differ from a fresh reading");
+    // Asked twice without a write in between, the kept answer stays the same.
+    let again = serde_json::to_value(kept.readiness(now).await.unwrap()).unwrap();
+    let fresh = serde_json::to_value(fresh_readiness(app, now).await).unwrap();
+    assert_eq!(again, fresh);
+    again
+}
+
+async fn fresh_readiness(
+    app: &TestApp,
+    now: chrono::DateTime<chrono::Utc>,
+) -> wangge::inspections::Readiness {
+    app.state
+        .inspections()
+        .clone()
+        .without_readiness_cache()
+        .readiness(now)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_kept_readiness_answers_as_a_fresh_reading_after_visits_case_steps_and_rechecks() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let admin = app.login(Role::Admin).await;
+    let lead = app.login(Role::ShiftLead).await;
+    let (inspector, inspector_id) = user(&app, "duchak", "inspector", json!({"grids": []})).await;
+    let checklists = app
+        .get("/api/inspections/checklists", Some(&inspector))
+        .await;
+    let markets = points_of(&app, &admin, "market").await;
+    let codes: Vec<&str> = markets
+        .iter()
+        .map(|p| p["code"].as_str().unwrap())
+        .collect();
+    let now = chrono::Utc::now();
+    let before = kept_equals_fresh(&app, now).await;
+    assert_eq!(before["findings"]["found"], 0);
+
+    let round = post(
+        &app,
+        &lead,
+        "/api/inspections/rounds",
+        json!({"title": "缓存核对督查", "organiser": "district", "date": "2026-05-10",
+               "points": codes, "inspectors": [inspector_id]}),
+    )
+    .await;
+    let visits = format!("/api/inspections/rounds/{}/visits", round.body["id"]);
+    let failed = post(
+        &app,
+        &inspector,
+        &visits,
+        json!({"point": codes[0], "marks": marks(&checklists.body, "market", &["M01", "M02"])}),
+    )
+    .await;
+    assert_eq!(failed.status, StatusCode::CREATED, "{}", failed.text);
+    let r = kept_equals_fresh(&app, now).await;
+    assert_eq!(r["findings"]["found"], 2, "a visit shows at once");
+    assert_eq!(r["by_type"]["market"]["rectifying"], 1);
+
+    let clean = post(
+        &app,
+        &inspector,
+        &visits,
+        json!({"point": codes[1], "marks": marks(&checklists.body, "market", &[])}),
+    )
+    .await;
+    assert_eq!(clean.status, StatusCode::CREATED, "{}", clean.text);
+    let r = kept_equals_fresh(&app, now).await;
+    assert_eq!(
+        r["by_type"]["market"]["passed"], 1,
+        "a visit without findings shows too"
+    );
+
+    // A case step (结案) changes the finding without touching the inspection tables.
+    let fa = &failed.body["findings"][0];
+    let fb = &failed.body["findings"][1];
+    close_case(&app, fa["case_id"].as_i64().unwrap()).await;
+    let r = kept_equals_fresh(&app, now).await;
+    assert_eq!(r["findings"]["rectified"], 1);
+    assert_eq!(
+        r["findings"]["open"], 2,
+        "waiting for 复查 still counts as open"
+    );
+
+    // Re-inspections: one passes, the other (after its case closes) fails and reopens.
+    let pass = post(
+        &app,
+        &inspector,
+        &format!("/api/inspections/findings/{}/recheck", fa["id"]),
+        json!({"pass": true}),
+    )
+    .await;
+    assert_eq!(pass.status, StatusCode::OK, "{}", pass.text);
+    let r = kept_equals_fresh(&app, now).await;
+    assert_eq!(r["findings"]["passed"], 1);
+    close_case(&app, fb["case_id"].as_i64().unwrap()).await;
+    kept_equals_fresh(&app, now).await;
+    let fail = post(
+        &app,
+        &inspector,
+        &format!("/api/inspections/findings/{}/recheck", fb["id"]),
+        json!({"pass": false, "note": "仍有占道"}),
+    )
+    .await;
+    assert_eq!(fail.status, StatusCode::OK, "{}", fail.text);
+    let r = kept_equals_fresh(&app, now).await;
+    assert_eq!(
+        r["findings"]["open"], 1,
+        "the reopened finding is open again"
+    );
+    assert_eq!(r["by_type"]["market"]["rectifying"], 1);
+
+    // New checklists with an assessment date: the countdown follows.
+    let mut doc = checklists.body["document"].clone();
+    doc["assessment_date"] = json!("2030-01-01");
+    let put = app
+        .call(
+            Method::PUT,
+            "/api/inspections/checklists",
+            Some(&admin),
+            Some(doc),
+        )
+        .await;
+    assert!(put.status.is_success(), "{}", put.text);
+    let r = kept_equals_fresh(&app, now).await;
+    assert_eq!(r["assessment_date"], "2030-01-01");
+}
+
+#[tokio::test]
+async fn a_finding_turns_overdue_at_its_deadline_without_any_write() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let admin = app.login(Role::Admin).await;
+    let lead = app.login(Role::ShiftLead).await;
+    let (inspector, inspector_id) = user(&app, "duchao", "inspector", json!({"grids": []})).await;
+    let checklists = app
+        .get("/api/inspections/checklists", Some(&inspector))
+        .await;
+    let markets = points_of(&app, &admin, "market").await;
+    let code = markets[0]["code"].as_str().unwrap();
+    let round = post(
+        &app,
+        &lead,
+        "/api/inspections/rounds",
+        json!({"title": "超期核对督查", "organiser": "city", "date": "2026-05-10",
+               "points": [code], "inspectors": [inspector_id]}),
+    )
+    .await;
+    let visit = post(
+        &app,
+        &inspector,
+        &format!("/api/inspections/rounds/{}/visits", round.body["id"]),
+        json!({"point": code, "marks": marks(&checklists.body, "market", &["M01"])}),
+    )
+    .await;
+    assert_eq!(visit.status, StatusCode::CREATED, "{}", visit.text);
+    let deadline: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(visit.body["findings"][0]["deadline"].clone()).unwrap();
+
+    let service = app.state.inspections();
+    let before = service
+        .readiness(deadline - chrono::Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(before.findings.overdue, 0);
+    assert!(before.overdue_points.is_empty());
+    assert_eq!(before.by_type["market"].rectifying, 1);
+
+    // Nothing is written; only the clock passes the deadline.
+    let revision = app.state.store().readiness_revision().await.unwrap();
+    let after = service
+        .readiness(deadline + chrono::Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.state.store().readiness_revision().await.unwrap(),
+        revision
+    );
+    assert_eq!(after.findings.overdue, 1);
+    assert_eq!(after.by_type["market"].failing, 1);
+    assert_eq!(after.overdue_points.len(), 1);
+    assert_eq!(after.overdue_points[0].info.point.code, code);
+    assert_eq!(after.overdue_points[0].status_zh, "未达标");
+    let lead_unit = after.overdue_points[0]
+        .info
+        .point
+        .lead_unit
+        .clone()
+        .unwrap();
+    assert!(
+        after.unit_names.contains_key(&lead_unit),
+        "the lead unit is named: {:?}",
+        after.unit_names
+    );
+    let points = service
+        .point_views(deadline + chrono::Duration::minutes(1))
+        .await
+        .unwrap();
+    let p = points.iter().find(|p| p.info.point.code == code).unwrap();
+    assert_eq!(p.readiness.overdue, 1);
+    let fresh = fresh_readiness(&app, deadline + chrono::Duration::minutes(1)).await;
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&fresh).unwrap()
+    );
+}

@@ -12,6 +12,7 @@ import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers, caseTileRequest } from './
 import { CaseWork } from './js/casework.js';
 import { PlannerPanel } from './js/planner.js';
 import { KaopingPanel } from './js/kaoping.js';
+import { PointStatusLayer, POINT_STATUS_GROUP } from './js/pointstatus.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -55,9 +56,10 @@ const loader = new DataLoader(map, ({ pending, error }) => {
 
 // --- layer switches -------------------------------------------------------------------------
 
-const updateZoomHints = renderLayerList($('#layer-list'), [...GROUPS, ...CASE_GROUPS], (group, visible) => {
-  // Case pins also need a login: the feed combines the switch with the session.
+const updateZoomHints = renderLayerList($('#layer-list'), [...GROUPS, ...CASE_GROUPS, POINT_STATUS_GROUP], (group, visible) => {
+  // Case pins and the points' status also need a login: each combines the switch with the session.
   if (group.id === 'cases') return feed.setPinsWanted(visible);
+  if (group.id === POINT_STATUS_GROUP.id) return pointStatus.setWanted(visible);
   for (const id of group.layers) if (map.getLayer(id)) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
   if (group.id === 'grid' || group.id === 'frontage') loader.setEnabled(group.id, visible);
 });
@@ -73,6 +75,7 @@ map.on('zoomend', showZoom);
 const info = new InfoPanel($('#info'), loader.names, {
   onClose: () => map.getSource('selected').setData({ type: 'FeatureCollection', features: [] }),
 });
+const pointStatus = new PointStatusLayer(map, info);
 
 // --- cases ------------------------------------------------------------------------------------
 
@@ -104,6 +107,7 @@ const ownerChain = (lngLat) => assign(lngLat.lng, lngLat.lat, { asOf: loader.at 
 
 map.on('click', async (e) => {
   if (casework.handleClick(e)) return;
+  if (pointStatus.handleClick(e)) return;
   if (kaoping.handleClick(e)) {
     if (PHONE.matches) setPanel(true); // the scorecard is in the side panel
     return;
@@ -167,6 +171,7 @@ const login = new LoginBox($('#login-box'), (session) => {
   document.body.classList.toggle('logged-in', !!session);
   $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';
   casework.setSession(session);
+  pointStatus.setSession(session);
 });
 
 // --- panel open/close -----------------------------------------------------------------------
@@ -193,6 +198,7 @@ const ready = new Promise((resolve) => { markReady = resolve; });
 
 map.on('load', async () => {
   addCaseLayers(map);
+  pointStatus.addLayers();
   feed.refreshMap(); // cases may have arrived before the map's style did
   const bbox = await loader.loadStatic();
   if (bbox) map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 16, animate: false });
@@ -212,13 +218,14 @@ window.wangge = {
   feed,
   casework,
   kaoping,
+  pointStatus,
   groups: GROUPS,
   ready,
   /** Resolves once no request is pending and the map has rendered everything. */
   async idle() {
     await ready;
     for (;;) {
-      if (loader.pending === 0 && !loader.labelsPending && feed.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
+      if (loader.pending === 0 && !loader.labelsPending && feed.pending === 0 && pointStatus.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
   },

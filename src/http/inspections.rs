@@ -112,7 +112,7 @@ pub async fn points(
 /// street, points with overdue findings, finding totals and the countdown to the assessment
 /// date the checklists name.
 #[utoipa::path(get, path = "/api/inspections/readiness", tag = "inspections", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{total, by_type, by_street, overdue_points, findings, assessment_date, days_left}")))]
+    responses((status = 200, body = Object, description = "{total, by_type, by_street, overdue_points, findings, assessment_date, days_left, unit_names}")))]
 pub async fn readiness(
     State(state): State<AppState>,
     _auth: Auth<Staff>,

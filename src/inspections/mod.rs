@@ -101,6 +101,18 @@ struct PointSet {
     points: BTreeMap<String, PointInfo>,
 }
 
+/// What the points' readiness is computed from, read once per revision of the store and kept:
+/// the visits per point, each point's findings as the status needs them (with their deadlines,
+/// so that "overdue" is decided at read time, by the clock, not when the inputs were read) and
+/// the assessment date.
+struct ReadinessInputs {
+    /// The assignment index version and [`Store::readiness_revision`] they were read at.
+    key: (i64, (i64, i64)),
+    visits: BTreeMap<String, i64>,
+    findings: BTreeMap<String, Vec<FindingState>>,
+    assessment_date: Option<NaiveDate>,
+}
+
 /// The checklists in force and their version (0: built in).
 #[derive(Debug, Clone, Serialize)]
 pub struct ChecklistsInForce {
@@ -253,6 +265,8 @@ pub struct Readiness {
     pub assessment_date: Option<NaiveDate>,
     /// Days until then (negative after it).
     pub days_left: Option<i64>,
+    /// The names of the overdue points' lead units (主责单位), by code.
+    pub unit_names: BTreeMap<String, String>,
 }
 
 /// Totals over all findings.
@@ -311,6 +325,8 @@ pub struct InspectionService {
     live: Arc<LiveCity>,
     cases: CaseService,
     points: Arc<Mutex<Option<Arc<PointSet>>>>,
+    /// One entry: the readiness inputs of the newest revision seen (`None` when switched off).
+    readiness_inputs: Option<Arc<Mutex<Option<Arc<ReadinessInputs>>>>>,
 }
 
 fn digest(marks: &[ItemMark]) -> String {
@@ -328,7 +344,51 @@ impl InspectionService {
             live,
             cases,
             points: Arc::default(),
+            readiness_inputs: Some(Arc::default()),
         }
+    }
+
+    /// The same service reading the readiness inputs afresh on every request, as it did before
+    /// they were kept: for the tests that compare both and the benchmark.
+    #[must_use]
+    pub fn without_readiness_cache(mut self) -> Self {
+        self.readiness_inputs = None;
+        self
+    }
+
+    /// The readiness inputs at the store's current revision: the kept ones when nothing was
+    /// written since they were read (two small queries), else read again. The revision is read
+    /// before the data, so a write in between only makes the next request read again.
+    async fn readiness_inputs(
+        &self,
+        version: i64,
+    ) -> Result<Arc<ReadinessInputs>, InspectionError> {
+        let key = (version, self.store.readiness_revision().await?);
+        if let Some(kept) = &self.readiness_inputs
+            && let Some(inputs) = kept.lock().expect("not poisoned").as_ref()
+            && inputs.key == key
+        {
+            return Ok(inputs.clone());
+        }
+        let visits: BTreeMap<String, i64> =
+            self.store.visited_points().await?.into_iter().collect();
+        let mut findings: BTreeMap<String, Vec<FindingState>> = BTreeMap::new();
+        for f in self.store.findings(None, None).await? {
+            findings
+                .entry(f.point_code.clone())
+                .or_default()
+                .push(state_of(&f));
+        }
+        let inputs = Arc::new(ReadinessInputs {
+            key,
+            visits,
+            findings,
+            assessment_date: self.checklists().await?.document.assessment_date,
+        });
+        if let Some(kept) = &self.readiness_inputs {
+            *kept.lock().expect("not poisoned") = Some(inputs.clone());
+        }
+        Ok(inputs)
     }
 
     /// The checklists in force: the newest stored version, else the built-in document.
@@ -844,17 +904,13 @@ impl InspectionService {
     /// Every assessment point with its readiness.
     pub async fn point_views(&self, now: DateTime<Utc>) -> Result<Vec<PointView>, InspectionError> {
         let set = self.point_set().await?;
-        let visits: BTreeMap<String, i64> =
-            self.store.visited_points().await?.into_iter().collect();
-        let mut by_point: BTreeMap<String, Vec<FindingState>> = BTreeMap::new();
-        for f in self.store.findings(None, None).await? {
-            by_point
-                .entry(f.point_code.clone())
-                .or_default()
-                .push(state_of(&f));
-        }
-        Ok(set
-            .points
+        let inputs = self.readiness_inputs(set.version).await?;
+        Ok(Self::views_of(&set, &inputs, now))
+    }
+
+    fn views_of(set: &PointSet, inputs: &ReadinessInputs, now: DateTime<Utc>) -> Vec<PointView> {
+        let (visits, by_point) = (&inputs.visits, &inputs.findings);
+        set.points
             .values()
             .map(|p| {
                 let n = visits.get(&p.point.code).copied().unwrap_or(0);
@@ -870,12 +926,14 @@ impl InspectionService {
                     visits: n,
                 }
             })
-            .collect())
+            .collect()
     }
 
     /// The readiness dashboard.
     pub async fn readiness(&self, now: DateTime<Utc>) -> Result<Readiness, InspectionError> {
-        let views = self.point_views(now).await?;
+        let set = self.point_set().await?;
+        let inputs = self.readiness_inputs(set.version).await?;
+        let views = Self::views_of(&set, &inputs, now);
         let mut total = Share::default();
         let mut by_type: BTreeMap<String, Share> = BTreeMap::new();
         let mut by_street: BTreeMap<String, Share> = BTreeMap::new();
@@ -908,7 +966,12 @@ impl InspectionService {
                 .cmp(&a.readiness.overdue)
                 .then_with(|| a.info.point.code.cmp(&b.info.point.code))
         });
-        let assessment_date = self.checklists().await?.document.assessment_date;
+        let assessment_date = inputs.assessment_date;
+        let leads: BTreeSet<String> = overdue_points
+            .iter()
+            .filter_map(|v| v.info.point.lead_unit.clone())
+            .collect();
+        let unit_names = self.store.unit_names(&leads).await?.into_iter().collect();
         Ok(Readiness {
             total,
             by_type,
@@ -916,7 +979,9 @@ impl InspectionService {
             overdue_points,
             findings,
             assessment_date,
-            days_left: assessment_date.map(|d| (d - now.date_naive()).num_days()),
+            // The assessment date is a day in Beijing; counted from today there, not in UTC.
+            days_left: assessment_date.map(|d| (d - beijing_day(now)).num_days()),
+            unit_names,
         })
     }
 
@@ -1023,6 +1088,11 @@ impl InspectionService {
             })
         })
     }
+}
+
+fn beijing_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"))
+        .date_naive()
 }
 
 fn state_of(f: &StoredFinding) -> FindingState {

@@ -197,6 +197,10 @@ where
     })
 }
 
+/// How far below the newest event id [`Store::readiness_revision`] counts rows: a transaction
+/// that holds an event id while this many later ones commit is beyond it.
+pub const RECENT_EVENTS: i64 = 4096;
+
 const FINDING_SELECT: &str = "SELECT f.id, f.round_id, f.point_code, f.criterion, f.category, f.note, \
      f.deduction, f.deadline, f.case_id, c.status AS case_status, c.unit_code AS case_unit, \
      f.passed_at, f.created_at, \
@@ -379,6 +383,26 @@ impl Store {
             )
             .fetch_all(pool)
             .await?)
+        })
+    }
+
+    /// A cheap revision of everything the points' readiness is computed from: the newest audit
+    /// event id, and how many events lie in the last [`RECENT_EVENTS`] ids below it. Every write
+    /// that changes a finding's state appends an event in its own transaction (a visit, a
+    /// re-inspection, a case step, new checklists), so the revision changes with it. The count
+    /// catches PostgreSQL's late commits: a transaction that took a lower id commits after a
+    /// higher one was read, leaving the maximum unchanged but adding a row under it.
+    pub async fn readiness_revision(&self) -> StoreResult<(i64, i64)> {
+        on_pool!(self, |pool, d| {
+            let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM events")
+                .fetch_one(pool)
+                .await?;
+            let max = max.unwrap_or(0);
+            let (recent,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE id > $1")
+                .bind(max - RECENT_EVENTS)
+                .fetch_one(pool)
+                .await?;
+            Ok((max, recent))
         })
     }
 
