@@ -497,6 +497,48 @@ async fn a_volunteer_round_files_findings_in_verification_and_other_rounds_refus
     )
     .await;
     assert_eq!(recheck.status, StatusCode::FORBIDDEN, "{}", recheck.text);
+
+    // The other finding is found untrue (不属实): it stays on record and counts nowhere, so the
+    // point is 整改中 for the confirmed one only.
+    let untrue = findings[1]["case_id"].as_i64().unwrap();
+    let voided = post(
+        &app,
+        &admin,
+        &format!("/api/cases/{untrue}/actions"),
+        json!({"action": "verify", "confirmed": false}),
+    )
+    .await;
+    assert_eq!(voided.status, StatusCode::OK, "{}", voided.text);
+    let report = app
+        .get(
+            &format!("/api/inspections/rounds/{}", round.body["id"]),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.text);
+    assert_eq!(report.body["totals"]["found"], 1, "{}", report.body["totals"]);
+    let listed: Vec<&Value> = report.body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["findings"].as_array().unwrap())
+        .collect();
+    assert!(
+        listed
+            .iter()
+            .any(|f| f["case_id"] == untrue && f["status"] == "not_confirmed"),
+        "{listed:?}"
+    );
+    let points = app.get("/api/inspections/points", Some(&admin)).await;
+    let point = points
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == codes[0])
+        .unwrap();
+    assert_eq!(point["readiness"]["found"], 1, "{point}");
+    assert_eq!(point["readiness"]["status"], "rectifying");
 }
 
 #[tokio::test]

@@ -438,6 +438,9 @@ pub enum FindingStatus {
     AwaitingRecheck,
     /// 已销号: re-inspected and passed.
     Passed,
+    /// 不属实: a volunteer's finding that the grid's inspector did not confirm on site (its case
+    /// was voided at 核实). It stays on record but counts neither as found nor against the point.
+    NotConfirmed,
 }
 
 impl FindingStatus {
@@ -447,21 +450,29 @@ impl FindingStatus {
             FindingStatus::Rectifying => "整改中",
             FindingStatus::AwaitingRecheck => "待复查",
             FindingStatus::Passed => "已销号",
+            FindingStatus::NotConfirmed => "不属实",
         }
     }
 
-    /// Derives the status: passed once a re-inspection passed it, else from its current case.
-    pub fn of(passed: bool, case_closed: bool) -> Self {
-        match (passed, case_closed) {
-            (true, _) => FindingStatus::Passed,
-            (false, true) => FindingStatus::AwaitingRecheck,
-            (false, false) => FindingStatus::Rectifying,
+    /// Derives the status: passed once a re-inspection passed it, else from its current case
+    /// (closed: waiting for 复查; voided at 核实: not confirmed).
+    pub fn of(passed: bool, case_closed: bool, case_voided: bool) -> Self {
+        match (passed, case_closed, case_voided) {
+            (true, _, _) => FindingStatus::Passed,
+            (false, _, true) => FindingStatus::NotConfirmed,
+            (false, true, false) => FindingStatus::AwaitingRecheck,
+            (false, false, false) => FindingStatus::Rectifying,
         }
     }
 
     /// Still counts against the point.
     pub fn is_open(self) -> bool {
-        self != FindingStatus::Passed
+        !matches!(self, FindingStatus::Passed | FindingStatus::NotConfirmed)
+    }
+
+    /// A problem that was confirmed: counted among the point's findings.
+    pub fn is_confirmed(self) -> bool {
+        self != FindingStatus::NotConfirmed
     }
 }
 
@@ -530,6 +541,11 @@ pub struct PointReadiness {
 
 /// The readiness of a point from its findings.
 pub fn readiness(visited: bool, findings: &[FindingState], now: DateTime<Utc>) -> PointReadiness {
+    let findings: Vec<FindingState> = findings
+        .iter()
+        .filter(|f| f.status.is_confirmed())
+        .copied()
+        .collect();
     let found = findings.len();
     let open = findings.iter().filter(|f| f.status.is_open()).count();
     let rectified = findings.iter().filter(|f| f.rectified).count();
@@ -726,6 +742,36 @@ mod tests {
         assert_eq!((late.status, late.overdue), (PointStatus::Failing, 1));
         let done = readiness(true, &[f(FindingStatus::Passed, -1, true)], now);
         assert_eq!(done.status, PointStatus::Passed);
+    }
+
+    #[test]
+    fn a_finding_not_confirmed_at_verification_neither_counts_nor_keeps_its_point_open() {
+        assert_eq!(
+            FindingStatus::of(false, false, true),
+            FindingStatus::NotConfirmed
+        );
+        assert_eq!(FindingStatus::of(true, false, true), FindingStatus::Passed);
+        let now = Utc::now();
+        let state = |status, hours: i64| FindingState {
+            status,
+            deadline: now + chrono::Duration::hours(hours),
+            rectified: false,
+        };
+        // One untrue report, past its deadline: the point passes and nothing was found.
+        let r = readiness(true, &[state(FindingStatus::NotConfirmed, -5)], now);
+        assert_eq!(r.status, PointStatus::Passed);
+        assert_eq!((r.found, r.open, r.overdue), (0, 0, 0));
+        // Beside a real open problem it changes nothing.
+        let r = readiness(
+            true,
+            &[
+                state(FindingStatus::NotConfirmed, -5),
+                state(FindingStatus::Rectifying, 5),
+            ],
+            now,
+        );
+        assert_eq!(r.status, PointStatus::Rectifying);
+        assert_eq!((r.found, r.open), (1, 1));
     }
 
     #[test]

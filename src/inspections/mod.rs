@@ -743,7 +743,11 @@ impl InspectionService {
     ) -> Result<FindingView, InspectionError> {
         who.require_role(RECHECKERS)?;
         let f = self.finding(finding_id).await?;
-        let status = FindingStatus::of(f.passed_at.is_some(), f.case_status == "closed");
+        let status = FindingStatus::of(
+            f.passed_at.is_some(),
+            f.case_status == "closed",
+            f.case_status == "voided",
+        );
         let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
             return Err(invalid(
@@ -1010,6 +1014,11 @@ impl InspectionService {
         for f in stored {
             let v = self.view(&f, &checklists, &set, &names, now);
             let state = state_of(&f);
+            if !state.status.is_confirmed() {
+                // 不属实: listed with its point, counted nowhere.
+                per_point.entry(f.point_code.clone()).or_default().push(v);
+                continue;
+            }
             totals.found += 1;
             totals.open += usize::from(state.status.is_open());
             totals.rectified += usize::from(state.rectified);
@@ -1097,7 +1106,11 @@ fn beijing_day(t: DateTime<Utc>) -> NaiveDate {
 
 fn state_of(f: &StoredFinding) -> FindingState {
     FindingState {
-        status: FindingStatus::of(f.passed_at.is_some(), f.case_status == "closed"),
+        status: FindingStatus::of(
+            f.passed_at.is_some(),
+            f.case_status == "closed",
+            f.case_status == "voided",
+        ),
         deadline: f.deadline,
         rectified: f.rechecks > 0 || f.case_status == "closed" || f.passed_at.is_some(),
     }
