@@ -250,12 +250,7 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Some(json!({})),
             &[Admin],
         ),
-        (
-            Method::GET,
-            "/api/inspections/checklists",
-            None,
-            &Role::STAFF,
-        ),
+        (Method::GET, "/api/inspections/checklists", None, &Role::ALL),
         (
             Method::PUT,
             "/api/inspections/checklists",
@@ -269,7 +264,7 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             None,
             &Role::STAFF,
         ),
-        (Method::GET, "/api/inspections/rounds", None, &Role::STAFF),
+        (Method::GET, "/api/inspections/rounds", None, &Role::ALL),
         (
             Method::POST,
             "/api/inspections/rounds",
@@ -280,7 +275,7 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
             Method::GET,
             "/api/inspections/rounds/999999",
             None,
-            &Role::STAFF,
+            &Role::ALL,
         ),
         (
             Method::POST,

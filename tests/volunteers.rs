@@ -299,7 +299,7 @@ async fn a_volunteer_sees_only_their_own_reports_and_every_staff_endpoint_refuse
     assert_eq!(photo.status, StatusCode::FORBIDDEN, "{}", photo.text);
 
     // Every staff endpoint refuses a volunteer.
-    let staff_endpoints: [(Method, &str, Option<Value>); 24] = [
+    let staff_endpoints: [(Method, &str, Option<Value>); 23] = [
         (Method::GET, "/api/cases", None),
         (Method::GET, "/api/cases?source=volunteer", None),
         (Method::GET, "/api/cases/export?format=csv", None),
@@ -323,7 +323,6 @@ async fn a_volunteer_sees_only_their_own_reports_and_every_staff_endpoint_refuse
         (Method::GET, "/api/assessment/rankings?level=streets", None),
         (Method::GET, "/api/assessment/snapshots", None),
         (Method::GET, "/api/hotspots/kde", None),
-        (Method::GET, "/api/inspections/rounds", None),
         (Method::GET, "/api/inspections/points", None),
         (Method::GET, "/api/inspections/readiness", None),
         (Method::GET, "/api/shops/ranking?street=1", None),
@@ -440,6 +439,39 @@ async fn a_volunteer_round_files_findings_in_verification_and_other_rounds_refus
     let visit =
         json!({"point": codes[0], "marks": marks(&checklists.body, "market", &["M01", "M02"])});
 
+    // The volunteer reads the rounds they walk, with the points and checklists, and no other.
+    let rid = round.body["id"].as_i64().unwrap();
+    let listed = app.get("/api/inspections/rounds", Some(&volunteer)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let ids: Vec<i64> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [rid]);
+    let walked = app
+        .get(&format!("/api/inspections/rounds/{rid}"), Some(&volunteer))
+        .await;
+    assert_eq!(walked.status, StatusCode::OK, "{}", walked.text);
+    assert_eq!(walked.body["points"].as_array().unwrap().len(), codes.len());
+    let lists = app
+        .get("/api/inspections/checklists", Some(&volunteer))
+        .await;
+    assert_eq!(lists.status, StatusCode::OK, "{}", lists.text);
+    let elsewhere = app
+        .get(&format!("/api/inspections/rounds/{rid}"), Some(&outsider))
+        .await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        elsewhere.text
+    );
+    let none = app.get("/api/inspections/rounds", Some(&outsider)).await;
+    assert_eq!(none.body, json!([]), "{}", none.text);
+
     // Not part of the round: refused.
     let refused = post(&app, &outsider, &visits, visit.clone()).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
@@ -516,7 +548,11 @@ async fn a_volunteer_round_files_findings_in_verification_and_other_rounds_refus
         )
         .await;
     assert_eq!(report.status, StatusCode::OK, "{}", report.text);
-    assert_eq!(report.body["totals"]["found"], 1, "{}", report.body["totals"]);
+    assert_eq!(
+        report.body["totals"]["found"], 1,
+        "{}",
+        report.body["totals"]
+    );
     let listed: Vec<&Value> = report.body["points"]
         .as_array()
         .unwrap()

@@ -33,6 +33,12 @@ impl Policy for Visitors {
     const ROLES: &'static [Role] = crate::inspections::VISITORS;
 }
 
+/// Who reads rounds and checklists: staff, and volunteers (their own rounds only).
+pub struct RoundReaders;
+impl Policy for RoundReaders {
+    const ROLES: &'static [Role] = &Role::ALL;
+}
+
 /// Who re-inspects.
 pub struct Inspectors;
 impl Policy for Inspectors {
@@ -63,13 +69,13 @@ fn service(state: &AppState) -> &InspectionService {
     state.inspections()
 }
 
-/// The checklists in force (any staff): per point type the criteria, each with the case
+/// The checklists in force (any logged-in user; a volunteer needs them on site): per point type the criteria, each with the case
 /// category a failure becomes, its deduction and its rectification deadline in hours.
 #[utoipa::path(get, path = "/api/inspections/checklists", tag = "inspections", security(("bearer" = [])),
     responses((status = 200, body = Object, description = "{version (0: built in), document: {source, assessment_date, types: {type: [{code, text, category, deduction, deadline_hours}]}}}")))]
 pub async fn get_checklists(
     State(state): State<AppState>,
-    _auth: Auth<Staff>,
+    _auth: Auth<RoundReaders>,
 ) -> Result<Json<ChecklistsInForce>, ApiError> {
     Ok(Json(service(&state).checklists().await?))
 }
@@ -124,14 +130,15 @@ pub async fn readiness(
     ))
 }
 
-/// The newest inspection rounds, at most 500 (any staff).
+/// The newest inspection rounds, at most 500 (any staff; a volunteer gets the 市民找差团 rounds
+/// they walk).
 #[utoipa::path(get, path = "/api/inspections/rounds", tag = "inspections", security(("bearer" = [])),
     responses((status = 200, body = Vec<Object>, description = "[{id, title, organiser, round_date, checklist_version, points, inspectors, created_at, created_by}]")))]
 pub async fn rounds(
     State(state): State<AppState>,
-    _auth: Auth<Staff>,
+    auth: Auth<RoundReaders>,
 ) -> Result<Json<Vec<StoredRound>>, ApiError> {
-    Ok(Json(service(&state).rounds().await?))
+    Ok(Json(service(&state).rounds(&auth.principal).await?))
 }
 
 /// Creates an inspection round (admin or shift lead): its points (assessment points whose type
@@ -154,20 +161,21 @@ pub async fn create_round(
     Ok((StatusCode::CREATED, Json(round)))
 }
 
-/// A round with its follow-up (any staff): every point, visited or not, with this round's
+/// A round with its follow-up (any staff, and a volunteer for a round they walk): every point, visited or not, with this round's
 /// findings as they stand now, and the findings per street and per responsible unit.
 #[utoipa::path(get, path = "/api/inspections/rounds/{id}", tag = "inspections", security(("bearer" = [])),
     params(("id" = i64, Path, description = "round id")),
     responses((status = 200, body = Object, description = "{round, organiser_zh, visited, points: [{code, point, visited, findings}], by_street, by_unit, totals}"),
+        (status = 403, body = ErrorBody, description = "a volunteer's request for a round they do not walk: `out_of_scope`"),
         (status = 404, body = ErrorBody, description = "no such round: `not_found`")))]
 pub async fn round(
     State(state): State<AppState>,
-    _auth: Auth<Staff>,
+    auth: Auth<RoundReaders>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<RoundReport>, ApiError> {
     Ok(Json(
         service(&state)
-            .round_report(id, state.cases().clock().now())
+            .round_report_for(&auth.principal, id, state.cases().clock().now())
             .await?,
     ))
 }

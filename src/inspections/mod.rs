@@ -592,9 +592,37 @@ impl InspectionService {
             .await?)
     }
 
-    /// The newest rounds.
-    pub async fn rounds(&self) -> Result<Vec<StoredRound>, InspectionError> {
-        Ok(self.store.rounds(MAX_ROUNDS_LISTED).await?)
+    /// The newest rounds `who` may read: every one for staff, a volunteer's own 市民找差团
+    /// rounds for a volunteer.
+    pub async fn rounds(&self, who: &Principal) -> Result<Vec<StoredRound>, InspectionError> {
+        let mut rounds = self.store.rounds(MAX_ROUNDS_LISTED).await?;
+        if who.role == Role::Volunteer {
+            rounds.retain(|r| r.inspectors.contains(&who.user_id));
+        }
+        Ok(rounds)
+    }
+
+    /// A round's follow-up for `who`: staff read every round, a volunteer only the rounds they
+    /// walk (their points and what the team found), nothing else.
+    pub async fn round_report_for(
+        &self,
+        who: &Principal,
+        round_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<RoundReport, InspectionError> {
+        if who.role == Role::Volunteer
+            && !self
+                .round(round_id)
+                .await?
+                .inspectors
+                .contains(&who.user_id)
+        {
+            return Err(ScopeError::OutOfScope(format!(
+                "round {round_id} is not one of your 市民找差团 rounds / 这不是您参加的找差团轮次"
+            ))
+            .into());
+        }
+        self.round_report(round_id, now).await
     }
 
     async fn round(&self, id: i64) -> Result<StoredRound, InspectionError> {
