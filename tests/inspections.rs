@@ -551,7 +551,10 @@ async fn checklists_are_checked_before_they_are_stored_and_a_round_keeps_its_ver
         .await;
     assert_eq!(v0.status, StatusCode::OK, "{}", v0.text);
     assert_eq!(v0.body["version"], 0);
-    assert!(v0.body["document"]["types"]["school"].is_array(), "built in");
+    assert!(
+        v0.body["document"]["types"]["school"].is_array(),
+        "built in"
+    );
     let v1 = app
         .get("/api/inspections/checklists?version=1", Some(&planner))
         .await;
