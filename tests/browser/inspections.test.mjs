@@ -86,7 +86,8 @@ async function call(base, token, method, p, body) {
 }
 
 async function loginAs(page, username) {
-  if (!(await page.locator('#login-form').isVisible())) await page.tap('#panel-toggle');
+  // On a phone the side panel (with the login box) starts closed, off screen.
+  if (!(await page.evaluate(() => document.body.classList.contains('panel-open')))) await page.tap('#panel-toggle');
   await page.fill('#login-form input[name="username"]', username);
   await page.fill('#login-form input[name="password"]', PASSWORD);
   await page.click('#login-form button[type="submit"]');
@@ -260,7 +261,7 @@ describe('the inspector\'s round on the map page, on a phone', { timeout: 300_00
       // 整改: each case's unit handles it, the grid's inspection checks it, the shift lead closes.
       for (const f of shown) {
         const c = await call(base, t.admin, 'GET', `/api/cases/${f.case}`);
-        const username = `h${f.case}`;
+        const username = `handler_${f.case}`;
         await call(base, t.admin, 'POST', '/api/users', {
           username, display_name: '整改责任人', role: 'handler', password: 'long-enough-pw', unit_code: c.unit_code,
         });
