@@ -116,6 +116,7 @@ export class InspectPanel {
     this.here = null;
     this.hereSource = '';
     this.open = null; // the open point's code
+    this._view = ''; // what the card shows: '' the list, else the open point
     this.notes = new Map(); // point → photo errors after its record left the outbox
     this.el = document.createElement('section');
     this.el.className = 'card inspect';
@@ -427,6 +428,7 @@ export class InspectPanel {
       return;
     }
     await this._loadQueue();
+    this._view = null; // the answer is a new view of the same point
     this._render();
     await this.flush();
   }
@@ -545,6 +547,12 @@ export class InspectPanel {
     const open = this.open && points.find((p) => p.code === this.open);
     body.innerHTML = open ? this._pointHtml(open) : this._listHtml(points);
     if (open) for (const item of body.querySelectorAll('.ip-item')) this._toggle(item);
+    // A new view (a point opened, submitted, or back to the list) starts at the card's top: the
+    // panel keeps its scroll position, which a long checklist leaves far below a short answer.
+    if (this._view !== (this.open ?? '')) {
+      this._view = this.open ?? '';
+      this.el.scrollIntoView({ block: 'start' });
+    }
     this._draw();
   }
 
