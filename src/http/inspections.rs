@@ -86,7 +86,7 @@ pub async fn get_checklists(
         Some(v) if v < 0 => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_field",
-            "version: give 0 (the built-in checklists) or a stored version from 1",
+            "检查表版本须为 0(内置检查表)或已保存的版本号(从 1 起)。version: give 0 (the built-in checklists) or a stored version from 1",
         )),
         Some(v) => Ok(Json(service(&state).checklists_at(v).await?)),
     }

@@ -348,7 +348,7 @@ impl InspectionService {
     pub async fn checklists_at(&self, version: i64) -> Result<ChecklistsInForce, InspectionError> {
         if version != 0 && self.store.checklists_version(version).await?.is_none() {
             return Err(InspectionError::NotFound(format!(
-                "no checklists version {version}; versions count from 1 (0 is the built-in document)"
+                "没有第 {version} 版检查表。no checklists version {version}; versions count from 1 (0 is the built-in document)"
             )));
         }
         Ok(ChecklistsInForce {
