@@ -6,7 +6,8 @@
 // with their photo), the 通报 published and opened, the cases rectified by their unit's handler
 // over the API, the two 复查 passed in the page and the point 达标. Offline: a point submitted
 // without network is 待上传 and sent on the `online` event; a visit whose answer is lost is
-// retried with 重试; each files its case once and its photo once.
+// retried with 重试; each files its case once and its photo once. A 409 (the point recorded with
+// other marks meanwhile) is shown in Chinese, not retried, and kept until discarded.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -164,7 +165,7 @@ describe('the inspector\'s round on the map page, on a phone', { timeout: 300_00
       points: codes, inspectors: [inspectorId],
     });
     roundA = await round('2026年第9期市级督查', schools.slice(0, 3).map((p) => p.code));
-    roundB = await round('暗访复核(离线)', schools.slice(3, 5).map((p) => p.code));
+    roundB = await round('暗访复核(离线)', schools.slice(3, 6).map((p) => p.code));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   });
 
@@ -295,14 +296,14 @@ describe('the inspector\'s round on the map page, on a phone', { timeout: 300_00
     }
   });
 
-  it('keeps a point submitted offline as 待上传 and files its case once when back online', async () => {
-    const [p4, p5] = roundB.points.map((c) => schools.find((p) => p.code === c));
+  it('keeps a point submitted offline as 待上传, files each case once after reconnecting or losing the answer, and never retries a refusal', async () => {
+    const [p4, p5, p6] = roundB.points.map((c) => schools.find((p) => p.code === c));
     const ctx = await phone(p4.place);
     const { page, record, context } = ctx;
     const inspectionCases = async () => (await call(base, t.admin, 'GET', '/api/cases?source=inspection&limit=500')).length;
     try {
       await loginAs(page, 'demo_inspector');
-      await openRound(page, roundB.id, 2);
+      await openRound(page, roundB.id, 3);
       const crit = (await call(base, t.inspector, 'GET', `/api/inspections/checklists?version=${roundB.checklist_version}`)).document.types.school[2].code;
       const before = await inspectionCases();
 
@@ -349,6 +350,31 @@ describe('the inspector\'s round on the map page, on a phone', { timeout: 300_00
       assert.equal(await inspectionCases(), before + 2, 'the retry filed nothing more');
       assert.equal((await call(base, t.admin, 'GET', `/api/cases/${f5[0].case_id}`)).photos.length, 1, 'one photo');
       assert.equal(Number(await page.locator('#inspect .ip-findings > li').first().getAttribute('data-case')), f5[0].case_id);
+      await back(page);
+      await page.unroute('**/api/inspections/rounds/*/visits');
+
+      // A refusal (409: another phone recorded the point with other marks meanwhile) is not
+      // retried: the page says why in Chinese and keeps the marks until they are discarded.
+      await page.tap(`#inspect .ip-point[data-point="${p6.code}"]`);
+      await page.locator('#inspect form.ip-check').waitFor();
+      const all = (await call(base, t.inspector, 'GET', `/api/inspections/checklists?version=${roundB.checklist_version}`)).document.types.school;
+      await call(base, t.admin, 'POST', `/api/inspections/rounds/${roundB.id}/visits`, {
+        point: p6.code, marks: all.map((c) => ({ criterion: c.code, pass: true })),
+      });
+      await page.locator(`#inspect .ip-item[data-criterion="${crit}"] input[value="fail"]`).check();
+      await page.locator(`#inspect .ip-item[data-criterion="${crit}"] textarea`).fill('路面破损');
+      await page.locator('#inspect [data-action="all-pass"]').tap();
+      await page.locator('#inspect button[type="submit"]').tap();
+      await page.locator('#inspect [data-action="discard"]').waitFor();
+      assert.match(await page.locator('#inspect [data-out="body"] .error').first().textContent(), /本机结果被退回:该点位已按另一份检查结果登记过/);
+      assert.equal(await page.locator('#inspect [data-out="queued"]').textContent(), '0', 'a refusal is not waiting to be sent');
+      await page.locator('#inspect [data-action="discard"]').tap();
+      await page.locator('#inspect [data-out="outbox"]').waitFor({ state: 'hidden' });
+      assert.equal(await inspectionCases(), before + 2, 'the refused marks filed nothing');
+      assert.deepEqual(record.badResponses.map((r) => r.replace(base, '')), [`409 /api/inspections/rounds/${roundB.id}/visits`]);
+      record.badResponses = [];
+      record.consoleErrors = record.consoleErrors.filter((e) => !/status of 409/.test(e));
+
       // Two cut requests: the visit sent while offline and the one whose answer was aborted.
       assertClean(record, { expectedFailures: 2 });
     } finally {
