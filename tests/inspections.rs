@@ -590,6 +590,36 @@ async fn checklists_are_checked_before_they_are_stored_and_a_round_keeps_its_ver
     );
     let new = post(&app, &admin, "/api/inspections/rounds", json!({"title": "新", "organiser": "city", "date": "2026-05-02", "points": [code], "inspectors": [id]})).await;
     assert_eq!(new.body["checklist_version"], 1);
+    // The phone reads the checklists of the round it walks: the old round's built-in list, the
+    // new round's stored one, and nothing for a version never stored.
+    let v0 = app
+        .get("/api/inspections/checklists?version=0", Some(&planner))
+        .await;
+    assert_eq!(v0.status, StatusCode::OK, "{}", v0.text);
+    assert_eq!(v0.body["version"], 0);
+    assert!(
+        v0.body["document"]["types"]["school"].is_array(),
+        "built in"
+    );
+    let v1 = app
+        .get("/api/inspections/checklists?version=1", Some(&planner))
+        .await;
+    assert_eq!(v1.body["version"], 1);
+    assert_eq!(v1.body["document"]["types"]["market"][0]["code"], "N1");
+    let v9 = app
+        .get("/api/inspections/checklists?version=9", Some(&planner))
+        .await;
+    assert_eq!(
+        (v9.status, v9.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let neg = app
+        .get("/api/inspections/checklists?version=-1", Some(&planner))
+        .await;
+    assert_eq!(
+        (neg.status, neg.body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field"))
+    );
     // A school has no checklist now: a round with one is refused.
     let school = points_of(&app, &admin, "school").await[0]["code"]
         .as_str()

@@ -13,6 +13,7 @@ import { CaseWork } from './js/casework.js';
 import { PlannerPanel } from './js/planner.js';
 import { KaopingPanel } from './js/kaoping.js';
 import { PointStatusLayer, POINT_STATUS_GROUP } from './js/pointstatus.js';
+import { InspectPanel } from './js/inspect.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -108,6 +109,7 @@ const ownerChain = (lngLat) => assign(lngLat.lng, lngLat.lat, { asOf: loader.at 
 map.on('click', async (e) => {
   if (casework.handleClick(e)) return;
   if (pointStatus.handleClick(e)) return;
+  if (inspect.handleClick(e)) return;
   if (kaoping.handleClick(e)) {
     if (PHONE.matches) setPanel(true); // the scorecard is in the side panel
     return;
@@ -157,6 +159,8 @@ const kaoping = new KaopingPanel(map, $('#panel'), {
   openCase: (id) => casework.showCase(id, { fly: true }),
   onPick: () => { if (PHONE.matches) setPanel(false); },
 });
+// The inspector's round (巡查): its card opens the side panel over the map on a phone.
+const inspect = new InspectPanel(map, $('#panel'), { onPick: () => setPanel(true) });
 function markMyGrids() {
   if (!map.getSource('grid')) return;
   map.removeFeatureState(loader.gridState());
@@ -167,6 +171,7 @@ const login = new LoginBox($('#login-box'), (session) => {
   myGrids = session?.user?.grids ?? [];
   planner.setSession(session);
   kaoping.setSession(session);
+  inspect.setSession(session);
   if (map.loaded()) markMyGrids();
   document.body.classList.toggle('logged-in', !!session);
   $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';
@@ -219,6 +224,7 @@ window.wangge = {
   casework,
   kaoping,
   pointStatus,
+  inspect,
   groups: GROUPS,
   ready,
   /** Resolves once no request is pending and the map has rendered everything. */

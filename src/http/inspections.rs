@@ -69,15 +69,40 @@ fn service(state: &AppState) -> &InspectionService {
     state.inspections()
 }
 
-/// The checklists in force (any logged-in user; a volunteer needs them on site): per point type the criteria, each with the case
-/// category a failure becomes, its deduction and its rectification deadline in hours.
+/// Which checklists version.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChecklistsQuery {
+    /// A stored version (from 1), or 0 for the built-in document, as a round's
+    /// `checklist_version` names it; default the version in force.
+    #[param(minimum = 0)]
+    pub version: Option<i64>,
+}
+
+/// The checklists in force, or one version of them (any logged-in user; a volunteer needs them
+/// on site): per point type the criteria,
+/// each with the case category a failure becomes, its deduction and its rectification deadline
+/// in hours. The phone asks for the version of the round it walks.
 #[utoipa::path(get, path = "/api/inspections/checklists", tag = "inspections", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{version (0: built in), document: {source, assessment_date, types: {type: [{code, text, category, deduction, deadline_hours}]}}}")))]
+    params(ChecklistsQuery),
+    responses((status = 200, body = Object, description = "{version (0: built in), document: {source, assessment_date, types: {type: [{code, text, category, deduction, deadline_hours}]}}}"),
+        (status = 400, body = ErrorBody, description = "`invalid_query`: a version that is not a whole number"),
+        (status = 404, body = ErrorBody, description = "no such version: `not_found`"),
+        (status = 422, body = ErrorBody, description = "`invalid_field`: a negative version")))]
 pub async fn get_checklists(
     State(state): State<AppState>,
     _auth: Auth<RoundReaders>,
+    ApiQuery(q): ApiQuery<ChecklistsQuery>,
 ) -> Result<Json<ChecklistsInForce>, ApiError> {
-    Ok(Json(service(&state).checklists().await?))
+    match q.version {
+        None => Ok(Json(service(&state).checklists().await?)),
+        Some(v) if v < 0 => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "检查表版本须为 0(内置检查表)或已保存的版本号(从 1 起)。version: give 0 (the built-in checklists) or a stored version from 1",
+        )),
+        Some(v) => Ok(Json(service(&state).checklists_at(v).await?)),
+    }
 }
 
 /// Stores a new version of the checklists (admin). Rounds keep the version they were created

@@ -405,6 +405,21 @@ impl InspectionService {
         }
     }
 
+    /// One version of the checklists (0: the built-in document), as a round keeps it: the
+    /// phone marks a round's points against the version the round was created with, not the
+    /// one in force now.
+    pub async fn checklists_at(&self, version: i64) -> Result<ChecklistsInForce, InspectionError> {
+        if version != 0 && self.store.checklists_version(version).await?.is_none() {
+            return Err(InspectionError::NotFound(format!(
+                "没有第 {version} 版检查表。no checklists version {version}; versions count from 1 (0 is the built-in document)"
+            )));
+        }
+        Ok(ChecklistsInForce {
+            version,
+            document: self.checklists_version(version).await?,
+        })
+    }
+
     async fn checklists_version(&self, version: i64) -> Result<Checklists, InspectionError> {
         if version == 0 {
             return Ok(Checklists::builtin());
