@@ -12,8 +12,11 @@ export CARGO_TERM_COLOR=never
 cleanup() { [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; pg_stop; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-echo "== build (release)"
-cargo build --release --bins -q
+# WANGGE_BIN: a release binary built already (the build is skipped).
+if [ -z "${WANGGE_BIN:-}" ]; then
+  echo "== build (release)"
+  cargo build --release --bins -q
+fi
 BIN=${WANGGE_BIN:-target/release/wangge}
 
 run() { # name database-url
