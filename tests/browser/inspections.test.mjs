@@ -363,7 +363,11 @@ describe('the inspector\'s round on the map page, on a phone', { timeout: 300_00
       });
       await page.locator(`#inspect .ip-item[data-criterion="${crit}"] input[value="fail"]`).check();
       await page.locator(`#inspect .ip-item[data-criterion="${crit}"] textarea`).fill('路面破损');
+      // A failure needs its photo: refused in the page until it has one.
       await page.locator('#inspect [data-action="all-pass"]').tap();
+      await page.locator('#inspect button[type="submit"]').tap();
+      assert.match(await page.locator('#inspect form.ip-check .error').first().textContent(), /请拍摄现场照片/);
+      await page.locator(`#inspect .ip-item[data-criterion="${crit}"] input[type="file"]`).setInputFiles({ name: `${crit}.png`, mimeType: 'image/png', buffer: png(9) });
       await page.locator('#inspect button[type="submit"]').tap();
       await page.locator('#inspect [data-action="discard"]').waitFor();
       assert.match(await page.locator('#inspect [data-out="body"] .error').first().textContent(), /本机结果被退回:该点位已按另一份检查结果登记过/);

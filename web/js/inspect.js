@@ -402,6 +402,8 @@ export class InspectPanel {
       const kept = previous?.photos?.[c.code];
       if (file && file.size > 0) photos[c.code] = file;
       else if (kept) photos[c.code] = kept;
+      // The 通报 shows each problem with its photo: a failure is filed with one.
+      else { err.textContent = `「${c.text}」不合格:请拍摄现场照片。`; return; }
     }
     if (missing.length) { err.textContent = `还有 ${missing.length} 项未检查(${missing.join('、')})。`; return; }
     const rec = {
