@@ -4,11 +4,26 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+/// A port free now, and never handed out before in this process. The tests of one binary start
+/// their servers in parallel: the kernel may give a port just released to the next `bind(0)`,
+/// and two servers told the same port let one test's health check pass on the other test's
+/// server, which could then stop under it. A CI run's login once found no server right after a
+/// passed health check, as this would do; a port is now given once.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().expect("the port list");
+    let given = given.get_or_insert_with(HashSet::new);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A minimal HTTP/1.1 exchange, so the test needs no HTTP client crate.
