@@ -112,18 +112,7 @@ pub async fn fresh_store() -> TestStore {
             (url, Some(dir))
         }
     };
-    let store = Store::connect(&url, &StoreOptions::default())
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
-    if std::env::var("WANGGE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-        assert_eq!(store.backend_name(), "postgres", "PostgreSQL was required");
-    }
-    TestStore {
-        store,
-        url,
-        _dir: dir,
-    }
+    open(url, dir).await
 }
 
 /// A seeded store made once per test process and copied for each test that asks for it: seeding
@@ -193,9 +182,14 @@ where
             (format!("sqlite://{}", to.display()), Some(dir))
         }
     };
+    open(url, dir).await
+}
+
+/// Connects to a test database, migrates it and checks the backend CI asked for.
+async fn open(url: String, dir: Option<tempfile::TempDir>) -> TestStore {
     let store = Store::connect(&url, &StoreOptions::default())
         .await
-        .expect("connect to the copy");
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
     store.migrate().await.expect("migrate");
     if std::env::var("WANGGE_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
         assert_eq!(store.backend_name(), "postgres", "PostgreSQL was required");
