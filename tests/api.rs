@@ -158,12 +158,6 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
         ),
         (
             Method::GET,
-            "/api/units/dept-410103-cgzf",
-            None,
-            &Role::STAFF,
-        ),
-        (
-            Method::GET,
             "/api/units/dept-410103-cgzf/users",
             None,
             &[Admin, Handler],
@@ -441,6 +435,23 @@ async fn with_the_map_page_served_an_unknown_api_route_is_still_a_json_404() {
     let board = app.get("/board", None).await;
     assert_eq!(board.status, StatusCode::OK);
     assert!(board.text.contains("考评红黑榜"), "{}", board.text);
+}
+
+#[tokio::test]
+async fn a_unit_s_name_is_public_but_the_list_of_units_and_their_people_are_not() {
+    let app = spawn_app().await;
+    // The map page names a place's owners to every visitor (the name on the unit's door).
+    let unit = app.get("/api/units/dept-410103-cgzf", None).await;
+    assert_eq!(unit.status, StatusCode::OK, "{}", unit.text);
+    assert_eq!(unit.body["code"], "dept-410103-cgzf");
+    assert_eq!(unit.body["name"], "二七区城市管理执法局");
+    let unknown = app.get("/api/units/no-such-unit", None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.body["code"], "not_found");
+    for path in ["/api/units", "/api/units/dept-410103-cgzf/users"] {
+        let a = app.get(path, None).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
 }
 
 #[tokio::test]

@@ -304,13 +304,14 @@ pub async fn upsert_unit(
     Ok(Json(unit.into()))
 }
 
-/// One responsible unit (any authenticated user).
-#[utoipa::path(get, path = "/api/units/{code}", tag = "units", security(("bearer" = [])),
+/// One responsible unit, public: the name of a department, street office, committee or shop is
+/// the name on its door and on the public shop page, and the map page shows it to every visitor
+/// instead of a bare code. The list of units and their people stay staff-only.
+#[utoipa::path(get, path = "/api/units/{code}", tag = "units",
     params(("code" = String, Path, description = "unit code")),
     responses((status = 200, body = UnitView), (status = 404, body = ErrorBody)))]
 pub async fn get_unit(
     State(state): State<AppState>,
-    _auth: Auth<Staff>,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<UnitView>, ApiError> {
     state

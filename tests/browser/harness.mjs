@@ -161,7 +161,7 @@ export async function renderedEach(page, layerIds, timeoutMs = 10_000) {
 // The public 红黑榜 page is /board with board.css.
 export const ALLOWED_PATH = new RegExp('^/(|app\\.(js|css)|inspect\\.css|(readiness|notice)\\.(html|css)|board(\\.css)?|shops/[\\w-]+|js/[\\w-]+\\.js|vendor/maplibre-gl/[\\w.-]+|healthz'
   + '|tiles/(grid|frontage|cases)/\\d+/\\d+/\\d+\\.mvt|photos/[0-9a-f]{64}'
-  + '|api/(openapi\\.json|public/board|public/shops/[\\w-]+|(layers|basemap|auth|units|assign|cases|categories|hotspots|assessment|inspections)(/.*)?))$');
+  + '|api/(openapi\\.json|public/board|public/shops/[\\w-]+|(layers|basemap|auth|units|assign|cases|categories|hotspots|assessment|inspections|volunteer)(/.*)?))$');
 
 export function assertClean(record) {
   assert.deepEqual(record.external, [], 'requests to non-loopback addresses');
@@ -172,3 +172,47 @@ export function assertClean(record) {
   assert.deepEqual(record.consoleErrors, [], 'console errors');
 }
 
+
+// --- the demo users, over the API and through the login form -----------------------------------
+
+/** Every demo user's password (src/demo.rs). */
+export const PASSWORD = 'wangge-demo';
+
+/** A bearer token for demo user `username`. */
+export async function apiLogin(base, username) {
+  const r = await fetch(`${base}/api/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
+  });
+  assert.equal(r.status, 200, `login ${username}`);
+  return (await r.json()).token;
+}
+
+/** One API call that must succeed; its JSON answer. */
+export async function call(base, token, method, p, body) {
+  const r = await fetch(`${base}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await r.json().catch(() => null);
+  assert.ok(r.ok, `${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** Logs `username` in through the page's form (opening the side panel first on a phone). */
+export async function loginAs(page, username) {
+  if (!(await page.evaluate(() => document.body.classList.contains('panel-open')))) await page.tap('#panel-toggle');
+  await page.fill('#login-form input[name="username"]', username);
+  await page.fill('#login-form input[name="password"]', PASSWORD);
+  await page.click('#login-form button[type="submit"]');
+  await page.locator('#user-role').waitFor();
+}
+
+/** Stops a server of `startWangge` and removes its folder. */
+export async function stopWangge(server, dir) {
+  if (server?.child && server.child.exitCode === null) {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+  }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}

@@ -17,12 +17,12 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 import {
-  BIN, CHROMIUM, CHROMIUM_ARGS, PHONE, ROOT, SHOTS, ALLOWED_PATH, freePort, idle, openContext, startWangge,
+  BIN, CHROMIUM, CHROMIUM_ARGS, PHONE, ROOT, SHOTS, ALLOWED_PATH, apiLogin, call, freePort, idle, loginAs, openContext,
+  startWangge, stopWangge,
 } from './harness.mjs';
 
 const { metres } = await import(path.join(ROOT, 'web', 'js', 'inspect.js'));
 
-const PASSWORD = 'wangge-demo';
 const DOCS = path.join(ROOT, 'docs');
 
 /** A small real PNG (RGB, 8 bit), `seed` varying its pixels so every photo has its own hash. */
@@ -65,34 +65,6 @@ function assertClean(record, { expectedFailures = 0 } = {}) {
   const failed = record.consoleErrors.filter((e) => /net::ERR_(INTERNET_DISCONNECTED|FAILED)/.test(e));
   assert.ok(failed.length <= expectedFailures, `more failed requests than cut: ${failed.join('\n')}`);
   assert.deepEqual(record.consoleErrors.filter((e) => !failed.includes(e)), [], 'console errors');
-}
-
-async function apiLogin(base, username) {
-  const r = await fetch(`${base}/api/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  assert.equal(r.status, 200, `login ${username}`);
-  return (await r.json()).token;
-}
-
-async function call(base, token, method, p, body) {
-  const r = await fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await r.json().catch(() => null);
-  assert.ok(r.ok, `${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function loginAs(page, username) {
-  // On a phone the side panel (with the login box) starts closed, off screen.
-  if (!(await page.evaluate(() => document.body.classList.contains('panel-open')))) await page.tap('#panel-toggle');
-  await page.fill('#login-form input[name="username"]', username);
-  await page.fill('#login-form input[name="password"]', PASSWORD);
-  await page.click('#login-form button[type="submit"]');
-  await page.locator('#user-role').waitFor();
 }
 
 /** Opens the 巡查 card on round `id` and waits for its points. */
@@ -171,11 +143,7 @@ describe('the inspector\'s round on the map page, on a phone', { timeout: 300_00
 
   after(async () => {
     await browser?.close();
-    if (server?.child && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await new Promise((r) => server.child.once('exit', r));
-    }
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopWangge(server, dir);
   });
 
   /** A phone standing at `at` ([lon, lat]) with the position allowed. */

@@ -76,6 +76,15 @@ export async function login(username, password) {
 }
 
 /** Drops the stored session (without telling the server). */
+/**
+ * The session when it belongs to the city's staff, else null. A volunteer (市民找差团) is logged in
+ * but sees the city's cases as the public does: only their own reports (GET /api/volunteer/reports).
+ */
+export function staffSession() {
+  const s = getSession();
+  return s && s.user?.role !== 'volunteer' ? s : null;
+}
+
 export function forgetSession() {
   sessionStorage.removeItem(SESSION_KEY);
 }
@@ -101,11 +110,11 @@ export async function refreshSession() {
 }
 
 const unitCache = new Map();
-/** The responsible unit {code, name, kind} (needs a login); null when unknown or not allowed. */
+/** The responsible unit {code, name, kind} (public); null when unknown. */
 export async function unit(code) {
-  if (!code || !getSession()) return null;
+  if (!code) return null;
   if (!unitCache.has(code)) {
-    unitCache.set(code, request(`/api/units/${encodeURIComponent(code)}`).catch(() => null));
+    unitCache.set(code, request(`/api/units/${encodeURIComponent(code)}`, { auth: false }).catch(() => null));
   }
   return unitCache.get(code);
 }
@@ -141,6 +150,9 @@ export const getCase = (id) => request(`/api/cases/${id}`);
 export const act = (id, action, extra = {}, note) =>
   request(`/api/cases/${id}/actions`, { method: 'POST', body: { action, ...extra, ...(note ? { note } : {}) } });
 export const createCase = (body) => request('/api/cases', { method: 'POST', body });
+/** A volunteer's report (POST /api/volunteer/reports) and their own list (newest first). */
+export const createVolunteerReport = (body) => request('/api/volunteer/reports', { method: 'POST', body });
+export const volunteerReports = () => request('/api/volunteer/reports?limit=200');
 export const uploadPhoto = (id, stage, file) =>
   request(`/api/cases/${id}/photos?stage=${stage}`, { method: 'POST', body: file, contentType: file.type || 'image/jpeg' });
 

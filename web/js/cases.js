@@ -57,11 +57,11 @@ const IS_CLUSTER = ['==', ['get', 'cluster'], '1'];
 
 /**
  * MapLibre `transformRequest`: the bearer token for case tiles, nothing for any other URL (the
- * other tiles are public and cacheable). Anonymous users never get case tiles (the layer is
+ * other tiles are public and cacheable). Anonymous users and volunteers never get case tiles (the layer is
  * hidden), so no 401 is ever asked for.
  */
 export function caseTileRequest(url) {
-  const token = api.getSession()?.token;
+  const token = api.staffSession()?.token;
   if (!token || !url.includes(CASE_TILES)) return undefined;
   return { url, headers: { Authorization: `Bearer ${token}` } };
 }
@@ -158,9 +158,9 @@ export class CaseFeed {
     this._tileTimer = null;
   }
 
-  /** Whether the case pins are drawn: the layer switch is on and somebody is logged in. */
+  /** Whether the case pins are drawn: the layer switch is on and a staff member is logged in. */
   get pinsShown() {
-    return this.pinsWanted && !!api.getSession();
+    return this.pinsWanted && !!api.staffSession();
   }
 
   /** The 案件 layer switch. */
@@ -187,7 +187,7 @@ export class CaseFeed {
 
   /** Case tiles afresh after a quiet second (debounced); counted as pending until then. */
   scheduleTiles() {
-    if (!api.getSession()) return;
+    if (!api.staffSession()) return;
     if (this._tileTimer) clearTimeout(this._tileTimer);
     else this.pending++;
     this._tileTimer = setTimeout(() => {
@@ -202,12 +202,12 @@ export class CaseFeed {
     // A login or logout: new tiles for the new user (or none), before the list has loaded.
     this._applyPins();
     this.reloadTiles();
-    if (!api.getSession()) {
+    if (!api.staffSession()) {
       this._publish();
       return;
     }
     await this.reload();
-    const token = api.getSession()?.token;
+    const token = api.staffSession()?.token;
     if (token && await api.hasPath('/api/cases/stream')) {
       this._openStream(token);
     } else {
@@ -256,7 +256,7 @@ export class CaseFeed {
 
   /** Loads every case again (up to MAX_CASES). */
   async reload() {
-    if (!api.getSession()) return;
+    if (!api.staffSession()) return;
     this.pending++;
     try {
       let list = [];
@@ -295,7 +295,7 @@ export class CaseFeed {
   setHeatFilter(f) {
     this.heatFilter = { ...this.heatFilter, ...f };
     this._publishHeat();
-    if (api.getSession()) this.reloadTiles();
+    if (api.staffSession()) this.reloadTiles();
   }
 
   _publishHeat() {

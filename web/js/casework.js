@@ -1,4 +1,5 @@
-// Case work on the map page, by role: report by clicking the map (inspector, intake clerk),
+// Case work on the map page, by role: report by clicking the map (inspector, intake clerk, and a
+// 市民找差团 volunteer, who then follows only their own reports: see volunteer.js),
 // verify and check (inspector, own grids), register (intake clerk, shift lead), dispatch and the
 // triage queue (dispatcher), accept and feed back (handler, own unit), close (shift lead), and the
 // side requests: 延时/回退 (handler), 挂账 (dispatcher, shift lead), 作废 (intake clerk, dispatcher,
@@ -12,6 +13,7 @@ import * as api from './api.js';
 import { escapeHtml } from './info.js';
 import { zhPart, ownerChainHtml } from './owner.js';
 import { STATUS, LIGHT, FINAL, PINS_FROM_ZOOM } from './cases.js';
+import { ownReportsCard, ownReportHtml } from './volunteer.js';
 
 /** The demo catalogue (src/domain/catalogue.rs), used when the server has no GET /api/categories. */
 const FALLBACK_CATEGORIES = [
@@ -38,6 +40,7 @@ const ERROR_ZH = {
   payload_too_large: '照片太大。',
   unsupported_media_type: '照片格式不支持,请使用 JPEG、PNG 或 WebP。',
   not_found: '找不到该案件或接口。',
+  reason_required: '所选单位不在案件所在地的归属链上:确需跨辖区派遣,请在“办理意见”中写明理由。',
 };
 
 export function errorZh(e) {
@@ -140,7 +143,19 @@ function worklists(user) {
   }
 }
 
-const REPORTERS = ['inspector', 'intake_clerk', 'admin'];
+const REPORTERS = ['inspector', 'intake_clerk', 'admin', 'volunteer'];
+
+/**
+ * Whether `unit` answers for the case's place (mirrors `unit_fits_place` in
+ * src/domain/dispatch.rs): a city-wide unit, a unit of the case's district, street or community,
+ * or one named in its owner chain. A case with no district fits any unit.
+ */
+export function unitFitsPlace(unit, c) {
+  if (!c?.district_code || !unit?.parent_code) return true;
+  if ([c.district_code, c.street_code, c.community_code].includes(unit.parent_code)) return true;
+  return (Array.isArray(c.owner_chain) ? c.owner_chain : []).some((l) => l.unit_code === unit.code);
+}
+const isVolunteer = (session) => session?.user?.role === 'volunteer';
 
 function fmtTime(iso) {
   if (!iso) return '';
@@ -199,17 +214,20 @@ export class CaseWork {
     box.addEventListener('change', (e) => this._onBoxChange(e));
     info.el.addEventListener('click', (e) => this._onPanelClick(e));
     info.el.addEventListener('submit', (e) => this._onSubmit(e));
+    info.el.addEventListener('change', (e) => { if (e.target.name === 'unit_code') this._checkDispatch(); });
   }
 
   async setSession(session) {
     this.session = session;
+    this.own = null;
+    this.ownError = '';
     this.setReporting(false);
     this.box.hidden = !session;
     if (!session) {
       this.box.innerHTML = '';
       this.feed.stop();
       this.feed.start();
-      if (this.openCase) this.info.hide();
+      if (this.openCase || this.info.el.dataset.source === 'own-report') this.info.hide();
       return;
     }
     if (await api.hasPath('/api/categories')) {
@@ -223,8 +241,34 @@ export class CaseWork {
       ]);
       this.units = [...depts, ...streets];
     }
+    if (isVolunteer(session)) this.loadOwn();
     this.renderBox();
     await this.feed.start();
+  }
+
+  /** A volunteer's own reports (GET /api/volunteer/reports), then the card again. */
+  async loadOwn() {
+    this.own = null;
+    this.ownError = '';
+    try {
+      this.own = await api.volunteerReports();
+    } catch (e) {
+      this.own = [];
+      this.ownError = `我的上报加载失败:${errorZh(e)}`;
+    }
+    this.renderBox();
+  }
+
+  /** One of the volunteer's reports in the panel: status, outcome, the closing note and photos. */
+  showOwnReport(r, { fly = false, notice = '' } = {}) {
+    this.openCase = null;
+    this._marker([r.lon, r.lat]);
+    this.info.open({
+      source: 'own-report', tag: '我的上报', expanded: true,
+      title: `${r.case_no} · ${r.category_name ?? this.categoryName(r.category)}`,
+      body: `${notice ? `<p class="error" role="alert">${escapeHtml(notice)}</p>` : ''}${ownReportHtml(r, { categoryName: (c) => this.categoryName(c), time: fmtTime })}`,
+    });
+    if (fly) this.map.easeTo({ center: [r.lon, r.lat], zoom: Math.max(this.map.getZoom(), 16) });
   }
 
   categoryName(code) {
@@ -238,6 +282,13 @@ export class CaseWork {
     const s = this.session;
     if (!s) return;
     const u = s.user;
+    if (isVolunteer(s)) {
+      this.box.innerHTML = ownReportsCard({
+        reports: this.own ?? null, error: this.ownError, reporting: this.reporting,
+        categoryName: (c) => this.categoryName(c), time: fmtTime,
+      });
+      return;
+    }
     const lists = worklists(u).map(([id, title, pred]) => {
       const items = [...this.feed.cases.values()].filter((c) => pred(c, u)).sort((a, b) => b.id - a.id);
       const li = items.slice(0, 50).map((c) => `
@@ -271,6 +322,13 @@ export class CaseWork {
     if (e.target.closest('[data-action=report]')) {
       this.setReporting(!this.reporting);
       if (this.reporting) this.onPick();
+    }
+    if (e.target.closest('[data-action=own-refresh]')) this.loadOwn();
+    const own = e.target.closest('[data-own]');
+    const report = own && this.own?.find((r) => r.id === Number(own.dataset.own));
+    if (report) {
+      this.onPick();
+      this.showOwnReport(report, { fly: true });
     }
     const item = e.target.closest('[data-case]');
     if (item) {
@@ -408,13 +466,18 @@ export class CaseWork {
     form.dataset.key ??= newKey();
     btn.disabled = true;
     err.textContent = '';
+    const body = {
+      idempotency_key: form.dataset.key,
+      category: String(data.get('category')),
+      description: String(data.get('description')).trim(),
+      lon: Number(form.dataset.lon), lat: Number(form.dataset.lat), crs: 'wgs84',
+    };
     try {
-      const c = await api.createCase({
-        idempotency_key: form.dataset.key,
-        category: String(data.get('category')),
-        description: String(data.get('description')).trim(),
-        lon: Number(form.dataset.lon), lat: Number(form.dataset.lat), crs: 'wgs84',
-      });
+      if (isVolunteer(this.session)) {
+        await this._submitOwnReport(body, data.get('photo'));
+        return;
+      }
+      const c = await api.createCase(body);
       this.feed.upsert(c);
       const photo = data.get('photo');
       let photoError = '';
@@ -430,6 +493,22 @@ export class CaseWork {
       err.textContent = errorZh(e);
       btn.disabled = false;
     }
+  }
+
+  /** A volunteer's report: to 核实, then shown as they see it, with their list refreshed. */
+  async _submitOwnReport(body, photo) {
+    const r = await api.createVolunteerReport(body);
+    let photoError = '';
+    if (photo instanceof File && photo.size > 0) {
+      try {
+        await this._upload(r.id, 'before', photo);
+      } catch (e) {
+        photoError = `问题已上报,但照片未能上传:${errorZh(e)}`;
+      }
+    }
+    this.own = [r, ...(this.own ?? []).filter((x) => x.id !== r.id)];
+    this.renderBox();
+    this.showOwnReport(r, { notice: photoError });
   }
 
   async _upload(id, stage, file) {
@@ -457,6 +536,7 @@ export class CaseWork {
     if (this.openCase !== id) return;
     const view = c.case ?? c; // CaseDetail flattens CaseView; tolerate a nested one too
     this.shownVersion = view.version;
+    this.shownCase = view;
     this.feed.upsert({ ...view, timeline: undefined, photos: undefined });
     this._marker([view.lon, view.lat]);
     this.info.open({
@@ -466,6 +546,7 @@ export class CaseWork {
     });
     this.info.el.dataset.case = String(id);
     this._fillChain();
+    this._checkDispatch();
     if (fly) {
       // On a phone the sheet covers the lower part of the map: centre the case above it.
       const phone = window.matchMedia('(max-width: 720px)').matches;
@@ -580,7 +661,8 @@ export class CaseWork {
         return list.length ? `<optgroup label="${label}">${list.map(option).join('')}</optgroup>` : '';
       };
       const opts = group('department', '职能部门') + group('street_office', '街道办事处');
-      extra += `<label>派遣至 <select name="unit_code" required>${opts}</select></label>`;
+      extra += `<label>派遣至 <select name="unit_code" required>${opts}</select></label>
+        <p class="warn" data-field="outside-chain" role="alert" hidden></p>`;
     }
     if (acts.includes('feedback')) {
       extra += '<label>处置后照片 <input type="file" name="after_photo" accept="image/jpeg,image/png,image/webp" capture="environment"></label>';
@@ -592,6 +674,29 @@ export class CaseWork {
       ${extra}<label>办理意见 / 申请理由(可选) <input name="note" maxlength="500"></label>
       ${main ? `<div class="buttons">${main}</div>` : ''}
       ${side ? `<div class="buttons requests" aria-label="申请">${side}</div>` : ''}<p class="error" role="alert"></p></form>`;
+  }
+
+  /**
+   * Warns a dispatcher whose chosen unit does not answer for the case's place (the server's rule,
+   * `unit_fits_place` in src/domain/dispatch.rs): the reason becomes required, and the server
+   * refuses the dispatch without one (422 `reason_required`).
+   */
+  _checkDispatch() {
+    const form = this.info.el.querySelector('.case-actions');
+    const select = form?.querySelector('select[name=unit_code]');
+    const warn = form?.querySelector('[data-field=outside-chain]');
+    const c = this.shownCase;
+    if (!select || !warn || !c) return;
+    const unit = this.units.find((u) => u.code === select.value);
+    const fits = unitFitsPlace(unit, c);
+    const note = form.querySelector('input[name=note]');
+    warn.hidden = fits;
+    note.required = !fits;
+    note.placeholder = fits ? '' : '跨辖区派遣理由(必填)';
+    if (!fits) {
+      const district = (c.owner_chain ?? []).find((l) => l.level === 'district')?.name ?? '案件所在区';
+      warn.textContent = `“${unit?.name ?? select.value}”不在案件所在地(${district})的归属链上,一般不应由其处置。确需跨辖区派遣,请在“办理意见”中写明理由,理由记入案件时间线。`;
+    }
   }
 
   /** The department unit to preselect: the owner chain's, else the category's in that district. */
@@ -620,6 +725,11 @@ export class CaseWork {
     const extra = { ...body };
     if (action === 'dispatch') extra.unit_code = String(data.get('unit_code') ?? '');
     const note = String(data.get('note') ?? '').trim() || undefined;
+    if (action === 'dispatch' && !note && form.querySelector('input[name=note]')?.required) {
+      form.querySelector('.error').textContent = '请在“办理意见”中写明跨辖区派遣的理由。';
+      form.querySelector('input[name=note]').focus();
+      return;
+    }
     form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
     form.querySelector('.error').textContent = '';
     this.busy = true;

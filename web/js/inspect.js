@@ -18,7 +18,9 @@ import * as api from './api.js';
 import * as outbox from './outbox.js';
 import { escapeHtml } from './info.js';
 
-const ROLES = new Set(['inspector', 'admin']);
+// Volunteers (市民找差团) walk the rounds that name them; 复查 is the inspectors' (the server
+// refuses it to a volunteer), so their card has no 复查 tasks.
+const ROLES = new Set(['inspector', 'admin', 'volunteer']);
 /** A request that has not answered in this time is given up and retried later. */
 const TIMEOUT_MS = 20_000;
 /** How long to wait for the phone's position before measuring from the map centre. */
@@ -169,6 +171,7 @@ export class InspectPanel {
   }
 
   get user() { return this.session?.user?.username ?? ''; }
+  get volunteer() { return this.session?.user?.role === 'volunteer'; }
 
   async setSession(session) {
     this.session = session && ROLES.has(session.user?.role) ? session : null;
@@ -570,13 +573,14 @@ export class InspectPanel {
       .filter((f) => f.status === 'awaiting_recheck')
       .map((f) => ({ f, p })));
     const rechecks = tasks.map(({ f, p }) => this._recheckHtml(f, p)).join('');
+    const recheckSection = this.volunteer ? '' : `
+      <h3>复查任务 <span class="count" data-out="recheck-count">${tasks.length}</span></h3>
+      ${rechecks ? `<ul class="ip-rechecks">${rechecks}</ul>` : '<p class="muted small">暂无待复查的问题(整改完成、案件结案后出现在这里)。</p>'}`;
     return `
       <p class="muted small">已检查 ${done}/${points.length} 个点位 · 距离${escapeHtml(this.hereSource)}
         <button type="button" class="link" data-action="locate">重新定位</button> ·
         <button type="button" class="link" data-action="refresh">刷新</button></p>
-      <ol class="ip-points" aria-label="点位(由近及远)">${items}</ol>
-      <h3>复查任务 <span class="count" data-out="recheck-count">${tasks.length}</span></h3>
-      ${rechecks ? `<ul class="ip-rechecks">${rechecks}</ul>` : '<p class="muted small">暂无待复查的问题(整改完成、案件结案后出现在这里)。</p>'}`;
+      <ol class="ip-points" aria-label="点位(由近及远)">${items}</ol>${recheckSection}`;
   }
 
   _stateText(p) {
@@ -645,8 +649,11 @@ export class InspectPanel {
         <div class="small">案件 <b class="ip-case">${f.case_id}</b> · 责任单位 <b class="ip-unit">${escapeHtml(f.unit_name ?? f.unit_code ?? '待派遣')}</b></div>
         <div class="small muted">整改时限 ${escapeHtml(timeZh(f.deadline))}${f.overdue ? ' <span class="bad">已超期</span>' : ''} · <span class="ip-fstatus">${escapeHtml(f.status_zh)}</span></div>
       </li>`).join('');
-    const tasks = p.findings.filter((f) => f.status === 'awaiting_recheck').map((f) => this._recheckHtml(f, p)).join('');
-    return `${warn}<p>发现 ${p.findings.length} 个问题,已立案派遣:</p>
+    const tasks = this.volunteer ? ''
+      : p.findings.filter((f) => f.status === 'awaiting_recheck').map((f) => this._recheckHtml(f, p)).join('');
+    // A volunteer's findings go to 核实 by the grid's inspector before they become cases.
+    const lead = this.volunteer ? '已转网格监督员核实,属实后立案派遣' : '已立案派遣';
+    return `${warn}<p>发现 ${p.findings.length} 个问题,${lead}:</p>
       <ol class="ip-findings">${rows}</ol>
       ${tasks ? `<h3>复查</h3><ul class="ip-rechecks">${tasks}</ul>` : ''}`;
   }

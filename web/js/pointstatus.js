@@ -97,7 +97,8 @@ export class PointStatusLayer {
 
   /** After login or logout. */
   setSession(session) {
-    this.session = session;
+    // The points' status is the city's internal follow-up: staff only (a volunteer gets 403).
+    this.session = session?.user?.role === 'volunteer' ? null : session;
     this._apply();
   }
 
