@@ -172,7 +172,8 @@ pub async fn load_history(store: &Store, dir: &Path, audit: &Audit) -> Result<us
 }
 
 /// Creates one demo user per role. The handler acts for the 城管执法 department if the city has
-/// one; the inspector patrols the first grids of the city.
+/// one; the inspector patrols the first grids of the city, and the units their reports are routed
+/// to get a demo handler each (see `local_handlers`).
 pub async fn seed_demo_users(store: &Store, audit: &Audit) -> Result<(), SeedError> {
     let departments = store
         .list_units(Some(UnitKind::Department), 10_000, 0)
@@ -197,13 +198,14 @@ pub async fn seed_demo_users(store: &Store, audit: &Audit) -> Result<(), SeedErr
             unit.code
         }
     };
-    let grids: Vec<String> = store
+    let patrolled: Vec<_> = store
         .features_at(Layer::Grid, None)
         .await?
         .into_iter()
         .take(DEMO_PATROL_GRIDS)
-        .map(|g| g.feature.code)
+        .map(|g| g.feature)
         .collect();
+    let grids: Vec<String> = patrolled.iter().map(|g| g.code.clone()).collect();
     let hash = tokio::task::spawn_blocking(|| crate::security::hash_password(DEMO_PASSWORD))
         .await
         .map_err(|e| SeedError::Hash(e.to_string()))?
@@ -228,7 +230,76 @@ pub async fn seed_demo_users(store: &Store, audit: &Audit) -> Result<(), SeedErr
             )
             .await?;
     }
+    let handlers = local_handlers(store, patrolled.first(), &departments).await?;
+    for (username, display_name, unit) in handlers {
+        store
+            .create_user(
+                &NewUser {
+                    username,
+                    display_name,
+                    role: Role::Handler,
+                    unit_code: Some(unit),
+                    password_hash: hash.clone(),
+                    is_demo: true,
+                    grids: Vec::new(),
+                },
+                audit,
+            )
+            .await?;
+    }
     Ok(())
+}
+
+/// The handlers of the units the demo inspector's reports reach, so a case the rules route can
+/// be followed to its end with demo logins: one per department of the district of the first
+/// patrolled grid (`demo_handler_<suffix of the unit code>`, e.g. `demo_handler_zj` for
+/// `dept-410102-zj`) and one for the grid's street office (`demo_handler_street`). Login name,
+/// display name, unit. A city without such units gets none.
+async fn local_handlers(
+    store: &Store,
+    grid: Option<&crate::domain::jurisdiction::Jurisdiction>,
+    departments: &[ResponsibleUnit],
+) -> Result<Vec<(String, String, String)>, SeedError> {
+    let parent = |layer: Layer, code: Option<String>| async move {
+        let Some(code) = code else {
+            return Ok::<_, SeedError>(None);
+        };
+        Ok(store
+            .features_at(layer, None)
+            .await?
+            .into_iter()
+            .find(|f| f.feature.code == code)
+            .map(|f| f.feature))
+    };
+    let community = parent(Layer::Community, grid.and_then(|g| g.parent_code.clone())).await?;
+    let street = parent(Layer::Street, community.and_then(|c| c.parent_code)).await?;
+    let Some(street) = street else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    if let Some(district) = &street.parent_code {
+        for d in departments
+            .iter()
+            .filter(|d| d.parent_code.as_ref() == Some(district))
+        {
+            let suffix = d.code.rsplit('-').next().unwrap_or_default();
+            if !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_alphanumeric()) {
+                out.push((
+                    format!("demo_handler_{suffix}"),
+                    format!("处置员({})", d.name),
+                    d.code.clone(),
+                ));
+            }
+        }
+    }
+    if let Some(unit) = street.unit_code {
+        out.push((
+            "demo_handler_street".into(),
+            format!("处置员({})", street.name),
+            unit,
+        ));
+    }
+    Ok(out)
 }
 
 /// First start: loads the city into an empty store and seeds the demo users into a store without

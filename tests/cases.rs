@@ -552,6 +552,135 @@ async fn ambiguous_and_unowned_cases_wait_in_the_triage_queue_until_a_dispatcher
 }
 
 #[tokio::test]
+async fn the_demo_users_close_a_case_the_rules_route_without_any_override() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    // The README's walk-through: a 私搭乱建 in demo_inspector's grid goes by the rules to the
+    // district's 住建 department, and that unit has a demo handler.
+    let (lon, lat, _) = patrolled_point(&app).await;
+    let ti = app.login_demo("demo_inspector").await;
+    let r = app
+        .call(Method::POST, "/api/cases", Some(&ti), Some(json!({"idempotency_key": "walk-1", "category": "0401", "description": "屋顶加盖彩钢房", "lon": lon, "lat": lat, "crs": "wgs84"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.body["id"].as_i64().unwrap();
+    let registered = act(
+        &app,
+        &app.login_demo("demo_clerk").await,
+        id,
+        json!({"action": "register"}),
+    )
+    .await;
+    assert_eq!(
+        registered.body["status"], "dispatched",
+        "{}",
+        registered.text
+    );
+    let unit = registered.body["unit_code"].as_str().unwrap().to_owned();
+    assert!(unit.ends_with("-zj"), "{unit}");
+    let th = app.login_demo("demo_handler_zj").await;
+    let me = app.get("/api/auth/me", Some(&th)).await;
+    assert_eq!(
+        me.body["unit_code"],
+        unit.as_str(),
+        "demo_handler_zj acts for the routed unit"
+    );
+    let ts = app.login_demo("demo_shiftlead").await;
+    for (token, action, want) in [
+        (&th, json!({"action": "accept"}), "handling"),
+        (
+            &th,
+            json!({"action": "feedback", "note": "已拆除"}),
+            "fed_back",
+        ),
+        (&ti, json!({"action": "check", "passed": true}), "checked"),
+        (&ts, json!({"action": "close"}), "closed"),
+    ] {
+        let a = act(&app, token, id, action.clone()).await;
+        assert_eq!(a.body["status"], want, "{action}: {}", a.text);
+    }
+    // The street office of the grid has its demo handler too (属地 cases).
+    let street = app.login_demo("demo_handler_street").await;
+    let me = app.get("/api/auth/me", Some(&street)).await;
+    assert_eq!(
+        me.body["unit_code"]
+            .as_str()
+            .map(|u| u.starts_with("street-")),
+        Some(true),
+        "{}",
+        me.text
+    );
+}
+
+#[tokio::test]
+async fn dispatching_to_another_district_s_unit_needs_a_reason_and_the_reason_is_on_the_timeline() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat, a) = find_point(&app, Layer::Frontage, |a| {
+        a.ambiguous && a.zones.railway_land.is_none() && a.grid.is_some()
+    })
+    .await;
+    let district = a.district.as_ref().unwrap().code.clone();
+    let other = if district == "410103" {
+        "dept-410102-cgzf"
+    } else {
+        "dept-410103-cgzf"
+    };
+    let ti = inspector_of(&app, &a.grid.as_ref().unwrap().code).await;
+    let r = submit(&app, &ti, report("far-1", "0101", lon, lat)).await;
+    assert_eq!(r.body["queue"], "triage", "{}", r.text);
+    let id = r.body["id"].as_i64().unwrap();
+    let td = app.login(Role::Dispatcher).await;
+    for note in [None, Some("   ")] {
+        let mut body = json!({"action": "dispatch", "unit_code": other});
+        if let Some(n) = note {
+            body["note"] = json!(n);
+        }
+        let refused = act(&app, &td, id, body).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.text
+        );
+        assert_eq!(refused.body["code"], "reason_required");
+        assert!(refused.body["message"].as_str().unwrap().contains("理由"));
+    }
+    let unchanged = app.get(&format!("/api/cases/{id}"), Some(&td)).await;
+    assert_eq!(unchanged.body["status"], "registered", "nothing half-done");
+    assert_eq!(unchanged.body["version"], r.body["version"]);
+    // A unit of the case's own district needs no reason.
+    let near = submit(&app, &ti, report("near-1", "0103", lon, lat)).await;
+    assert_eq!(near.body["queue"], "triage", "{}", near.text);
+    let own = format!("dept-{district}-cgzf");
+    let d = act(
+        &app,
+        &td,
+        near.body["id"].as_i64().unwrap(),
+        json!({"action": "dispatch", "unit_code": own}),
+    )
+    .await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    // With a reason, the far unit gets it, and the reason stays on the record.
+    let d = act(
+        &app,
+        &td,
+        id,
+        json!({"action": "dispatch", "unit_code": other, "note": "跨区联合执法，由二七区牵头"}),
+    )
+    .await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(d.body["unit_code"], other);
+    let timeline = app.get(&format!("/api/cases/{id}"), Some(&td)).await;
+    let noted = timeline.body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| {
+            e["action"] == "case.dispatch" && e["detail"]["note"] == "跨区联合执法，由二七区牵头"
+        });
+    assert!(noted, "{}", timeline.text);
+}
+
+#[tokio::test]
 async fn duplicates_are_merged_or_suggested_per_category_and_counted_on_the_case() {
     let app = spawn_city_without_history(HttpSettings::default()).await;
     let (lon, lat, grid) = patrolled_point(&app).await;

@@ -87,11 +87,43 @@ impl CaseService {
             ));
         }
         match action {
-            Action::Dispatch { unit_code } if self.store.get_unit(unit_code).await?.is_none() => {
-                return Err(invalid(
-                    "invalid_reference",
-                    format!("responsible unit {unit_code} does not exist"),
-                ));
+            Action::Dispatch { unit_code } => {
+                let Some(unit) = self.store.get_unit(unit_code).await? else {
+                    return Err(invalid(
+                        "invalid_reference",
+                        format!("responsible unit {unit_code} does not exist"),
+                    ));
+                };
+                let fits = crate::domain::dispatch::unit_fits_place(
+                    &unit.code,
+                    unit.parent_code.as_deref(),
+                    before.district_code.as_deref(),
+                    before.street_code.as_deref(),
+                    before.community_code.as_deref(),
+                    before.owner_chain.as_deref().unwrap_or_default(),
+                );
+                if !fits && note.is_none_or(|n| n.trim().is_empty()) {
+                    let district = before
+                        .owner_chain
+                        .iter()
+                        .flatten()
+                        .find(|l| l.level == "district")
+                        .map_or_else(
+                            || before.district_code.clone().unwrap_or_default(),
+                            |l| l.name.clone(),
+                        );
+                    return Err(invalid(
+                        "reason_required",
+                        format!(
+                            "{}不在该案件所在地的归属链上(案件位于 {}):确需跨辖区派遣,请在办理意见中写明理由。\
+                             {unit_code} is not in the owner chain of the case's place (district {}); \
+                             give the reason in `note` to dispatch it there anyway.",
+                            unit.name,
+                            district,
+                            before.district_code.as_deref().unwrap_or("-"),
+                        ),
+                    ));
+                }
             }
             Action::Link { into } => {
                 let target = self.store.get_case(*into).await?.filter(|t| t.id != id);

@@ -638,6 +638,36 @@ impl RuleTable {
     }
 }
 
+/// Whether a person may dispatch a case to a unit without giving a reason: the unit answers for
+/// the case's place. That is a city-wide unit (no parent), a unit of the case's district, street
+/// or community (its parent is one of them), or a unit named in the recorded owner chain (a
+/// frontage's shop, the railway bureau, an inspection site's unit). A case with no district
+/// (reported outside every area) fits any unit: there is nothing to contradict.
+///
+/// A dispatch that does not fit is allowed, since a dispatcher may know better than the map,
+/// but it must say why (the reason goes to the timeline and the audit log).
+pub fn unit_fits_place(
+    unit_code: &str,
+    unit_parent: Option<&str>,
+    district: Option<&str>,
+    street: Option<&str>,
+    community: Option<&str>,
+    chain: &[ChainLink],
+) -> bool {
+    let Some(district) = district else {
+        return true;
+    };
+    let Some(parent) = unit_parent else {
+        return true;
+    };
+    parent == district
+        || Some(parent) == street
+        || Some(parent) == community
+        || chain
+            .iter()
+            .any(|l| l.unit_code.as_deref() == Some(unit_code))
+}
+
 /// The escalation step that follows `level` steps already taken (0: none yet): 1 reminder,
 /// 2 warning, 3 enforcement; `None` after enforcement.
 pub fn next_escalation(level: i64) -> Option<EscalationKind> {
@@ -661,6 +691,53 @@ mod tests {
             name: format!("{level} {code}"),
             unit_code: unit.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn a_unit_of_the_case_s_district_street_or_chain_fits_and_another_district_s_does_not() {
+        let chain = [
+            link("community", "410102001002", Some("comm-410102001002")),
+            link("frontage", "410102001002001M001", Some("shop-1")),
+        ];
+        let fits = |unit: &str, parent: Option<&str>| {
+            unit_fits_place(
+                unit,
+                parent,
+                Some("410102"),
+                Some("410102001"),
+                Some("410102001002"),
+                &chain,
+            )
+        };
+        assert!(
+            fits("dept-410102-zj", Some("410102")),
+            "a department of the district"
+        );
+        assert!(
+            fits("street-410102001", Some("410102")),
+            "its street office"
+        );
+        assert!(
+            fits("comm-410102001002", Some("410102001")),
+            "its community"
+        );
+        assert!(
+            fits("shop-1", Some("410102009")),
+            "named in the owner chain"
+        );
+        assert!(fits("dept-city-tl", None), "a city-wide unit");
+        assert!(
+            !fits("dept-410103-cgzf", Some("410103")),
+            "another district's department"
+        );
+        assert!(
+            !fits("comm-410102009001", Some("410102009")),
+            "another street's community"
+        );
+        assert!(
+            unit_fits_place("dept-410103-cgzf", Some("410103"), None, None, None, &[]),
+            "a case outside every area fits any unit"
+        );
     }
 
     fn place() -> Place {

@@ -204,6 +204,11 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ),
     ("invalid_field", 422, "a field's value is not accepted"),
     (
+        "reason_required",
+        422,
+        "dispatching outside the owner chain of the case's place needs a reason in `note`",
+    ),
+    (
         "invalid_reference",
         422,
         "a referenced unit, user, grid or case does not exist",

@@ -21,6 +21,9 @@ import {
 
 const PASSWORD = 'wangge-demo';
 const HANDLER_UNIT = 'dept-410103-cgzf'; // demo_handler's unit (src/demo.rs)
+// demo_inspector patrols grids of 中原区: its 城管 department has a demo handler of its own.
+const LOCAL_UNIT = 'dept-410102-cgzf';
+const LOCAL_HANDLER = 'demo_handler_cgzf';
 /**
  * A small real PNG (RGB, 8 bit) drawn by `pixel(x, y) → [r, g, b]`, so the thumbnails in the
  * screenshots show something: a 处置前 heap of rubbish, a clean 处置后 pavement.
@@ -221,21 +224,35 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     await act(page, caseId, 'register', 'registered');
   });
 
-  it('the dispatcher dispatches it to the handler\'s unit', async () => {
+  it('the dispatcher is warned off another district\'s unit and dispatches it to the district\'s own', async () => {
     const { page } = ctx;
     const token = await apiLogin(server.base, 'demo_dispatcher');
     const now = (await apiGet(server.base, token, `/api/cases/${caseId}`)).body;
     assert.equal(now.queue, 'triage', 'waits in the dispatcher\'s queue');
     await loginAs(page, 'demo_dispatcher');
     await openFromList(page, 'triage', caseId);
+    // 二七区's unit for a 中原区 case: warned, and the reason is required before anything is sent.
+    const warn = page.locator('#info [data-field="outside-chain"]');
+    assert.equal(await warn.isVisible(), false, 'the preselected unit answers for the place');
     await page.locator('#info select[name="unit_code"]').selectOption(HANDLER_UNIT);
+    await warn.waitFor();
+    assert.match(await warn.textContent(), /中原区.*归属链.*理由/);
+    const actions = () => ctx.record.urls.filter((u) => u.endsWith('/actions')).length;
+    const before = actions();
+    await page.click('#info .case-actions [data-act="dispatch"]');
+    assert.match(await page.locator('#info .case-actions .error').textContent(), /理由/);
+    assert.equal(actions(), before, 'nothing sent without a reason');
+    assert.equal(await page.evaluate(() => document.activeElement?.name), 'note', 'focus on the reason');
+    // The district's own unit: no warning, dispatched as the owner chain says.
+    await page.locator('#info select[name="unit_code"]').selectOption(LOCAL_UNIT);
+    await warn.waitFor({ state: 'hidden' });
     await act(page, caseId, 'dispatch', 'dispatched');
-    assert.ok((await page.locator('#info [data-field="unit"]').textContent()).includes('城市管理'), 'unit shown by name');
+    assert.ok((await page.locator('#info [data-field="unit"]').textContent()).includes('中原区城市管理'), 'unit shown by name');
   });
 
   it('the handler accepts it and feeds back with an after-photo', async () => {
     const { page } = ctx;
-    const handler = 'demo_handler';
+    const handler = LOCAL_HANDLER;
     await loginAs(page, handler);
     await openFromList(page, 'accept', caseId);
     await act(page, caseId, 'accept', 'handling');

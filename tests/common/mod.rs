@@ -421,7 +421,6 @@ impl TestApp {
         self.request(req).await
     }
 
-    /// Logs in as the demo user of `role` and returns the token.
     /// Creates a user the admin's way (`scope`: `{"grids": […]}`, `{"unit_code": …}` or `{}`)
     /// and logs them in: their token and id.
     pub async fn create_user(
@@ -454,11 +453,17 @@ impl TestApp {
         (token, me.body["id"].as_i64().expect("an id"))
     }
 
+    /// Logs in as the demo user of `role` and returns the token.
     pub async fn login(&self, role: Role) -> String {
         let (username, _, _) = wangge::demo::DEMO_USERS
             .iter()
             .find(|(_, _, r)| *r == role)
             .expect("a demo user per role");
+        self.login_demo(username).await
+    }
+
+    /// Logs in as demo user `username` (password `DEMO_PASSWORD`) and returns the token.
+    pub async fn login_demo(&self, username: &str) -> String {
         let a = self
             .call(
                 Method::POST,
