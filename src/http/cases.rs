@@ -316,7 +316,8 @@ pub struct ActionRequest {
 /// `register` dispatches automatically by the rule table (or into the triage queue).
 #[utoipa::path(post, path = "/api/cases/{id}/actions", tag = "cases", security(("bearer" = [])), params(("id" = i64, Path, description = "case id")),
     request_body = ActionRequest,
-    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = CaseView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, description = "`invalid_reference` (no such unit or case), `invalid_field` (note over 2,000 characters), `reason_required` (a dispatch outside the owner chain of the case's place without a `note`)", body = ErrorBody)))]
 pub async fn act(
     State(state): State<AppState>,
     req_id: RequestId,
