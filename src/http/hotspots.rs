@@ -836,7 +836,7 @@ pub async fn zones(
     let z = hotspots.zones(&s, p).await?;
     let m = meta(
         &s,
-        json!({"unit": p.areas.name(), "weights": format!("{:?}", p.weights), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction, by unit centre", "sample_m": ZONE_SAMPLE_M}),
+        json!({"unit": p.areas.name(), "weights": format!("{:?}", p.weights), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction; a zone's share is the weight of the reports in such units that lie in the zone over the weight of all reports in them (by report, not by unit centre)", "sample_m": ZONE_SAMPLE_M}),
     );
     match format {
         Format::Csv => csv_response(
@@ -897,14 +897,16 @@ impl utoipa::PartialSchema for FrontageRow {
         let schema = json!({
             "type": "object",
             "description": "One frontage with its reports.",
-            "required": ["code", "name", "count", "length_m", "per_100m"],
+            "required": ["code", "name", "count", "length_m", "per_100m", "lon", "lat"],
             "properties": {
                 "code": {"type": "string", "description": "Frontage code."},
                 "name": {"type": "string", "description": "The shop or organisation answering for it."},
                 "unit_code": {"type": ["string", "null"], "description": "Its responsible unit."},
                 "count": {"type": "integer", "format": "int32", "minimum": 0, "description": "Reports in its strip."},
                 "length_m": {"type": "number", "format": "double", "description": "Length of the frontage, metres."},
-                "per_100m": {"type": "number", "format": "double", "description": "Reports per 100 m of frontage (so a long façade does not win by size alone)."}
+                "per_100m": {"type": "number", "format": "double", "description": "Reports per 100 m of frontage (so a long façade does not win by size alone)."},
+                "lon": {"type": "number", "format": "double", "description": "Middle vertex of the frontage line, WGS84 longitude."},
+                "lat": {"type": "number", "format": "double", "description": "Middle vertex of the frontage line, WGS84 latitude."}
             }
         });
         utoipa::openapi::RefOr::T(serde_json::from_value(schema).unwrap_or_default())
