@@ -333,10 +333,6 @@ pub struct FrontageRow {
     pub length_m: f64,
     /// Reports per 100 m of frontage (so a long façade does not win by size alone).
     pub per_100m: f64,
-    /// Middle vertex of the frontage line, WGS84 longitude (where the map page flies to).
-    pub lon: f64,
-    /// Middle vertex of the frontage line, WGS84 latitude.
-    pub lat: f64,
 }
 
 /// The analyses, with the caches of analysis areas and their neighbours: per index version,
@@ -593,8 +589,6 @@ pub fn frontages(s: &Selection, limit: usize) -> Vec<FrontageRow> {
         .filter_map(|(f, count)| {
             let (code, name, unit) = s.index.frontage(f)?;
             let line = lines.get(f as usize)?.2;
-            // A vertex, not the centroid: a bent frontage's centroid may lie off the strip.
-            let mid = line.0.get(line.0.len() / 2)?;
             let length_m: f64 = line
                 .0
                 .windows(2)
@@ -611,8 +605,6 @@ pub fn frontages(s: &Selection, limit: usize) -> Vec<FrontageRow> {
                 } else {
                     0.0
                 },
-                lon: (mid.x * 1e7).round() / 1e7,
-                lat: (mid.y * 1e7).round() / 1e7,
             })
         })
         .collect()

@@ -897,16 +897,14 @@ impl utoipa::PartialSchema for FrontageRow {
         let schema = json!({
             "type": "object",
             "description": "One frontage with its reports.",
-            "required": ["code", "name", "count", "length_m", "per_100m", "lon", "lat"],
+            "required": ["code", "name", "count", "length_m", "per_100m"],
             "properties": {
                 "code": {"type": "string", "description": "Frontage code."},
                 "name": {"type": "string", "description": "The shop or organisation answering for it."},
                 "unit_code": {"type": ["string", "null"], "description": "Its responsible unit."},
                 "count": {"type": "integer", "format": "int32", "minimum": 0, "description": "Reports in its strip."},
                 "length_m": {"type": "number", "format": "double", "description": "Length of the frontage, metres."},
-                "per_100m": {"type": "number", "format": "double", "description": "Reports per 100 m of frontage (so a long façade does not win by size alone)."},
-                "lon": {"type": "number", "format": "double", "description": "Middle vertex of the frontage line, WGS84 longitude."},
-                "lat": {"type": "number", "format": "double", "description": "Middle vertex of the frontage line, WGS84 latitude."}
+                "per_100m": {"type": "number", "format": "double", "description": "Reports per 100 m of frontage (so a long façade does not win by size alone)."}
             }
         });
         utoipa::openapi::RefOr::T(serde_json::from_value(schema).unwrap_or_default())

@@ -278,6 +278,7 @@ describe('the planner panel', { timeout: 600_000 }, () => {
       await loginAs(page, 'demo_planner');
       await runAnalysis(page);
       await checkReadable(page);
+      await page.screenshot({ path: path.join(SHOTS, 'phone-planner.png') });
       for (const sel of ['#planner [data-go]', '#planner [data-action="run"]', '#planner input[name="from"]', '#planner select']) {
         const heights = await page.locator(sel).evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
         assert.ok(heights.length && heights.every((h) => h >= 44), `${sel} at least 44 px high: ${heights}`);
@@ -296,5 +297,16 @@ describe('the planner panel', { timeout: 600_000 }, () => {
     } finally {
       await phone.context.close();
     }
+  });
+
+  // After the clean-record check: the 422 answer is the point here.
+  it('says in Chinese what to do when the filter selects no report', async () => {
+    const { page } = ctx;
+    const panel = page.locator('#planner');
+    await panel.locator('input[name="from"]').fill('2000-01-01');
+    await panel.locator('input[name="to"]').fill('2000-01-02');
+    await panel.locator('[data-action="run"]').click();
+    await page.waitForFunction(() => (document.querySelector('#planner [data-out="status"]')?.textContent ?? '').includes('失败'));
+    assert.equal(await panel.locator('[data-out="status"]').textContent(), '分析失败:所选类别和时段内没有报告,请换一个类别或放宽时段。');
   });
 });

@@ -11,6 +11,7 @@
 import { getSession, layer } from './api.js';
 import { escapeHtml, dateZh } from './info.js';
 import { GRID_MIN_ZOOM } from './style.js';
+import { zhPart } from './owner.js';
 
 const ROLES = new Set(['planner', 'admin', 'dispatcher']);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -39,11 +40,27 @@ const ZONE_ORDER = ['urban_village', 'railway_50m', 'railway_100m', 'railway_200
 const num = (v, digits = 0) => Number(v ?? 0).toLocaleString('zh-CN', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 const pct = (v) => `${num((v ?? 0) * 100, 1)} %`;
 
+/** A failed analysis in words a planner can act on (some hot spot messages are English only). */
+function errorZh(status, body) {
+  if (body?.code === 'no_points') return '所选类别和时段内没有报告,请换一个类别或放宽时段。';
+  // wangge's messages are "中文。English": the Chinese part is for the page.
+  const zh = body?.message ? zhPart(body.message) : '';
+  if (/[\u4e00-\u9fff]/.test(zh)) return zh;
+  if (status === 400) return '分析条件有误,请检查类别和起止日期。';
+  if (status === 401 || status === 403) return '登录已失效或无权查看热点分析,请重新登录。';
+  return `服务器暂时无法完成分析(${status}),请稍后重试。`;
+}
+
 async function get(path) {
   const s = getSession();
-  const res = await fetch(path, { headers: s ? { authorization: `Bearer ${s.token}` } : {} });
+  let res;
+  try {
+    res = await fetch(path, { headers: s ? { authorization: `Bearer ${s.token}` } : {} });
+  } catch {
+    throw new Error('无法连接服务器,请检查网络后重试');
+  }
   const body = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(body?.message || `服务器返回 ${res.status}`);
+  if (!res.ok) throw new Error(errorZh(res.status, body));
   return body;
 }
 
@@ -241,6 +258,8 @@ export class PlannerPanel {
   async run() {
     const out = (k) => this.el.querySelector(`[data-out=${k}]`);
     out('status').textContent = '正在计算…';
+    const button = this.el.querySelector('[data-action=run]');
+    button.disabled = true;
     const q = this.query();
     try {
       const [kde, gi, zones, frontages, blind] = await Promise.all([
@@ -270,12 +289,14 @@ export class PlannerPanel {
       this.renderBlind(blind);
       this.renderZones(zones);
       out('frontages').innerHTML = frontages.map((f, i) => this.item('frontage', i, f.name,
-        `${num(f.count)} 件报告 · 每百米 ${num(f.per_100m, 1)} 件`, f.lon === undefined)).join('')
+        `${num(f.count)} 件报告 · 每百米 ${num(f.per_100m, 1)} 件`)).join('')
         || '<li class="muted small">没有门前三包责任段内的报告。</li>';
       this.renderTech(kde, gi, zones, blind);
       out('results').hidden = false;
     } catch (e) {
       out('status').textContent = `分析失败:${e.message}`;
+    } finally {
+      button.disabled = false;
     }
   }
 
@@ -284,8 +305,8 @@ export class PlannerPanel {
   }
 
   /** A list item: a button that flies to the place and opens it. */
-  item(kind, i, title, evidence, disabled = false) {
-    return `<li><button type="button" class="pl-go" data-go="${kind}" data-i="${i}"${disabled ? ' disabled' : ''}>
+  item(kind, i, title, evidence) {
+    return `<li><button type="button" class="pl-go" data-go="${kind}" data-i="${i}">
       <span class="pl-name">${escapeHtml(title)}</span><span class="pl-ev">${evidence}</span></button></li>`;
   }
 
@@ -341,23 +362,34 @@ export class PlannerPanel {
       .replace(/(\d+)\s*%\s*置信度热点单元/g, '可信度 $1 % 的热点网格');
   }
 
-  /** The exact parameters, for whoever wants to check or reproduce the analysis. */
+  /**
+   * The exact parameters, for whoever wants to check or reproduce the analysis. In Chinese too:
+   * the server's English names are mapped, an unknown one is shown as it is.
+   */
   renderTech(kde, gi, zones, blind) {
     const row = (k, v) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`;
     const top = this.items.grid[0]?.properties;
     const m = blind.meta;
+    const method = { exact: '逐点精确计算', binned: '分箱近似' }[kde.method] ?? kde.method;
+    const weights = String(gi.meta.weights ?? '')
+      .replace(/Contiguity\(Queen\)/, '共点邻接(Queen:有公共顶点即为邻居)')
+      .replace(/Contiguity\(Rook\)/, '共边邻接(Rook:有公共边才为邻居)');
+    const transform = { binary: '二值权重(ArcGIS 做法)', row: '行标准化权重' }[gi.meta.transform] ?? gi.meta.transform;
+    const rule = /by report/i.test(zones.meta?.hotspot_rule ?? '')
+      ? '热点:已校正多重比较后可信度 99 % 的网格;区域占比按落在这些网格且位于区域内的报告计'
+      : zones.meta?.hotspot_rule ?? '';
     this.el.querySelector('[data-out=tech]').innerHTML = [
-      row('核密度 带宽(搜索半径)', `${num(kde.bandwidth_m, 1)} 米(${kde.bandwidth_rule ?? '默认规则'})`),
-      row('核函数 / 像元', `${kde.kernel === 'quartic' ? '四次核(quartic)' : kde.kernel} · 像元 ${num(kde.cell_m, 1)} 米 · ${kde.width}×${kde.height}`),
+      row('核密度 带宽(搜索半径)', `${num(kde.bandwidth_m, 1)} 米(${kde.bandwidth_rule === 'silverman_spatial' ? '按报告分布自动选取:空间 Silverman 规则' : '指定值'})`),
+      row('核函数 / 像元', `${kde.kernel === 'quartic' ? '四次核函数' : kde.kernel} · 像元 ${num(kde.cell_m, 1)} 米 · ${kde.width}×${kde.height} 格 · ${method}`),
       row('密度最大值', `${num(kde.max, 1)} 件/平方公里`),
-      row('Gi* 统计量', gi.meta.statistic ?? ''),
-      row('分析单元 / 邻接', `${gi.meta.unit} · ${gi.meta.weights} · 平均 ${num(gi.meta.mean_neighbours, 1)} 个邻居 · 孤立单元 ${num(gi.meta.islands)}`),
+      row('Gi* 统计量', 'Getis-Ord Gi*(与 PySAL esda 一致的解析 z 值);p 值为双侧正态检验'),
+      row('分析单元 / 邻接', `${gi.meta.unit === 'grid' ? '单元网格' : gi.meta.unit} ${num(gi.meta.units)} 个 · ${weights} · ${transform} · 平均 ${num(gi.meta.mean_neighbours, 1)} 个邻居 · 孤立单元 ${num(gi.meta.islands)} 个`),
       row('多重比较校正', 'FDR(Benjamini–Hochberg 错误发现率):按 q 值而不是 p 值分级'),
       row('z 值(偏离全市平均的标准差倍数)', top ? `最热网格 ${top.name || top.code}:z = ${num(top.z, 2)},q = ${Number(top.q).toExponential(2)}` : '—'),
       row('置信度分级', '99 %:q < 0.01;95 %:q < 0.05;90 %:q < 0.1'),
-      row('区域热点规则(原文)', zones.meta?.hotspot_rule ?? ''),
-      row('卫生死角参数', m ? `DBSCAN 半径 ${m.eps_m} 米 · ${m.window_weeks} 周内 ≥ ${m.min_reports} 件 · 结案后 ≥ ${m.min_after_close} 件 · 密度对比 ≥ ${m.min_contrast} 倍` : '—'),
-      row('数据版本', `${gi.meta.data_version ?? ''}`),
+      row('区域热点规则', rule),
+      row('卫生死角参数', m ? `聚类半径(DBSCAN)${num(m.eps_m)} 米 · ${num(m.window_weeks)} 周内 ≥ ${num(m.min_reports)} 件 · 结案后 ≥ ${num(m.min_after_close)} 件 · 比周边 ${num(m.ring_m)} 米密 ≥ ${num(m.min_contrast)} 倍` : '—'),
+      row('坐标与数据版本', `WGS84 经纬度;距离按米计算 · 数据版本 ${gi.meta.data_version ?? ''}`),
     ].join('');
   }
 
@@ -372,9 +404,17 @@ export class PlannerPanel {
     let zoom;
     if (kind === 'grid') {
       const b = bboxOf(item.geometry);
-      const cam = this.map.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, maxZoom: 17 });
+      const cam = this.map.cameraForBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, maxZoom: 16.5 });
       center = [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
       zoom = Math.max(cam?.zoom ?? 16, GRID_MIN_ZOOM + 2);
+    } else if (kind === 'frontage') {
+      // The frontage ranking names no place; the shop's public page has its strip.
+      const shop = await get(`/api/public/shops/${encodeURIComponent(item.code)}`).catch(() => null);
+      const line = shop?.strip?.line;
+      if (!line?.length) return;
+      const [a, b] = [line[Math.floor((line.length - 1) / 2)], line[Math.ceil((line.length - 1) / 2)]];
+      center = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+      zoom = 17.5;
     } else {
       center = [item.lon, item.lat];
       zoom = 17.5;
