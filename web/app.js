@@ -154,7 +154,14 @@ map.on('mousemove', (e) => {
 // --- login: the inspector's own grids are tinted ----------------------------------------------
 
 let myGrids = [];
-const planner = new PlannerPanel(map, $('#panel'));
+const planner = new PlannerPanel(map, $('#panel'), {
+  info, names: loader.names, onPick: () => { if (PHONE.matches) setPanel(false); },
+  // A listed place opens as a click on it would: outlined, with its owner chain.
+  showPlace: (feature, lngLat) => {
+    map.getSource('selected').setData({ type: 'FeatureCollection', features: [feature] });
+    info.show(feature, ownerChain(lngLat));
+  },
+});
 const kaoping = new KaopingPanel(map, $('#panel'), {
   openCase: (id) => casework.showCase(id, { fly: true }),
   onPick: () => { if (PHONE.matches) setPanel(false); },
@@ -223,6 +230,7 @@ window.wangge = {
   feed,
   casework,
   kaoping,
+  planner,
   pointStatus,
   inspect,
   groups: GROUPS,

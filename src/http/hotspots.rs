@@ -836,7 +836,7 @@ pub async fn zones(
     let z = hotspots.zones(&s, p).await?;
     let m = meta(
         &s,
-        json!({"unit": p.areas.name(), "weights": format!("{:?}", p.weights), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction, by unit centre", "sample_m": ZONE_SAMPLE_M}),
+        json!({"unit": p.areas.name(), "weights": format!("{:?}", p.weights), "hotspot_rule": "Gi* bin ≥ 3 (99 %) after FDR correction; a zone's share is the weight of the reports in such units that lie in the zone over the weight of all reports in them (by report, not by unit centre)", "sample_m": ZONE_SAMPLE_M}),
     );
     match format {
         Format::Csv => csv_response(
