@@ -151,6 +151,10 @@ async fn a_citizen_report_travels_the_whole_loop_and_wrong_moves_are_refused() {
     assert_eq!(done.body["timeline"][3]["detail"]["rule"], "department");
     assert_eq!(actions.len(), 10, "{actions:?}");
     assert_eq!(done.body["timeline"][1]["actor_name"], "demo_inspector");
+    assert_eq!(
+        done.body["timeline"][1]["actor_display_name"], "张网格(监督员)",
+        "the page shows the person's name, not their login"
+    );
     assert_eq!(done.body["timeline"][1]["detail"]["note"], "现场确认");
 
     // The citizen follows it up with the token, and only with it.

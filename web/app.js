@@ -9,7 +9,7 @@ import { renderLayerList, LoginBox, renderStatus } from './js/panel.js';
 import { assign } from './js/api.js';
 import { ownerChainHtml } from './js/owner.js';
 import { CaseFeed, CASE_GROUPS, FINAL, addCaseLayers, caseTileRequest } from './js/cases.js';
-import { CaseWork } from './js/casework.js';
+import { CaseWork, errorZh } from './js/casework.js';
 import { PlannerPanel } from './js/planner.js';
 import { KaopingPanel } from './js/kaoping.js';
 import { PointStatusLayer, POINT_STATUS_GROUP } from './js/pointstatus.js';
@@ -17,6 +17,29 @@ import { InspectPanel } from './js/inspect.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
+
+/** MapLibre's control strings (its `locale` keys) in Chinese. */
+const MAP_LOCALE_ZH = {
+  'AttributionControl.ToggleAttribution': '显示或隐藏数据来源',
+  'AttributionControl.MapFeedback': '地图反馈',
+  'FullscreenControl.Enter': '全屏',
+  'FullscreenControl.Exit': '退出全屏',
+  'GeolocateControl.FindMyLocation': '定位到我的位置',
+  'GeolocateControl.LocationNotAvailable': '无法获取位置',
+  'LogoControl.Title': 'MapLibre 标志',
+  'Map.Title': '地图',
+  'NavigationControl.ResetBearing': '恢复正北方向',
+  'NavigationControl.ZoomIn': '放大',
+  'NavigationControl.ZoomOut': '缩小',
+  'ScaleControl.Feet': '英尺',
+  'ScaleControl.Meters': '米',
+  'ScaleControl.Kilometers': '千米',
+  'ScaleControl.Miles': '英里',
+  'ScaleControl.NauticalMiles': '海里',
+  'CooperativeGesturesHandler.WindowsHelpText': '按住 Ctrl 键并滚动鼠标滚轮缩放地图',
+  'CooperativeGesturesHandler.MacHelpText': '按住 ⌘ 键并滚动鼠标滚轮缩放地图',
+  'CooperativeGesturesHandler.MobileHelpText': '用两根手指移动地图',
+};
 
 // Whole demo city, shown until the district outlines arrive.
 const CITY_BOUNDS = [[113.44, 34.60], [113.68, 34.87]];
@@ -35,6 +58,8 @@ const map = new maplibregl.Map({
   pitchWithRotate: false,
   // The bearer token for case tiles (/tiles/cases/ only).
   transformRequest: caseTileRequest,
+  // The controls' labels and tooltips (screen readers read them) in Chinese.
+  locale: MAP_LOCALE_ZH,
 });
 map.touchZoomRotate.disableRotation();
 // MapLibre logs every failed request as a console error unless an error listener is present. A
@@ -52,7 +77,8 @@ const loadError = $('#load-error');
 const loader = new DataLoader(map, ({ pending, error }) => {
   loading.hidden = pending === 0;
   loadError.hidden = !error;
-  if (error) loadError.textContent = `数据加载失败:${error.message}`;
+  // A network failure reads "Failed to fetch" in the browser's words: say it in Chinese.
+  if (error) loadError.textContent = `数据加载失败:${errorZh(error)}`;
 });
 
 // --- layer switches -------------------------------------------------------------------------
@@ -185,6 +211,12 @@ const login = new LoginBox($('#login-box'), (session) => {
   casework.setSession(session);
   pointStatus.setSession(session);
 });
+
+// --- first steps: a newcomer is told what the map answers (hidden once used or dismissed) -----
+
+const mapHint = $('#map-hint');
+$('#map-hint-close').addEventListener('click', () => { mapHint.hidden = true; });
+map.once('click', () => { mapHint.hidden = true; });
 
 // --- panel open/close -----------------------------------------------------------------------
 

@@ -944,16 +944,16 @@ impl CityIndex {
             f.unit_code.clone().map(|u| Owner {
                 level: "frontage",
                 unit_code: u,
-                reason: "门前三包责任商户 the frontage's shop".into(),
+                reason: "门前三包责任商户。The frontage's shop.".into(),
             })
         } else {
             None
         }
         .or_else(|| {
             [
-                (grid, "grid", "网格责任单位 the grid's unit"),
-                (community, "community", "社区/村委会 the community"),
-                (street, "street", "街道办事处 the street office"),
+                (grid, "grid", "网格责任单位。The grid's unit."),
+                (community, "community", "社区/村委会。The community."),
+                (street, "street", "街道办事处。The street office."),
             ]
             .into_iter()
             .find_map(|(a, level, why)| {

@@ -45,6 +45,9 @@ pub struct CaseDetail {
     pub photos: Vec<CasePhoto>,
     /// Every change, oldest first.
     pub timeline: Vec<EventRecord>,
+    /// The display name (e.g. 张网格(监督员)) of each user acting in the timeline, by id: the
+    /// page shows people's names, not login names. A timeline holds a handful of people.
+    pub actors: std::collections::BTreeMap<i64, String>,
 }
 
 /// What a citizen sees of their report (反馈给反映人).
@@ -144,10 +147,20 @@ impl CaseService {
         let case = self.get(id).await?;
         let mut timeline = self.events_of(id).await?;
         timeline.reverse();
+        let mut actors = std::collections::BTreeMap::new();
+        for actor in timeline.iter().filter_map(|e| e.actor_id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = actors.entry(actor)
+                && let Some(user) = self.store.get_user(actor).await?
+                && !user.display_name.trim().is_empty()
+            {
+                slot.insert(user.display_name);
+            }
+        }
         Ok(CaseDetail {
             photos: self.store.case_photos(id).await?,
             case: self.info(case),
             timeline,
+            actors,
         })
     }
 

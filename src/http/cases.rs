@@ -278,9 +278,20 @@ pub struct CaseDetail {
     pub case: CaseView,
     /// Before/after photos, oldest first.
     pub photos: Vec<super::photos::PhotoView>,
-    /// Every change, oldest first.
+    /// Every change, oldest first: the audit event with `actor_display_name`, the acting
+    /// person's name as the page shows it (`actor_name` is their login).
     #[schema(value_type = Vec<Object>)]
-    pub timeline: Vec<crate::store::EventRecord>,
+    pub timeline: Vec<TimelineEvent>,
+}
+
+/// One event of a case's timeline.
+#[derive(Debug, Serialize)]
+pub struct TimelineEvent {
+    /// The audit event.
+    #[serde(flatten)]
+    pub event: crate::store::EventRecord,
+    /// The acting user's display name, when they have one.
+    pub actor_display_name: Option<String>,
 }
 
 /// One case with its timeline (any staff role).
@@ -295,7 +306,14 @@ pub async fn get_case(
     Ok(Json(CaseDetail {
         case: render(d.case, &auth.principal),
         photos: d.photos.into_iter().map(Into::into).collect(),
-        timeline: d.timeline,
+        timeline: d
+            .timeline
+            .into_iter()
+            .map(|event| TimelineEvent {
+                actor_display_name: event.actor_id.and_then(|a| d.actors.get(&a).cloned()),
+                event,
+            })
+            .collect(),
     }))
 }
 

@@ -152,6 +152,19 @@ impl Store {
         })
     }
 
+    /// One user by id.
+    pub async fn get_user(&self, id: i64) -> StoreResult<Option<UserRecord>> {
+        on_pool!(self, |pool, d| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
+    }
+
     /// Users acting for one responsible unit.
     pub async fn users_of_unit(&self, unit_code: &str) -> StoreResult<Vec<UserRecord>> {
         on_pool!(self, |pool, d| {

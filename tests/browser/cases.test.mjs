@@ -210,10 +210,15 @@ describe('a case through the whole loop on the map page', { timeout: 900_000 }, 
     assert.match(await form.locator('[data-act="submit-report"]').textContent(), /仍然上报/);
     await form.locator('select[name="category"]').selectOption('0401');
     await form.locator('textarea[name="description"]').fill('回家路上看到的违建。');
+    // The reporter documents their own report even outside their grids: the photo is kept.
+    if (photos) await form.locator('input[name="photo"]').setInputFiles({ name: 'away.png', mimeType: 'image/png', buffer: BEFORE });
     await page.click('#report-form [data-act="submit-report"]');
     await page.locator('#info[data-source="case"] [data-field="status"]').waitFor();
     assert.equal(await page.locator('#info [data-field="status"]').first().getAttribute('data-status'), 'verifying');
-    assert.match(await page.locator('#info .error').first().textContent(), /核实/);
+    const notice = await page.locator('#info .error').first().textContent();
+    assert.match(notice, /核实/);
+    assert.doesNotMatch(notice, /照片未能上传/);
+    if (photos) assert.equal(await page.locator('#info .photo[data-stage="before"]').count(), 1, 'the photo is on the case');
     await jump(page, target, 17);
   });
 

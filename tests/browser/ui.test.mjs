@@ -63,3 +63,31 @@ describe('error and reason wording', () => {
     assert.ok(html.includes('判定依据(1)'));
   });
 });
+
+describe('who acts, in Chinese', () => {
+  it('names the railway bureau as the one who acts on railway land, the grid\'s unit as assisting', () => {
+    const html = ownerChainHtml({
+      status: 'assigned', version: 3, on_boundary: false, ambiguous: false, boundary_grids: [],
+      grid: { code: '410102001002001', name: '第001网格', unit_code: 'comm-410102001002' },
+      community: null, street: null, district: null, frontages: [], department: null,
+      zones: { railway_land: { name: '陇海铁路用地', unit_code: 'dept-railway-zzj', distance_m: 0 } },
+      owner: { level: 'grid', unit_code: 'comm-410102001002', reason: '属地兜底：网格责任单位。The grid\'s unit.' },
+      reasons: [],
+    });
+    const owner = html.slice(html.indexOf('data-level="owner"'));
+    assert.match(owner, /处置责任<\/span> 铁路部门/);
+    assert.ok(owner.includes('data-unit="dept-railway-zzj"'));
+    assert.match(owner, /配合/);
+    assert.ok(!html.includes('属地兜底</span>'), 'no rival 属地兜底 box on railway land');
+  });
+
+  it('shows the fallback owner\'s reason without its English half', () => {
+    const html = ownerChainHtml({
+      status: 'assigned', version: 3, frontages: [], zones: {}, boundary_grids: [],
+      owner: { level: 'grid', unit_code: 'comm-410102001002', reason: '属地兜底：网格责任单位。The grid\'s unit.' },
+      reasons: [],
+    });
+    const visible = html.replace(/title="[^"]*"/g, '');
+    assert.ok(!/[A-Za-z]{4,}/.test(visible.replace(/<[^>]*>/g, '').replace(/comm-\d+/g, '')), visible);
+  });
+});

@@ -14,6 +14,7 @@ import { escapeHtml } from './info.js';
 import { zhPart, ownerChainHtml } from './owner.js';
 import { STATUS, LIGHT, FINAL, PINS_FROM_ZOOM } from './cases.js';
 import { ownReportsCard, ownReportHtml } from './volunteer.js';
+import { fileField } from './filefield.js';
 
 /** The demo catalogue (src/domain/catalogue.rs), used when the server has no GET /api/categories. */
 const FALLBACK_CATEGORIES = [
@@ -174,6 +175,18 @@ function requestZh(ev) {
   return kind ? (REQUEST_ZH[kind] ?? kind) : '';
 }
 
+/** Who acted, as a person's name: the display name, 系统 for the service itself, else the login. */
+const actorZh = (ev) => ev.actor_display_name || (ev.actor_id == null ? (ev.actor_name ? '系统' : '') : ev.actor_name ?? '');
+
+/** The dispatch rules' names (src/domain/dispatch.rs and the city's rule table) in Chinese. */
+const RULE_ZH = {
+  manual: '人工派遣', sent_back: '回退后待重派', department: '按类别派至区职能部门', territorial: '属地兜底',
+  frontage_shop: '门前三包:责任商户自行整改', frontage_ambiguous: '门前三包责任商户不明(创文办研判)',
+  railway_land: '铁路用地:铁路部门,所在街道共同负责', no_owner: '无规则可定(创文办研判)',
+  unassigned: '不在任何单元网格内(创文办研判)',
+};
+const ruleZh = (r) => RULE_ZH[r] ?? '按本市派遣规则';
+
 const statusChip = (c) => {
   const [label, color] = STATUS[c.status] ?? [c.status_zh ?? c.status, '#777'];
   return `<span class="chip" data-field="status" data-status="${escapeHtml(c.status)}" style="background:${color}">${escapeHtml(c.status_zh ?? label)}</span>`;
@@ -204,10 +217,28 @@ export class CaseWork {
     this.units = [];
     this.reporting = false;
     this.openCase = null; // id of the case shown in the panel
+    // Report mode: a bar saying what to do, with the map centre as a keyboard (and thumb) way to
+    // place the report, and a cross-hair marking that centre.
     this.hint = document.createElement('div');
-    this.hint.className = 'toast mode';
+    this.hint.className = 'toast mode report-mode';
+    this.hint.setAttribute('role', 'status');
     this.hint.hidden = true;
-    this.hint.textContent = '点击地图选择问题位置(Esc 取消)';
+    this.hint.innerHTML = `<span>点击地图选择问题位置<span class="desktop-only">(Esc 取消)</span>,或</span>
+      <button type="button" data-action="report-centre">在地图中心(十字处)上报</button>
+      <button type="button" data-action="report-cancel">取消</button>`;
+    this.hint.addEventListener('click', (e) => {
+      if (e.target.closest('[data-action=report-centre]')) {
+        this.setReporting(false);
+        this.showReportForm(this.map.getCenter());
+      } else if (e.target.closest('[data-action=report-cancel]')) {
+        this.setReporting(false);
+      }
+    });
+    this.crosshair = document.createElement('div');
+    this.crosshair.className = 'crosshair';
+    this.crosshair.hidden = true;
+    this.crosshair.setAttribute('aria-hidden', 'true');
+    map.getContainer().append(this.crosshair);
     document.body.append(this.hint);
     document.addEventListener('keydown', (e) => { if (e.key === 'Escape') this.setReporting(false); });
     box.addEventListener('click', (e) => this._onBoxClick(e));
@@ -361,6 +392,8 @@ export class CaseWork {
   setReporting(on) {
     this.reporting = !!on && !!this.session;
     this.hint.hidden = !this.reporting;
+    this.crosshair.hidden = !this.reporting;
+    if (this.reporting) this.hint.querySelector('[data-action=report-centre]')?.focus({ preventScroll: true });
     this.map.getCanvas().style.cursor = this.reporting ? 'crosshair' : '';
     document.body.classList.toggle('reporting', this.reporting);
     const btn = this.box.querySelector('[data-action=report]');
@@ -410,19 +443,20 @@ export class CaseWork {
     this._marker([lng, lat]);
     const cats = this.categories.map((c) => `<option value="${escapeHtml(c.code)}">${escapeHtml(c.code)} ${escapeHtml(c.name_zh ?? c.name)}</option>`).join('');
     this.info.open({
-      source: 'report', tag: '上报', title: '上报问题', expanded: true,
+      source: 'report', tag: '上报', title: '上报问题', half: true,
       body: `
         <form id="report-form" class="case-form" data-lon="${lng}" data-lat="${lat}">
           <p class="muted small">位置 ${lng.toFixed(6)}, ${lat.toFixed(6)}(WGS84)</p>
           <label>问题类别 <select name="category" required>${cats}</select></label>
-          <label>问题描述 <textarea name="description" rows="3" required placeholder="看到了什么、在哪里"></textarea></label>
-          <label>现场照片(可选) <input type="file" name="photo" accept="image/jpeg,image/png,image/webp" capture="environment"></label>
+          <label>问题描述 <textarea name="description" rows="2" required placeholder="看到了什么、在哪里"></textarea></label>
+          ${fileField({ name: 'photo', label: '现场照片(可选)' })}
           <p class="error" role="alert"></p>
           <div class="buttons"><button type="submit" class="primary" data-act="submit-report">提交上报</button>
           <button type="button" data-action="cancel-report">取消</button></div>
         </form>
         <h3>所在位置 · 归属链</h3><div class="owner-box">正在查询归属…</div>`,
     });
+    this._keepVisible([lng, lat]);
     const token = this.info._token;
     api.assign(lng, lat).then((a) => {
       if (this.info._token === token) this._warnOutsideGrids(a);
@@ -434,6 +468,18 @@ export class CaseWork {
         this.info._resolveUnits();
       }
     });
+  }
+
+  /**
+   * On a phone the sheet covers the lower part of the map: pans so that `coords` stays in the
+   * part left visible (the picked point must stay in sight while the form is filled in).
+   */
+  _keepVisible(coords) {
+    if (!window.matchMedia('(max-width: 720px)').matches) return;
+    const height = this.map.getCanvas().clientHeight;
+    const visible = height - this.info.el.offsetHeight;
+    const p = this.map.project(coords);
+    if (p.y > visible - 32) this.map.panBy([0, p.y - visible / 2], { duration: 0 });
   }
 
   /**
@@ -569,7 +615,7 @@ export class CaseWork {
     add('派遣时间', c.dispatched_at && escapeHtml(fmtTime(c.dispatched_at)));
     add('处置时限', c.deadline_at && `${escapeHtml(fmtTime(c.deadline_at))}${c.light ? ` · ${escapeHtml(LIGHT[c.light]?.[0] ?? c.light)}` : ''}`, 'deadline');
     add('责任单位', c.unit_code && `<span class="unit" data-unit="${escapeHtml(c.unit_code)}"><span class="code">${escapeHtml(c.unit_code)}</span></span>`, 'unit');
-    add('派遣规则', c.dispatch_rule && `<span class="code">${escapeHtml(c.dispatch_rule)}</span>`, 'dispatch-rule');
+    add('派遣规则', c.dispatch_rule && `<span title="${escapeHtml(c.dispatch_rule)}">${escapeHtml(ruleZh(c.dispatch_rule))}</span>`, 'dispatch-rule');
     add('队列', c.queue === 'triage' ? '创文办分拣队列(需人工派遣)' : c.queue && escapeHtml(c.queue));
     add('共管单位', c.co_owner_unit && `<span class="unit" data-unit="${escapeHtml(c.co_owner_unit)}"><span class="code">${escapeHtml(c.co_owner_unit)}</span></span>`);
     add('执法单位', c.enforcement_unit && `<span class="unit" data-unit="${escapeHtml(c.enforcement_unit)}"><span class="code">${escapeHtml(c.enforcement_unit)}</span></span>`);
@@ -593,7 +639,7 @@ export class CaseWork {
       return `<li data-action="${escapeHtml(ev.action)}"><time>${escapeHtml(fmtTime(ev.at))}</time>
         <strong>${escapeHtml(ACTION_ZH[ev.action] ?? ev.action)}${escapeHtml(requestZh(ev))}</strong>${unit}
         ${from && to && from !== to ? `<small>${escapeHtml(from)} → ${escapeHtml(to)}</small>` : ''}
-        ${ev.actor_name ? `<small class="muted">${escapeHtml(ev.actor_name)}</small>` : ''}
+        ${actorZh(ev) ? `<small class="muted" data-field="actor">${escapeHtml(actorZh(ev))}</small>` : ''}
         ${d.note ? `<div class="note" title="${escapeHtml(d.note)}">${escapeHtml(zhPart(d.note))}</div>` : ''}</li>`;
     }).join('');
     return `
@@ -665,7 +711,7 @@ export class CaseWork {
         <p class="warn" data-field="outside-chain" role="alert" hidden></p>`;
     }
     if (acts.includes('feedback')) {
-      extra += '<label>处置后照片 <input type="file" name="after_photo" accept="image/jpeg,image/png,image/webp" capture="environment"></label>';
+      extra += fileField({ name: 'after_photo', label: '处置后照片' });
     }
     const button = (a) => `<button type="button" class="${SECONDARY.has(a) ? '' : 'primary'}" data-act="${a}">${BUTTONS[a][0]}</button>`;
     const main = acts.filter((a) => !a.startsWith('request_')).map(button).join('');

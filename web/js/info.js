@@ -126,10 +126,12 @@ export class InfoPanel {
   }
 
   /**
-   * Opens the panel with any content: {source, tag, title, body (HTML)}. `expanded`: on a phone,
+   * Opens the panel with any content: {source, tag, title, body (HTML)}. `half`: on a phone, a
+   * scrolling sheet over the lower half (a form about a point on the map, which stays in sight
+   * above it). `expanded`: on a phone,
    * open the bottom sheet fully (forms and case work need more than the peek).
    */
-  open({ source, tag, title, body, head = '', expanded = false }) {
+  open({ source, tag, title, body, head = '', expanded = false, half = false }) {
     this._token = (this._token ?? 0) + 1;
     this.el.innerHTML = `
       <header>
@@ -140,18 +142,25 @@ export class InfoPanel {
       </header>
       ${body}`;
     this.el.classList.toggle('expanded', expanded);
+    this.el.classList.toggle('half', half);
     this.el.scrollTop = 0;
     this.el.hidden = false;
     this.el.dataset.source = source;
+    // Keyboard and screen-reader users land on what just opened, not on <body>.
+    const heading = this.el.querySelector('header h2');
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
     this._resolveUnits();
   }
 
-  /** Replaces unit codes by names when logged in (GET /api/units/{code} needs a token). */
+  /** Replaces unit codes by names (GET /api/units/{code} is public: the name on the door). */
   async _resolveUnits() {
     for (const span of this.el.querySelectorAll('[data-unit]')) {
       const u = await api.unit(span.dataset.unit);
       if (u?.name && span.isConnected) {
-        span.innerHTML = `${escapeHtml(u.name)} <span class="code">${escapeHtml(u.code)}</span>`;
+        // The name is what people know; the code stays as the tooltip for the clerks.
+        span.textContent = u.name;
+        span.title = u.code;
       }
     }
   }

@@ -17,6 +17,7 @@
 import * as api from './api.js';
 import * as outbox from './outbox.js';
 import { escapeHtml } from './info.js';
+import { fileField } from './filefield.js';
 
 // Volunteers (市民找差团) walk the rounds that name them; 复查 is the inspectors' (the server
 // refuses it to a volunteer), so their card has no 复查 tasks.
@@ -675,7 +676,7 @@ export class InspectPanel {
         <div class="ip-fail" hidden>
           <label>问题说明(必填) <span class="count">${[...(m?.note ?? '')].length}/${MAX_NOTE}</span>
             <textarea name="n-${name}" maxlength="${MAX_NOTE}" rows="3" placeholder="例如:东门外三处占道摆摊">${escapeHtml(m?.note ?? '')}</textarea></label>
-          <label class="ip-photo">现场照片 <input type="file" name="f-${name}" accept="image/*" capture="environment"></label>
+          ${fileField({ name: `f-${name}`, label: '现场照片', accept: 'image/*', className: 'ip-photo' })}
           <span class="ip-photo-state small muted">${photos[c.code] ? '已保存照片(可重新拍摄替换)' : ''}</span>
         </div>
       </fieldset>`;

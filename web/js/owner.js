@@ -48,7 +48,12 @@ export function ownerChainHtml(a) {
     items.push(`<li data-level="zone"><span class="tag">铁路沿线</span> 距铁路 ${metres(z.railway_distance_m)}${z.railway_within_m?.length ? `(${z.railway_within_m.map((w) => `${w} 米`).join('、')}管控带内)` : ''}</li>`);
   }
   if (a.department) items.push(area(['department', '主管部门'], a.department));
-  if (a.owner) {
+  const rail = z.railway_land?.unit_code;
+  if (rail) {
+    // On railway land the railway bureau acts (the dispatch rule railway_land); the territorial
+    // owner only assists. One highlighted box says who acts, so the two never read as rivals.
+    items.push(`<li data-level="owner" class="owner" data-owner="railway"><span class="tag">处置责任</span> 铁路部门${unitSpan(rail)}<br><small>铁路用地内的问题由铁路部门处置${a.owner ? `;属地${escapeHtml(OWNER_LEVEL_ZH[a.owner.level] ?? '')}${unitSpan(a.owner.unit_code)}配合` : ''}。</small></li>`);
+  } else if (a.owner) {
     items.push(`<li data-level="owner" class="owner"><span class="tag">属地兜底</span> ${escapeHtml(OWNER_LEVEL_ZH[a.owner.level] ?? a.owner.level)}${unitSpan(a.owner.unit_code)}<br><small title="${escapeHtml(a.owner.reason)}">${escapeHtml(zhPart(a.owner.reason))}</small></li>`);
   }
   const notes = [];

@@ -91,19 +91,26 @@ export class LoginBox {
     if (session?.user) {
       const u = session.user;
       const grids = u.grids?.length ? `<p class="muted">负责网格 ${u.grids.length} 个(地图上以蓝色标出)</p>` : '';
-      const unit = u.unit_code ? `<p class="muted">所属单位 <span class="code">${escapeHtml(u.unit_code)}</span></p>` : '';
+      const unit = u.unit_code ? `<p class="muted">所属单位 <span data-unit="${escapeHtml(u.unit_code)}"><span class="code">${escapeHtml(u.unit_code)}</span></span></p>` : '';
       this.el.innerHTML = `
         <div class="user">
           <div>
-            <strong id="user-name">${escapeHtml(u.display_name || u.username)}</strong>
+            <strong id="user-name" title="账号 ${escapeHtml(u.username)}">${escapeHtml(u.display_name || u.username)}</strong>
             <span class="role" id="user-role">${escapeHtml(u.role_zh || u.role)}</span>
           </div>
           <button type="button" data-action="logout">退出</button>
         </div>
-        <p class="muted">账号 ${escapeHtml(u.username)}</p>${unit}${grids}`;
+        ${unit}${grids}`;
+      const span = this.el.querySelector('[data-unit]');
+      if (span) {
+        api.unit(u.unit_code).then((named) => {
+          if (named?.name && span.isConnected) span.textContent = named.name;
+        });
+      }
       return;
     }
     this.el.innerHTML = `
+      <p class="newcomer" id="newcomer">不登录也能用:<strong>点击地图上任意位置</strong>,查看它属于哪个网格、社区、街道,由哪个单位负责。登录后可上报和办理案件。</p>
       <form id="login-form" autocomplete="on">
         <h2>登录</h2>
         <label>用户名 <input name="username" autocomplete="username" required></label>
@@ -121,6 +128,12 @@ export class LoginBox {
       const s = await api.login(String(data.get('username')).trim(), String(data.get('password')));
       this.render(s);
       this.onSession(s);
+      // The form is gone: keyboard and screen-reader users land on who is now logged in.
+      const who = this.el.querySelector('.user');
+      if (who) {
+        who.tabIndex = -1;
+        who.focus({ preventScroll: true });
+      }
     } catch (e) {
       // wangge's messages are bilingual ("用户名或密码错误。Wrong …"): keep the Chinese part.
       const msg = e instanceof api.ApiError && e.message ? e.message.split(/(?<=。)/)[0] : '无法连接服务';

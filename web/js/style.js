@@ -26,7 +26,10 @@ export const COLORS = {
   district: '#7a2e8e',
   street: '#2f63b0',
   community: '#2f8a5f',
-  village: '#e8c98f',
+  // Labels need 4.5:1 against the land colour (the line colour gives 3.8:1).
+  communityLabel: '#1d6040',
+  // 村委会 (rural committees) pale green, far from the red of 城中村 (urban villages).
+  village: '#cfe2bd',
   grid: '#d9467a',
   urbanVillage: '#c0392b',
   railwayLand: '#5d6d7e',
@@ -384,7 +387,7 @@ export function buildStyle({ tiles = true } = {}) {
     {
       id: 'community-label', type: 'symbol', source: 'labels', minzoom: 12.5, filter: ['==', ['get', 'layer'], 'community'],
       layout: text('short', ['interpolate', ['linear'], ['zoom'], 12.5, 11, 16, 14]),
-      paint: halo(COLORS.community),
+      paint: halo(COLORS.communityLabel),
     },
     {
       id: 'street-label', type: 'symbol', source: 'labels', minzoom: 9, maxzoom: 16, filter: ['==', ['get', 'layer'], 'street'],
