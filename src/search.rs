@@ -15,6 +15,9 @@ use crate::store::{BasemapFeature, Store, StoreError};
 /// Points sampled along a road to find the streets it runs through.
 const ROAD_SAMPLES: usize = 9;
 
+/// The places of one data version, with that version.
+type Versioned = (i64, Arc<PlaceIndex>);
+
 /// Why the places could not be read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -34,7 +37,7 @@ pub struct SearchService {
     live: Arc<LiveCity>,
     /// The places of one data version. One builder at a time: concurrent first searches wait
     /// for the same build instead of each reading every road.
-    cached: Arc<tokio::sync::Mutex<Option<(i64, Arc<PlaceIndex>)>>>,
+    cached: Arc<tokio::sync::Mutex<Option<Versioned>>>,
 }
 
 impl SearchService {

@@ -102,10 +102,10 @@ async fn a_community_name_finds_the_community_with_its_street_and_district_chain
             .all(|r| r["parents"][2]["code"] == community.code)
     );
     // The street's and the district's names find them too, district first.
-    let found = search(&app, &district.name, Some(1)).await;
+    let found = search(&app, district.name, Some(1)).await;
     assert_eq!(found[0]["kind"], "district");
     assert_eq!(found[0]["matched"], "exact_name");
-    let found = search(&app, &street.name, Some(1)).await;
+    let found = search(&app, street.name, Some(1)).await;
     assert_eq!(found[0]["kind"], "street");
     assert_eq!(found[0]["chain"], district.name);
 }
