@@ -23,6 +23,7 @@ pub mod import;
 pub mod inspections;
 pub mod live;
 pub mod photos;
+pub mod search;
 pub mod security;
 pub mod server;
 pub mod shops;

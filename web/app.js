@@ -14,6 +14,7 @@ import { PlannerPanel } from './js/planner.js';
 import { KaopingPanel } from './js/kaoping.js';
 import { PointStatusLayer, POINT_STATUS_GROUP } from './js/pointstatus.js';
 import { InspectPanel } from './js/inspect.js';
+import { HomePanel } from './js/home.js';
 
 const $ = (sel) => document.querySelector(sel);
 const PHONE = window.matchMedia('(max-width: 720px)');
@@ -120,6 +121,7 @@ function markOpenFrontages() {
 
 const feed = new CaseFeed(map, () => {
   casework.onCases();
+  home.onCases();
   markOpenFrontages();
 });
 loader.afterGridLoad(markOpenFrontages);
@@ -200,11 +202,14 @@ function markMyGrids() {
   for (const code of myGrids) map.setFeatureState(loader.gridState(code), { mine: true });
 }
 loader.afterGridLoad(markMyGrids);
+// Search for everyone, and the inspector's 我的网格 (flies to the patrolled grids on login).
+const home = new HomePanel(map, $('#panel'), { info, feed, loader, onPick: () => { if (PHONE.matches) setPanel(false); } });
 const login = new LoginBox($('#login-box'), (session) => {
   myGrids = session?.user?.grids ?? [];
   planner.setSession(session);
   kaoping.setSession(session);
   inspect.setSession(session);
+  ready.then(() => home.setSession(session));
   if (map.loaded()) markMyGrids();
   document.body.classList.toggle('logged-in', !!session);
   $('#who').textContent = session ? `${session.user.display_name || session.user.username} · ${session.user.role_zh}` : '';
@@ -243,6 +248,7 @@ const ready = new Promise((resolve) => { markReady = resolve; });
 map.on('load', async () => {
   addCaseLayers(map);
   pointStatus.addLayers();
+  home.addLayers();
   feed.refreshMap(); // cases may have arrived before the map's style did
   const bbox = await loader.loadStatic();
   if (bbox) map.fitBounds([[bbox[0], bbox[1]], [bbox[2], bbox[3]]], { padding: 16, animate: false });
@@ -265,13 +271,14 @@ window.wangge = {
   planner,
   pointStatus,
   inspect,
+  home,
   groups: GROUPS,
   ready,
   /** Resolves once no request is pending and the map has rendered everything. */
   async idle() {
     await ready;
     for (;;) {
-      if (loader.pending === 0 && !loader.labelsPending && feed.pending === 0 && pointStatus.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
+      if (loader.pending === 0 && !loader.labelsPending && feed.pending === 0 && pointStatus.pending === 0 && home.pending === 0 && map.loaded() && map.areTilesLoaded() && !map.isMoving()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
   },

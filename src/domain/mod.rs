@@ -16,6 +16,7 @@ pub mod inspection;
 pub mod jurisdiction;
 pub mod photo;
 pub mod replay;
+pub mod search;
 pub mod shop;
 pub mod text;
 pub mod unit;

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod openapi;
 pub mod params;
 pub mod photos;
+pub mod search;
 pub mod security;
 pub mod shops;
 pub mod stream;
@@ -140,6 +141,7 @@ struct Inner {
     assessment: crate::assessment::AssessmentService,
     inspections: crate::inspections::InspectionService,
     shops: crate::shops::ShopService,
+    search: crate::search::SearchService,
     limiter: throttle::Limiter,
     operators: security::OperatorTokens,
 }
@@ -173,9 +175,11 @@ impl AppState {
             settings.shop_scheme.clone(),
             &settings.public_url,
         );
+        let search = crate::search::SearchService::new(store.clone(), live.clone());
         Self {
             inner: Arc::new(Inner {
                 shops,
+                search,
                 limiter: throttle::Limiter::new(settings.limits.clone()),
                 operators: security::OperatorTokens::default(),
                 store,
@@ -211,6 +215,10 @@ impl AppState {
     /// The 门前三包 shop service.
     pub fn shops(&self) -> &crate::shops::ShopService {
         &self.inner.shops
+    }
+    /// The place search.
+    pub fn search(&self) -> &crate::search::SearchService {
+        &self.inner.search
     }
     /// The case service.
     pub fn cases(&self) -> &crate::cases::CaseService {
@@ -275,6 +283,7 @@ pub fn router(state: AppState) -> Router {
         .route("/layers", get(layers::list_versions))
         .route("/layers/{layer}", get(layers::export_layer))
         .route("/basemap/{kind}", get(layers::basemap))
+        .route("/search", get(search::search))
         .route("/cases", get(cases::list_cases).post(cases::create_case))
         .route("/cases/export", get(cases::export_cases))
         .route("/cases/hotline", post(cases::import_hotline))

@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     admin, assessment, assign, auth, calendar, cases, dispatch, error, health, hotspots, import,
-    inspections, layers, photos, shops, stream, tiles, volunteer,
+    inspections, layers, photos, search, shops, stream, tiles, volunteer,
 };
 
 struct BearerAuth;
@@ -33,7 +33,7 @@ impl Modify for BearerAuth {
         auth::login, auth::logout, auth::me,
         admin::list_users, admin::create_user, admin::set_user_grids, admin::revoke_user_tokens,
         admin::list_units, admin::upsert_unit, admin::get_unit, admin::unit_users, admin::list_events,
-        layers::list_versions, layers::export_layer, layers::basemap, tiles::tile, tiles::cases_tile,
+        layers::list_versions, layers::export_layer, layers::basemap, search::search, tiles::tile, tiles::cases_tile,
         assign::assign_point, assign::assign_batch,
         cases::create_case, cases::public_report, cases::follow_report, cases::get_case, cases::act, cases::list_cases,
         cases::export_cases, cases::import_hotline, cases::list_categories, cases::category_versions, cases::put_category,

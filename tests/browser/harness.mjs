@@ -159,9 +159,9 @@ export async function renderedEach(page, layerIds, timeoutMs = 10_000) {
 // Everything the page may load from wangge: itself, its modules, vendored MapLibre, the API.
 // A glyph, sprite or tile request (there is no such server) would show up here.
 // The public 红黑榜 page is /board with board.css.
-export const ALLOWED_PATH = new RegExp('^/(|app\\.(js|css)|(inspect|planner)\\.css|(readiness|notice)\\.(html|css)|board(\\.css)?|shops/[\\w-]+|js/[\\w-]+\\.js|vendor/maplibre-gl/[\\w.-]+|healthz'
+export const ALLOWED_PATH = new RegExp('^/(|app\\.(js|css)|(inspect|planner|home)\\.css|(readiness|notice)\\.(html|css)|board(\\.css)?|shops/[\\w-]+|js/[\\w-]+\\.js|vendor/maplibre-gl/[\\w.-]+|healthz'
   + '|tiles/(grid|frontage|cases)/\\d+/\\d+/\\d+\\.mvt|photos/[0-9a-f]{64}'
-  + '|api/(openapi\\.json|public/board|public/shops/[\\w-]+|(layers|basemap|auth|units|assign|cases|categories|hotspots|assessment|inspections|volunteer)(/.*)?))$');
+  + '|api/(openapi\\.json|public/board|public/shops/[\\w-]+|(layers|basemap|auth|units|assign|search|cases|categories|hotspots|assessment|inspections|volunteer)(/.*)?))$');
 
 export function assertClean(record) {
   assert.deepEqual(record.external, [], 'requests to non-loopback addresses');

@@ -169,7 +169,8 @@ export const GROUPS = [
     minzoom: GRID_MIN_ZOOM,
     legend: [
       { label: '单元网格(约一万平方米)', kind: 'fill', color: 'transparent', border: COLORS.grid },
-      { label: '我的责任网格(登录后)', kind: 'fill', color: 'rgba(0,179,255,0.25)', border: COLORS.grid },
+      // Drawn by home.js (its own outline at every zoom) and by `mine` on grid-fill below.
+      { label: '我的责任网格(登录后)', kind: 'fill', color: 'rgba(0,179,255,0.25)', border: COLORS.highlight },
     ],
   },
   {
