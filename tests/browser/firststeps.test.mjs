@@ -12,9 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  BIN, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SHOTS, assertClean, freePort, idle, jump, loginAs, openContext,
+  BIN, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, SHOTS, assertClean, freePort, idle, jump, loginAs, openContext,
   startWangge, stopWangge,
 } from './harness.mjs';
+
+const DOCS = path.join(ROOT, 'docs');
 
 // A street corner inside the unit grids (二七区, outside demo_inspector's grids).
 const PLACE = [113.6305, 34.7535];
@@ -70,6 +72,7 @@ describe('first steps on the map page', { timeout: 300_000 }, () => {
       assert.deepEqual(await foreignWords(page, '#info'), [], 'English or codes in the place panel');
       assert.deepEqual(await foreignWords(page, '#panel'), [], 'English or codes in the side panel');
       await page.screenshot({ path: path.join(SHOTS, 'desktop-first-steps.png') });
+      if (process.env.WANGGE_README_SHOTS) fs.copyFileSync(path.join(SHOTS, 'desktop-first-steps.png'), path.join(DOCS, 'screenshot-first-steps.png'));
       await idle(page);
       assertClean(record);
     } finally {
@@ -126,6 +129,7 @@ describe('first steps on the map page', { timeout: 300_000 }, () => {
       assert.deepEqual(smallInSheet, [], 'controls under 44 px in the report sheet');
       await idle(page);
       await page.screenshot({ path: path.join(SHOTS, 'phone-report-at-centre.png') });
+      if (process.env.WANGGE_README_SHOTS) fs.copyFileSync(path.join(SHOTS, 'phone-report-at-centre.png'), path.join(DOCS, 'screenshot-report-phone.png'));
       assertClean(record);
     } finally {
       await context.close();
