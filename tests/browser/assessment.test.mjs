@@ -22,37 +22,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  BIN, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, SHOTS, assertClean, freePort, idle, jump, openContext,
-  renderedCounts, startWangge,
+  BIN, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD, PHONE, ROOT, SHOTS, apiLogin, assertClean, call, freePort, idle,
+  jump, openContext, renderedCounts, startWangge,
 } from './harness.mjs';
 
 const { labelPoints } = await import(path.join(ROOT, 'web', 'js', 'labels.js'));
 
-const PASSWORD = 'wangge-demo';
 // With WANGGE_README_SHOTS=1 the screenshots of docs/assessment.md are refreshed too.
 const DOCS = path.join(ROOT, 'docs');
 const HANDLER_UNIT = 'dept-410103-cgzf'; // demo_handler's unit (src/demo.rs)
 // Grade colours of the panel and the board (web/js/kaoping.js, bands A … E).
 const GRADE_COLOUR = { A: '#1a9850', B: '#91cf60', C: '#fee08b', D: '#fc8d59', E: '#d73027' };
-
-async function apiLogin(base, username) {
-  const r = await fetch(`${base}/api/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  assert.equal(r.status, 200, `login ${username}`);
-  return (await r.json()).token;
-}
-
-async function call(base, token, method, p, body) {
-  const r = await fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await r.json().catch(() => null);
-  assert.ok(r.ok, `${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 /** One case through the whole loop; with `rework` its first 核查 fails. Returns the case. */
 async function runCase(base, t, [lon, lat], key, { rework = false } = {}) {

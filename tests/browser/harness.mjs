@@ -178,13 +178,18 @@ export function assertClean(record) {
 /** Every demo user's password (src/demo.rs). */
 export const PASSWORD = 'wangge-demo';
 
-/** A bearer token for demo user `username`. */
-export async function apiLogin(base, username) {
+/** The login answer {token, expires_at, user} for demo user `username`. */
+export async function apiSession(base, username) {
   const r = await fetch(`${base}/api/auth/login`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
   });
   assert.equal(r.status, 200, `login ${username}`);
-  return (await r.json()).token;
+  return r.json();
+}
+
+/** A bearer token for demo user `username`. */
+export async function apiLogin(base, username) {
+  return (await apiSession(base, username)).token;
 }
 
 /** One API call that must succeed; its JSON answer. */

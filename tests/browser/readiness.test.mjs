@@ -14,35 +14,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  ALLOWED_PATH, BIN, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, SHOTS, freePort, idle, openContext,
-  renderedEach, startWangge,
+  ALLOWED_PATH, BIN, CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, ROOT, SHOTS, apiSession, call, freePort, idle,
+  openContext, renderedEach, startWangge,
 } from './harness.mjs';
 
-const PASSWORD = 'wangge-demo';
 const DOCS = path.join(ROOT, 'docs');
 // web/js/pointstatus.js
 const COLOUR = { passed: '#2e9d4f', rectifying: '#f0a020', failing: '#d7301f', not_inspected: '#9aa3ab' };
 // This page and the inspection API, on top of what the map page may load.
 const MORE_PATHS = /^\/(readiness\.(html|css)|api\/inspections\/(readiness|points|rounds(\/\d+)?))$/;
-
-async function apiLogin(base, username) {
-  const r = await fetch(`${base}/api/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password: PASSWORD }),
-  });
-  assert.equal(r.status, 200, `login ${username}`);
-  return r.json();
-}
-
-async function call(base, token, method, p, body) {
-  const r = await fetch(`${base}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await r.json().catch(() => null);
-  assert.ok(r.ok, `${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 /** The day in Beijing `days` from now, YYYY-MM-DD. */
 function beijingDay(days) {
@@ -81,9 +61,9 @@ describe('readiness dashboard and the points status layer', { timeout: 300_000 }
     server = await startWangge(dir, await freePort());
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     const base = server.base;
-    const admin = (await apiLogin(base, 'demo_admin')).token;
-    const lead = (await apiLogin(base, 'demo_shiftlead')).token;
-    const inspector = await apiLogin(base, 'demo_inspector');
+    const admin = (await apiSession(base, 'demo_admin')).token;
+    const lead = (await apiSession(base, 'demo_shiftlead')).token;
+    const inspector = await apiSession(base, 'demo_inspector');
     const me = await call(base, inspector.token, 'GET', '/api/auth/me');
     const checklists = await call(base, admin, 'GET', '/api/inspections/checklists');
     await call(base, admin, 'PUT', '/api/inspections/checklists', { ...checklists.document, assessment_date: beijingDay(10) });
@@ -99,7 +79,7 @@ describe('readiness dashboard and the points status layer', { timeout: 300_000 }
     assert.equal((await visit(failing.code, items[0].code)).findings.length, 1);
     assert.equal((await visit(clean.code, null)).findings.length, 0);
     // Any staff role reads the dashboard: a dispatcher's session.
-    const d = await apiLogin(base, 'demo_dispatcher');
+    const d = await apiSession(base, 'demo_dispatcher');
     session = { token: d.token, expires_at: d.expires_at, user: d.user };
   });
 
