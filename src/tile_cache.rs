@@ -8,7 +8,11 @@
 //!   map by last use makes a hit and an eviction O(log n), whatever the number of tiles.
 //! - **One cut per tile**: concurrent requests for the same cold tile wait for the one cut
 //!   instead of cutting it each (a city-scale tile takes ~20 ms of a core).
-//! - Cuts run on the blocking pool, never on a runtime thread.
+//! - Cuts run on the blocking pool, never on a runtime thread, and **at most one per core at a
+//!   time**: a cut is pure CPU work, so more cuts at once than cores only adds threads, and each
+//!   blocking thread keeps its own malloc arena with the peak of the biggest tile it has cut
+//!   (glibc does not give that memory back). Without this bound a cold start under 32
+//!   connections grew the process by ~90 MB beyond the index and the cache (docs/map.md).
 //!
 //! Not cached here: the live cases layer (`/tiles/cases/…`) depends on the caller's role and
 //! changes with every event; it is cut per request and marked `no-store`. Tiles of past dates
@@ -16,6 +20,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -120,6 +125,11 @@ pub struct TileCache {
     inner: Mutex<Inner>,
     flights: Mutex<HashMap<TileKey, Flight>>,
     cuts: std::sync::atomic::AtomicU64,
+    /// One permit per core: how many tiles may be cut at the same moment.
+    cutters: tokio::sync::Semaphore,
+    /// Cuts running now, and the most seen at once.
+    cutting: std::sync::atomic::AtomicUsize,
+    peak_cutting: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for TileCache {
@@ -142,7 +152,17 @@ impl TileCache {
             inner: Mutex::new(Inner::default()),
             flights: Mutex::new(HashMap::new()),
             cuts: std::sync::atomic::AtomicU64::new(0),
+            cutters: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
+            cutting: std::sync::atomic::AtomicUsize::new(0),
+            peak_cutting: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// The most tiles this cache has had cut at the same moment (at most one per core).
+    pub fn peak_concurrent_cuts(&self) -> usize {
+        self.peak_cutting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many tiles this cache has cut since it was made (its misses).
@@ -234,7 +254,12 @@ impl TileCache {
             .get_or_init(|| async {
                 metrics::counter!("wangge_tile_cache_misses_total").increment(1);
                 self.cuts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = self.cutters.acquire().await.ok();
+                let running = self.cutting.fetch_add(1, Ordering::Relaxed) + 1;
+                self.peak_cutting.fetch_max(running, Ordering::Relaxed);
                 let cut = tokio::task::spawn_blocking(move || Tile::cut(&set, key)).await;
+                self.cutting.fetch_sub(1, Ordering::Relaxed);
                 // A cut that panicked is cut again here rather than failing the request.
                 Arc::new(cut.unwrap_or_else(|_| Tile {
                     gzip: Bytes::new(),
