@@ -206,7 +206,7 @@ Rules:
   main 20 m, secondary 12 m, alley 3 m), on both sides, never overlapping on one side, kept clear of
   crossings; occupancy falls from the core to village land. Parent = grid containing the midpoint.
 - **Zones**: urban villages (城中村) as dense built-up patches, not whole committees: the grids of
-  an urban village committee within 400–800 m of its centre grid, plus 5 patches of 220–350 m in
+  an urban village committee within 300–600 m of its centre grid, plus 5 patches of 220–350 m in
   residents' communities of urban streets (villages the city grew around), each one polygon;
   railway land (30 m either side of the track, in
   ~800 m stretches, owned by the railway bureau), back alleys (alleys in the old core) and

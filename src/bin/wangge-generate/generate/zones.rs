@@ -2,7 +2,7 @@
 //! inspection sites (测评点位) of the civilized-city checks.
 //!
 //! Urban villages (城中村) are dense built-up patches, not whole village committees: the grids of
-//! an urban village committee within 400–800 m of its centre grid (a fraction of a km² to about
+//! an urban village committee within 300–600 m of its centre grid (a fraction of a km² to about
 //! 2 km²), plus a few smaller patches (220–350 m) inside residents' communities of urban streets,
 //! the villages the city grew around. Only the patch containing the centre grid is kept, so each
 //! is one polygon. Railway land is the railway
@@ -181,7 +181,7 @@ pub fn build(city: &City, net: &Network, fronts: &[Frontage]) -> Vec<Zone> {
     let mut vrng = Rng::derive(city.seed, "urban village patches");
     for (c, cm) in inp.communities.iter().enumerate() {
         if cm.urban_village {
-            let radius = vrng.range(400.0, 800.0);
+            let radius = vrng.range(300.0, 600.0);
             out.extend(village(city, c, radius, false));
         }
     }
