@@ -525,15 +525,7 @@ export class CaseWork {
       }
       const c = await api.createCase(body);
       this.feed.upsert(c);
-      const photo = data.get('photo');
-      let photoError = '';
-      if (photo instanceof File && photo.size > 0) {
-        try {
-          await this._upload(c.id, 'before', photo);
-        } catch (e) {
-          photoError = `案件已上报,但照片未能上传:${errorZh(e)}`;
-        }
-      }
+      const photoError = await this._beforePhoto(c.id, data.get('photo'), '案件已上报');
       await this.showCase(c.id, { notice: [c.notice?.message, photoError].filter(Boolean).join(' ') });
     } catch (e) {
       err.textContent = errorZh(e);
@@ -544,17 +536,24 @@ export class CaseWork {
   /** A volunteer's report: to 核实, then shown as they see it, with their list refreshed. */
   async _submitOwnReport(body, photo) {
     const r = await api.createVolunteerReport(body);
-    let photoError = '';
-    if (photo instanceof File && photo.size > 0) {
-      try {
-        await this._upload(r.id, 'before', photo);
-      } catch (e) {
-        photoError = `问题已上报,但照片未能上传:${errorZh(e)}`;
-      }
-    }
+    const photoError = await this._beforePhoto(r.id, photo, '问题已上报');
     this.own = [r, ...(this.own ?? []).filter((x) => x.id !== r.id)];
     this.renderBox();
     this.showOwnReport(r, { notice: photoError });
+  }
+
+  /**
+   * Adds the report's photo (if one was chosen) once the report exists; a failed upload does not
+   * undo the report: the answer is a sentence saying so ('' when all went well).
+   */
+  async _beforePhoto(id, photo, done) {
+    if (!(photo instanceof File) || photo.size === 0) return '';
+    try {
+      await this._upload(id, 'before', photo);
+      return '';
+    } catch (e) {
+      return `${done},但照片未能上传:${errorZh(e)}`;
+    }
   }
 
   async _upload(id, stage, file) {
