@@ -235,17 +235,21 @@ async fn the_replayed_demo_weeks_rank_the_planted_performers_where_they_belong_e
         assert!(streets.len() >= 25, "{label}: {} streets", streets.len());
 
         // Late departments: at the bottom of the departments (专业部门, `dept-`; 门前三包 shops are
-        // ranked at this level too, but they are not departments), below every one not planted,
-        // with most of their cases late.
+        // ranked at this level too, but they are not departments), below every one not planted
+        // with at least ten cases due that week (a small department's week can hang on three
+        // late cases of six, as 二七区园林's W43 does), with most of their cases late.
         let depts = assessment
             .ranking(period, Level::Departments, now)
             .await
             .unwrap();
+        let dept_cards = cards(Level::Departments);
         let others_worst = depts
             .rows
             .iter()
             .filter(|r| {
-                r.key.starts_with("dept-") && !planted.late_departments.contains_key(&r.key)
+                r.key.starts_with("dept-")
+                    && !planted.late_departments.contains_key(&r.key)
+                    && dept_cards[&r.key].measures[&Indicator::OnTimeRate].denominator >= 10
             })
             .map(|r| r.score)
             .fold(f64::INFINITY, f64::min);
@@ -254,7 +258,7 @@ async fn the_replayed_demo_weeks_rank_the_planted_performers_where_they_belong_e
             let Some(row) = depts.rows.iter().find(|r| &r.key == unit) else {
                 continue;
             };
-            let on_time = &cards(Level::Departments)[unit].measures[&Indicator::OnTimeRate];
+            let on_time = &dept_cards[unit].measures[&Indicator::OnTimeRate];
             if on_time.denominator < 5 {
                 continue;
             }

@@ -401,13 +401,43 @@ fn urban_villages_follow_the_code_rule() {
         );
         n += usize::from(expected);
     }
+    let flagged: BTreeSet<String> = features("community.geojson")
+        .iter()
+        .filter(|f| f["properties"]["urban_village"].as_bool() == Some(true))
+        .map(|f| prop(f, "code").to_owned())
+        .collect();
     let zones = features("zone.geojson");
-    let uv = zones
+    let uv: Vec<&Value> = zones
         .iter()
         .filter(|z| prop(z, "zone_kind") == "urban_village")
-        .count();
-    assert_eq!(uv, n);
+        .collect();
+    // One 城中村 per urban village committee, and a few inside residents' communities of
+    // urban streets (the villages the city grew around).
+    let (own, inner): (Vec<&&Value>, Vec<&&Value>) = uv
+        .iter()
+        .partition(|z| flagged.contains(prop(z, "parent_code")));
+    assert_eq!(own.len(), n);
     assert!(n > 40);
+    assert_eq!(inner.len(), 5, "villages inside urban streets");
+    for z in &inner {
+        let parent = prop(z, "parent_code");
+        let suffix: u32 = parent[9..].parse().unwrap();
+        assert!(suffix < 200, "{parent}: a residents' community");
+    }
+    // Dense patches, not whole committees: each one polygon of a fraction of a km² to a few
+    // km², together a small part of the two districts (the committees cover about 117 km²).
+    let mut total = 0.0;
+    for z in &uv {
+        assert_eq!(z["geometry"]["type"], "Polygon", "{}", prop(z, "code"));
+        let area = to_geo(&rings(z)).geodesic_area_unsigned() / 1e6;
+        assert!(
+            (0.03..=3.0).contains(&area),
+            "{}: {area:.2} km²",
+            prop(z, "code")
+        );
+        total += area;
+    }
+    assert!(total < 40.0, "urban villages cover {total:.1} km²");
 }
 
 fn dist_to_segment(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {

@@ -494,6 +494,24 @@ async fn filtered_hotspot_requests_on_the_demo_history_are_complete() {
         alley["hotspot99_share"].as_f64().unwrap() > 0.01,
         "back alleys hold hot spot reports: {alley}"
     );
+    // The project's premise holds in the demo city: urban villages (dense patches, not whole
+    // village committees) draw more reports per km² than the rest of the city.
+    let row = |zone: &str| {
+        z.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["zone"] == zone)
+            .unwrap()["per_km2"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        row("urban_village") > 2.0 * row("rest"),
+        "urban villages {} per km², the rest {}",
+        row("urban_village"),
+        row("rest")
+    );
 
     // Blind spots come with evidence: ids, dates, owners, shops.
     let b = app

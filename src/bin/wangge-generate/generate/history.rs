@@ -210,19 +210,17 @@ pub fn build(city: &City, net: &Network, zones: &[Zone]) -> History {
             zone_code: zone.code.clone(),
         });
     };
-    for z in zones.iter().filter(|z| z.kind == "urban_village") {
-        let r = rng.range(150.0, 300.0);
-        let n = rng.int(380, 680) as usize;
-        let c = z.centre;
-        let cats = [
-            ("0101", 4.0),
-            ("0102", 2.0),
-            ("0201", 2.0),
-            ("0301", 1.5),
-            ("0401", 1.5),
-            ("0501", 1.0),
-        ];
-        let sample = move |rng: &mut Rng| loop {
+    // An urban village's problems, around its centre and within its patch (80 % of its radius).
+    let village_cats = [
+        ("0101", 4.0),
+        ("0102", 2.0),
+        ("0201", 2.0),
+        ("0301", 1.5),
+        ("0401", 1.5),
+        ("0501", 1.0),
+    ];
+    let village_sample = |c: [f64; 2], r: f64| {
+        move |rng: &mut Rng| loop {
             let p = [
                 c[0] + rng.normalish() * r / 2.5,
                 c[1] + rng.normalish() * r / 2.5,
@@ -230,17 +228,24 @@ pub fn build(city: &City, net: &Network, zones: &[Zone]) -> History {
             if (p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2) <= r * r {
                 return p;
             }
-        };
+        }
+    };
+    for z in zones
+        .iter()
+        .filter(|z| z.kind == "urban_village" && !z.inner)
+    {
+        let r = rng.range(150.0, 300.0).min(z.radius_m * 0.8);
+        let n = rng.int(380, 680) as usize;
         plant(
             &mut rng,
             "urban_village",
             "uv",
             z,
-            c,
+            z.centre,
             (r * 10.0).round() / 10.0,
-            &cats,
+            &village_cats,
             n,
-            &sample,
+            &village_sample(z.centre, r),
             &mut reports,
         );
     }
@@ -310,6 +315,28 @@ pub fn build(city: &City, net: &Network, zones: &[Zone]) -> History {
             &cats,
             n,
             &sample,
+            &mut reports,
+        );
+    }
+    // The villages inside urban streets: their own random stream, so every other planted
+    // cluster stays as it was.
+    let mut inner = Rng::derive(city.seed, "inner urban villages");
+    for z in zones
+        .iter()
+        .filter(|z| z.kind == "urban_village" && z.inner)
+    {
+        let r = inner.range(120.0, z.radius_m * 0.8);
+        let n = inner.int(300, 520) as usize;
+        plant(
+            &mut inner,
+            "urban_village",
+            "uv",
+            z,
+            z.centre,
+            (r * 10.0).round() / 10.0,
+            &village_cats,
+            n,
+            &village_sample(z.centre, r),
             &mut reports,
         );
     }

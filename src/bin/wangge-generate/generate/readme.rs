@@ -200,11 +200,15 @@ Rules:
   `management_level`: 1 = core, urban village, or on a main road/railway; 2 = other built-up;
   3 = fringe and rural.
 - **Urban villages**: village committee (code suffix 200–399) in a 街道 other than 侯寨街道 (hill
-  villages) and not in a 镇 (马寨镇).
+  villages) and not in a 镇 (马寨镇). The committee is the owner; the 城中村 itself is its dense
+  built-up patch (see Zones).
 - **Frontages (门前三包)**: segments of 8–40 m on the road edge (offset by the road's half-width:
   main 20 m, secondary 12 m, alley 3 m), on both sides, never overlapping on one side, kept clear of
   crossings; occupancy falls from the core to village land. Parent = grid containing the midpoint.
-- **Zones**: urban villages (the village's polygon), railway land (30 m either side of the track, in
+- **Zones**: urban villages (城中村) as dense built-up patches, not whole committees: the grids of
+  an urban village committee within 300–600 m of its centre grid, plus 5 patches of 220–350 m in
+  residents' communities of urban streets (villages the city grew around), each one polygon;
+  railway land (30 m either side of the track, in
   ~800 m stretches, owned by the railway bureau), back alleys (alleys in the old core) and
   inspection sites (测评点位: market, school, hospital, old_compound, back_alley, main_road).
 - **History**: 200,000 reports 2024-11-01 … 2026-10-31 (+08:00); about 30 % in planted clusters

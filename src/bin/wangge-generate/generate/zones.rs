@@ -1,7 +1,11 @@
 //! Special zones: urban villages (城中村), railway land (铁路沿线), back alleys (背街小巷) and the
 //! inspection sites (测评点位) of the civilized-city checks.
 //!
-//! Urban villages are exactly the village communities' polygons. Railway land is the railway
+//! Urban villages (城中村) are dense built-up patches, not whole village committees: the grids of
+//! an urban village committee within 300–600 m of its centre grid (a fraction of a km² to about
+//! 2 km²), plus a few smaller patches (220–350 m) inside residents' communities of urban streets,
+//! the villages the city grew around. Only the patch containing the centre grid is kept, so each
+//! is one polygon. Railway land is the railway
 //! right-of-way, 30 m either side of the track, cut into stretches of about 800 m, owned by the
 //! railway bureau. Back alleys are alleys in the old core (urban score < 0.5). Inspection sites are
 //! points: markets, schools and hospitals at their frontages, old compounds at core grid centres,
@@ -13,10 +17,13 @@ use super::City;
 use super::RAILWAY_BUREAU;
 use super::frontage::{Frontage, ShopType};
 use super::geojson_out::{Collection, Props, line, point, polygons};
+use super::inputs::{is_rural_street, is_village_code};
 use super::land::urban_score;
 use super::lattice::LineClass;
 use super::names::short_community;
+use super::planar::NONE;
 use super::projection::Fixed;
+use super::projection::ring_area_m2;
 use super::rng::Rng;
 use super::roads::Network;
 use super::units::community_code;
@@ -42,6 +49,91 @@ pub struct Zone {
     pub centre: [f64; 2],
     /// Centre line for railway land and back alleys (m).
     pub line: Vec<[f64; 2]>,
+    /// For an urban village: the radius (m) of the patch around `centre`.
+    pub radius_m: f64,
+    /// For an urban village: one the city grew around, inside a residents' community.
+    pub inner: bool,
+}
+
+/// Urban villages inside residents' communities of urban streets.
+const INNER_VILLAGES: usize = 5;
+
+/// The grids of community `c` whose centre lies within `radius` m of `centre`.
+fn grids_near(city: &City, c: usize, centre: [f64; 2], radius: f64) -> Vec<usize> {
+    (0..city.grids.len())
+        .filter(|&g| city.grids[g].community == c)
+        .filter(|&g| {
+            let p = city.pieces.list[city.grids[g].pieces[0] as usize].centre;
+            (p[0] - centre[0]).hypot(p[1] - centre[1]) <= radius
+        })
+        .collect()
+}
+
+/// The outline of a set of grids, traced along the shared graph edges (bit-identical vertices
+/// with the grids), keeping the largest part: one polygon with its holes.
+fn patch(city: &City, grids: &[usize]) -> Vec<Vec<Vec<u32>>> {
+    let mut label = vec![NONE; city.graph.faces.len()];
+    for &g in grids {
+        for &p in &city.grids[g].pieces {
+            label[city.pieces.list[p as usize].face as usize] = 0;
+        }
+    }
+    let parts = city
+        .graph
+        .trace(&label, 1)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let area = |poly: &Vec<Vec<u32>>| {
+        let ring: Vec<[f64; 2]> = poly[0].iter().map(|&v| city.graph.xy[v as usize]).collect();
+        ring_area_m2(&ring)
+    };
+    parts
+        .into_iter()
+        .max_by(|a, b| area(a).total_cmp(&area(b)))
+        .map(|p| vec![p])
+        .unwrap_or_default()
+}
+
+/// The grid of community `c` nearest the mean of its grid centres.
+fn centre_grid(city: &City, c: usize) -> Option<usize> {
+    let pc = |g: usize| city.pieces.list[city.grids[g].pieces[0] as usize].centre;
+    let gs: Vec<usize> = (0..city.grids.len())
+        .filter(|&g| city.grids[g].community == c)
+        .collect();
+    let n = gs.len() as f64;
+    let m = gs.iter().fold([0.0, 0.0], |s, &g| {
+        [s[0] + pc(g)[0] / n, s[1] + pc(g)[1] / n]
+    });
+    gs.iter().copied().min_by(|&a, &b| {
+        let (pa, pb) = (pc(a), pc(b));
+        ((pa[0] - m[0]).powi(2) + (pa[1] - m[1]).powi(2))
+            .total_cmp(&((pb[0] - m[0]).powi(2) + (pb[1] - m[1]).powi(2)))
+    })
+}
+
+/// An urban village zone: the patch of community `c` within `radius` of its centre grid.
+fn village(city: &City, c: usize, radius: f64, inner: bool) -> Option<Zone> {
+    let cm = &city.inputs.communities[c];
+    let best = centre_grid(city, c)?;
+    let centre = city.pieces.list[city.grids[best].pieces[0] as usize].centre;
+    let polys = patch(city, &grids_near(city, c, centre, radius));
+    if polys.is_empty() {
+        return None;
+    }
+    Some(Zone {
+        code: format!("ZUV-{}", cm.code),
+        name: format!("{}城中村", short_community(&cm.name)),
+        kind: "urban_village",
+        site_type: None,
+        parent_code: cm.code.clone(),
+        unit_code: community_code(&cm.code),
+        geometry: polygons(&city.fixed(&polys)),
+        centre,
+        line: Vec::new(),
+        radius_m: radius,
+        inner,
+    })
 }
 
 fn offset_polygon(pts: &[[f64; 2]], d: f64) -> Vec<Fixed> {
@@ -85,39 +177,35 @@ pub fn build(city: &City, net: &Network, fronts: &[Frontage]) -> Vec<Zone> {
     let mut rng = Rng::derive(city.seed, "zones");
     let inp = &city.inputs;
     let mut out = Vec::new();
+    // Their own random stream, so the other zones stay as they were.
+    let mut vrng = Rng::derive(city.seed, "urban village patches");
     for (c, cm) in inp.communities.iter().enumerate() {
-        if !cm.urban_village {
-            continue;
+        if cm.urban_village {
+            let radius = vrng.range(300.0, 600.0);
+            out.extend(village(city, c, radius, false));
         }
-        // The grid nearest the weight centre of the village stands for its centre.
-        let gs: Vec<usize> = (0..city.grids.len())
-            .filter(|&g| city.grids[g].community == c)
-            .collect();
-        let pc = |g: usize| city.pieces.list[city.grids[g].pieces[0] as usize].centre;
-        let n = gs.len() as f64;
-        let m = gs.iter().fold([0.0, 0.0], |s, &g| {
-            [s[0] + pc(g)[0] / n, s[1] + pc(g)[1] / n]
-        });
-        let best = gs
-            .iter()
-            .copied()
-            .min_by(|&a, &b| {
-                let (pa, pb) = (pc(a), pc(b));
-                ((pa[0] - m[0]).powi(2) + (pa[1] - m[1]).powi(2))
-                    .total_cmp(&((pb[0] - m[0]).powi(2) + (pb[1] - m[1]).powi(2)))
-            })
-            .unwrap_or(0);
-        out.push(Zone {
-            code: format!("ZUV-{}", cm.code),
-            name: format!("{}城中村", short_community(&cm.name)),
-            kind: "urban_village",
-            site_type: None,
-            parent_code: cm.code.clone(),
-            unit_code: community_code(&cm.code),
-            geometry: polygons(&city.fixed(&city.comm_polys[c])),
-            centre: pc(best),
-            line: Vec::new(),
-        });
+    }
+    // A few inside the urban streets: residents' communities of built-up streets.
+    let mut hosts: Vec<usize> = (0..inp.communities.len())
+        .filter(|&c| {
+            let cm = &inp.communities[c];
+            let street = &inp.streets[cm.street].name;
+            !cm.urban_village
+                && !is_village_code(&cm.code)
+                && street.ends_with("街道")
+                && !is_rural_street(street)
+                && centre_grid(city, c).is_some_and(|g| city.grids[g].land.built_up())
+        })
+        .collect();
+    for k in (1..hosts.len()).rev() {
+        let j = vrng.below(k + 1);
+        hosts.swap(k, j);
+    }
+    hosts.truncate(INNER_VILLAGES);
+    hosts.sort_unstable();
+    for c in hosts {
+        let radius = vrng.range(220.0, 350.0);
+        out.extend(village(city, c, radius, true));
     }
     let mut k = 0;
     for r in &net.railways {
@@ -150,6 +238,8 @@ pub fn build(city: &City, net: &Network, fronts: &[Frontage]) -> Vec<Zone> {
                 geometry: polygons(&[vec![offset_polygon(&run, 30.0)]]),
                 centre: mid,
                 line: run,
+                radius_m: 0.0,
+                inner: false,
             });
         }
     }
@@ -193,6 +283,8 @@ pub fn build(city: &City, net: &Network, fronts: &[Frontage]) -> Vec<Zone> {
             geometry: line(&road.pts),
             centre: mid,
             line: pts,
+            radius_m: 0.0,
+            inner: false,
         });
     }
     // Inspection sites.
@@ -293,6 +385,8 @@ pub fn build(city: &City, net: &Network, fronts: &[Frontage]) -> Vec<Zone> {
             geometry: point(Fixed::from_metres(p)),
             centre: p,
             line: Vec::new(),
+            radius_m: 0.0,
+            inner: false,
         });
     }
     out
