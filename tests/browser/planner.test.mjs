@@ -204,6 +204,8 @@ describe('the planner panel', { timeout: 600_000 }, () => {
     assert.equal(layers.kde, 'raster');
     assert.ok(layers.gi > 0, 'Gi* hot spot grids rendered');
     await page.screenshot({ path: path.join(SHOTS, 'desktop-planner.png') });
+    // WANGGE_README_SHOTS=1 refreshes the README's picture of the planner panel.
+    if (process.env.WANGGE_README_SHOTS) fs.copyFileSync(path.join(SHOTS, 'desktop-planner.png'), path.join(SHOTS, '..', '..', 'docs', 'screenshot-planner.png'));
   });
 
   it('explains itself: legends with units, a plain line per method, 卫生死角 with evidence, every zone', async () => {
