@@ -4,7 +4,7 @@
 # documented, the documented content type, the documented schema. First on a temporary SQLite
 # store with the demo city, then on PostgreSQL when PG_URL names a server (a fresh database is
 # created on it). Bounded: --max-examples per operation and a wall-clock budget per store
-# (WANGGE_SCHEMATHESIS_SECS, default 170 s: about 3.5 minutes per store with the start). Fails when no test case ran.
+# (WANGGE_SCHEMATHESIS_SECS, default 130 s: under 3 minutes per store with the start). Fails when no test case ran.
 #
 # Run: bash .ci/schemathesis.sh            (after `cargo build`; SQLite only)
 #      PG_URL=postgres://… bash .ci/schemathesis.sh
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 VENV=${WANGGE_SCHEMATHESIS_VENV:-target/schemathesis-venv}
-BUDGET=${WANGGE_SCHEMATHESIS_SECS:-170}
+BUDGET=${WANGGE_SCHEMATHESIS_SECS:-130}
 EXAMPLES=${WANGGE_SCHEMATHESIS_EXAMPLES:-25}
 BIN=target/debug/wangge
 
