@@ -75,6 +75,8 @@ for x, y in sorted(random.Random(16).sample(all16, 2000)):
 PY
 echo "tiles: z12 $(wc -l < "$WORK/z12.csv"), z14 $(wc -l < "$WORK/z14.csv"), z16 $(wc -l < "$WORK/z16.csv")"
 
+# Unpinned by default; the pinned runs below put wrk on core 1 and the server on core 0.
+WRK_PIN=(env)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_http() { for _ in $(seq 1 240); do curl -s -o /dev/null "$1" && return 0; sleep 0.5; done; echo "FAIL: $1 never answered" >&2; exit 1; }
 
@@ -82,9 +84,9 @@ load() { # name url-prefix suffix
   local name=$1 prefix=$2 suffix=$3 z
   for z in 12 14 16; do
     TILES="$WORK/z$z.csv" PREFIX="$prefix" SUFFIX="$suffix" \
-      wrk -t1 -c"$CONNS" -d"${WARM}s" -s benches/http_tiles.lua "http://127.0.0.1:$PORT" > /dev/null
+      "${WRK_PIN[@]}" wrk -t1 -c"$CONNS" -d"${WARM}s" -s benches/http_tiles.lua "http://127.0.0.1:$PORT" > /dev/null
     TILES="$WORK/z$z.csv" PREFIX="$prefix" SUFFIX="$suffix" \
-      wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s benches/http_tiles.lua "http://127.0.0.1:$PORT" > "$WORK/$name-z$z.wrk"
+      "${WRK_PIN[@]}" wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s benches/http_tiles.lua "http://127.0.0.1:$PORT" > "$WORK/$name-z$z.wrk"
     awk -v n="$name" -v z="$z" '
       /Requests\/sec/ {rps=$2} /^latency_p50_ms/ {p50=$2} /^latency_p99_ms/ {p99=$2}
       /^requests/ {req=$2} /^bytes/ {b=$2} /^non2xx/ {bad=$2}
@@ -111,30 +113,34 @@ kill "${PIDS[-1]}" "${PIDS[-2]}"; wait "${PIDS[-1]}" "${PIDS[-2]}" 2>/dev/null |
 # Each server with its default number of worker threads (one per core), then with one: on a
 # 2-core machine the load generator needs a core too, and three busy threads on two cores make
 # every server's tail the scheduler's time slice.
-for workers in default 1; do
+for workers in default 1 pinned; do
   echo "== wangge (tile cache $(( ${WANGGE_TILE_CACHE_BYTES:-67108864} / 1048576 )) MiB, worker threads: $workers)"
   PORT=$(free_port)
-  env_workers=(); [ "$workers" = 1 ] && env_workers=(TOKIO_WORKER_THREADS=1)
-  env "${env_workers[@]}" RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
+  env_workers=(env); [ "$workers" = 1 ] && env_workers=(env TOKIO_WORKER_THREADS=1)
+  [ "$workers" = pinned ] && env_workers=(taskset -c 0 env TOKIO_WORKER_THREADS=1) && WRK_PIN=(taskset -c 1)
+  "${env_workers[@]}" RUST_LOG=error WANGGE_DEMO_WEEKS=0 WANGGE_DATABASE_URL="$DB" WANGGE_BIND="127.0.0.1:$PORT" "$BIN" serve > "$WORK/wangge.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$PORT/healthz"
   echo "RSS before load: $(ps -o rss= -p "${PIDS[-1]}") KiB"
-  load "wangge$([ "$workers" = 1 ] && echo _w1)" /tiles/grid .mvt
+  load "wangge$([ "$workers" = 1 ] && echo _w1)$([ "$workers" = pinned ] && echo _pin)" /tiles/grid .mvt
   echo "RSS after load: $(ps -o rss= -p "${PIDS[-1]}") KiB; tile cache: $(curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^wangge_cache_bytes\{cache="tiles"\}' | awk '{print $2}') bytes"
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+  WRK_PIN=(env)
 done
 
-for cache in default default_w1 off; do
+for cache in default default_w1 pinned off; do
   echo "== martin, cache $cache"
   PORT=$(free_port)
   args=(--listen-addresses "127.0.0.1:$PORT")
   [ "$cache" = off ] && args+=(--cache-size 0)
   [ "$cache" = default_w1 ] && args+=(--workers 1)
-  RUST_LOG=error "$MARTIN" "${args[@]}" "$DB" > "$WORK/martin-$cache.log" 2>&1 &
+  pin=(env); [ "$cache" = pinned ] && args+=(--workers 1) && pin=(taskset -c 0) && WRK_PIN=(taskset -c 1)
+  RUST_LOG=error "${pin[@]}" "$MARTIN" "${args[@]}" "$DB" > "$WORK/martin-$cache.log" 2>&1 &
   PIDS+=($!)
   wait_http "http://127.0.0.1:$PORT/catalog"
   load "martin_$cache" /grid_tiles ""
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+  WRK_PIN=(env)
 done
 
 echo
@@ -147,8 +153,8 @@ for line in open(sys.argv[1]):
     p = line.split()
     if p and p[0] == "RESULT":
         r[(p[1], p[2])] = p[3:]
-print("| zoom | wangge req/s (p50 / p99 ms, bytes) | martin, default cache | martin, cache off | wangge / martin cached | wangge / martin uncached | wangge, 1 worker thread | martin cached, 1 worker |")
-print("|---|---|---|---|---|---|---|---|")
+print("| zoom | wangge req/s (p50 / p99 ms, bytes) | martin, default cache | martin, cache off | wangge / martin cached | wangge / martin uncached | wangge, 1 worker thread | martin cached, 1 worker | wangge pinned | martin cached pinned | pinned ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for z in ("z12", "z14", "z16"):
     cells, rps = [], {}
     for n in ("wangge", "martin_default", "martin_off"):
@@ -160,8 +166,11 @@ for z in ("z12", "z14", "z16"):
             cells.append("-")
     ratio = lambda o: f"{rps['wangge'] / rps[o]:.2f}" if rps.get(o) and rps.get('wangge') else "-"
     extra = []
-    for n in ("wangge_w1", "martin_default_w1"):
+    for n in ("wangge_w1", "martin_default_w1", "wangge_pin", "martin_pinned"):
         v = r.get((n, z))
+        if v:
+            rps[n] = float(v[0])
         extra.append(f"{float(v[0]):,.0f} ({v[1]} / {v[2]})" if v else "-")
-    print(f"| {z} | " + " | ".join(cells) + f" | {ratio('martin_default')} | {ratio('martin_off')} | " + " | ".join(extra) + " |")
+    pinned = f"{rps['wangge_pin'] / rps['martin_pinned']:.2f}" if rps.get('wangge_pin') and rps.get('martin_pinned') else "-"
+    print(f"| {z} | " + " | ".join(cells) + f" | {ratio('martin_default')} | {ratio('martin_off')} | " + " | ".join(extra) + f" | {pinned} |")
 PY
