@@ -230,24 +230,31 @@ pub fn build(city: &City, net: &Network, zones: &[Zone]) -> History {
             }
         }
     };
+    // Both kinds of village (committee cores and those inside urban streets) plant alike; a macro,
+    // since `plant` is borrowed mutably by every call and a closure around it could not be.
+    macro_rules! plant_village {
+        ($rng:expr, $z:expr, $r:expr, $n:expr) => {
+            plant(
+                $rng,
+                "urban_village",
+                "uv",
+                $z,
+                $z.centre,
+                ($r * 10.0).round() / 10.0,
+                &village_cats,
+                $n,
+                &village_sample($z.centre, $r),
+                &mut reports,
+            )
+        };
+    }
     for z in zones
         .iter()
         .filter(|z| z.kind == "urban_village" && !z.inner)
     {
         let r = rng.range(150.0, 300.0).min(z.radius_m * 0.8);
         let n = rng.int(380, 680) as usize;
-        plant(
-            &mut rng,
-            "urban_village",
-            "uv",
-            z,
-            z.centre,
-            (r * 10.0).round() / 10.0,
-            &village_cats,
-            n,
-            &village_sample(z.centre, r),
-            &mut reports,
-        );
+        plant_village!(&mut rng, z, r, n);
     }
     let rails: Vec<&Zone> = zones.iter().filter(|z| z.kind == "railway_land").collect();
     for z in rails.iter().step_by(2) {
@@ -327,18 +334,7 @@ pub fn build(city: &City, net: &Network, zones: &[Zone]) -> History {
     {
         let r = inner.range(120.0, z.radius_m * 0.8);
         let n = inner.int(300, 520) as usize;
-        plant(
-            &mut inner,
-            "urban_village",
-            "uv",
-            z,
-            z.centre,
-            (r * 10.0).round() / 10.0,
-            &village_cats,
-            n,
-            &village_sample(z.centre, r),
-            &mut reports,
-        );
+        plant_village!(&mut inner, z, r, n);
     }
     // Recurring sanitation spots, at random built-up grids.
     let built: Vec<usize> = (0..city.grids.len())
