@@ -215,8 +215,8 @@ pub struct RulesArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RulesWhat {
     /// Check a dispatch rule table against the city in the store and store it as the next
-    /// version; a running service puts it in force at its next start (`PUT /api/dispatch/rules`
-    /// does so at once).
+    /// version; running replicas on PostgreSQL put it in force on the store's change notice, on
+    /// SQLite at their next start (`PUT /api/dispatch/rules` does so at once).
     Load {
         /// The table's JSON file (`{"triage_department": …, "rules": […]}`).
         file: std::path::PathBuf,

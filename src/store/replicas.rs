@@ -17,7 +17,7 @@ use super::{Backend, Store, StoreResult};
 
 /// The key of the first-start advisory lock: "wangge" in ASCII, so no other application on a
 /// shared cluster picks it by chance.
-const START_LOCK_KEY: i64 = 0x77_616e_6767_65;
+const START_LOCK_KEY: i64 = 0x7761_6e67_6765;
 
 /// The channel of data, dispatch rule and calendar changes (payload: which).
 pub const REVISION_CHANNEL: &str = "wangge_revision";
