@@ -151,8 +151,9 @@ impl AppState {
     /// city reloads, the case service re-reads the dispatch rules and the holiday table, the case
     /// stream reads new events at once. Tasks end with the application or the listener.
     pub fn follow_changes(&self, changes: &tokio::sync::broadcast::Sender<crate::store::Change>) {
-        let _ = self.inner.live.spawn_follower(changes.subscribe());
-        let _ = self.inner.cases.spawn_follower(changes.subscribe());
+        // Dropping a JoinHandle detaches its task, which runs on.
+        drop(self.inner.live.spawn_follower(changes.subscribe()));
+        drop(self.inner.cases.spawn_follower(changes.subscribe()));
         stream::spawn_waker(Arc::downgrade(&self.inner), changes.subscribe());
     }
 
