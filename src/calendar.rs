@@ -56,7 +56,8 @@ pub struct CalendarArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum CalendarWhat {
     /// Store one year of the national holiday table (`calendar/cn-YYYY.json` format), replacing
-    /// that year's built-in or stored table; a running service applies it at its next start.
+    /// that year's built-in or stored table; running replicas on PostgreSQL apply it on the store's
+    /// change notice, on SQLite at their next start.
     Load {
         /// The year's JSON file.
         file: std::path::PathBuf,

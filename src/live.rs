@@ -6,7 +6,9 @@
 //! Readers never wait: they load the current `Arc<CityIndex>` and keep it for their request, so a
 //! rebuild (about a second) neither blocks them nor shows them a half-built index. The baseline
 //! advances only when a rebuild succeeds. Other replicas and the CLI publish through the same
-//! store, so besides reloading after its own imports the engine polls the store's data version.
+//! store, so besides reloading after its own imports the engine follows the store's change notices
+//! on PostgreSQL ([`LiveCity::spawn_follower`], LISTEN/NOTIFY: well under a second) and polls the
+//! store's data version as the safety net ([`LiveCity::spawn_poller`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +21,7 @@ use crate::domain::catalogue::{self, Catalogue, Category};
 use crate::domain::crs::{CoordError, Crs, PlausibleArea};
 use crate::domain::jurisdiction::Layer;
 use crate::domain::unit::UnitKind;
-use crate::store::{Store, StoreError};
+use crate::store::{Change, Store, StoreError};
 use crate::tiles::TileSet;
 
 /// How many past-date indexes are kept.
@@ -298,6 +300,44 @@ impl LiveCity {
                 };
                 if let Err(e) = engine.reload_if_changed().await {
                     tracing::warn!(error = %e, "index reload check failed; keeping the current index");
+                }
+            }
+        })
+    }
+
+    /// Follows other processes' change notices (PostgreSQL LISTEN/NOTIFY): a data change
+    /// reloads at once instead of at the next poll. The poll keeps running as the safety net for
+    /// notices lost while the listener reconnects (it also sends a resync then). Ends when the
+    /// engine is dropped or the listener stops.
+    pub fn spawn_follower(
+        self: &Arc<Self>,
+        mut changes: tokio::sync::broadcast::Receiver<Change>,
+    ) -> tokio::task::JoinHandle<()> {
+        use tokio::sync::broadcast::error::RecvError;
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let change = match changes.recv().await {
+                    Ok(c) => c,
+                    // Notices were dropped for a slow follower: re-read, like after a reconnect.
+                    Err(RecvError::Lagged(_)) => Change::Resync,
+                    Err(RecvError::Closed) => break,
+                };
+                if !change.concerns(Change::Data) {
+                    continue;
+                }
+                let Some(engine) = engine.upgrade() else {
+                    break;
+                };
+                match engine.reload_if_changed().await {
+                    Ok(true) => tracing::info!(
+                        version = engine.current().version(),
+                        "reloaded after another process's change notice"
+                    ),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "index reload after a change notice failed; the poll retries")
+                    }
                 }
             }
         })

@@ -51,6 +51,62 @@ impl PhotoConfig {
     }
 }
 
+/// The file in the photo folder that names the installation the folder belongs to.
+pub const FOLDER_MARK: &str = ".wangge-photo-folder";
+
+/// Refuses to start when the photo folder is not the one this database's photos are kept in:
+/// replicas on several machines must share one folder (NFS, CephFS…), see `docs/scaling.md`.
+///
+/// The first process to start on a database writes a random mark into its folder and the same
+/// mark into the store; every later process must find that mark in its own folder. A replica on
+/// a local folder of another machine finds none and stops, before it stores a photo the other
+/// replicas cannot serve. SQLite is served by one process, so there is nothing to check.
+pub async fn check_shared_folder(
+    store: &crate::store::Store,
+    config: &PhotoConfig,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if store.backend_name() != "postgres" {
+        return Ok(());
+    }
+    let path = config.dir.join(FOLDER_MARK);
+    let found = match fs::read_to_string(&path) {
+        Ok(text) => Some(text.trim().to_owned()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let candidate = found.clone().unwrap_or_else(|| {
+        let mut fresh = [0u8; 16];
+        rand::fill(&mut fresh);
+        hex::encode(fresh)
+    });
+    let stored = store
+        .claim_service_value("photo_folder_mark", &candidate)
+        .await
+        .context("reading the photo folder's mark from the store")?;
+    match found {
+        Some(mark) if mark == stored => Ok(()),
+        Some(mark) => anyhow::bail!(
+            "照片目录 {} 属于另一套数据库(标记 {mark}),本库的标记是 {stored}。 The photo folder {} belongs to another database (mark {mark}; this database's is {stored}): give every replica the same shared folder with --photo-dir (docs/scaling.md)",
+            config.dir.display(),
+            config.dir.display()
+        ),
+        None if stored == candidate => {
+            fs::create_dir_all(&config.dir)
+                .with_context(|| format!("creating {}", config.dir.display()))?;
+            fs::write(&path, format!("{stored}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(())
+        }
+        None => anyhow::bail!(
+            "照片目录 {} 不是其他副本共用的目录(缺少标记文件 {FOLDER_MARK})。 The photo folder {} is not the one the other replicas of this database use (it has no {FOLDER_MARK} with the mark {stored}): with several replicas every one must use one shared folder (NFS, CephFS…), see docs/scaling.md. If this is that folder restored from a backup, write the mark back: echo {stored} > {}",
+            config.dir.display(),
+            config.dir.display(),
+            path.display()
+        ),
+    }
+}
+
 /// The photo folder.
 #[derive(Debug, Clone)]
 pub struct PhotoFiles {

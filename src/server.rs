@@ -27,23 +27,28 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Store> {
     let mut delay = Duration::from_millis(250);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        match store.migrate().await {
-            Ok(()) => {
-                // Version 1 of every default category, so the store is the catalogue's truth.
-                store
-                    .seed_categories(&crate::domain::catalogue::default_catalogue())
-                    .await
-                    .context("seeding the category catalogue")?;
-                return Ok(store);
-            }
+        match migrate_and_seed(&store).await {
+            Ok(()) => return Ok(store),
             Err(e) if e.is_unavailable() && tokio::time::Instant::now() < deadline => {
                 tracing::warn!("database not reachable yet; retrying in {delay:?}");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            Err(e) => return Err(e).context("migrating the database"),
+            Err(e) => return Err(e).context("migrating the database and seeding the catalogue"),
         }
     }
+}
+
+/// Migrations, then version 1 of every default category (so the store is the catalogue's truth),
+/// under the first-start lock: replicas starting together on an empty database take turns.
+async fn migrate_and_seed(store: &Store) -> Result<(), crate::store::StoreError> {
+    let lock = store.start_lock().await?;
+    store.migrate().await?;
+    store
+        .seed_categories(&crate::domain::catalogue::default_catalogue())
+        .await?;
+    lock.release().await;
+    Ok(())
 }
 
 /// The import options `wangge import layer|city` asks for.
@@ -115,6 +120,8 @@ pub async fn migrate(config: &StoreConfig) -> anyhow::Result<()> {
 /// `wangge init`: migrate and load the first-start data, then exit (for deployments and benches).
 pub async fn init(config: ServeConfig) -> anyhow::Result<()> {
     let store = open_store(&config.store).await?;
+    // Held until the replay is done: a second process loads nothing twice (see `serve`).
+    let start_lock = store.start_lock().await?;
     crate::demo::first_start(&store, &config.geodata, !config.no_demo)
         .await
         .context("loading the demo city")?;
@@ -130,6 +137,7 @@ pub async fn init(config: ServeConfig) -> anyhow::Result<()> {
         );
         crate::demo_cases::replay_on_first_start(&service, &store, &config.geodata, &options).await;
     }
+    start_lock.release().await;
     tracing::info!(version = store.data_version().await?, "initialised");
     store.close().await;
     Ok(())
@@ -236,9 +244,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     init_tracing(config.log_format);
     http::health::metrics_handle();
     let store = open_store(&config.store).await?;
+    // Replicas starting together on an empty database: the first loads the demo city (and
+    // replays its cases) under this lock, the others wait and then find it there. An error
+    // drops the guard, and with it the lock's connection, which releases it.
+    let start_lock = store.start_lock().await?;
     crate::demo::first_start(&store, &config.geodata, !config.no_demo)
         .await
         .context("loading the demo city")?;
+    crate::photos::check_shared_folder(&store, &config.photo_config()).await?;
     let loopback = config.bind.ip().is_loopback();
     let allow_demo_logins = loopback || config.allow_demo_users;
     if !allow_demo_logins {
@@ -251,6 +264,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let (calendar, dispatch_rules) = calendar_and_rules(&store, &config).await?;
     let live = crate::live::LiveCity::load(store.clone(), config.engine.config()).await?;
     let _poller = live.spawn_poller(Duration::from_secs(config.index_poll_secs.max(1)));
+    // Other replicas' edits, at once (PostgreSQL); None on SQLite, where the poll does it.
+    let changes = store.spawn_change_listener();
     let state = AppState::new(
         store.clone(),
         HttpSettings {
@@ -283,6 +298,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(options) = demo_replay_options(&config)? {
         crate::demo_cases::replay_on_first_start(state.cases(), &store, &config.geodata, &options)
             .await;
+    }
+    start_lock.release().await;
+    if let Some(changes) = &changes {
+        state.follow_changes(changes);
     }
     let _sweeper = state
         .cases()

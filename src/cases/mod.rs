@@ -150,6 +150,55 @@ impl CaseService {
         self.calendar.load_full()
     }
 
+    /// Applies every stored year of the holiday table over the working calendar (another process
+    /// stored one). Years stored are only ever added or replaced, so re-applying them all is
+    /// exact.
+    pub async fn reload_stored_calendar(&self) -> Result<(), CaseError> {
+        for table in self.store.calendar_years().await? {
+            let year = table.year;
+            self.load_calendar_year(&table).map_err(|e| {
+                StoreError::Corrupt(format!("the stored holiday table of {year}: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Follows other processes' change notices for the dispatch rule table and the holiday
+    /// table, which this service otherwise reads only at start and on its own loads.
+    pub fn spawn_follower(
+        &self,
+        mut changes: tokio::sync::broadcast::Receiver<crate::store::Change>,
+    ) -> tokio::task::JoinHandle<()> {
+        use crate::store::Change;
+        use tokio::sync::broadcast::error::RecvError;
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let change = match changes.recv().await {
+                    Ok(c) => c,
+                    Err(RecvError::Lagged(_)) => Change::Resync,
+                    Err(RecvError::Closed) => break,
+                };
+                if change.concerns(Change::DispatchRules) {
+                    match service.reload_stored_rules().await {
+                        Ok(true) => tracing::info!(
+                            "dispatch rule table reloaded after another process stored one"
+                        ),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reloading the dispatch rule table failed")
+                        }
+                    }
+                }
+                if change.concerns(Change::Calendar)
+                    && let Err(e) = service.reload_stored_calendar().await
+                {
+                    tracing::warn!(error = %e, "reloading the holiday table failed");
+                }
+            }
+        })
+    }
+
     /// Loads one year of the holiday table into the working calendar (an admin's run-time load);
     /// deadlines computed from now on use it. Concurrent loads of different years both land.
     pub fn load_calendar_year(

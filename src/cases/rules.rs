@@ -131,6 +131,19 @@ impl CaseService {
         self.rules.load_full()
     }
 
+    /// Puts the stored table in force when another process stored a newer version than the one
+    /// in force here (a replica's admin load, `wangge rules load`). Returns whether it changed.
+    pub async fn reload_stored_rules(&self) -> Result<bool, CaseError> {
+        let Some(stored) = self.store.dispatch_rules().await? else {
+            return Ok(false);
+        };
+        if self.rules.load().version == Some(stored.version) {
+            return Ok(false);
+        }
+        self.install_rules(stored);
+        Ok(true)
+    }
+
     /// Puts a stored version in force in this service (after a city package stored it).
     pub fn install_rules(&self, stored: StoredRules) -> Arc<RulesInForce> {
         tracing::info!(version = stored.version, "dispatch rule table in force");
@@ -202,8 +215,8 @@ pub struct RulesArgs {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RulesWhat {
     /// Check a dispatch rule table against the city in the store and store it as the next
-    /// version; a running service puts it in force at its next start (`PUT /api/dispatch/rules`
-    /// does so at once).
+    /// version; running replicas on PostgreSQL put it in force on the store's change notice, on
+    /// SQLite at their next start (`PUT /api/dispatch/rules` does so at once).
     Load {
         /// The table's JSON file (`{"triage_department": …, "rules": […]}`).
         file: std::path::PathBuf,

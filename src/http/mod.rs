@@ -147,6 +147,16 @@ struct Inner {
 }
 
 impl AppState {
+    /// Follows other processes' change notices (see [`Store::spawn_change_listener`]): the live
+    /// city reloads, the case service re-reads the dispatch rules and the holiday table, the case
+    /// stream reads new events at once. Tasks end with the application or the listener.
+    pub fn follow_changes(&self, changes: &tokio::sync::broadcast::Sender<crate::store::Change>) {
+        // Dropping a JoinHandle detaches its task, which runs on.
+        drop(self.inner.live.spawn_follower(changes.subscribe()));
+        drop(self.inner.cases.spawn_follower(changes.subscribe()));
+        stream::spawn_waker(Arc::downgrade(&self.inner), changes.subscribe());
+    }
+
     /// State over a store and the live city built from it.
     pub fn new(store: Store, settings: HttpSettings, live: Arc<LiveCity>) -> Self {
         let cases = crate::cases::CaseService::new(

@@ -1,7 +1,8 @@
 //! `GET /api/cases/stream`: case changes as server-sent events, so maps update live.
 //!
 //! One background task per process (started with the first subscriber) polls the append-only
-//! `events` table every 500 ms for events after the last it saw, and broadcasts the case events
+//! `events` table every 500 ms (at once when PostgreSQL notifies it of new events, whoever wrote
+//! them) for events after the last it saw, and broadcasts the case events
 //! to every subscriber. Reading the database, not process memory, means a change made through
 //! any replica (or the CLI) reaches the subscribers of every replica.
 //!
@@ -53,6 +54,9 @@ pub struct Hub {
     /// Every event with an id up to this has been broadcast (or was not a case event, or was
     /// given up as a rolled-back id). Stored before the broadcast of each item.
     watermark: AtomicI64,
+    /// Rung by another process's notice of new events (PostgreSQL), so the poller reads at once
+    /// instead of at its next tick.
+    wake: tokio::sync::Notify,
 }
 
 /// One message, serialised once for every subscriber; each subscriber's allowed actions are
@@ -164,6 +168,7 @@ impl AppState {
                 Ok::<_, ApiError>(Arc::new(Hub {
                     tx,
                     watermark: AtomicI64::new(start),
+                    wake: tokio::sync::Notify::new(),
                 }))
             })
             .await?;
@@ -179,7 +184,16 @@ fn spawn_poller(inner: Weak<Inner>) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut gap = None;
         loop {
-            tick.tick().await;
+            let hub = inner.upgrade().and_then(|i| i.feed.get().cloned());
+            match hub {
+                Some(hub) => tokio::select! {
+                    _ = tick.tick() => {}
+                    () = hub.wake.notified() => {}
+                },
+                None => {
+                    tick.tick().await;
+                }
+            }
             let Some(inner) = inner.upgrade() else { break };
             let state = AppState { inner };
             if *state.inner.shutdown.borrow() {
@@ -190,6 +204,30 @@ fn spawn_poller(inner: Weak<Inner>) {
             };
             if let Err(e) = poll_once(&state, &hub, &mut gap).await {
                 tracing::warn!(error = %e, "case stream: reading the event log failed; retrying");
+            }
+        }
+    });
+}
+
+/// Wakes the poller on other processes' notices of new events; ends with the application.
+pub(super) fn spawn_waker(
+    inner: Weak<Inner>,
+    mut changes: broadcast::Receiver<crate::store::Change>,
+) {
+    use crate::store::Change;
+    tokio::spawn(async move {
+        loop {
+            let change = match changes.recv().await {
+                Ok(c) => c,
+                Err(broadcast::error::RecvError::Lagged(_)) => Change::Resync,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            if !change.concerns(Change::Events) {
+                continue;
+            }
+            let Some(inner) = inner.upgrade() else { break };
+            if let Some(hub) = inner.feed.get() {
+                hub.wake.notify_one();
             }
         }
     });

@@ -501,13 +501,18 @@ impl Store {
     pub async fn service_secret(&self, name: &str) -> StoreResult<String> {
         let mut fresh = [0u8; 32];
         rand::fill(&mut fresh);
-        let fresh = hex::encode(fresh);
+        self.claim_service_value(name, &hex::encode(fresh)).await
+    }
+
+    /// Stores `value` under `name` unless a value is stored already, and returns the stored one:
+    /// `value` itself exactly when this call was the first.
+    pub async fn claim_service_value(&self, name: &str, fresh: &str) -> StoreResult<String> {
         on_pool!(self, |pool, d| {
             sqlx::query(
                 "INSERT INTO service_secrets (name, secret) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
             )
             .bind(name)
-            .bind(&fresh)
+            .bind(fresh)
             .execute(pool)
             .await?;
             let secret: String =

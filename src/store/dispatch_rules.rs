@@ -62,8 +62,8 @@ macro_rules! put_dispatch_rules_in {
 pub(crate) use put_dispatch_rules_in;
 
 impl Store {
-    /// Stores a rule table as the next version; it is in force from the next start (and at once in
-    /// the service that stored it).
+    /// Stores a rule table as the next version; the service that stored it puts it in force at
+    /// once, other replicas on PostgreSQL on the change notice it sends.
     pub async fn put_dispatch_rules(&self, table: &RuleTable, audit: &Audit) -> StoreResult<i64> {
         on_pool!(self, |pool, d| {
             let mut tx = pool.begin().await?;

@@ -20,6 +20,7 @@ mod hotspot;
 mod inspections;
 mod jurisdictions;
 mod photos;
+mod replicas;
 mod units;
 mod users;
 
@@ -47,6 +48,7 @@ pub use inspections::{
 };
 pub use jurisdictions::{BasemapFeature, CityPublished, CityWrite};
 pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
+pub use replicas::{Change, EVENTS_CHANNEL, REVISION_CHANNEL, StartLock};
 pub use users::{NewUser, TokenLookup, UserRecord};
 
 /// Errors of the store, sorted by what the caller can do about them.
