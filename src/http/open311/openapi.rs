@@ -13,7 +13,7 @@ fn content(description: &str) -> Value {
     json!({
         "description": description,
         "content": {
-            "application/json": {"schema": {}},
+            "application/json": {"schema": {"type": ["array", "object"]}},
             "text/xml": {"schema": {"type": "string"}},
         }
     })
