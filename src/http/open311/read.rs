@@ -640,9 +640,8 @@ async fn updates(state: &AppState, f: Format, uri: &Uri) -> Result<Response, Ope
         let Ok(id) = e.entity_id.parse::<i64>() else {
             continue;
         };
-        if !cases.contains_key(&id) {
-            let c = state.cases().find(id).await.map_err(|e| case_error(f, e))?;
-            cases.insert(id, c);
+        if let std::collections::hash_map::Entry::Vacant(slot) = cases.entry(id) {
+            slot.insert(state.cases().find(id).await.map_err(|e| case_error(f, e))?);
         }
         if cases.get(&id).and_then(Option::as_ref).is_none_or(hidden) || to == Status::Voided {
             continue;
