@@ -311,6 +311,19 @@ fn protected_endpoints() -> Vec<(Method, &'static str, Option<Value>, &'static [
         (Method::GET, "/api/volunteer/reports", None, &[Volunteer]),
         (
             Method::POST,
+            "/api/open311/keys",
+            Some(json!({"name": "role table"})),
+            &[Admin],
+        ),
+        (Method::GET, "/api/open311/keys", None, &[Admin]),
+        (
+            Method::POST,
+            "/api/open311/keys/999999/revoke",
+            None,
+            &[Admin],
+        ),
+        (
+            Method::POST,
             "/api/volunteer/reports",
             Some(json!({})),
             &[Volunteer],

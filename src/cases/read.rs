@@ -252,8 +252,8 @@ impl CaseService {
 
     /// What the reporter is shown once the case is closed: the note of the closing step and the
     /// after-photos. Nothing before the close: an after-photo of a handling that then fails its
-    /// check (返工) is not the result.
-    async fn closing_feedback(
+    /// check (返工) is not the result. Open311 publishes the same (`status_notes`, `media_url`).
+    pub async fn closing_feedback(
         &self,
         case: &Case,
     ) -> Result<(Option<String>, Vec<CasePhoto>), CaseError> {

@@ -17,6 +17,7 @@ pub mod import;
 pub mod inspections;
 pub mod layers;
 pub mod limits;
+pub mod open311;
 pub mod openapi;
 pub mod params;
 pub mod photos;
@@ -336,6 +337,11 @@ pub fn router(state: AppState) -> Router {
                     throttle::public_writes,
                 )),
         )
+        .route(
+            "/open311/keys",
+            get(open311::keys::list_keys).post(open311::keys::create_key),
+        )
+        .route("/open311/keys/{id}/revoke", post(open311::keys::revoke_key))
         .route("/public/board", get(assessment::board))
         .route("/shops/ranking", get(shops::ranking))
         .route("/shops/{code}/scorecard", get(shops::scorecard))
@@ -425,6 +431,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
         .route("/photos/{sha256}", get(photos::get_photo))
         .route("/shops/print", get(shops::print))
+        .merge(open311::routes())
         .nest("/api", api)
         .merge(openapi::swagger_ui());
     if let Some(dir) = &settings.web_dir {

@@ -8,7 +8,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     admin, assessment, assign, auth, calendar, cases, dispatch, error, health, hotspots, import,
-    inspections, layers, photos, search, shops, stream, tiles, volunteer,
+    inspections, layers, open311, photos, search, shops, stream, tiles, volunteer,
 };
 
 struct BearerAuth;
@@ -51,6 +51,7 @@ impl Modify for BearerAuth {
         inspections::recheck, inspections::publish_notice, inspections::notice, inspections::notice_workbook,
         volunteer::report, volunteer::reports,
         shops::scorecard, shops::ranking, shops::public_shop, shops::qr_png, shops::qr_svg, shops::print,
+        open311::keys::create_key, open311::keys::list_keys, open311::keys::revoke_key,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -75,6 +76,11 @@ pub fn swagger_ui<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
 /// derives, so the domain stays free of the HTTP layer), the published list of error codes, and
 /// the error answers every operation can give besides its own.
 fn complete(doc: &mut Value) {
+    if let (Some(paths), Value::Object(extra)) =
+        (doc["paths"].as_object_mut(), open311::openapi::paths())
+    {
+        paths.extend(extra);
+    }
     let schemas = &mut doc["components"]["schemas"];
     schemas["ErrorCode"] = json!({
         "type": "string",

@@ -71,3 +71,50 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// Case events with `from <= at < to` and `id > after_id`, oldest first (by id), at most
+    /// `limit` (1–1000), with their detail: what the Open311 `servicerequestupdates` read
+    /// filters down to the public status changes. Uses the `events (at)` order of the log: ids
+    /// grow with time, so `id > after_id` pages through one window.
+    pub async fn case_events_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<super::EventRecord>> {
+        on_pool!(self, |pool, d| {
+            let rows = sqlx::query(
+                "SELECT id, at, actor_id, actor_name, action, entity_type, entity_id, request_id, detail \
+                 FROM events \
+                 WHERE entity_type = 'case' AND at >= $1 AND at < $2 AND id > $3 \
+                 ORDER BY id LIMIT $4",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(after_id)
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(super::EventRecord {
+                        id: r.try_get("id")?,
+                        at: r.try_get("at")?,
+                        actor_id: r.try_get("actor_id")?,
+                        actor_name: r.try_get("actor_name")?,
+                        action: r.try_get("action")?,
+                        entity_type: r.try_get("entity_type")?,
+                        entity_id: r.try_get("entity_id")?,
+                        request_id: r.try_get("request_id")?,
+                        detail: r
+                            .try_get::<sqlx::types::Json<serde_json::Value>, _>("detail")?
+                            .0,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(Into::into)
+        })
+    }
+}

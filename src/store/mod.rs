@@ -19,6 +19,7 @@ mod history;
 mod hotspot;
 mod inspections;
 mod jurisdictions;
+mod open311;
 mod photos;
 mod replicas;
 mod units;
@@ -47,6 +48,7 @@ pub use inspections::{
     StoredVisit,
 };
 pub use jurisdictions::{BasemapFeature, CityPublished, CityWrite};
+pub use open311::{Open311Key, Open311Submission};
 pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
 pub use replicas::{Change, EVENTS_CHANNEL, REVISION_CHANNEL, StartLock};
 pub use users::{NewUser, TokenLookup, UserRecord};

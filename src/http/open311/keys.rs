@@ -1,0 +1,165 @@
+//! The applications' api keys (admin): issue, list, revoke; and the per-key rate limit a POST
+//! passes. A key is shown once, when issued; the store keeps its SHA-256.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::http::AppState;
+use crate::http::auth::{AdminOnly, Auth};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath, RequestId};
+use crate::store::Open311Key;
+
+/// `per_minute` range and default.
+pub const PER_MINUTE: (i64, i64, i64) = (1, 10_000, 60);
+
+/// A key as admins see it (never the key itself, except in the answer that issues it).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct KeyView {
+    /// Id.
+    pub id: i64,
+    /// The application's name.
+    pub name: String,
+    /// Requests it may POST per minute.
+    pub per_minute: i64,
+    /// When issued.
+    pub created_at: DateTime<Utc>,
+    /// When revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The key, shown only in the answer that issues it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+}
+
+impl From<Open311Key> for KeyView {
+    fn from(k: Open311Key) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            per_minute: k.per_minute,
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+            api_key: None,
+        }
+    }
+}
+
+/// A key to issue.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// The application's name, 1–100 characters.
+    pub name: String,
+    /// Requests it may POST per minute, 1–10000 (default 60).
+    pub per_minute: Option<i64>,
+}
+
+/// Issues an api key to an application (admin). The key is in this answer only.
+#[utoipa::path(post, path = "/api/open311/keys", tag = "open311", security(("bearer" = [])), request_body = NewKey,
+    responses((status = 201, body = KeyView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    ApiJson(body): ApiJson<NewKey>,
+) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "应用名称须为 1–100 个字符 / name must be 1–100 characters",
+        ));
+    }
+    let (lo, hi, default) = PER_MINUTE;
+    let per_minute = body.per_minute.unwrap_or(default);
+    if !(lo..=hi).contains(&per_minute) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("per_minute 须为 {lo}–{hi} / per_minute must be {lo}–{hi}"),
+        ));
+    }
+    let key = crate::security::new_token();
+    let stored = state
+        .store()
+        .create_open311_key(
+            name,
+            &crate::security::token_hash(&key),
+            per_minute,
+            &req_id.audit(&auth.principal),
+        )
+        .await?;
+    let mut view = KeyView::from(stored);
+    view.api_key = Some(key);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Every api key, newest first (admin).
+#[utoipa::path(get, path = "/api/open311/keys", tag = "open311", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Object>, description = "[KeyView]"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    _auth: Auth<AdminOnly>,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
+    let keys = state.store().list_open311_keys().await?;
+    Ok(Json(keys.into_iter().map(KeyView::from).collect()))
+}
+
+/// Revokes an api key (admin): its requests are refused with 403 from now on.
+#[utoipa::path(post, path = "/api/open311/keys/{id}/revoke", tag = "open311", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "key id")),
+    responses((status = 200, body = KeyView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    req_id: RequestId,
+    auth: Auth<AdminOnly>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<KeyView>, ApiError> {
+    let key = state
+        .store()
+        .revoke_open311_key(id, &req_id.audit(&auth.principal))
+        .await?;
+    Ok(Json(key.into()))
+}
+
+/// Counts one POST of a key in the current minute; `Err(seconds to wait)` past its limit. A
+/// fixed one-minute window per key hash (unique per key, so two databases in one process never
+/// share a count). The map holds one entry per key that posted, a handful per city.
+pub fn take(key_hash: &str, per_minute: i64, now: DateTime<Utc>) -> Result<(), u64> {
+    static COUNTS: OnceLock<Mutex<HashMap<String, (i64, i64)>>> = OnceLock::new();
+    let minute = now.timestamp().div_euclid(60);
+    let mut counts = COUNTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let entry = counts.entry(key_hash.to_owned()).or_insert((minute, 0));
+    if entry.0 != minute {
+        *entry = (minute, 0);
+    }
+    if entry.1 >= per_minute {
+        return Err(60 - now.timestamp().rem_euclid(60) as u64);
+    }
+    entry.1 += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_gets_its_quota_per_minute_and_the_next_minute_starts_afresh() {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        assert!(take("unit-test-key", 2, t).is_ok());
+        assert!(take("unit-test-key", 2, t).is_ok());
+        assert!(take("unit-test-key", 2, t).is_err());
+        assert!(take("unit-test-key", 2, t + chrono::Duration::seconds(60)).is_ok());
+    }
+}
