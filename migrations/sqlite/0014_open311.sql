@@ -1,3 +1,4 @@
+-- 0013 is PostgreSQL-only (LISTEN/NOTIFY triggers for replicas); SQLite has no 0013.
 -- Open311 GeoReport v2 (docs/open311.md): the applications an admin issues api keys to, and
 -- what a request submitted through Open311 said that is not part of the case (the reporter's
 -- private contact, the client's own ids, the media URL).
