@@ -53,7 +53,8 @@ impl Modify for BearerAuth {
         shops::scorecard, shops::ranking, shops::public_shop, shops::qr_png, shops::qr_svg, shops::print,
         open311::keys::create_key, open311::keys::list_keys, open311::keys::revoke_key,
     ),
-    components(schemas(error::ErrorBody)),
+    // Types only named by query parameters are not collected by utoipa on their own.
+    components(schemas(error::ErrorBody, assessment::RankingFormat)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
