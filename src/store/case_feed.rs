@@ -98,21 +98,7 @@ impl Store {
             .fetch_all(pool)
             .await?;
             rows.iter()
-                .map(|r| {
-                    Ok(super::EventRecord {
-                        id: r.try_get("id")?,
-                        at: r.try_get("at")?,
-                        actor_id: r.try_get("actor_id")?,
-                        actor_name: r.try_get("actor_name")?,
-                        action: r.try_get("action")?,
-                        entity_type: r.try_get("entity_type")?,
-                        entity_id: r.try_get("entity_id")?,
-                        request_id: r.try_get("request_id")?,
-                        detail: r
-                            .try_get::<sqlx::types::Json<serde_json::Value>, _>("detail")?
-                            .0,
-                    })
-                })
+                .map(super::event_from_row)
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(Into::into)
         })

@@ -213,6 +213,31 @@ pub struct EventRecord {
     pub detail: Value,
 }
 
+/// An audit event from a row of `SELECT id, at, actor_id, actor_name, action, entity_type,
+/// entity_id, request_id, detail FROM events`, on either backend.
+pub(crate) fn event_from_row<R: sqlx::Row>(r: &R) -> Result<EventRecord, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    chrono::DateTime<chrono::Utc>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    sqlx::types::Json<Value>: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(EventRecord {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        actor_id: r.try_get("actor_id")?,
+        actor_name: r.try_get("actor_name")?,
+        action: r.try_get("action")?,
+        entity_type: r.try_get("entity_type")?,
+        entity_id: r.try_get("entity_id")?,
+        request_id: r.try_get("request_id")?,
+        detail: r.try_get::<sqlx::types::Json<Value>, _>("detail")?.0,
+    })
+}
+
 /// Filter of the audit log listing.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -439,9 +464,8 @@ impl Store {
         on_pool!(self, |pool, d| pool.close().await)
     }
 
-    /// Lists audit events, newest first.
+    /// Lists audit events, newest first (read by [`event_from_row`]).
     pub async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<EventRecord>> {
-        use sqlx::Row;
         let limit = filter.limit.clamp(1, 1000);
         on_pool!(self, |pool, d| {
             let rows = sqlx::query(
@@ -457,20 +481,8 @@ impl Store {
             .bind(limit)
             .fetch_all(pool)
             .await?;
-            rows.into_iter()
-                .map(|r| {
-                    Ok(EventRecord {
-                        id: r.try_get("id")?,
-                        at: r.try_get("at")?,
-                        actor_id: r.try_get("actor_id")?,
-                        actor_name: r.try_get("actor_name")?,
-                        action: r.try_get("action")?,
-                        entity_type: r.try_get("entity_type")?,
-                        entity_id: r.try_get("entity_id")?,
-                        request_id: r.try_get("request_id")?,
-                        detail: r.try_get::<sqlx::types::Json<Value>, _>("detail")?.0,
-                    })
-                })
+            rows.iter()
+                .map(event_from_row)
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(StoreError::from)
         })
