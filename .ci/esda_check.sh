@@ -14,7 +14,7 @@ fi
 "$VENV/bin/python" -c "import esda, libpysal, numpy, scipy, shapely; print('esda', esda.__version__, 'libpysal', libpysal.__version__, 'numpy', numpy.__version__, 'scipy', scipy.__version__, 'shapely', shapely.__version__)"
 FIXTURE=$(mktemp --suffix=.json)
 trap 'rm -f "$FIXTURE" "$FIXTURE.log"' EXIT
-WANGGE_ESDA_FIXTURE="$FIXTURE" cargo test --test hotspots write_the_esda_comparison_fixture -- --ignored --nocapture
+WANGGE_ESDA_FIXTURE="$FIXTURE" cargo test --test suite hotspots::write_the_esda_comparison_fixture -- --ignored --nocapture
 if [ ! -s "$FIXTURE" ]; then
   echo "FAIL: wangge did not write the esda fixture" >&2
   exit 1

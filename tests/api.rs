@@ -1,7 +1,7 @@
 //! The HTTP conventions, identity and roles, through the router without a socket. Runs on SQLite,
 //! and on PostgreSQL + PostGIS when `WANGGE_TEST_DATABASE_URL` is set (see `.ci/run`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

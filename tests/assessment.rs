@@ -2,7 +2,7 @@
 //! assessment reads nothing else), numbers worked out by hand in the comments, publishing twice,
 //! and a changed case that publishes a new version whose diff names it.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};

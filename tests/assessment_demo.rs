@@ -3,7 +3,7 @@
 //! of `geodata/planted_performers.json` where they belong, every week they are active. SQLite by
 //! default; PostgreSQL with `WANGGE_TEST_DATABASE_URL` (see tests/common).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

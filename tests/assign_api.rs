@@ -1,6 +1,6 @@
 //! The assignment API over the whole demo city, on SQLite and PostgreSQL + PostGIS.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

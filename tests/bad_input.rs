@@ -7,7 +7,7 @@
 //! Cases marked `"needs"` wait for a fix made elsewhere; they are skipped unless
 //! `WANGGE_BAD_INPUT_ALL=1`.
 
-mod common;
+use crate::common;
 
 use std::str::FromStr;
 

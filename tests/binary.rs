@@ -1,6 +1,6 @@
 //! End to end: the real `wangge` binary, started as a user would, on a real socket.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -4,7 +4,7 @@
 //! overdue list, filters and export, forbidden transitions, idempotent intake under racing
 //! retries.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};

@@ -3,7 +3,7 @@
 //! every deadline passed or not; a drawn polygon finds exactly the cases inside it, page after
 //! full page, in the list and the export alike.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

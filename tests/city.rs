@@ -2,7 +2,7 @@
 //! rules that refuse what would be wrong, a calendar that cannot silently run out, and sensible
 //! answers from an empty or partial city.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;

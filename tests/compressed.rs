@@ -3,7 +3,7 @@
 //! exports and the live case stream. The streamed batch body used to panic under the compression
 //! layer once its source ended, cutting the answer off.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! HTTP or the command line; it is checked against the city first, stored as a version, in force
 //! at once for new cases, and the table a restart puts in force.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::{TestApp, spawn_city_without_history};

@@ -1,7 +1,7 @@
 //! The assignment engine on the real demo city, without a database: properties that must hold for
 //! every point, the boundary tie-break, frontage strips, and unassigned points.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::OnceLock;

@@ -8,9 +8,9 @@
 //! parser answers `Ok` or a clean error and never panics. A failing input is shrunk and kept
 //! by proptest in `tests/fuzz.proptest-regressions`, replayed first on every later run.
 //!
-//! `cargo test --test fuzz` runs a bounded number of cases per target (`WANGGE_FUZZ_CASES`,
+//! `cargo test --test suite fuzz::` runs a bounded number of cases per target (`WANGGE_FUZZ_CASES`,
 //! default 256); CI runs more. To fuzz for longer:
-//! `WANGGE_FUZZ_CASES=200000 cargo test --release --test fuzz -- --nocapture`.
+//! `WANGGE_FUZZ_CASES=200000 cargo test --release --test suite fuzz:: -- --nocapture`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

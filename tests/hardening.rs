@@ -2,7 +2,7 @@
 //! boundary on both stores: empty uploads that wiped live data, NUL bytes that gave 500 on
 //! PostgreSQL, and idempotency keys that handed one caller another's case.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

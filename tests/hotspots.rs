@@ -1,7 +1,7 @@
 //! Hot spots proven on real and planted data: John Snow's 1854 cholera map, the demo city's
 //! two-year history with its planted clusters, and the HTTP surface.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

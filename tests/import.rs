@@ -1,7 +1,7 @@
 //! Importing as a city would: declared coordinate systems, validation before storage, refusals
 //! that change nothing, OpenStreetMap, and version history. On SQLite and PostgreSQL + PostGIS.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! the same cases, the notice is frozen, the cases are handled and closed, re-inspection passes
 //! one finding and reopens another, and the point turns 达标 only when every finding passed.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

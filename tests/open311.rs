@@ -3,7 +3,7 @@
 //! idempotency and `crs`), requests by id, token, filters, circle and bbox, updates; the errors
 //! in both formats; and that nothing private ever leaves.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};

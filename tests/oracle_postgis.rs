@@ -4,7 +4,7 @@
 //! inside frontage strips. Agreement must be total; points on shared boundaries must follow the
 //! documented tie-break (lowest code). Needs PostgreSQL + PostGIS: run by `.ci/run`.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

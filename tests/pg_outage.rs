@@ -3,7 +3,7 @@
 //! ignored in the plain `cargo test` and run alone by `.ci/run` with:
 //! `WANGGE_TEST_DATABASE_URL`, `WANGGE_TEST_PG_STOP` and `WANGGE_TEST_PG_START` (shell commands).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! once, every limit refused with its code and nothing left behind, path tricks, who may add
 //! what, citizens with their follow token, and the closing feedback.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -626,7 +626,7 @@ async fn a_citizen_adds_before_photos_with_the_token_and_sees_the_closing_note_a
 }
 
 /// Not a check: prints sustained upload throughput with durability on (fsync of file and folder,
-/// then the database commit). `cargo test --release --test photos -- --ignored --nocapture`.
+/// then the database commit). `cargo test --release --test suite photos:: -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "measurement"]
 async fn measure_photo_upload_throughput() {

@@ -4,7 +4,7 @@
 //! the same database; the end-to-end check with real processes behind HAProxy is
 //! `.ci/replicas.sh`. On SQLite (one process per file) these tests have nothing to check.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

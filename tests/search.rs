@@ -2,7 +2,7 @@
 //! names with their parent chain in Chinese, roads by name with a box inside the city, and every
 //! parameter's range refused with `invalid_parameter`.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use serde_json::Value;

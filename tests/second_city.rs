@@ -5,7 +5,7 @@
 //! folder on the command line; a package that fails while publishing leaves nothing behind; every
 //! property the served schema calls required is enforced.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

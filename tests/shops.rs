@@ -3,7 +3,7 @@
 //! shop's scorecard and in its street's ranking; the public page, its QR codes and the printed
 //! placards show nothing private.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode, header};
 use chrono::{DateTime, Utc};

@@ -1,6 +1,6 @@
 //! The store contract, on SQLite and (with `WANGGE_TEST_DATABASE_URL`) on PostgreSQL + PostGIS.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::fresh_store;

@@ -1,7 +1,7 @@
 //! The live case stream (server-sent events), on SQLite and PostgreSQL: order and payload,
 //! resume with Last-Event-ID without gaps or duplicates, filters, and its two ways to log in.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

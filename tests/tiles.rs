@@ -1,6 +1,6 @@
 //! Vector tiles over the whole demo city: contents, no gaps between neighbours, caching, errors.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

@@ -3,7 +3,7 @@
 //! the outcome and nothing of anyone else's; a 市民找差团 round takes them as inspectors and files
 //! their failed items as findings whose cases start in 核实; every staff endpoint refuses them.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
