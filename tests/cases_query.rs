@@ -25,6 +25,7 @@ async fn store_case(app: &TestApp, key: &str, case: Case) -> i64 {
                 request_digest: key.into(),
                 case,
                 follow_up: Vec::new(),
+                open311: None,
             },
             &Audit::system(),
         )

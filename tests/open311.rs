@@ -10,10 +10,13 @@ use axum::http::{Method, Request, StatusCode, header};
 use common::{Answer, TestApp, spawn_city_without_history, url_encode};
 use geo::InteriorPoint;
 use serde_json::{Value, json};
+use wangge::domain::case::{Case, Status};
 use wangge::domain::crs::Crs;
 use wangge::domain::identity::Role;
 use wangge::domain::jurisdiction::Layer;
+use wangge::domain::photo::{PhotoHash, PhotoStage};
 use wangge::http::HttpSettings;
+use wangge::store::{Audit, CaseStep, NewCase, NewCasePhoto, Open311Origin, Open311Submission};
 
 const JSON: &str = "application/json; charset=utf-8";
 const XML: &str = "text/xml; charset=utf-8";
@@ -585,4 +588,171 @@ async fn a_json_body_is_accepted_too_and_an_address_is_resolved_by_the_place_sea
         .get(&format!("/open311/v2/requests/{id}.json"), None)
         .await;
     assert_eq!(one.body[0]["description"], "路边垃圾（店铺类型：餐饮）");
+}
+
+/// A case stored as the intake would, at a point, in `status`.
+async fn stored_case(app: &TestApp, key: &str, lon: f64, lat: f64, status: Status) -> Case {
+    let mut case = Case::draft("citizen", "0101", lon, lat);
+    case.description = "暴露垃圾".into();
+    case.status = status;
+    let (case, created) = app
+        .db
+        .store
+        .create_case(
+            &NewCase {
+                idempotency_key: key.into(),
+                request_digest: key.into(),
+                case,
+                follow_up: Vec::new(),
+                open311: None,
+            },
+            &Audit::system(),
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    case
+}
+
+#[tokio::test]
+async fn a_closed_case_shows_its_closing_note_and_after_photo_and_its_merged_duplicate_shows_the_same()
+ {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat) = patrolled_point(&app).await;
+    let store = &app.db.store;
+    let primary = stored_case(&app, "o311-primary", lon, lat, Status::Handling).await;
+    let mut dup = Case::draft("citizen", "0101", lon, lat);
+    dup.description = "又见暴露垃圾".into();
+    dup.status = Status::Merged;
+    dup.linked_to = Some(primary.id);
+    let (dup, _) = store
+        .create_case(
+            &NewCase {
+                idempotency_key: "o311-dup".into(),
+                request_digest: "o311-dup".into(),
+                case: dup,
+                follow_up: Vec::new(),
+                open311: None,
+            },
+            &Audit::system(),
+        )
+        .await
+        .unwrap();
+    let hash = PhotoHash::from_digest([7; 32]);
+    store
+        .add_case_photo(
+            &NewCasePhoto {
+                case_id: primary.id,
+                hash,
+                content_type: "image/jpeg".into(),
+                bytes: 1234,
+                stage: PhotoStage::After,
+                added_by: None,
+                max_per_stage: 3,
+            },
+            &Audit::system(),
+        )
+        .await
+        .unwrap();
+    let primary = store.get_case(primary.id).await.unwrap().unwrap();
+    let mut closed = primary.clone();
+    closed.status = Status::Closed;
+    closed.closed_at = Some(chrono::Utc::now());
+    store
+        .update_case(
+            &primary,
+            &[CaseStep {
+                action: "close".into(),
+                note: Some("已清运，感谢反映".into()),
+                after: closed,
+                extra: json!({}),
+            }],
+            &Audit::system(),
+        )
+        .await
+        .unwrap();
+
+    let a = app
+        .get(
+            &format!(
+                "/open311/v2/requests.json?service_request_id={},{}",
+                dup.id, primary.id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let list = a.body.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{}", a.text);
+    assert_eq!(
+        list[0]["service_request_id"],
+        dup.id.to_string(),
+        "in the order asked"
+    );
+    let photo = format!("/photos/{}", hash.to_hex());
+    for r in list {
+        assert_eq!(r["status"], "closed", "{r}");
+        assert_eq!(r["status_notes"], "已清运，感谢反映", "{r}");
+        assert!(r["media_url"].as_str().unwrap().ends_with(&photo), "{r}");
+    }
+    assert!(
+        list[0]["service_notice"]
+            .as_str()
+            .unwrap()
+            .contains(&primary.case_no()),
+        "the duplicate names the case it was merged into"
+    );
+
+    let u = app
+        .get("/open311/v2/servicerequestupdates.json", None)
+        .await;
+    let close: Vec<&Value> = u
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["service_request_id"] == primary.id.to_string() && x["status"] == "closed")
+        .collect();
+    assert_eq!(close.len(), 1, "{}", u.text);
+    assert_eq!(close[0]["description"], "已清运，感谢反映");
+    assert!(
+        close[0]["media_url"].as_str().unwrap().ends_with(&photo),
+        "the update that closed it carries the after-photo: {}",
+        u.text
+    );
+}
+
+#[tokio::test]
+async fn a_request_whose_private_contact_cannot_be_stored_leaves_no_case_behind() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat) = patrolled_point(&app).await;
+    let mut case = Case::draft("citizen", "0101", lon, lat);
+    case.description = "暴露垃圾".into();
+    case.status = Status::Verifying;
+    let new = |open311: Option<Open311Origin>| NewCase {
+        idempotency_key: "o311-orphan".into(),
+        request_digest: "o311-orphan".into(),
+        case: case.clone(),
+        follow_up: Vec::new(),
+        open311,
+    };
+    let origin = Open311Origin {
+        // No such key: the contact's row is refused, and the case with it.
+        key_id: 987_654,
+        submission: Open311Submission {
+            phone: Some("13912345678".into()),
+            ..Open311Submission::default()
+        },
+    };
+    let store = &app.db.store;
+    let r = store
+        .create_case(&new(Some(origin)), &Audit::system())
+        .await;
+    assert!(r.is_err(), "{r:?}");
+    // Nothing of it stayed: the same key makes a new case, not the half-written first.
+    let (_, created) = store
+        .create_case(&new(None), &Audit::system())
+        .await
+        .unwrap();
+    assert!(created, "the case was rolled back with its contact");
 }

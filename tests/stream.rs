@@ -437,6 +437,7 @@ async fn a_subscriber_too_slow_for_the_buffer_gets_the_missed_events_from_the_st
                 ..wangge::domain::case::Case::draft("inspector", "0101", lon, lat)
             },
             follow_up: Vec::new(),
+            open311: None,
         };
         app.db
             .store
@@ -467,7 +468,7 @@ async fn a_subscriber_too_slow_for_the_buffer_gets_the_missed_events_from_the_st
 }
 
 /// Not a check: prints the delay from a committed change to its message on an open stream.
-/// `cargo test --release --test stream -- --ignored --nocapture`.
+/// `cargo test --release --test suite stream:: -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "measurement"]
 async fn measure_stream_latency() {

@@ -13,7 +13,7 @@ use crate::domain::catalogue::Category;
 use crate::domain::crs::{Crs, UnknownCrs};
 use crate::domain::identity::{Principal, Role};
 use crate::live::AssignError;
-use crate::store::{Audit, NewCase};
+use crate::store::{Audit, NewCase, Open311Origin};
 
 /// The channel a report came through; it decides where the case starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,6 +292,30 @@ impl CaseService {
         self.intake(report, Channel::Volunteer, audit).await
     }
 
+    /// A citizen's report sent by an application through Open311: the citizen intake (核实 by the
+    /// grid's inspector, the follow token), in the application's key space (the caller scopes
+    /// `idempotency_key`), with the reporter's private contact stored in the case's transaction.
+    pub async fn report_through_open311(
+        &self,
+        submission: Submission,
+        origin: Open311Origin,
+        audit: &Audit,
+    ) -> Result<Intake, CaseError> {
+        if submission.register || submission.external_ref.is_some() {
+            return Err(super::invalid(
+                "invalid_field",
+                "register and external_ref are for staff; leave them out",
+            ));
+        }
+        self.intake_with(
+            submission.report(None)?,
+            Channel::Citizen,
+            audit,
+            Some(origin),
+        )
+        .await
+    }
+
     /// Takes a report in: checks it, assigns the place, links duplicates, and for an
     /// inspector's report registered at once, dispatches it, all in one transaction.
     pub(super) async fn intake(
@@ -299,6 +323,17 @@ impl CaseService {
         report: Report,
         channel: Channel,
         audit: &Audit,
+    ) -> Result<Intake, CaseError> {
+        self.intake_with(report, channel, audit, None).await
+    }
+
+    /// [`Self::intake`], with what an Open311 application sent beyond the case.
+    async fn intake_with(
+        &self,
+        report: Report,
+        channel: Channel,
+        audit: &Audit,
+        open311: Option<Open311Origin>,
     ) -> Result<Intake, CaseError> {
         let key = report.idempotency_key.trim();
         if key.is_empty() || key.len() > 128 {
@@ -418,6 +453,7 @@ impl CaseService {
                     request_digest: digest,
                     case,
                     follow_up,
+                    open311,
                 },
                 &audit.stamped(now),
             )

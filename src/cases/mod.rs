@@ -17,6 +17,7 @@ mod catalogue;
 mod hotline;
 mod intake;
 mod photos;
+mod public;
 mod read;
 pub mod rules;
 mod workflow;
@@ -32,6 +33,7 @@ use crate::store::{Store, StoreError};
 pub use hotline::HotlineOutcome;
 pub use intake::{DuplicateHint, Intake, IntakeNotice, StaffIntake, Submission};
 pub use photos::{PhotoAdded, PhotoAdder, PhotoError, PhotoUpload, parse_stage};
+pub use public::{PUBLIC_MAX_SCAN, PublicArea, PublicCase, PublicQuery, PublicUpdate};
 pub use read::{CaseDetail, CaseInfo, CasePage, Followup, OwnReport};
 
 /// Who reports through `POST /api/cases`: inspectors (their own sightings), intake clerks (12345

@@ -34,6 +34,43 @@ impl Store {
         })
     }
 
+    /// The note of each of these cases' newest `case.close` event (what the reporter is told),
+    /// for the cases that have one: a page of cases in one query.
+    pub async fn closing_notes(
+        &self,
+        case_ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in case_ids.chunks(super::ID_CHUNK) {
+            let quoted: Vec<String> = chunk.iter().map(|id| format!("'{id}'")).collect();
+            let sql = format!(
+                "SELECT entity_id, detail FROM events WHERE entity_type = 'case' \
+                 AND action = 'case.close' AND entity_id IN ({}) ORDER BY id",
+                quoted.join(",")
+            );
+            on_pool!(self, |pool, d| {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .fetch_all(pool)
+                    .await?;
+                for r in &rows {
+                    let id: String = r.try_get("entity_id")?;
+                    let detail = r
+                        .try_get::<sqlx::types::Json<serde_json::Value>, _>("detail")?
+                        .0;
+                    if let Ok(id) = id.parse::<i64>() {
+                        // Oldest first, so a case closed again keeps its newest close's note.
+                        let note = detail.get("note").and_then(serde_json::Value::as_str);
+                        out.insert(id, note.map(str::to_owned));
+                    }
+                }
+            });
+        }
+        Ok(out
+            .into_iter()
+            .filter_map(|(id, n)| Some((id, n?)))
+            .collect())
+    }
+
     /// Events with `after < id <= upto` (any `upto` when None), oldest first, at most `limit`;
     /// of one entity type when given. Every entity type counts for the stream's gap detection,
     /// since all share one sequence.

@@ -24,6 +24,8 @@ pub struct NewCase {
     pub case: Case,
     /// Events after `case.created`: (action, detail).
     pub follow_up: Vec<(String, serde_json::Value)>,
+    /// The application and private contact of a request that came through Open311.
+    pub open311: Option<super::Open311Origin>,
 }
 
 /// One step of a change: the action, its note, the case after it and extra detail for the event.
@@ -334,6 +336,9 @@ impl Store {
             if let Some(primary) = case.linked_to {
                 link_into!(&mut *tx, audit, primary, case.id);
             }
+            if let Some(origin) = &new.open311 {
+                super::open311::insert_open311_origin!(&mut *tx, case.id, origin)?;
+            }
             tx.commit().await?;
             Ok((case, true))
         })
@@ -350,6 +355,26 @@ impl Store {
             .await?;
             row.as_ref().map(case_from_row).transpose()
         })
+    }
+
+    /// The cases with these ids that exist, in no particular order: a page in one query.
+    pub async fn get_cases(&self, ids: &[i64]) -> StoreResult<Vec<Case>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(super::ID_CHUNK) {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM cases WHERE id IN ({})",
+                super::id_list(chunk)
+            );
+            on_pool!(self, |pool, d| {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .fetch_all(pool)
+                    .await?;
+                for r in &rows {
+                    out.push(case_from_row(r)?);
+                }
+            });
+        }
+        Ok(out)
     }
 
     /// Writes a changed case if nobody changed it since `before` was read (else `Conflict`), and

@@ -48,7 +48,7 @@ pub use inspections::{
     StoredVisit,
 };
 pub use jurisdictions::{BasemapFeature, CityPublished, CityWrite};
-pub use open311::{Open311Key, Open311Submission};
+pub use open311::{Open311Key, Open311Origin, Open311Submission};
 pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
 pub use replicas::{Change, EVENTS_CHANNEL, REVISION_CHANNEL, StartLock};
 pub use users::{NewUser, TokenLookup, UserRecord};
@@ -311,6 +311,15 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// `ids` as the body of an SQL `IN (…)` list. Integers only, so formatting them is safe; a batch
+/// read of a page of cases stays one statement on both databases.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The most ids one `IN (…)` list carries: batch reads go in chunks of this.
+pub(crate) const ID_CHUNK: usize = 1000;
 
 /// Appends an audit event through `$exec` (a transaction), so it commits with the change.
 macro_rules! append_event {

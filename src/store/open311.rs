@@ -44,6 +44,42 @@ pub struct Open311Submission {
 
 const KEY_COLUMNS: &str = "id, name, per_minute, created_at, revoked_at";
 
+/// Which application sent a case through Open311, and what its submission said beyond the case:
+/// stored in the case's own transaction, so an acknowledged request never lacks its contact.
+#[derive(Debug, Clone)]
+pub struct Open311Origin {
+    /// The api key's id.
+    pub key_id: i64,
+    /// The reporter's private contact and the client's ids.
+    pub submission: Open311Submission,
+}
+
+/// Writes an [`Open311Origin`] through `$exec` (the case's transaction); a retry keeps the first.
+macro_rules! insert_open311_origin {
+    ($exec:expr, $case_id:expr, $origin:expr) => {{
+        let o: &$crate::store::Open311Origin = $origin;
+        let s = &o.submission;
+        sqlx::query(
+            "INSERT INTO open311_submissions (case_id, key_id, email, phone, first_name, last_name, \
+             account_id, device_id, media_url, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (case_id) DO NOTHING",
+        )
+        .bind($case_id)
+        .bind(o.key_id)
+        .bind(s.email.as_deref())
+        .bind(s.phone.as_deref())
+        .bind(s.first_name.as_deref())
+        .bind(s.last_name.as_deref())
+        .bind(s.account_id.as_deref())
+        .bind(s.device_id.as_deref())
+        .bind(s.media_url.as_deref())
+        .bind(chrono::Utc::now())
+        .execute($exec)
+        .await
+    }};
+}
+pub(super) use insert_open311_origin;
+
 fn key_from_row<R: Row>(r: &R) -> Result<Open311Key, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -154,35 +190,6 @@ impl Store {
                 .map(key_from_row)
                 .transpose()
                 .map_err(StoreError::from)
-        })
-    }
-
-    /// Keeps what an Open311 submission said beyond the case; a retry keeps the first.
-    pub async fn save_open311_submission(
-        &self,
-        case_id: i64,
-        key_id: i64,
-        s: &Open311Submission,
-    ) -> StoreResult<()> {
-        on_pool!(self, |pool, d| {
-            sqlx::query(
-                "INSERT INTO open311_submissions (case_id, key_id, email, phone, first_name, last_name, \
-                 account_id, device_id, media_url, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (case_id) DO NOTHING",
-            )
-            .bind(case_id)
-            .bind(key_id)
-            .bind(s.email.as_deref())
-            .bind(s.phone.as_deref())
-            .bind(s.first_name.as_deref())
-            .bind(s.last_name.as_deref())
-            .bind(s.account_id.as_deref())
-            .bind(s.device_id.as_deref())
-            .bind(s.media_url.as_deref())
-            .bind(Utc::now())
-            .execute(pool)
-            .await?;
-            Ok(())
         })
     }
 

@@ -203,6 +203,35 @@ impl Store {
         })
     }
 
+    /// The photos of `stage` of each of these cases, each case's in the order
+    /// [`Self::case_photos`] gives: a page of cases in one query, not one per case.
+    pub async fn photos_of_cases(
+        &self,
+        case_ids: &[i64],
+        stage: PhotoStage,
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<CasePhoto>>> {
+        let mut out: std::collections::HashMap<i64, Vec<CasePhoto>> =
+            std::collections::HashMap::new();
+        for chunk in case_ids.chunks(super::ID_CHUNK) {
+            let sql = format!(
+                "SELECT cp.case_id, {PHOTO_COLUMNS} FROM case_photos cp JOIN photos p ON p.sha256 = cp.sha256 \
+                 WHERE cp.stage = $1 AND cp.case_id IN ({}) ORDER BY cp.added_at, cp.sha256",
+                super::id_list(chunk)
+            );
+            on_pool!(self, |pool, d| {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(stage.as_str())
+                    .fetch_all(pool)
+                    .await?;
+                for r in &rows {
+                    let case_id: i64 = r.try_get("case_id")?;
+                    out.entry(case_id).or_default().push(photo_from_row(r)?);
+                }
+            });
+        }
+        Ok(out)
+    }
+
     /// The MIME type of a stored photo, or None when no case ever showed it.
     pub async fn photo_content_type(&self, hash: PhotoHash) -> StoreResult<Option<String>> {
         on_pool!(self, |pool, d| {

@@ -2,7 +2,7 @@
 //! extensions) and the mySociety `servicerequestupdates`. Public, no key: the spec asks an
 //! `api_key` only of writes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
@@ -13,12 +13,10 @@ use serde_json::{Value, json};
 use super::errors::Open311Error;
 use super::format::{Document, Format};
 use super::{case_error, parse_w3c, w3c};
-use crate::assign::AreaLevel;
-use crate::assign::geodesy::Tangent;
-use crate::domain::case::{Case, Status, case_no};
+use crate::cases::{PublicArea, PublicCase, PublicQuery};
+use crate::domain::case::Status;
 use crate::domain::catalogue::Category;
 use crate::http::AppState;
-use crate::store::CaseFilter;
 
 /// The default window of `GET requests` when no `start_date` is given (the spec's suggestion).
 pub const DEFAULT_WINDOW_DAYS: i64 = 90;
@@ -33,9 +31,6 @@ pub const RADIUS_M: (f64, f64, f64) = (1.0, 5000.0, 500.0);
 /// The widest `bbox` side, degrees (about 110 km north–south): wider boxes are a city-wide
 /// export, which the staff API serves.
 pub const MAX_BBOX_DEG: f64 = 1.0;
-/// The most cases one `GET requests` reads to fill a page after its filters: past that it
-/// answers with what it found (documented: narrow the window or the area).
-const MAX_SCAN: usize = 20_000;
 /// The most `service_request_id`s in one query.
 pub const MAX_IDS: usize = 50;
 /// `limit` range and default of `servicerequestupdates`.
@@ -291,107 +286,49 @@ fn public_status(s: Status) -> &'static str {
     }
 }
 
-/// A case never shown: found false in 核实 or voided later (作废).
-fn hidden(c: &Case) -> bool {
-    c.status == Status::Voided
+/// A request as the spec lists it; the service decided what is public.
+pub(super) fn request_json(c: &PublicCase, origin: &str) -> Value {
+    let notice = match &c.merged_into {
+        Some(p) => format!(
+            "案卷号 {}，已并入案卷 {p} / case {}, merged into {p}",
+            c.case_no, c.case_no
+        ),
+        None => format!(
+            "案卷号 {}，当前环节：{} / case {}, step: {}",
+            c.case_no,
+            c.status.label_zh(),
+            c.case_no,
+            c.status.as_str()
+        ),
+    };
+    json!({
+        "service_request_id": c.id.to_string(),
+        "status": public_status(c.status),
+        "status_notes": c.closing_note,
+        "service_name": c.category_name,
+        "service_code": c.category,
+        "description": c.description,
+        "agency_responsible": c.unit_name,
+        "service_notice": notice,
+        "requested_datetime": w3c(c.reported_at),
+        "updated_datetime": w3c(c.updated_at),
+        "expected_datetime": c.expected_at.map(w3c),
+        "address": c.address,
+        "address_id": Value::Null,
+        "zipcode": Value::Null,
+        "lat": c.lat,
+        "long": c.lon,
+        "media_url": c.photo.as_ref().map(|h| format!("{origin}/photos/{h}")),
+    })
 }
 
-/// The public view of cases, in order: what the spec lists and nothing of the people.
-pub(super) async fn render_requests(
-    state: &AppState,
-    cases: Vec<Case>,
-    origin: &str,
-) -> Result<Vec<Value>, crate::cases::CaseError> {
-    let mut merged_into: HashMap<i64, Case> = HashMap::new();
-    for c in &cases {
-        if let Some(p) = c.linked_to
-            && !merged_into.contains_key(&p)
-            && let Some(primary) = state.cases().find(p).await?
-        {
-            merged_into.insert(p, primary);
-        }
-    }
-    let shown = |c: &Case| -> Case {
-        c.linked_to
-            .and_then(|p| merged_into.get(&p).cloned())
-            .unwrap_or_else(|| c.clone())
-    };
-    let units: BTreeSet<String> = cases.iter().filter_map(|c| shown(c).unit_code).collect();
-    let names = state
-        .store()
-        .unit_names(&units)
-        .await
-        .map_err(crate::cases::CaseError::from)?;
-    let index = state.live().current();
-    let catalogue = state.live().catalogue();
-    let mut out = Vec::with_capacity(cases.len());
-    for c in cases {
-        let s = shown(&c);
-        let (note, photos) = state.cases().closing_feedback(&s).await?;
-        let address: Vec<&str> = [
-            (AreaLevel::District, &c.district_code),
-            (AreaLevel::Street, &c.street_code),
-            (AreaLevel::Community, &c.community_code),
-        ]
-        .into_iter()
-        .filter_map(|(l, code)| code.as_deref().and_then(|code| index.area_name(l, code)))
-        .collect();
-        let updated = [
-            Some(s.reported_at),
-            s.dispatched_at,
-            s.step_started_at,
-            s.closed_at,
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(s.reported_at);
-        let notice = match c.linked_to {
-            Some(p) => format!(
-                "案卷号 {}，已并入案卷 {} / case {}, merged into {}",
-                c.case_no(),
-                case_no(p),
-                c.case_no(),
-                case_no(p)
-            ),
-            None => format!(
-                "案卷号 {}，当前环节：{} / case {}, step: {}",
-                c.case_no(),
-                s.status.label_zh(),
-                c.case_no(),
-                s.status.as_str()
-            ),
-        };
-        out.push(json!({
-            "service_request_id": c.id.to_string(),
-            "status": public_status(s.status),
-            "status_notes": note,
-            "service_name": catalogue.version(&c.category, c.category_version).map(|k| k.name.clone()),
-            "service_code": c.category,
-            "description": c.description,
-            "agency_responsible": s.unit_code.as_ref().and_then(|u| names.get(u)),
-            "service_notice": notice,
-            "requested_datetime": w3c(c.reported_at),
-            "updated_datetime": w3c(updated),
-            "expected_datetime": s.deadline_at.or(s.due_at).map(w3c),
-            "address": if address.is_empty() { Value::Null } else { Value::String(address.join(" ")) },
-            "address_id": Value::Null,
-            "zipcode": Value::Null,
-            "lat": c.lat,
-            "long": c.lon,
-            "media_url": photos.first().map(|p| format!("{origin}/photos/{}", p.sha256)),
-        }));
-    }
-    Ok(out)
+fn requests_list(f: Format, cases: &[PublicCase], origin: &str) -> Response {
+    let out = cases.iter().map(|c| request_json(c, origin)).collect();
+    list(f, "service_requests", "request", Value::Array(out))
 }
 
 /// The spatial part of a `GET requests` query: a circle (`lat`/`long`/`radius`) or a `bbox`.
-enum Area {
-    Circle { lon: f64, lat: f64, r: f64 },
-    Box([f64; 4]),
-}
-
-fn parse_area(p: &Params, f: Format) -> Result<Option<Area>, Open311Error> {
+fn parse_area(p: &Params, f: Format) -> Result<Option<PublicArea>, Open311Error> {
     let lat = p.float("lat", f)?;
     let lon = p.float("long", f)?;
     let radius = p.float("radius", f)?;
@@ -429,7 +366,7 @@ fn parse_area(p: &Params, f: Format) -> Result<Option<Area>, Open311Error> {
         if !ok {
             return Err(bad());
         }
-        return Ok(Some(Area::Box([*w, *s, *e, *n])));
+        return Ok(Some(PublicArea::Box([*w, *s, *e, *n])));
     }
     match (lat, lon) {
         (None, None) if radius.is_some() => Err(Open311Error::bad_request(
@@ -452,7 +389,7 @@ fn parse_area(p: &Params, f: Format) -> Result<Option<Area>, Open311Error> {
                     format!("radius 须为 {lo}–{hi} 米 / radius must be {lo}–{hi} metres"),
                 ));
             }
-            Ok(Some(Area::Circle { lon, lat, r }))
+            Ok(Some(PublicArea::Circle { lon, lat, r }))
         }
         _ => Err(Open311Error::bad_request(
             f,
@@ -480,23 +417,17 @@ async fn requests(state: &AppState, f: Format, uri: &Uri) -> Result<Response, Op
                 ),
             ));
         }
-        let mut cases = Vec::new();
-        for id in ids {
-            if let Ok(id) = id.parse::<i64>()
-                && let Some(c) = state.cases().find(id).await.map_err(|e| case_error(f, e))?
-                && !hidden(&c)
-            {
-                cases.push(c);
-            }
-        }
-        let out = render_requests(state, cases, &origin)
+        let ids: Vec<i64> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+        let cases = state
+            .cases()
+            .public_cases_by_id(&ids)
             .await
             .map_err(|e| case_error(f, e))?;
-        return Ok(list(f, "service_requests", "request", Value::Array(out)));
+        return Ok(requests_list(f, &cases, &origin));
     }
     let now = Utc::now();
     let (start, end) = p.window(now, Duration::days(DEFAULT_WINDOW_DAYS), f)?;
-    let status = match p.get("status") {
+    let closed = match p.get("status") {
         None => None,
         Some(s) => {
             let wanted: Vec<&str> = s.split(',').map(str::trim).collect();
@@ -508,80 +439,32 @@ async fn requests(state: &AppState, f: Format, uri: &Uri) -> Result<Response, Op
                     ),
                 ));
             }
-            Some(wanted)
+            let (open, closed) = (wanted.contains(&"open"), wanted.contains(&"closed"));
+            (open != closed).then_some(closed)
         }
     };
-    let service_codes: Option<Vec<&str>> = p
-        .get("service_code")
-        .map(|s| s.split(',').map(str::trim).collect());
-    let page_size = p.int("page_size", PAGE_SIZE, f)?;
-    let page = p.int("page", (1, MAX_PAGE, 1), f)?;
-    let area = parse_area(&p, f)?;
-    let bbox = match &area {
-        Some(Area::Box(b)) => Some(*b),
-        Some(Area::Circle { lon, lat, r }) => {
-            let (kx, ky) = Tangent::at(*lon, *lat).scale();
-            Some([lon - r / kx, lat - r / ky, lon + r / kx, lat + r / ky])
-        }
-        None => None,
+    let (page_size, page) = (
+        p.int("page_size", PAGE_SIZE, f)?,
+        p.int("page", (1, MAX_PAGE, 1), f)?,
+    );
+    let query = PublicQuery {
+        from: start,
+        to: end + Duration::seconds(1),
+        closed,
+        categories: p
+            .get("service_code")
+            .map(|s| s.split(',').map(|c| c.trim().to_owned()).collect()),
+        area: parse_area(&p, f)?,
+        // In range by `int`: 1–MAX_PAGE and 1–PAGE_SIZE.1.
+        page: page as usize,
+        page_size: page_size as usize,
     };
-    let within = |c: &Case| match &area {
-        Some(Area::Circle { lon, lat, r }) => {
-            Tangent::at(*lon, *lat).to_point(geo::Coord { x: c.lon, y: c.lat }) <= *r
-        }
-        _ => true,
-    };
-    let keep = |c: &Case| {
-        // A merged duplicate is listed through the case it was merged into.
-        !hidden(c)
-            && c.status != Status::Merged
-            && within(c)
-            && status
-                .as_ref()
-                .is_none_or(|s| s.contains(&public_status(c.status)))
-            && service_codes
-                .as_ref()
-                .is_none_or(|s| s.contains(&c.category.as_str()))
-    };
-    let need = (page * page_size) as usize;
-    let mut filter = CaseFilter {
-        // One code is the store's filter; a list is filtered here.
-        category: service_codes
-            .as_ref()
-            .filter(|s| s.len() == 1)
-            .map(|s| s[0].to_owned()),
-        bbox,
-        from: Some(start),
-        to: Some(end + Duration::seconds(1)),
-        limit: 1000,
-        ..CaseFilter::default()
-    };
-    let mut matched = Vec::new();
-    let mut scanned = 0;
-    loop {
-        let batch = state
-            .store()
-            .list_cases(&filter)
-            .await
-            .map_err(|e| case_error(f, e.into()))?;
-        scanned += batch.len();
-        let full = batch.len() as i64 == filter.limit;
-        filter.before_id = batch.last().map(|c| c.id);
-        matched.extend(batch.into_iter().filter(|c| keep(c)));
-        if matched.len() >= need || !full || scanned >= MAX_SCAN {
-            break;
-        }
-    }
-    let from = ((page - 1) * page_size) as usize;
-    let cases: Vec<Case> = matched
-        .into_iter()
-        .skip(from)
-        .take(page_size as usize)
-        .collect();
-    let out = render_requests(state, cases, &origin)
+    let cases = state
+        .cases()
+        .public_search(&query)
         .await
         .map_err(|e| case_error(f, e))?;
-    Ok(list(f, "service_requests", "request", Value::Array(out)))
+    Ok(requests_list(f, &cases, &origin))
 }
 
 /// `GET /open311/v2/requests/{id}.{json|xml}`: an array of one, as the spec shows it.
@@ -598,13 +481,9 @@ pub async fn one_request(State(state): State<AppState>, Path(file): Path<String>
     let Ok(id) = id.parse::<i64>() else {
         return not_found().into_response();
     };
-    let case = match state.cases().find(id).await {
-        Ok(Some(c)) if !hidden(&c) => c,
-        Ok(_) => return not_found().into_response(),
-        Err(e) => return case_error(format, e).into_response(),
-    };
-    match render_requests(&state, vec![case], &origin(&state)).await {
-        Ok(out) => list(format, "service_requests", "request", Value::Array(out)),
+    match state.cases().public_cases_by_id(&[id]).await {
+        Ok(cases) if cases.is_empty() => not_found().into_response(),
+        Ok(cases) => requests_list(format, &cases, &origin(&state)),
         Err(e) => case_error(format, e).into_response(),
     }
 }
@@ -617,59 +496,32 @@ async fn updates(state: &AppState, f: Format, uri: &Uri) -> Result<Response, Ope
     let (start, end) = p.window(Utc::now(), Duration::hours(UPDATES_DEFAULT_HOURS), f)?;
     let limit = p.int("limit", UPDATES_LIMIT, f)?;
     let after = p.int("after_update_id", (0, i64::MAX, 0), f)?;
-    let events = state
-        .store()
-        .case_events_between(start, end + Duration::seconds(1), after, limit)
+    let origin = origin(state);
+    let updates = state
+        .cases()
+        .public_updates(start, end + Duration::seconds(1), after, limit)
         .await
-        .map_err(|e| case_error(f, e.into()))?;
-    let mut cases: HashMap<i64, Option<Case>> = HashMap::new();
-    let mut out = Vec::new();
-    for e in events {
-        let to = if e.action == "case.created" {
-            e.detail.pointer("/after/status").and_then(Value::as_str)
-        } else {
-            let to = e.detail.get("to").and_then(Value::as_str);
-            if to == e.detail.get("from").and_then(Value::as_str) {
-                continue;
-            }
-            to
-        };
-        let Some(to) = to.and_then(Status::parse) else {
-            continue;
-        };
-        let Ok(id) = e.entity_id.parse::<i64>() else {
-            continue;
-        };
-        if let std::collections::hash_map::Entry::Vacant(slot) = cases.entry(id) {
-            slot.insert(state.cases().find(id).await.map_err(|e| case_error(f, e))?);
-        }
-        if cases.get(&id).and_then(Option::as_ref).is_none_or(hidden) || to == Status::Voided {
-            continue;
-        }
-        let description = if e.action == "case.close" {
-            e.detail
-                .get("note")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        } else {
-            None
-        }
-        .unwrap_or_else(|| {
-            format!(
-                "案卷进入「{}」环节 / the case is now {}",
-                to.label_zh(),
-                to.as_str()
-            )
-        });
-        out.push(json!({
-            "update_id": e.id.to_string(),
-            "service_request_id": id.to_string(),
-            "status": public_status(to),
-            "updated_datetime": w3c(e.at),
-            "description": description,
-            "media_url": Value::Null,
-        }));
-    }
+        .map_err(|e| case_error(f, e))?;
+    let out: Vec<Value> = updates
+        .iter()
+        .map(|u| {
+            let description = u.note.clone().unwrap_or_else(|| {
+                format!(
+                    "案卷进入「{}」环节 / the case is now {}",
+                    u.status.label_zh(),
+                    u.status.as_str()
+                )
+            });
+            json!({
+                "update_id": u.id.to_string(),
+                "service_request_id": u.case_id.to_string(),
+                "status": public_status(u.status),
+                "updated_datetime": w3c(u.at),
+                "description": description,
+                "media_url": u.photo.as_ref().map(|h| format!("{origin}/photos/{h}")),
+            })
+        })
+        .collect();
     Ok(list(
         f,
         "service_request_updates",

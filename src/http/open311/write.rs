@@ -18,7 +18,7 @@ use crate::cases::Submission;
 use crate::domain::crs::Crs;
 use crate::http::AppState;
 use crate::http::extract::RequestId;
-use crate::store::{Audit, Open311Submission};
+use crate::store::{Audit, Open311Origin, Open311Submission};
 
 /// The longest value of a contact or id field.
 const MAX_FIELD_CHARS: usize = 200;
@@ -192,9 +192,10 @@ async fn submit(
         request_id: req_id.0.clone(),
         at: None,
     };
+    let account_id = submission.account_id.clone();
     let intake = state
         .cases()
-        .report_as_citizen(
+        .report_through_open311(
             Submission {
                 idempotency_key,
                 category: code.to_owned(),
@@ -205,15 +206,14 @@ async fn submit(
                 register: false,
                 external_ref: None,
             },
+            Open311Origin {
+                key_id: key.id,
+                submission,
+            },
             &audit,
         )
         .await
         .map_err(|e| case_error(f, e))?;
-    state
-        .store()
-        .save_open311_submission(intake.case.id, key.id, &submission)
-        .await
-        .map_err(|e| case_error(f, e.into()))?;
     let case = &intake.case;
     let notice = if case.linked_to.is_some() {
         format!(
@@ -241,7 +241,7 @@ async fn submit(
             "service_request_id": case.id.to_string(),
             "token": intake.follow_token,
             "service_notice": notice,
-            "account_id": submission.account_id,
+            "account_id": account_id,
         }]),
     }
     .into_response())
