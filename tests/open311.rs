@@ -16,7 +16,9 @@ use wangge::domain::identity::Role;
 use wangge::domain::jurisdiction::Layer;
 use wangge::domain::photo::{PhotoHash, PhotoStage};
 use wangge::http::HttpSettings;
-use wangge::store::{Audit, CaseStep, NewCase, NewCasePhoto, Open311Origin, Open311Submission};
+use wangge::store::{
+    Audit, CaseStep, NewCase, NewCasePhoto, Open311Origin, Open311Submission, Store, StoreOptions,
+};
 
 const JSON: &str = "application/json; charset=utf-8";
 const XML: &str = "text/xml; charset=utf-8";
@@ -711,7 +713,10 @@ async fn a_closed_case_shows_its_closing_note_and_after_photo_and_its_merged_dup
         .as_array()
         .unwrap()
         .iter()
-        .filter(|x| x["service_request_id"] == primary.id.to_string() && x["status"] == "closed")
+        .filter(|x| {
+            x["service_request_id"].as_str() == Some(primary.id.to_string().as_str())
+                && x["status"] == "closed"
+        })
         .collect();
     assert_eq!(close.len(), 1, "{}", u.text);
     assert_eq!(close[0]["description"], "已清运，感谢反映");
@@ -755,4 +760,43 @@ async fn a_request_whose_private_contact_cannot_be_stored_leaves_no_case_behind(
         .await
         .unwrap();
     assert!(created, "the case was rolled back with its contact");
+}
+
+#[tokio::test]
+async fn replicas_on_one_database_share_a_key_s_quota() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (id, _) = issue_key(&app, "two replicas", 2).await;
+    // A second process on the same database, as a replica behind the load balancer would be.
+    let other = Store::connect(&app.db.url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let minute = 29_000_000;
+    assert!(
+        app.db
+            .store
+            .take_open311_quota(id, minute, 2)
+            .await
+            .unwrap()
+    );
+    assert!(other.take_open311_quota(id, minute, 2).await.unwrap());
+    assert!(
+        !other.take_open311_quota(id, minute, 2).await.unwrap(),
+        "the quota of 2 a minute is spent across both"
+    );
+    assert!(
+        !app.db
+            .store
+            .take_open311_quota(id, minute, 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        app.db
+            .store
+            .take_open311_quota(id, minute + 1, 2)
+            .await
+            .unwrap(),
+        "the next minute starts afresh"
+    );
+    other.close().await;
 }

@@ -193,6 +193,36 @@ impl Store {
         })
     }
 
+    /// Counts one POST of a key in Unix minute `minute` unless it already made `per_minute`
+    /// there: true when counted. The count is one row in the database, so replicas share one
+    /// quota; the upsert is atomic, so concurrent posts never both take the last one. Counts
+    /// of minutes before the previous one are deleted on the way: two rows per key at most.
+    pub async fn take_open311_quota(
+        &self,
+        key_id: i64,
+        minute: i64,
+        per_minute: i64,
+    ) -> StoreResult<bool> {
+        on_pool!(self, |pool, d| {
+            sqlx::query("DELETE FROM open311_rate WHERE key_id = $1 AND minute < $2")
+                .bind(key_id)
+                .bind(minute - 1)
+                .execute(pool)
+                .await?;
+            let counted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO open311_rate (key_id, minute, n) VALUES ($1, $2, 1) \
+                 ON CONFLICT (key_id, minute) DO UPDATE SET n = open311_rate.n + 1 \
+                 WHERE open311_rate.n < $3 RETURNING CAST(n AS BIGINT)",
+            )
+            .bind(key_id)
+            .bind(minute)
+            .bind(per_minute)
+            .fetch_optional(pool)
+            .await?;
+            Ok(counted.is_some())
+        })
+    }
+
     /// The id of the case a citizen's follow token (its hash) opens.
     pub async fn case_id_by_follow_token(&self, token_hash: &str) -> StoreResult<Option<i64>> {
         on_pool!(self, |pool, d| {

@@ -1,9 +1,6 @@
 //! The applications' api keys (admin): issue, list, revoke; and the per-key rate limit a POST
 //! passes. A key is shown once, when issued; the store keeps its SHA-256.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -130,36 +127,20 @@ pub async fn revoke_key(
 }
 
 /// Counts one POST of a key in the current minute; `Err(seconds to wait)` past its limit. A
-/// fixed one-minute window per key hash (unique per key, so two databases in one process never
-/// share a count). The map holds one entry per key that posted, a handful per city.
-pub fn take(key_hash: &str, per_minute: i64, now: DateTime<Utc>) -> Result<(), u64> {
-    static COUNTS: OnceLock<Mutex<HashMap<String, (i64, i64)>>> = OnceLock::new();
+/// fixed one-minute window per key, counted in the database (replicas share the quota).
+pub async fn take(
+    state: &AppState,
+    key: &Open311Key,
+    now: DateTime<Utc>,
+) -> Result<Result<(), u64>, ApiError> {
     let minute = now.timestamp().div_euclid(60);
-    let mut counts = COUNTS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let entry = counts.entry(key_hash.to_owned()).or_insert((minute, 0));
-    if entry.0 != minute {
-        *entry = (minute, 0);
-    }
-    if entry.1 >= per_minute {
-        return Err(60 - now.timestamp().rem_euclid(60) as u64);
-    }
-    entry.1 += 1;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_key_gets_its_quota_per_minute_and_the_next_minute_starts_afresh() {
-        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        assert!(take("unit-test-key", 2, t).is_ok());
-        assert!(take("unit-test-key", 2, t).is_ok());
-        assert!(take("unit-test-key", 2, t).is_err());
-        assert!(take("unit-test-key", 2, t + chrono::Duration::seconds(60)).is_ok());
+    if state
+        .store()
+        .take_open311_quota(key.id, minute, key.per_minute)
+        .await?
+    {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(60 - now.timestamp().rem_euclid(60) as u64))
     }
 }

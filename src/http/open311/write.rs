@@ -108,7 +108,10 @@ async fn submit(
         .map_err(|e| case_error(f, e.into()))?
         .filter(|k| k.revoked_at.is_none())
         .ok_or_else(forbidden)?;
-    if let Err(wait) = keys::take(&hash, key.per_minute, chrono::Utc::now()) {
+    if let Err(wait) = keys::take(state, &key, chrono::Utc::now())
+        .await
+        .map_err(|e| Open311Error::new(e.status, f, e.message))?
+    {
         let mut res = Open311Error::new(StatusCode::TOO_MANY_REQUESTS, f, format!("此 api_key 每分钟至多提交 {} 次，请 {wait} 秒后再试 / this api_key may post {} requests a minute; retry in {wait} s", key.per_minute, key.per_minute)).into_response();
         res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         return Ok(res);
