@@ -35,6 +35,9 @@ enum Command {
     Rules(crate::cases::rules::RulesArgs),
     /// The demo city's case lifecycles: `wangge demo cases --weeks N`.
     Demo(crate::config::DemoArgs),
+    /// Issue, list or revoke the Open311 applications' api keys.
+    #[command(name = "open311-key")]
+    Open311Key(crate::open311::KeyArgs),
 }
 
 /// Entry point of the binary.
@@ -71,6 +74,10 @@ pub fn main() -> std::process::ExitCode {
         Some(Command::Demo(args)) => runtime().and_then(|rt| {
             crate::server::init_tracing(crate::config::LogFormat::Text);
             rt.block_on(crate::server::demo(args))
+        }),
+        Some(Command::Open311Key(args)) => runtime().and_then(|rt| {
+            crate::server::init_tracing(crate::config::LogFormat::Text);
+            rt.block_on(crate::open311::run(args))
         }),
         Some(Command::Serve(config)) => runtime().and_then(|rt| serve(rt, *config)),
         None => runtime().and_then(|rt| serve(rt, cli.serve)),

@@ -22,6 +22,7 @@ pub mod http;
 pub mod import;
 pub mod inspections;
 pub mod live;
+pub mod open311;
 pub mod photos;
 pub mod search;
 pub mod security;

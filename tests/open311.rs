@@ -800,3 +800,63 @@ async fn replicas_on_one_database_share_a_key_s_quota() {
     );
     other.close().await;
 }
+
+#[tokio::test]
+async fn keys_are_issued_listed_and_revoked_from_the_command_line_too() {
+    let app = spawn_city_without_history(HttpSettings::default()).await;
+    let (lon, lat) = patrolled_point(&app).await;
+    let url = app.db.url.clone();
+    let bad = common::wangge_cli(
+        [
+            "open311-key",
+            "issue",
+            "--name",
+            "热线",
+            "--per-minute",
+            "0",
+        ],
+        &url,
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("per_minute must be 1–10000"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let out = common::wangge_cli(
+        [
+            "open311-key",
+            "issue",
+            "--name",
+            "12345热线",
+            "--per-minute",
+            "30",
+        ],
+        &url,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.len() >= 32, "the key alone on stdout: {key:?}");
+    let r = post_form(&app, "/open311/v2/requests.json", &report(&key, lon, lat)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+
+    let out = common::wangge_cli(["open311-key", "list"], &url);
+    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = &keys[0];
+    assert_eq!(listed["name"], "12345热线");
+    assert_eq!(listed["per_minute"], 30);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&key));
+    let id = listed["id"].as_i64().unwrap().to_string();
+    let out = common::wangge_cli(["open311-key", "revoke", "--id", &id], &url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = post_form(&app, "/open311/v2/requests.json", &report(&key, lon, lat)).await;
+    assert_error(&r, StatusCode::FORBIDDEN, false);
+}

@@ -13,9 +13,6 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, RequestId};
 use crate::store::Open311Key;
 
-/// `per_minute` range and default.
-pub const PER_MINUTE: (i64, i64, i64) = (1, 10_000, 60);
-
 /// A key as admins see it (never the key itself, except in the answer that issues it).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
@@ -66,33 +63,19 @@ pub async fn create_key(
     auth: Auth<AdminOnly>,
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "应用名称须为 1–100 个字符 / name must be 1–100 characters",
-        ));
-    }
-    let (lo, hi, default) = PER_MINUTE;
-    let per_minute = body.per_minute.unwrap_or(default);
-    if !(lo..=hi).contains(&per_minute) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            format!("per_minute 须为 {lo}–{hi} / per_minute must be {lo}–{hi}"),
-        ));
-    }
-    let key = crate::security::new_token();
-    let stored = state
-        .store()
-        .create_open311_key(
-            name,
-            &crate::security::token_hash(&key),
-            per_minute,
-            &req_id.audit(&auth.principal),
-        )
-        .await?;
+    let (stored, key) = crate::open311::issue_key(
+        state.store(),
+        &body.name,
+        body.per_minute,
+        &req_id.audit(&auth.principal),
+    )
+    .await
+    .map_err(|e| match e {
+        crate::open311::KeyError::Invalid(m) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", m)
+        }
+        crate::open311::KeyError::Store(e) => e.into(),
+    })?;
     let mut view = KeyView::from(stored);
     view.api_key = Some(key);
     Ok((StatusCode::CREATED, Json(view)))

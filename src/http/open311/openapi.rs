@@ -4,10 +4,10 @@
 
 use serde_json::{Value, json};
 
-use super::keys::PER_MINUTE;
 use super::read::{
     MAX_BBOX_DEG, MAX_IDS, MAX_PAGE, MAX_WINDOW_DAYS, PAGE_SIZE, RADIUS_M, UPDATES_LIMIT,
 };
+use crate::open311::PER_MINUTE;
 
 fn content(description: &str) -> Value {
     json!({
