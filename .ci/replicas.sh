@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Two wangge replicas behind a real HAProxy on one PostgreSQL (issue 17, docs/scaling.md):
-# racing first start, edit propagation (p50/p99), idempotency across replicas, stream resume on
-# the other replica, a replica SIGKILLed under load. The checks are in .ci/replicas.py.
+# Wangge replicas (2 in CI, 3 with --bench) behind a real HAProxy on one PostgreSQL (issue 17,
+# docs/scaling.md): racing first start, category and layer propagation (p50/p99), idempotency
+# across replicas, stream resume on the other replica, a replica SIGKILLed under load. The checks
+# are in .ci/replicas.py.
 #
-#   bash .ci/replicas.sh            # CI: 20 propagation rounds
-#   bash .ci/replicas.sh --bench    # the documented benchmark: 50 rounds
+#   bash .ci/replicas.sh            # CI: 2 replicas, 20 propagation rounds
+#   bash .ci/replicas.sh --bench    # the documented benchmark: 3 replicas, 50 rounds
+#   WANGGE_BIN=target/release/wangge REPLICAS_GEODATA=geodata bash .ci/replicas.sh --bench
+#                                   # ... on the whole demo city
 #
 # Needs target/debug/wangge built (WANGGE_BIN overrides). Uses the PostgreSQL cluster of $PG_URL
 # when set (CI), else starts a throwaway one; either way in a fresh database of its own.
@@ -14,7 +17,12 @@ cd "$(dirname "$0")/.."
 BIN=${WANGGE_BIN:-target/debug/wangge}
 [ -x "$BIN" ] || { echo "replicas: $BIN is missing; cargo build --bin wangge first" >&2; exit 1; }
 PUBLISHES=20
-[ "${1:-}" = "--bench" ] && PUBLISHES=50
+REPLICAS_N=${REPLICAS_N:-2}
+if [ "${1:-}" = "--bench" ]; then
+  PUBLISHES=50
+  REPLICAS_N=3
+fi
+export REPLICAS_N
 
 if ! command -v haproxy >/dev/null; then
   apt-get update -qq
