@@ -153,33 +153,7 @@ async fn a_dispatch_rule_table_stored_by_one_replica_is_in_force_on_the_other_by
         .await
         .expect("seed");
     let (one, two) = (replica(&db.url).await, replica(&db.url).await);
-    let live_two = LiveCity::load(two.clone(), Default::default())
-        .await
-        .expect("replica two's index");
-    let cases_two = wangge::cases::CaseService::new(
-        two.clone(),
-        live_two,
-        wangge::domain::calendar::WorkCalendar::china_default(),
-        wangge::cases::rules::RulesInForce::built_in(),
-        wangge::photos::PhotoConfig::default(),
-    );
-    let changes = two
-        .spawn_change_listener()
-        .expect("a listener on PostgreSQL");
-    let _follower = cases_two.spawn_follower(changes.subscribe());
-    let mut probe = changes.subscribe();
-    // Any write that bumps the revision proves the listener is connected.
-    one.seed_categories(&[{
-        let mut c = wangge::domain::catalogue::default_catalogue()[0].clone();
-        c.code = "9901".into();
-        c
-    }])
-    .await
-    .expect("a category");
-    tokio::time::timeout(Duration::from_secs(5), probe.recv())
-        .await
-        .expect("a notice within 5 s")
-        .expect("the listener runs");
+    let (cases_two, _changes) = following_case_service(&one, &two).await;
     let version = one
         .put_dispatch_rules(
             &cases_two.rules().table,
@@ -197,4 +171,172 @@ async fn a_dispatch_rule_table_stored_by_one_replica_is_in_force_on_the_other_by
     })
     .await
     .expect("replica two puts the stored table in force within 2 s");
+}
+
+/// Replica two's case service, following the change notices of its own listener; the listener
+/// has heard one notice (so it is connected) when this returns.
+async fn following_case_service(
+    one: &Store,
+    two: &Store,
+) -> (
+    wangge::cases::CaseService,
+    tokio::sync::broadcast::Sender<wangge::store::Change>,
+) {
+    let live_two = LiveCity::load(two.clone(), Default::default())
+        .await
+        .expect("replica two's index");
+    let cases_two = wangge::cases::CaseService::new(
+        two.clone(),
+        live_two,
+        wangge::domain::calendar::WorkCalendar::china_default(),
+        wangge::cases::rules::RulesInForce::built_in(),
+        wangge::photos::PhotoConfig::default(),
+    );
+    let changes = two
+        .spawn_change_listener()
+        .expect("a listener on PostgreSQL");
+    let _follower = cases_two.spawn_follower(changes.subscribe());
+    let mut probe = changes.subscribe();
+    one.seed_categories(&[{
+        let mut c = wangge::domain::catalogue::default_catalogue()[0].clone();
+        c.code = "9902".into();
+        c
+    }])
+    .await
+    .expect("a category");
+    tokio::time::timeout(Duration::from_secs(5), probe.recv())
+        .await
+        .expect("a notice within 5 s")
+        .expect("the listener runs");
+    (cases_two, changes)
+}
+
+#[tokio::test]
+async fn a_holiday_year_stored_by_one_replica_is_in_force_on_the_other_by_notice() {
+    let db = common::fresh_store().await;
+    if db.store.backend_name() != "postgres" {
+        return;
+    }
+    wangge::demo::first_start(&db.store, &common::mini_city(), true)
+        .await
+        .expect("seed");
+    let (one, two) = (replica(&db.url).await, replica(&db.url).await);
+    let (cases_two, _changes) = following_case_service(&one, &two).await;
+    assert!(
+        !cases_two
+            .calendar()
+            .national_years()
+            .any(|y| y.year == 2031)
+    );
+    let year = wangge::domain::calendar::YearTable::parse(
+        r#"{"region": "cn", "year": 2031, "source": "测试用的 2031 年安排",
+            "holidays": ["2031-10-01", "2031-10-02"], "workdays": ["2031-09-28"]}"#,
+    )
+    .expect("a year");
+    one.put_calendar_year(&year, &Audit::system())
+        .await
+        .expect("store the year through replica one");
+    let cases = cases_two.clone();
+    within(Duration::from_secs(2), || {
+        let cases = cases.clone();
+        async move { cases.calendar().national_years().any(|y| y.year == 2031) }
+    })
+    .await
+    .expect("replica two computes deadlines with 2031 within 2 s");
+    let day = chrono::NaiveDate::from_ymd_opt(2031, 10, 1).unwrap();
+    assert!(!cases_two.calendar().is_working_day(day));
+}
+
+#[tokio::test]
+async fn the_change_listener_reconnects_after_losing_its_connection_and_asks_for_a_full_reread() {
+    let db = common::fresh_store().await;
+    if db.store.backend_name() != "postgres" {
+        return;
+    }
+    wangge::demo::first_start(&db.store, &common::mini_city(), true)
+        .await
+        .expect("seed");
+    let (one, two) = (replica(&db.url).await, replica(&db.url).await);
+    let (_cases_two, changes) = following_case_service(&one, &two).await;
+    let mut probe = changes.subscribe();
+    // The database drops the listener's connection (a restart, a failover, an idle timeout).
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(one.postgres_pool().expect("postgres"))
+    .await
+    .expect("terminate the listener's backend");
+    assert!(killed >= 1, "the listener's connection was found");
+    let resync = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match probe.recv().await {
+                Ok(wangge::store::Change::Resync) => return true,
+                Ok(_) => continue,
+                Err(_) => return false,
+            }
+        }
+    })
+    .await
+    .expect("a resync within 10 s of the lost connection");
+    assert!(
+        resync,
+        "the listener came back and asked for a full re-read"
+    );
+    // And it hears new notices again.
+    one.seed_categories(&[{
+        let mut c = wangge::domain::catalogue::default_catalogue()[0].clone();
+        c.code = "9903".into();
+        c
+    }])
+    .await
+    .expect("a category");
+    let heard = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(wangge::store::Change::Data) = probe.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "a notice after the reconnection");
+}
+
+#[tokio::test]
+async fn a_replica_whose_photo_folder_lacks_the_shared_mark_refuses_to_start() {
+    let db = common::fresh_store().await;
+    if db.store.backend_name() != "postgres" {
+        return;
+    }
+    let folder = |dir: &std::path::Path| wangge::photos::PhotoConfig {
+        dir: dir.to_path_buf(),
+        ..Default::default()
+    };
+    let (shared, local, other) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    wangge::photos::check_shared_folder(&db.store, &folder(shared.path()))
+        .await
+        .expect("the first replica marks the shared folder");
+    wangge::photos::check_shared_folder(&db.store, &folder(shared.path()))
+        .await
+        .expect("a second replica on the shared folder starts");
+    let e = wangge::photos::check_shared_folder(&db.store, &folder(local.path()))
+        .await
+        .expect_err("a replica on a local folder is refused");
+    assert!(
+        e.to_string().contains("not the one the other replicas"),
+        "{e}"
+    );
+    std::fs::write(
+        other.path().join(wangge::photos::FOLDER_MARK),
+        "0123456789abcdef\n",
+    )
+    .unwrap();
+    let e = wangge::photos::check_shared_folder(&db.store, &folder(other.path()))
+        .await
+        .expect_err("a folder of another database is refused");
+    assert!(e.to_string().contains("belongs to another database"), "{e}");
 }
