@@ -16,7 +16,12 @@ REQUESTS=${REQUESTS:-1000}
 SIDE=${SIDE:-0.01}
 [ -x "$WANGGE_BIN" ] || { echo "no binary at $WANGGE_BIN (cargo build --release --bins)" >&2; exit 1; }
 
+# SEED_DB=path: start on a copy of a store seeded before (the replay need not run alone; the
+# timed part should). KEEP_DB=path: leave a copy of the seeded store there for the next run.
+SEED_DB=${SEED_DB:-}
+KEEP_DB=${KEEP_DB:-}
 DIR=$(mktemp -d /tmp/wangge-open311-bench.XXXXXX)
+[ -n "$SEED_DB" ] && cp "$SEED_DB" "$DIR/wangge.db"
 trap 'kill "${pid:-0}" 2>/dev/null || true; wait "${pid:-0}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "== first start: the demo city with $WEEKS weeks replayed (a minute or more)"
@@ -28,6 +33,11 @@ for _ in $(seq 1 3600); do
   kill -0 "$pid" 2>/dev/null || { cat "$DIR/log"; echo "the server exited" >&2; exit 1; }
   sleep 0.5
 done
+
+if [ -n "$KEEP_DB" ]; then
+  sqlite3 "$DIR/wangge.db" ".backup '$KEEP_DB'" 2>/dev/null || python3 -c "import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d)" "$DIR/wangge.db" "$KEEP_DB"
+  echo "seeded store kept at $KEEP_DB"
+fi
 
 python3 - "$port" "$REQUESTS" "$SIDE" <<'PY'
 import json, random, statistics, sys, time, urllib.request
