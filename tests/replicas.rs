@@ -97,14 +97,9 @@ async fn replicas_starting_together_on_an_empty_database_both_come_up_with_one_c
 
 #[tokio::test]
 async fn a_category_added_through_one_replica_reloads_the_other_within_two_seconds_by_notice() {
-    let db = common::fresh_store().await;
-    if db.store.backend_name() != "postgres" {
+    let Some((_db, one, two)) = two_replicas_of_the_mini_city().await else {
         return;
-    }
-    wangge::demo::first_start(&db.store, &common::mini_city(), true)
-        .await
-        .expect("seed");
-    let (one, two) = (replica(&db.url).await, replica(&db.url).await);
+    };
     let live_two = LiveCity::load(two.clone(), Default::default())
         .await
         .expect("replica two's index");
@@ -145,14 +140,9 @@ async fn a_category_added_through_one_replica_reloads_the_other_within_two_secon
 
 #[tokio::test]
 async fn a_dispatch_rule_table_stored_by_one_replica_is_in_force_on_the_other_by_notice() {
-    let db = common::fresh_store().await;
-    if db.store.backend_name() != "postgres" {
+    let Some((_db, one, two)) = two_replicas_of_the_mini_city().await else {
         return;
-    }
-    wangge::demo::first_start(&db.store, &common::mini_city(), true)
-        .await
-        .expect("seed");
-    let (one, two) = (replica(&db.url).await, replica(&db.url).await);
+    };
     let (cases_two, _changes) = following_case_service(&one, &two).await;
     let version = one
         .put_dispatch_rules(
@@ -171,6 +161,19 @@ async fn a_dispatch_rule_table_stored_by_one_replica_is_in_force_on_the_other_by
     })
     .await
     .expect("replica two puts the stored table in force within 2 s");
+}
+
+/// A seeded mini city and two replicas' stores over it; None on SQLite (one process per file).
+async fn two_replicas_of_the_mini_city() -> Option<(common::TestStore, Store, Store)> {
+    let db = common::fresh_store().await;
+    if db.store.backend_name() != "postgres" {
+        return None;
+    }
+    wangge::demo::first_start(&db.store, &common::mini_city(), true)
+        .await
+        .expect("seed");
+    let (one, two) = (replica(&db.url).await, replica(&db.url).await);
+    Some((db, one, two))
 }
 
 /// Replica two's case service, following the change notices of its own listener; the listener
@@ -213,14 +216,9 @@ async fn following_case_service(
 
 #[tokio::test]
 async fn a_holiday_year_stored_by_one_replica_is_in_force_on_the_other_by_notice() {
-    let db = common::fresh_store().await;
-    if db.store.backend_name() != "postgres" {
+    let Some((_db, one, two)) = two_replicas_of_the_mini_city().await else {
         return;
-    }
-    wangge::demo::first_start(&db.store, &common::mini_city(), true)
-        .await
-        .expect("seed");
-    let (one, two) = (replica(&db.url).await, replica(&db.url).await);
+    };
     let (cases_two, _changes) = following_case_service(&one, &two).await;
     assert!(
         !cases_two
@@ -249,14 +247,9 @@ async fn a_holiday_year_stored_by_one_replica_is_in_force_on_the_other_by_notice
 
 #[tokio::test]
 async fn the_change_listener_reconnects_after_losing_its_connection_and_asks_for_a_full_reread() {
-    let db = common::fresh_store().await;
-    if db.store.backend_name() != "postgres" {
+    let Some((_db, one, two)) = two_replicas_of_the_mini_city().await else {
         return;
-    }
-    wangge::demo::first_start(&db.store, &common::mini_city(), true)
-        .await
-        .expect("seed");
-    let (one, two) = (replica(&db.url).await, replica(&db.url).await);
+    };
     let (_cases_two, changes) = following_case_service(&one, &two).await;
     let mut probe = changes.subscribe();
     // The database drops the listener's connection (a restart, a failover, an idle timeout).

@@ -262,13 +262,23 @@ impl CaseService {
         submission: Submission,
         audit: &Audit,
     ) -> Result<Intake, CaseError> {
+        self.citizen_intake(submission, None, audit).await
+    }
+
+    /// The citizen channel, with what an Open311 application sent beyond the case, if any.
+    async fn citizen_intake(
+        &self,
+        submission: Submission,
+        origin: Option<Open311Origin>,
+        audit: &Audit,
+    ) -> Result<Intake, CaseError> {
         if submission.register || submission.external_ref.is_some() {
             return Err(super::invalid(
                 "invalid_field",
                 "register and external_ref are for staff; leave them out",
             ));
         }
-        self.intake(submission.report(None)?, Channel::Citizen, audit)
+        self.intake_with(submission.report(None)?, Channel::Citizen, audit, origin)
             .await
     }
 
@@ -301,19 +311,7 @@ impl CaseService {
         origin: Open311Origin,
         audit: &Audit,
     ) -> Result<Intake, CaseError> {
-        if submission.register || submission.external_ref.is_some() {
-            return Err(super::invalid(
-                "invalid_field",
-                "register and external_ref are for staff; leave them out",
-            ));
-        }
-        self.intake_with(
-            submission.report(None)?,
-            Channel::Citizen,
-            audit,
-            Some(origin),
-        )
-        .await
+        self.citizen_intake(submission, Some(origin), audit).await
     }
 
     /// Takes a report in: checks it, assigns the place, links duplicates, and for an
