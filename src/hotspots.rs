@@ -127,10 +127,15 @@ impl HotspotService {
 
     /// The stored points of the current data revision, located with `ix`.
     async fn stored(&self, ix: &Arc<CityIndex>) -> Result<Arc<Points>, Error> {
-        let revision = self.store.points_revision().await?;
+        // The read replica when usable: the revision and the points it keys come from the same
+        // store, so points a lagging replica has not got yet are never kept under a newer key.
+        let store = self.store.analytics().await;
+        let revision = store.points_revision().await?;
         let mut slot = self.stored.lock().await;
+        // At or above: points read from the primary while the replica lagged are newer than
+        // what the replica answers once it is back; they stay until the data moves on.
         if let Some((r, v, d)) = slot.as_ref()
-            && *r == revision
+            && *r >= revision
             && *v == ix.version()
         {
             return Ok(d.clone());
@@ -140,8 +145,8 @@ impl HotspotService {
             cases: !history,
             ..Default::default()
         };
-        let history = self.store.hotspot_points(&read(true)).await?;
-        let cases = self.store.hotspot_points(&read(false)).await?;
+        let history = store.hotspot_points(&read(true)).await?;
+        let cases = store.hotspot_points(&read(false)).await?;
         let ix2 = ix.clone();
         let points = blocking(move || Points::stored(history, cases, &ix2)).await?;
         report_slot(
