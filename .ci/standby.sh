@@ -29,8 +29,13 @@ trap cleanup EXIT
 unset PG_URL PG_START PG_STOP PGDIR PG_STANDBY_URL PG_STANDBY_START PG_STANDBY_STOP
 start=$(date +%s)
 pg_install
+# pg_stat_statements counts each statement when it ends, on each server (a standby its own):
+# what proves where a read ran. The table statistics would be late: pooled sessions flush them
+# only after a while idle.
+export PG_OPTS="-c shared_preload_libraries=pg_stat_statements"
 pg_start
 psql -q "$PG_URL" -c "CREATE DATABASE wangge" >/dev/null
+psql -q "${PG_URL%/*}/wangge" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
 pg_start_standby
 echo "standby: primary $PG_URL, standby $PG_STANDBY_URL ($(( $(date +%s) - start )) s)"
 

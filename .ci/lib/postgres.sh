@@ -1,6 +1,7 @@
 # Sourced by .ci/run and benches/*.sh: a throwaway PostgreSQL 15 + PostGIS 3 cluster on a free port.
 # After pg_start: PG_URL (the server's `postgres` database), PG_START and PG_STOP (shell commands),
-# PGDIR. pg_start_standby adds a streaming-replication standby of it (PG_STANDBY_URL,
+# PGDIR. PG_OPTS adds server options (`-c name=value …`). pg_start_standby adds a
+# streaming-replication standby of it (PG_STANDBY_URL,
 # PG_STANDBY_START, PG_STANDBY_STOP). pg_stop removes everything.
 
 pg_install() {
@@ -16,7 +17,7 @@ pg_start() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   chown postgres:postgres "$PGDIR"
   runuser -u postgres -- "$bin/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  PG_START="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/data -l $PGDIR/log -w -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off}' start"
+  PG_START="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/data -l $PGDIR/log -w -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} ${PG_OPTS:-}' start"
   PG_STOP="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/data -m fast -w stop"
   sh -c "$PG_START" >/dev/null
   PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
@@ -34,7 +35,7 @@ pg_start_standby() {
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   runuser -u postgres -- "$bin/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
     -D "$PGDIR/standby" -R -X stream -c fast
-  PG_STANDBY_START="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/standby -l $PGDIR/standby.log -w -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c hot_standby=on' start"
+  PG_STANDBY_START="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/standby -l $PGDIR/standby.log -w -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c hot_standby=on ${PG_OPTS:-}' start"
   PG_STANDBY_STOP="runuser -u postgres -- $bin/pg_ctl -D $PGDIR/standby -m fast -w stop"
   sh -c "$PG_STANDBY_START" >/dev/null
   PG_STANDBY_URL="postgres://postgres@127.0.0.1:$port/postgres"

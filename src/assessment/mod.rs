@@ -208,10 +208,30 @@ impl AssessmentService {
     /// The case timelines as of now, with their generation (the 门前三包 shop scorecards read
     /// them too).
     pub async fn timelines(&self) -> Result<(u64, timelines::Histories), AssessmentError> {
-        Ok(self
-            .timelines
-            .current(&self.store.analytics().await)
-            .await?)
+        let log = self.store.analytics().await;
+        Ok(match self.timelines.current(&log).await {
+            Err(TimelineError::Store(e)) if self.store.reader_failed(&log, &e) => {
+                self.timelines.current(&self.store).await?
+            }
+            r => r?,
+        })
+    }
+
+    /// [`Self::assess_back`] on the read replica when usable, on the primary when it fails
+    /// meanwhile.
+    async fn assess_back_analytics(
+        &self,
+        period: &Period,
+        back: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
+        let log = self.store.analytics().await;
+        match self.assess_back(&log, period, back, now).await {
+            Err(AssessmentError::Store(e)) if self.store.reader_failed(&log, &e) => {
+                self.assess_back(&self.store, period, back, now).await
+            }
+            r => r,
+        }
     }
 
     /// The scheme in force: the latest stored version, or the default.
@@ -331,8 +351,7 @@ impl AssessmentService {
         period: &Period,
         now: DateTime<Utc>,
     ) -> Result<(SchemeInForce, Assessment), AssessmentError> {
-        let log = self.store.analytics().await;
-        let (scheme, mut all) = self.assess_back(&log, period, 0, now).await?;
+        let (scheme, mut all) = self.assess_back_analytics(period, 0, now).await?;
         Ok((scheme, all.remove(0)))
     }
 
@@ -357,8 +376,7 @@ impl AssessmentService {
         now: DateTime<Utc>,
     ) -> Result<Vec<Ranking>, AssessmentError> {
         let back = self.scheme().await?.scheme.streak.max(1);
-        let log = self.store.analytics().await;
-        let (scheme, all) = self.assess_back(&log, period, back, now).await?;
+        let (scheme, all) = self.assess_back_analytics(period, back, now).await?;
         Ok(levels
             .iter()
             .map(|&level| rank(level, &all[0], &all[1..], &scheme.scheme))
@@ -376,9 +394,8 @@ impl AssessmentService {
         key: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Trend, AssessmentError> {
-        let log = self.store.analytics().await;
         let (scheme, mut all) = self
-            .assess_back(&log, period, periods.saturating_sub(1), now)
+            .assess_back_analytics(period, periods.saturating_sub(1), now)
             .await?;
         all.reverse();
         let mut t = trend(level, &all, &scheme.scheme);

@@ -139,7 +139,13 @@ impl CaseService {
     /// (at most the replica's lag bound). The case list itself always reads the primary: its
     /// caller may just have reported a case and expects to see it.
     pub async fn export(&self, filter: &CaseFilter) -> Result<CasePage, CaseError> {
-        self.list_from(&self.store.analytics().await, filter).await
+        let store = self.store.analytics().await;
+        match self.list_from(&store, filter).await {
+            Err(CaseError::Store(e)) if self.store.reader_failed(&store, &e) => {
+                self.list_from(&self.store, filter).await
+            }
+            r => r,
+        }
     }
 
     async fn list_from(&self, store: &Store, filter: &CaseFilter) -> Result<CasePage, CaseError> {

@@ -25,7 +25,7 @@ use super::{Backend, Store, StoreError, StoreResult};
 /// How often the reader's lag is measured.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// How long a probe may take before the reader counts as unreachable.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default of `--read-max-lag-secs`.
 pub const DEFAULT_MAX_LAG: Duration = Duration::from_secs(10);
 /// Connections of the reader pool: analyses are few and long, intake never waits on them.
@@ -353,6 +353,33 @@ impl Store {
             metrics::counter!("wangge_analytics_reads_total", "on" => "primary").increment(1);
             self.clone()
         }
+    }
+
+    /// Whether `used` — a store [`Store::analytics`] handed out — is the read replica and failed
+    /// with `e` because it is unreachable. Then the replica is marked unreachable (logged once;
+    /// the next probe, a second later, may find it back) and the caller reads the primary again:
+    /// a replica that died since its last probe fails no request.
+    pub fn reader_failed(&self, used: &Store, e: &StoreError) -> bool {
+        let (Some(reader), None) = (&self.reader, &used.reader) else {
+            return false;
+        };
+        if !e.is_unavailable() {
+            return false;
+        }
+        let mut slot = reader.lock();
+        if slot.0.name() != "unreachable" {
+            tracing::warn!(error = %e, "read replica failed a read; analytics read the primary until it answers");
+        }
+        *slot = (
+            ReaderState::Unreachable {
+                error: e.to_string(),
+            },
+            Some(Instant::now()),
+        );
+        drop(slot);
+        reader.on_primary.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("wangge_analytics_reads_total", "on" => "primary").increment(1);
+        true
     }
 
     /// Probes the read replica now (at start, to log what it is); `None` without one.
