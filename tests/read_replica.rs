@@ -163,7 +163,7 @@ async fn with_the_read_replica_down_a_new_case_is_listed_at_once_and_the_analyti
         .with_reader(NOWHERE, Duration::from_secs(10))
         .expect("a reader");
     let app = common::app_over(db, HttpSettings::default()).await;
-    let token = app.login_demo("demo_inspector").await;
+    let token = app.login_demo("demo_admin").await;
     let created = app
         .call(
             Method::POST,
