@@ -85,7 +85,7 @@ EOF
   TOKEN=$token wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s benches/http_intake.lua "http://127.0.0.1:$port" > "$WORK/$name.wrk"
   [ -n "$analyst" ] && wait "$analyst"
   local replica
-  replica=$(curl -sf "http://127.0.0.1:$port/healthz" | python3 -c 'import json,sys; r=json.load(sys.stdin).get("read_replica"); print("-" if r is None else f"{r[\"state\"]}, {r[\"reads_on_replica\"]} reads there, {r[\"reads_on_primary\"]} on the primary")')
+  replica=$(curl -sf "http://127.0.0.1:$port/healthz" | python3 -c "import json,sys; r=json.load(sys.stdin).get('read_replica'); print('-' if r is None else '%s, %d reads there, %d on the primary' % (r['state'], r['reads_on_replica'], r['reads_on_primary']))")
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
   local rps p50 p99 analyses
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/$name.wrk")
