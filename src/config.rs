@@ -126,6 +126,17 @@ pub struct ServeConfig {
     /// file (see docs/shops.md).
     #[arg(long, env = "WANGGE_SHOP_SCHEME", default_value = "wenzhou-12")]
     pub shop_scheme: String,
+    /// A PostgreSQL streaming-replication standby of the database (`postgres://user@host:port/db`)
+    /// that the heavy read-only queries use: hot spot inputs, the assessment's rankings and
+    /// scorecards, shop scorecards, case exports (docs/scaling.md). Needs a PostgreSQL
+    /// `--database-url`. Unset: everything reads the primary.
+    #[arg(long, env = "WANGGE_READ_DATABASE_URL", value_parser = parse_postgres_url)]
+    pub read_database_url: Option<String>,
+    /// Seconds the read replica may lag behind the primary (1–3600); beyond, and while it is
+    /// unreachable, the analytics read the primary.
+    #[arg(long, env = "WANGGE_READ_MAX_LAG_SECS", default_value_t = crate::store::DEFAULT_MAX_LAG.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub read_max_lag_secs: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "WANGGE_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -424,6 +435,17 @@ pub struct AssignArgs {
 }
 
 /// A share between 0 and 1.
+fn parse_postgres_url(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if !(t.starts_with("postgres://") || t.starts_with("postgresql://")) {
+        return Err(format!(
+            "{text:?} is not a PostgreSQL URL: the read replica is a PostgreSQL standby, \
+             postgres://user@host:port/db"
+        ));
+    }
+    Ok(t.to_owned())
+}
+
 fn parse_public_url(text: &str) -> Result<String, String> {
     let t = text.trim().trim_end_matches('/');
     let rest = t

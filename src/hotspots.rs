@@ -127,10 +127,31 @@ impl HotspotService {
 
     /// The stored points of the current data revision, located with `ix`.
     async fn stored(&self, ix: &Arc<CityIndex>) -> Result<Arc<Points>, Error> {
-        let revision = self.store.points_revision().await?;
         let mut slot = self.stored.lock().await;
+        // The read replica when usable; the primary when it fails meanwhile.
+        let store = self.store.analytics().await;
+        match self.load(&store, ix, &mut slot).await {
+            Err(Error::Store(e)) if self.store.reader_failed(&store, &e) => {
+                self.load(&self.store, ix, &mut slot).await
+            }
+            r => r,
+        }
+    }
+
+    /// The stored points from `store`, unless `slot` holds them at this revision or newer. The
+    /// revision and the points it keys come from the same store, so points a lagging replica has
+    /// not got yet are never kept under a newer key.
+    async fn load(
+        &self,
+        store: &Store,
+        ix: &Arc<CityIndex>,
+        slot: &mut StoredSlot,
+    ) -> Result<Arc<Points>, Error> {
+        let revision = store.points_revision().await?;
+        // At or above: points read from the primary while the replica lagged are newer than
+        // what the replica answers once it is back; they stay until the data moves on.
         if let Some((r, v, d)) = slot.as_ref()
-            && *r == revision
+            && *r >= revision
             && *v == ix.version()
         {
             return Ok(d.clone());
@@ -140,8 +161,8 @@ impl HotspotService {
             cases: !history,
             ..Default::default()
         };
-        let history = self.store.hotspot_points(&read(true)).await?;
-        let cases = self.store.hotspot_points(&read(false)).await?;
+        let history = store.hotspot_points(&read(true)).await?;
+        let cases = store.hotspot_points(&read(false)).await?;
         let ix2 = ix.clone();
         let points = blocking(move || Points::stored(history, cases, &ix2)).await?;
         report_slot(

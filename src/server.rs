@@ -239,11 +239,39 @@ pub async fn demo(args: crate::config::DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The store with the read replica of `--read-database-url`, probed once so the log says at
+/// start whether it is in use. Refused on a SQLite primary, which has no standby.
+async fn with_read_replica(store: Store, config: &ServeConfig) -> anyhow::Result<Store> {
+    let Some(url) = &config.read_database_url else {
+        return Ok(store);
+    };
+    if store.backend_name() != "postgres" {
+        anyhow::bail!(
+            "--read-database-url needs a PostgreSQL primary: the database is {} ({}), which has \
+             no standby; drop --read-database-url or move the database to PostgreSQL",
+            store.backend_name(),
+            config.store.database_url
+        );
+    }
+    let store = store
+        .with_reader(url, Duration::from_secs(config.read_max_lag_secs))
+        .context("--read-database-url")?;
+    if let Some(status) = store.probe_reader().await {
+        tracing::info!(
+            state = status.state.name(),
+            lag = ?status.state.lag(),
+            max_lag = ?status.max_lag,
+            "read replica for analytics configured"
+        );
+    }
+    Ok(store)
+}
+
 /// `wangge serve`.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     init_tracing(config.log_format);
     http::health::metrics_handle();
-    let store = open_store(&config.store).await?;
+    let store = with_read_replica(open_store(&config.store).await?, &config).await?;
     // Replicas starting together on an empty database: the first loads the demo city (and
     // replays its cases) under this lock, the others wait and then find it there. An error
     // drops the guard, and with it the lock's connection, which releases it.

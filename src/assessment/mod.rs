@@ -208,7 +208,30 @@ impl AssessmentService {
     /// The case timelines as of now, with their generation (the 门前三包 shop scorecards read
     /// them too).
     pub async fn timelines(&self) -> Result<(u64, timelines::Histories), AssessmentError> {
-        Ok(self.timelines.current(&self.store).await?)
+        let log = self.store.analytics().await;
+        Ok(match self.timelines.current(&log).await {
+            Err(TimelineError::Store(e)) if self.store.reader_failed(&log, &e) => {
+                self.timelines.current(&self.store).await?
+            }
+            r => r?,
+        })
+    }
+
+    /// [`Self::assess_back`] on the read replica when usable, on the primary when it fails
+    /// meanwhile.
+    async fn assess_back_analytics(
+        &self,
+        period: &Period,
+        back: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
+        let log = self.store.analytics().await;
+        match self.assess_back(&log, period, back, now).await {
+            Err(AssessmentError::Store(e)) if self.store.reader_failed(&log, &e) => {
+                self.assess_back(&self.store, period, back, now).await
+            }
+            r => r,
+        }
     }
 
     /// The scheme in force: the latest stored version, or the default.
@@ -262,17 +285,22 @@ impl AssessmentService {
     }
 
     /// `period` and the `back` periods before it, newest first, with names, and the scheme.
+    ///
+    /// The event log and the findings are read from `log` (the read replica for rankings and
+    /// scorecards, the primary for a publication), both from the same one; the scheme and the
+    /// unit names from the primary, where an admin's edit is seen at once.
     async fn assess_back(
         &self,
+        log: &Store,
         period: &Period,
         back: u32,
         now: DateTime<Utc>,
     ) -> Result<(SchemeInForce, Vec<Assessment>), AssessmentError> {
         let scheme = self.scheme().await?;
-        let (generation, histories) = self.timelines.current(&self.store).await?;
+        let (generation, histories) = self.timelines.current(log).await?;
         // Read after the timelines: a finding's case is written before the finding, so every
         // finding read here either has its case in `histories` or is looked up for nothing.
-        let inspected = self.store.inspection_deductions().await?;
+        let inspected = log.inspection_deductions().await?;
         let city = self.live.current();
         let sizes = CitySizes(city.area_stats());
         let key = |p: &Period| (p.label(), scheme.version, generation, city.version());
@@ -323,7 +351,7 @@ impl AssessmentService {
         period: &Period,
         now: DateTime<Utc>,
     ) -> Result<(SchemeInForce, Assessment), AssessmentError> {
-        let (scheme, mut all) = self.assess_back(period, 0, now).await?;
+        let (scheme, mut all) = self.assess_back_analytics(period, 0, now).await?;
         Ok((scheme, all.remove(0)))
     }
 
@@ -348,7 +376,7 @@ impl AssessmentService {
         now: DateTime<Utc>,
     ) -> Result<Vec<Ranking>, AssessmentError> {
         let back = self.scheme().await?.scheme.streak.max(1);
-        let (scheme, all) = self.assess_back(period, back, now).await?;
+        let (scheme, all) = self.assess_back_analytics(period, back, now).await?;
         Ok(levels
             .iter()
             .map(|&level| rank(level, &all[0], &all[1..], &scheme.scheme))
@@ -367,7 +395,7 @@ impl AssessmentService {
         now: DateTime<Utc>,
     ) -> Result<Trend, AssessmentError> {
         let (scheme, mut all) = self
-            .assess_back(period, periods.saturating_sub(1), now)
+            .assess_back_analytics(period, periods.saturating_sub(1), now)
             .await?;
         all.reverse();
         let mut t = trend(level, &all, &scheme.scheme);
@@ -413,7 +441,10 @@ impl AssessmentService {
         now: DateTime<Utc>,
         audit: &Audit,
     ) -> Result<Published, AssessmentError> {
-        let (scheme, a) = self.assessment(period, now).await?;
+        // From the primary: a snapshot of record holds every event committed before it, which a
+        // lagging replica might not have yet.
+        let (scheme, mut all) = self.assess_back(&self.store, period, 0, now).await?;
+        let a = all.remove(0);
         let numbers_text =
             serde_json::to_string(&a.levels).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let numbers_digest = sha256(&numbers_text);

@@ -7,7 +7,7 @@ use super::{CaseError, CaseService};
 use crate::domain::case::{Allowed, Case, ClockReading, Status, case_no};
 use crate::domain::identity::Principal;
 use crate::domain::photo::PhotoStage;
-use crate::store::{CaseFilter, CasePhoto, EventFilter, EventRecord, FeedEvent};
+use crate::store::{CaseFilter, CasePhoto, EventFilter, EventRecord, FeedEvent, Store};
 
 /// A case as it stands at one instant: the case, its category's name and what its clocks say.
 #[derive(Debug, Clone)]
@@ -131,7 +131,25 @@ impl CaseService {
     /// One page of the cases the filter selects, newest first (spatial filters included, with
     /// their indexes: see `Store::list_cases`).
     pub async fn list(&self, filter: &CaseFilter) -> Result<CasePage, CaseError> {
-        let cases = self.store.list_cases(filter).await?;
+        self.list_from(&self.store, filter).await
+    }
+
+    /// [`Self::list`] for an export (up to 10,000 cases for a spreadsheet or a GIS): read from
+    /// the read replica when there is a usable one, so it may lack the last seconds' changes
+    /// (at most the replica's lag bound). The case list itself always reads the primary: its
+    /// caller may just have reported a case and expects to see it.
+    pub async fn export(&self, filter: &CaseFilter) -> Result<CasePage, CaseError> {
+        let store = self.store.analytics().await;
+        match self.list_from(&store, filter).await {
+            Err(CaseError::Store(e)) if self.store.reader_failed(&store, &e) => {
+                self.list_from(&self.store, filter).await
+            }
+            r => r,
+        }
+    }
+
+    async fn list_from(&self, store: &Store, filter: &CaseFilter) -> Result<CasePage, CaseError> {
+        let cases = store.list_cases(filter).await?;
         let next_before_id = (cases.len() as i64 == filter.limit)
             .then(|| cases.last().map(|c| c.id))
             .flatten();

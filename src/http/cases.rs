@@ -509,7 +509,7 @@ pub async fn export_cases(
 ) -> Result<Response, ApiError> {
     let page = state
         .cases()
-        .list(&parse_query(q, (limits::EXPORT_LIMIT, 10_000))?)
+        .export(&parse_query(q, (limits::EXPORT_LIMIT, 10_000))?)
         .await?;
     let (views, next) = page_views(page, &auth.principal);
     let mut res = match e.format.as_deref().unwrap_or("geojson") {

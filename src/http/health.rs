@@ -39,6 +39,42 @@ pub struct Health {
     pub uptime_secs: u64,
     /// What the holiday table covers, with a warning from 60 days before it runs out.
     pub calendar: super::calendar::CalendarCoverage,
+    /// The read replica for analytics (`--read-database-url`); absent without one. Its state
+    /// never makes the service unhealthy: the analytics read the primary meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_replica: Option<ReadReplicaHealth>,
+}
+
+/// The read replica for analytics, as its last probe (every second while analytics are asked
+/// for) found it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReadReplicaHealth {
+    /// `in_use` (the analytics read it), `lagging` (beyond `max_lag_ms`), `unreachable`,
+    /// `not_a_replica` (another cluster, or a promoted standby) or `not_checked` (no analytics
+    /// asked for yet). In every state but `in_use` the analytics read the primary.
+    pub state: &'static str,
+    /// Its lag behind the primary when measured, milliseconds (0: it had replayed everything).
+    pub lag_ms: Option<u64>,
+    /// The bound on the lag (`--read-max-lag-secs`), milliseconds.
+    pub max_lag_ms: u64,
+    /// Milliseconds since the last probe.
+    pub checked_ms_ago: Option<u64>,
+    /// Analytics reads sent to the replica since start.
+    pub reads_on_replica: u64,
+    /// Analytics reads sent to the primary because the replica was not usable.
+    pub reads_on_primary: u64,
+}
+
+fn read_replica(store: &crate::store::Store) -> Option<ReadReplicaHealth> {
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    store.reader_status().map(|s| ReadReplicaHealth {
+        state: s.state.name(),
+        lag_ms: s.state.lag().map(ms),
+        max_lag_ms: ms(s.max_lag),
+        checked_ms_ago: s.checked_ago.map(ms),
+        reads_on_replica: s.reads_on_replica,
+        reads_on_primary: s.reads_on_primary,
+    })
 }
 
 /// Database state.
@@ -138,6 +174,7 @@ pub async fn healthz(
             },
             uptime_secs: state.uptime_secs(),
             calendar: super::calendar::coverage(&state.calendar()),
+            read_replica: read_replica(store),
         }),
     )
 }

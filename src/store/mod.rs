@@ -21,6 +21,7 @@ mod inspections;
 mod jurisdictions;
 mod open311;
 mod photos;
+mod reader;
 mod replicas;
 mod units;
 mod users;
@@ -50,6 +51,7 @@ pub use inspections::{
 pub use jurisdictions::{BasemapFeature, CityPublished, CityWrite};
 pub use open311::{Open311Key, Open311Origin, Open311Submission};
 pub use photos::{AddPhotoOutcome, CasePhoto, NewCasePhoto};
+pub use reader::{APPLICATION_NAME, DEFAULT_MAX_LAG, PROBE_EVERY, ReaderState, ReaderStatus};
 pub use replicas::{Change, EVENTS_CHANNEL, REVISION_CHANNEL, StartLock};
 pub use users::{NewUser, TokenLookup, UserRecord};
 
@@ -360,6 +362,8 @@ pub struct Store {
     /// which sleeps in growing steps (up to 100 ms). Taking turns here instead keeps the hot
     /// write paths' latency flat under concurrency. Unused with PostgreSQL.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The read replica for analytics (`--read-database-url`), see [`Store::analytics`].
+    reader: Option<std::sync::Arc<reader::Reader>>,
 }
 
 impl Store {
@@ -391,6 +395,7 @@ impl Store {
             Ok(Self {
                 backend: Backend::Sqlite(pool),
                 writer: Default::default(),
+                reader: None,
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)
@@ -403,6 +408,7 @@ impl Store {
             Ok(Self {
                 backend: Backend::Postgres(pool),
                 writer: Default::default(),
+                reader: None,
             })
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
@@ -470,6 +476,9 @@ impl Store {
 
     /// Closes the pool (graceful shutdown).
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close().await;
+        }
         on_pool!(self, |pool, d| pool.close().await)
     }
 
