@@ -5,7 +5,7 @@
 //! in for a standby that has replayed everything. The end-to-end check with a real standby made
 //! by `pg_basebackup` is `.ci/standby.sh`. On SQLite only the refusals have something to check.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
