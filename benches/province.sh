@@ -40,6 +40,7 @@ if [ ! -x "$BIN" ] || [ ! -x "$GEN" ]; then
   cargo build --release --bin wangge -q
 fi
 if ! command -v wrk >/dev/null; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
+mkdir -p "$WORK"
 echo "== work folder $WORK"
 
 if step gen; then
@@ -95,7 +96,7 @@ if step index; then
 fi
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-start_server() { # $1: database URL; start-up time from exec to /healthz 200
+start_server() { # $1: database URL; sets SERVER_PID and STARTUP_S (exec to /healthz 200)
   local t0; t0=$(date +%s.%N)
   WANGGE_DATABASE_URL="$1" "$BIN" serve --no-demo --bind "127.0.0.1:$PORT" --photo-dir "$WORK/photos" \
     > "$WORK/serve.log" 2>&1 &
@@ -105,7 +106,7 @@ start_server() { # $1: database URL; start-up time from exec to /healthz 200
     kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$WORK/serve.log"; exit 1; }
     sleep 0.1
   done
-  python3 -c "import time; print(round(time.time() - $t0, 2))"
+  STARTUP_S=$(python3 -c "import time; print(round(time.time() - $t0, 2))")
 }
 stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$SERVER_PID/status"; }
@@ -122,8 +123,8 @@ wrk_rps() { awk '/Requests\/sec/ {printf "%.0f", $2}' "$1"; }
 
 if step serve || step http || step tiles || step hotspot || step assess; then
   echo "== start-up from PostgreSQL (exec → /healthz 200)"
-  s=$(start_server "$DB")
-  result serve_startup_s "$s"
+  start_server "$DB"
+  result serve_startup_s "$STARTUP_S"
   result serve_rss_after_start_mb "$(rss_mb)"
   printf '%s\n' "$PASSWORD" | "$BIN" user create --username bench_admin --role admin --password-stdin >/dev/null
   TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/auth/login" -H 'content-type: application/json' \
@@ -176,7 +177,8 @@ fi
 
 if step assess; then
   echo "== 考评 (assessment) over the province"
-  timed_get assessment_rankings "/api/assessment/rankings"
+  timed_get assessment_rankings_grids "/api/assessment/rankings?level=grids"
+  timed_get assessment_rankings_districts "/api/assessment/rankings?level=districts"
 fi
 
 if [ -n "${SERVER_PID:-}" ]; then stop_server; fi
@@ -191,8 +193,8 @@ if step demo; then
   result demo_index_load_and_build_s "$(tr '\r' '\n' < "$WORK/demo_assign.time" | sed -nE 's/.*built in ([0-9.]+)(m?s).*/\1 \2/p' | awk '{print ($2=="ms") ? $1/1000 : $1}')"
   result demo_assign_cli_peak_rss_mb "$(tv_mb "$WORK/demo_assign.time")"
   result demo_assign_batch_points_per_s "$(tr '\r' '\n' < "$WORK/demo_assign.time" | sed -nE 's/.*\(([0-9]+) points\/s\).*/\1/p')"
-  s=$(start_server "$DEMO_DB")
-  result demo_serve_startup_s "$s"
+  start_server "$DEMO_DB"
+  result demo_serve_startup_s "$STARTUP_S"
   points_lua "$WORK/demo_points.csv" "$WORK/demo_points.lua"
   wrk -t2 -c32 -d"$DURATION" -s "$WORK/demo_points.lua" "http://127.0.0.1:$PORT" > "$WORK/wrk_demo.txt"
   result demo_assign_http_rps "$(wrk_rps "$WORK/wrk_demo.txt")"

@@ -201,7 +201,6 @@ fn split(rng: &mut Rng, n: usize, target: usize) -> Vec<usize> {
 /// One city: its lattice in fixed-point degrees and its hierarchy as index ranges.
 struct City {
     code: &'static str,
-    name: &'static str,
     /// Column lines west → east and row lines south → north, 1e-7°.
     xs: Vec<i64>,
     ys: Vec<i64>,
@@ -240,7 +239,8 @@ impl City {
         let mut rng = Rng::derive(seed, &format!("province/city/{code}"));
         let aspect = rng.range(0.75, 1.33);
         let nx = ((grids as f64 * aspect).sqrt().round() as usize).max(2);
-        let ny = (grids as f64 / nx as f64).round().max(2.0) as usize;
+        // Rounded up, so the province never falls short of its advertised grid count.
+        let ny = (grids as f64 / nx as f64).ceil().max(2.0) as usize;
         let mx = M_PER_DEG_LON_EQ * cos_deg(lat) / Q;
         let my = M_PER_DEG_LAT / Q;
         let widths: Vec<f64> = (0..nx).map(|_| rng.range(85.0, 115.0)).collect();
@@ -305,7 +305,6 @@ impl City {
         }
         City {
             code,
-            name,
             xs,
             ys,
             mx,
@@ -415,7 +414,7 @@ pub fn run(args: &ProvinceArgs) -> Result<()> {
     let weights: f64 = CITIES.iter().map(|c| c.4).sum();
     let cities: Vec<City> = (0..CITIES.len())
         .map(|i| {
-            let grids = (GRIDS * args.scale * CITIES[i].4 / weights).round() as usize;
+            let grids = (GRIDS * args.scale * CITIES[i].4 / weights).ceil() as usize;
             City::build(args.seed, i, grids.max(4))
         })
         .collect();
