@@ -354,6 +354,13 @@ pub struct CheckArgs {
     /// Write the validation findings as GeoJSON here, to look at on a map.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Most vertices in one layer file (as `serve --max-upload-vertices`; a province's grid layer
+    /// has about 5,000,000).
+    #[arg(long, env = "WANGGE_MAX_UPLOAD_VERTICES", default_value_t = crate::import::validate::DEFAULT_MAX_UPLOAD_VERTICES)]
+    pub max_upload_vertices: usize,
+    /// Most vertices in a city package, every layer together (as `serve --max-package-vertices`).
+    #[arg(long, env = "WANGGE_MAX_PACKAGE_VERTICES", default_value_t = crate::import::validate::DEFAULT_MAX_PACKAGE_VERTICES)]
+    pub max_package_vertices: usize,
 }
 
 /// The kinds of import.

@@ -73,6 +73,11 @@ fn check_options(
         dry_run: check.dry_run,
         source,
         removal,
+        limits: crate::import::validate::Limits {
+            max_upload_vertices: check.max_upload_vertices,
+            max_package_vertices: check.max_package_vertices,
+            ..crate::import::validate::Limits::default()
+        },
         ..crate::import::LayerImportOptions::default()
     })
 }

@@ -31,6 +31,7 @@ mod open311;
 mod oracle_postgis;
 mod pg_outage;
 mod photos;
+mod province;
 mod read_replica;
 mod replicas;
 mod search;

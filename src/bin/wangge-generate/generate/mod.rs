@@ -20,7 +20,7 @@ mod partition;
 mod planar;
 mod projection;
 mod readme;
-mod rng;
+pub(crate) mod rng;
 mod roads;
 mod units;
 mod zones;
