@@ -13,26 +13,9 @@ use geo::Intersects;
 use serde_json::Value;
 use wangge::domain::case::{Case, Status};
 use wangge::domain::identity::Role;
-use wangge::store::{Audit, NewCase};
 
 async fn store_case(app: &TestApp, key: &str, case: Case) -> i64 {
-    let (c, created) = app
-        .db
-        .store
-        .create_case(
-            &NewCase {
-                idempotency_key: key.into(),
-                request_digest: key.into(),
-                case,
-                follow_up: Vec::new(),
-                open311: None,
-            },
-            &Audit::system(),
-        )
-        .await
-        .unwrap();
-    assert!(created);
-    c.id
+    app.store_case(key, case).await.id
 }
 
 fn ids(list: &Value) -> Vec<i64> {

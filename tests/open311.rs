@@ -597,23 +597,7 @@ async fn stored_case(app: &TestApp, key: &str, lon: f64, lat: f64, status: Statu
     let mut case = Case::draft("citizen", "0101", lon, lat);
     case.description = "暴露垃圾".into();
     case.status = status;
-    let (case, created) = app
-        .db
-        .store
-        .create_case(
-            &NewCase {
-                idempotency_key: key.into(),
-                request_digest: key.into(),
-                case,
-                follow_up: Vec::new(),
-                open311: None,
-            },
-            &Audit::system(),
-        )
-        .await
-        .unwrap();
-    assert!(created);
-    case
+    app.store_case(key, case).await
 }
 
 #[tokio::test]
@@ -627,19 +611,7 @@ async fn a_closed_case_shows_its_closing_note_and_after_photo_and_its_merged_dup
     dup.description = "又见暴露垃圾".into();
     dup.status = Status::Merged;
     dup.linked_to = Some(primary.id);
-    let (dup, _) = store
-        .create_case(
-            &NewCase {
-                idempotency_key: "o311-dup".into(),
-                request_digest: "o311-dup".into(),
-                case: dup,
-                follow_up: Vec::new(),
-                open311: None,
-            },
-            &Audit::system(),
-        )
-        .await
-        .unwrap();
+    let dup = app.store_case("o311-dup", dup).await;
     let hash = PhotoHash::from_digest([7; 32]);
     store
         .add_case_photo(

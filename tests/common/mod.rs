@@ -454,6 +454,32 @@ impl TestApp {
     }
 
     /// Logs in as the demo user of `role` and returns the token.
+    /// Stores a case as the intake would (a new idempotency key `key`), without the workflow:
+    /// the case as stored.
+    pub async fn store_case(
+        &self,
+        key: &str,
+        case: wangge::domain::case::Case,
+    ) -> wangge::domain::case::Case {
+        let (case, created) = self
+            .db
+            .store
+            .create_case(
+                &wangge::store::NewCase {
+                    idempotency_key: key.into(),
+                    request_digest: key.into(),
+                    case,
+                    follow_up: Vec::new(),
+                    open311: None,
+                },
+                &wangge::store::Audit::system(),
+            )
+            .await
+            .expect("store the case");
+        assert!(created, "the key {key} was new");
+        case
+    }
+
     pub async fn login(&self, role: Role) -> String {
         let (username, _, _) = wangge::demo::DEMO_USERS
             .iter()
