@@ -83,11 +83,9 @@ fn the_province_is_the_same_bytes_for_the_same_seed_and_differs_for_another() {
     assert!(codes.iter().all(|c| c.len() == 15 && c.starts_with("41")));
 }
 
-// Ignored: even a tiny province spans 17 cities, and the assignment index's 25 m lattice covers
-// its whole extent (about 8 GB however few grids it holds; docs/scaling.md, "Province scale").
-// Run it with `--ignored` once the lattice is sparse.
+// A tiny province still spans 17 cities over 410 × 440 km. Before the index's lattice was sparse,
+// its cells covered that whole box: about 8 GB for these few grids (docs/scaling.md).
 #[tokio::test]
-#[ignore = "the index lattice over a province's extent takes ~8 GB (docs/scaling.md)"]
 async fn a_tiny_province_imports_as_a_city_package_with_its_history_and_every_point_is_assigned() {
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), "1");

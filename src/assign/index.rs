@@ -8,7 +8,7 @@ use geo::{BoundingRect, Coord, CoordinatePosition, Geometry, LineString, MultiPo
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
-use super::buckets::{Buckets, INSIDE, Lattice};
+use super::buckets::{Buckets, Footprint, INSIDE, Lattice};
 use super::geodesy::Tangent;
 use super::result::{AreaRef, Assignment, FrontageHit, Nearest, Owner, Status, ZoneHit, Zones};
 use crate::domain::catalogue::Category;
@@ -338,10 +338,6 @@ impl CityIndex {
         let grids = areas(&layers.grids, &communities);
         let extent = extent_of(districts.iter().chain(&grids).map(|a| &a.poly))
             .unwrap_or_else(|| Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 }));
-        let lattice = Lattice::covering(extent, config.cell_m);
-
-        let grid_polys: Vec<&MultiPolygon<f64>> = grids.iter().map(|g| &g.poly).collect();
-        let grid_buckets = Buckets::polygons(&lattice, &grid_polys);
         let grid_tree = RTree::bulk_load(
             grids
                 .iter()
@@ -369,68 +365,78 @@ impl CityIndex {
             })
             .collect();
         frontages.sort_by(|a, b| a.code.cmp(&b.code));
-        let frontage_buckets = Buckets::near_lines(
-            &lattice,
-            &frontages.iter().map(|f| &f.line).collect::<Vec<_>>(),
-            &frontages.iter().map(|f| f.depth_m).collect::<Vec<_>>(),
-        );
 
         let kind_is = |f: &&Jurisdiction, k: &str| f.kind.as_deref() == Some(k);
-        let mut villages: Vec<Zone> = layers
-            .zones
-            .iter()
-            .filter(|f| kind_is(f, "urban_village"))
-            .filter_map(zone)
-            .collect();
-        villages.sort_by(|a, b| a.code.cmp(&b.code));
-        let village_buckets = Buckets::polygons(
-            &lattice,
-            &villages.iter().map(|z| &z.poly).collect::<Vec<_>>(),
-        );
-        let mut railway_lands: Vec<Zone> = layers
-            .zones
-            .iter()
-            .filter(|f| kind_is(f, "railway_land"))
-            .filter_map(zone)
-            .collect();
-        railway_lands.sort_by(|a, b| a.code.cmp(&b.code));
-        let railway_land_buckets = Buckets::polygons(
-            &lattice,
-            &railway_lands.iter().map(|z| &z.poly).collect::<Vec<_>>(),
-        );
-
+        let zones_of = |kind: &str| {
+            let mut z: Vec<Zone> = layers
+                .zones
+                .iter()
+                .filter(|f| kind_is(f, kind))
+                .filter_map(zone)
+                .collect();
+            z.sort_by(|a, b| a.code.cmp(&b.code));
+            z
+        };
+        let items_of = |kind: &str| {
+            let mut z: Vec<Item> = layers
+                .zones
+                .iter()
+                .filter(|f| kind_is(f, kind))
+                .filter_map(|f| item(f, 0.0))
+                .collect();
+            z.sort_by(|a, b| a.code.cmp(&b.code));
+            z
+        };
+        let villages = zones_of("urban_village");
+        let railway_lands = zones_of("railway_land");
         let railways = layers.railways.clone();
-        let widest = config.railway_m.iter().copied().fold(0.0, f64::max);
-        let railway_buckets = Buckets::near_lines(
-            &lattice,
-            &railways.iter().collect::<Vec<_>>(),
-            &vec![widest; railways.len()],
-        );
+        let alleys = items_of("back_alley");
+        let sites = items_of("inspection_site");
 
-        let mut alleys: Vec<Item> = layers
-            .zones
-            .iter()
-            .filter(|f| kind_is(f, "back_alley"))
-            .filter_map(|f| item(f, 0.0))
-            .collect();
-        alleys.sort_by(|a, b| a.code.cmp(&b.code));
-        let alley_buckets = Buckets::near_lines(
-            &lattice,
-            &alleys.iter().map(|a| &a.line).collect::<Vec<_>>(),
-            &vec![config.back_alley_m; alleys.len()],
+        // What each bucket set lists; the lattice gets cells wherever any of them may.
+        fn polys(z: &[Zone]) -> Vec<&MultiPolygon<f64>> {
+            z.iter().map(|z| &z.poly).collect()
+        }
+        fn lines(z: &[Item]) -> Vec<&LineString<f64>> {
+            z.iter().map(|z| &z.line).collect()
+        }
+        let widest = config.railway_m.iter().copied().fold(0.0, f64::max);
+        let (grid_polys, village_polys, railway_land_polys) = (
+            grids.iter().map(|g| &g.poly).collect::<Vec<_>>(),
+            polys(&villages),
+            polys(&railway_lands),
         );
-        let mut sites: Vec<Item> = layers
-            .zones
-            .iter()
-            .filter(|f| kind_is(f, "inspection_site"))
-            .filter_map(|f| item(f, 0.0))
-            .collect();
-        sites.sort_by(|a, b| a.code.cmp(&b.code));
-        let site_buckets = Buckets::near_lines(
-            &lattice,
-            &sites.iter().map(|a| &a.line).collect::<Vec<_>>(),
-            &vec![config.inspection_site_m; sites.len()],
+        let (frontage_lines, railway_lines, alley_lines, site_lines) = (
+            lines(&frontages),
+            railways.iter().collect::<Vec<_>>(),
+            lines(&alleys),
+            lines(&sites),
         );
+        let frontage_reach: Vec<f64> = frontages.iter().map(|f| f.depth_m).collect();
+        let (railway_reach, alley_reach, site_reach) = (
+            vec![widest; railways.len()],
+            vec![config.back_alley_m; alleys.len()],
+            vec![config.inspection_site_m; sites.len()],
+        );
+        let footprints = [
+            Footprint::Polygons(&grid_polys),
+            Footprint::Lines(&frontage_lines, &frontage_reach),
+            Footprint::Polygons(&village_polys),
+            Footprint::Polygons(&railway_land_polys),
+            Footprint::Lines(&railway_lines, &railway_reach),
+            Footprint::Lines(&alley_lines, &alley_reach),
+            Footprint::Lines(&site_lines, &site_reach),
+        ];
+        let lattice = Lattice::sparse(extent, config.cell_m, &footprints.each_ref());
+        let [
+            grid_buckets,
+            frontage_buckets,
+            village_buckets,
+            railway_land_buckets,
+            railway_buckets,
+            alley_buckets,
+            site_buckets,
+        ] = footprints.each_ref().map(|fp| Buckets::of(&lattice, fp));
 
         Self {
             version: layers.version,
@@ -495,18 +501,19 @@ impl CityIndex {
 
     /// Approximate heap memory of the lookup tables (not the geometry), bytes.
     pub fn table_bytes(&self) -> usize {
-        [
-            &self.grid_buckets,
-            &self.frontage_buckets,
-            &self.village_buckets,
-            &self.railway_land_buckets,
-            &self.railway_buckets,
-            &self.alley_buckets,
-            &self.site_buckets,
-        ]
-        .iter()
-        .map(|b| b.bytes())
-        .sum()
+        self.lattice.bytes()
+            + [
+                &self.grid_buckets,
+                &self.frontage_buckets,
+                &self.village_buckets,
+                &self.railway_land_buckets,
+                &self.railway_buckets,
+                &self.alley_buckets,
+                &self.site_buckets,
+            ]
+            .iter()
+            .map(|b| b.bytes())
+            .sum::<usize>()
     }
 
     fn polygon_hit(buckets: &Buckets, zones: &[Zone], cell: usize, c: Coord<f64>) -> u32 {
