@@ -3,6 +3,9 @@
 //!
 //! Reads `WANGGE_BENCH_POINTS` (little-endian f64 pairs lon, lat, WGS84) and writes the grid
 //! counts to `WANGGE_BENCH_COUNTS` (JSON) for the Python side. Prints `RESULT name value` lines.
+//! `WANGGE_BENCH_CITY` names another folder of layers than `geodata/` (`benches/province.sh`
+//! passes the synthetic province's package: Gi* over its 1,000,000 grids, KDE over its 20,000,000
+//! reports) and `WANGGE_BENCH_RUNS` the runs per median (default 5).
 
 use std::path::Path;
 use std::time::Instant;
@@ -17,7 +20,10 @@ use wangge::hotspot::weights::{Contiguity, Weights};
 use wangge::import;
 
 fn layers() -> CityLayers {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
+    let dir = std::env::var_os("WANGGE_BENCH_CITY").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata"),
+        std::path::PathBuf::from,
+    );
     let read = |layer: Layer| {
         let name = [format!("{layer}.geojson"), format!("{layer}.geojson.gz")]
             .into_iter()
@@ -60,12 +66,17 @@ fn main() {
         })
         .collect();
     println!("RESULT points {}", pts.len());
+    let runs: usize = std::env::var("WANGGE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     println!("RESULT threads {}", rayon::current_num_threads());
 
     // KDE: project to metres, then 1000 × 1000 cells over the points' extent, bandwidth 150 m.
     let frame = LocalFrame::around(pts.iter().copied()).expect("points");
     let mut metres: Vec<(Metres, f64)> = Vec::new();
-    let project = median_ms(5, || {
+    let project = median_ms(runs, || {
         metres = pts
             .par_iter()
             .map(|&(x, y)| (frame.forward(x, y), 1.0))
@@ -78,7 +89,7 @@ fn main() {
         ..Default::default()
     };
     let mut peak = 0.0;
-    let kde_ms = median_ms(5, || {
+    let kde_ms = median_ms(runs, || {
         let r = kde::kde(frame, &metres, &params).expect("kde");
         peak = r.peak().map_or(0.0, |p| p.2);
     });
@@ -88,7 +99,17 @@ fn main() {
 
     // Gi* over every unit grid: counts by the assignment engine, then (timed) queen weights from
     // the polygons and Gi*.
-    let index = CityIndex::build(&layers(), EngineConfig::default());
+    let layers = layers();
+    let t = Instant::now();
+    let index = CityIndex::build(&layers, EngineConfig::default());
+    println!(
+        "RESULT wangge_index_build_ms {:.1}",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    println!(
+        "RESULT wangge_index_tables_mb {:.1}",
+        index.table_bytes() as f64 / 1e6
+    );
     let grids: Vec<_> = index.areas(AreaLevel::Grid).collect();
     let mut counts = vec![0.0f64; grids.len()];
     let t = Instant::now();
@@ -108,7 +129,7 @@ fn main() {
     let polys: Vec<&geo::MultiPolygon<f64>> = grids.iter().map(|g| g.polygon).collect();
     let mut z = Vec::new();
     let mut weights_ms = 0.0;
-    let gi_ms = median_ms(5, || {
+    let gi_ms = median_ms(runs, || {
         let s = Instant::now();
         let w = Weights::contiguity(&polys, Contiguity::Queen);
         weights_ms = s.elapsed().as_secs_f64() * 1e3;

@@ -6,14 +6,16 @@
 #   bash benches/province.sh                  # the full province: 1,000,000 grids, 20,000,000 reports
 #   SCALE=0.1 bash benches/province.sh        # a tenth of it
 #   HISTORY_CITIES=3 bash benches/province.sh # load only the first 3 cities' history exports
-#   STEPS="gen load index serve http tiles hotspot assess demo" (the default: all of them)
+#   STEPS="gen load index serve http tiles hotspot assess inprocess demo" (the default: all)
+#   (`inprocess`: KDE over all 20,000,000 reports and Gi* over the 1,000,000 grids in one process,
+#   through `cargo bench --bench hotspot`, without loading the whole history into PostgreSQL)
 # Needs: root for apt-get (postgresql-15-postgis-3, wrk), /usr/bin/time, curl, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${SCALE:-1}
 SEED=${SEED:-1}
 HISTORY_CITIES=${HISTORY_CITIES:-17}
-STEPS=${STEPS:-"gen load index serve http tiles hotspot assess demo"}
+STEPS=${STEPS:-"gen load index serve http tiles hotspot assess inprocess demo"}
 DURATION=${DURATION:-10s}
 WORK=${WORK:-$(mktemp -d /tmp/wangge-province.XXXXXX)}
 OUT="$WORK/results.txt"
@@ -90,7 +92,13 @@ if step index; then
   echo "== index build and batch assignment (wangge assign over points.csv)"
   /usr/bin/time -v "$BIN" assign "$PROV/points.csv" -o "$WORK/assigned.csv" 2> "$WORK/assign.time"
   tr '\r' '\n' < "$WORK/assign.time" | grep -E "index of data version|assigned [0-9]+ points in" || true
-  result index_load_and_build_s "$(tr '\r' '\n' < "$WORK/assign.time" | sed -nE 's/.*built in ([0-9.]+)(m?s).*/\1 \2/p' | awk '{print ($2=="ms") ? $1/1000 : $1}')"
+  index_s() { # $1: time log, $2: read|built; seconds
+    tr '\r' '\n' < "$1" | sed -nE "s/.*$2 in ([0-9.]+)(m?s).*/\1 \2/p" | awk '{print ($2=="ms") ? $1/1000 : $1}'
+  }
+  result index_read_s "$(index_s "$WORK/assign.time" read)"
+  result index_build_s "$(index_s "$WORK/assign.time" built)"
+  result index_tables_mb "$(tr '\r' '\n' < "$WORK/assign.time" | sed -nE 's/.*lookup tables ([0-9.]+) MB.*/\1/p')"
+  result index_resident_read_built_mb "$(tr '\r' '\n' < "$WORK/assign.time" | sed -nE 's/.*resident ([0-9]+) MB with the layers read, ([0-9]+) MB with the index.*/\1 \2/p')"
   result assign_cli_peak_rss_mb "$(tv_mb "$WORK/assign.time")"
   result assign_batch_points_per_s "$(tr '\r' '\n' < "$WORK/assign.time" | sed -nE 's/.*\(([0-9]+) points\/s\).*/\1/p')"
 fi
@@ -163,12 +171,17 @@ fi
 timed_get() { # $1: name, $2: path; prints the wall time and the status
   local out
   out=$(curl -s -o "$WORK/$1.json" -w '%{http_code} %{time_total}' -H "authorization: Bearer $TOKEN" \
-    --max-time 600 "http://127.0.0.1:$PORT$2")
+    --max-time "${MAX_TIME:-600}" "http://127.0.0.1:$PORT$2")
   result "$1_s" "${out#* } (HTTP ${out%% *}, $(head -c 200 "$WORK/$1.json" | tr '\n' ' ' | cut -c1-120))"
 }
 
 if step hotspot; then
   echo "== hot spots over the whole province's history"
+  # PERF=1: a CPU profile of the server during the first (cold) Gi* request, for `perf report`.
+  if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
+    perf record -F 499 -g -p "$SERVER_PID" -o "$WORK/gistar.perf" -- sleep 10 >/dev/null 2>&1 &
+    sleep 0.5
+  fi
   timed_get gistar_grid "/api/hotspots/gistar?unit=grid&include=history"
   timed_get gistar_grid_cached "/api/hotspots/gistar?unit=grid&include=history"
   timed_get kde "/api/hotspots/kde?include=history"
@@ -183,14 +196,53 @@ fi
 
 if [ -n "${SERVER_PID:-}" ]; then stop_server; fi
 
+if step inprocess; then
+  echo "== in process: KDE over every city's history, Gi* over every grid (benches/hotspot.rs)"
+  python3 - "$PROV/history" "$WORK/history_points.bin" <<'PY'
+import array, glob, sys
+out = array.array("d")
+for name in sorted(glob.glob(sys.argv[1] + "/*.csv")):
+    with open(name) as f:
+        next(f)  # id,reported_at,category,lon,lat,channel,closed_at
+        for line in f:
+            cols = line.split(",", 5)
+            out.append(float(cols[3]))
+            out.append(float(cols[4]))
+with open(sys.argv[2], "wb") as f:
+    out.tofile(f)
+PY
+  cargo bench --bench hotspot --no-run -q
+  WANGGE_BENCH_POINTS="$WORK/history_points.bin" WANGGE_BENCH_CITY="$PROV/package" \
+    WANGGE_BENCH_RUNS=${RUNS:-3} /usr/bin/time -v cargo bench --bench hotspot -q \
+    > "$WORK/inprocess.txt" 2> "$WORK/inprocess.time" || { tail -n 20 "$WORK/inprocess.time"; exit 1; }
+  sed -n 's/^RESULT /inprocess_/p' "$WORK/inprocess.txt" | while read -r name value; do result "$name" "$value"; done
+  result inprocess_peak_rss_mb "$(tv_mb "$WORK/inprocess.time")"
+fi
+
 if step demo; then
   echo "== the demo city, same binary and machine, for comparison"
   psql "$PG_URL" -qc "CREATE DATABASE demo"
   DEMO_DB="${PG_URL%/postgres}/demo"
   WANGGE_DATABASE_URL="$DEMO_DB" "$BIN" init > /dev/null 2>&1
-  python3 benches/points.py "$(sed -n '$=' "$PROV/points.csv" | awk '{print $1-1}')" 113.4474 34.6049 113.6705 34.8604 > "$WORK/demo_points.csv"
+  # Like the province's points, the demo's lie in the city: uniform over the demo's box, kept
+  # where the city has a grid (a point outside costs a nearest-grid search instead).
+  n=$(sed -n '$=' "$PROV/points.csv" | awk '{print $1-1}')
+  python3 benches/points.py "$((n * 2))" 113.4474 34.6049 113.6705 34.8604 > "$WORK/demo_box.csv"
+  WANGGE_DATABASE_URL="$DEMO_DB" "$BIN" assign "$WORK/demo_box.csv" -o "$WORK/demo_box_assigned.csv" 2>/dev/null
+  python3 - "$WORK/demo_box_assigned.csv" "$n" > "$WORK/demo_points.csv" <<'PY'
+import csv, sys
+rows = csv.DictReader(open(sys.argv[1]))
+print("id,lon,lat")
+kept = 0
+for r in rows:
+    if r["grid"] and kept < int(sys.argv[2]):
+        print(f"{kept},{r['lon']},{r['lat']}")
+        kept += 1
+assert kept == int(sys.argv[2]), f"only {kept} demo points in the city"
+PY
   WANGGE_DATABASE_URL="$DEMO_DB" /usr/bin/time -v "$BIN" assign "$WORK/demo_points.csv" -o /dev/null 2> "$WORK/demo_assign.time"
-  result demo_index_load_and_build_s "$(tr '\r' '\n' < "$WORK/demo_assign.time" | sed -nE 's/.*built in ([0-9.]+)(m?s).*/\1 \2/p' | awk '{print ($2=="ms") ? $1/1000 : $1}')"
+  result demo_index_read_s "$(index_s "$WORK/demo_assign.time" read)"
+  result demo_index_build_s "$(index_s "$WORK/demo_assign.time" built)"
   result demo_assign_cli_peak_rss_mb "$(tv_mb "$WORK/demo_assign.time")"
   result demo_assign_batch_points_per_s "$(tr '\r' '\n' < "$WORK/demo_assign.time" | sed -nE 's/.*\(([0-9]+) points\/s\).*/\1/p')"
   start_server "$DEMO_DB"

@@ -518,6 +518,20 @@ pub async fn import(args: crate::config::ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The process's resident memory (Linux `VmRSS`), MB; `None` elsewhere.
+fn resident_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
 /// `wangge assign`: the batch assignment of `POST /api/assign/batch` over files, with a progress
 /// line on stderr.
 pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
@@ -536,15 +550,31 @@ pub async fn assign(args: crate::config::AssignArgs) -> anyhow::Result<()> {
         .transpose()?;
     let start = std::time::Instant::now();
     let layers = crate::live::load_layers(&store, at).await?;
+    let read = start.elapsed();
+    let rss_read = resident_mb();
     let config = args.engine.config();
-    let index =
-        tokio::task::spawn_blocking(move || crate::assign::CityIndex::build(&layers, config))
-            .await?;
+    let (index, built, rss_built) = tokio::task::spawn_blocking(move || {
+        let start = std::time::Instant::now();
+        let index = crate::assign::CityIndex::build(&layers, config);
+        // Measured while the layers are still held: the growth is the index's own.
+        (index, start.elapsed(), resident_mb())
+    })
+    .await?;
     store.close().await;
+    let (grids, frontages, zones) = index.counts();
+    // Read and build apart: a province's read from PostgreSQL dwarfs the build, and the layers as
+    // read (every property of every feature) weigh more than the index (docs/scaling.md).
+    let rss = match (rss_read, rss_built) {
+        (Some(a), Some(b)) => format!(
+            "; resident {a:.0} MB with the layers read, {b:.0} MB with the index built beside them"
+        ),
+        _ => String::new(),
+    };
     eprintln!(
-        "index of data version {} built in {:.2?}",
+        "index of data version {}: layers read in {read:.2?}, built in {built:.2?} \
+         ({grids} grids, {frontages} frontages, {zones} zones; lookup tables {:.1} MB{rss})",
         index.version(),
-        start.elapsed()
+        index.table_bytes() as f64 / 1e6
     );
     let area = crate::domain::crs::PlausibleArea::around("the city", index.extent(), 20_000.0);
     let is_geojson = args
