@@ -23,6 +23,9 @@ fn layers() -> CityLayers {
             .expect("geodata");
         import::parse_layer(layer, &import::read_text(&dir.join(name)).expect("read"))
             .expect("parse")
+            .into_iter()
+            .map(Into::into)
+            .collect()
     };
     let railways = import::parse_basemap(
         "railway",

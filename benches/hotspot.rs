@@ -31,6 +31,9 @@ fn layers() -> CityLayers {
             .expect("geodata");
         import::parse_layer(layer, &import::read_text(&dir.join(name)).expect("read"))
             .expect("parse")
+            .into_iter()
+            .map(Into::into)
+            .collect()
     };
     CityLayers {
         version: 1,

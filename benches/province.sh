@@ -6,6 +6,9 @@
 #   bash benches/province.sh                  # the full province: 1,000,000 grids, 20,000,000 reports
 #   SCALE=0.1 bash benches/province.sh        # a tenth of it
 #   HISTORY_CITIES=3 bash benches/province.sh # load only the first 3 cities' history exports
+#   PROVINCE_DB=postgres://…/province STEPS="index serve hotspot" WORK=<the folder of a run>
+#     bash benches/province.sh                # measure again on a province already loaded
+#     (into an existing database: this script starts and removes no cluster then)
 #   STEPS="gen load index serve http tiles hotspot assess inprocess demo" (the default: all)
 #   (`inprocess`: KDE over all 20,000,000 reports and Gi* over the 1,000,000 grids in one process,
 #   through `cargo bench --bench hotspot`, without loading the whole history into PostgreSQL)
@@ -17,6 +20,9 @@ SEED=${SEED:-1}
 HISTORY_CITIES=${HISTORY_CITIES:-17}
 STEPS=${STEPS:-"gen load index serve http tiles hotspot assess inprocess demo"}
 DURATION=${DURATION:-10s}
+# The hot-spot area and neighbour caches, half each: the province's grid-level areas take about
+# 0.3 GB, over the default's 64 MB half (see docs/scaling.md).
+HOTSPOT_CACHE_BYTES=${HOTSPOT_CACHE_BYTES:-1073741824}
 WORK=${WORK:-$(mktemp -d /tmp/wangge-province.XXXXXX)}
 OUT="$WORK/results.txt"
 BIN=target/release/wangge
@@ -55,10 +61,15 @@ if step gen; then
   python3 -c "import json,sys; c=json.load(open(sys.argv[1])); print('RESULT counts', ' '.join(f'{k}={c[k]}' for k in ('cities','districts','streets','communities','grids','frontages','units','reports','points')))" "$PROV/province.json" | tee -a "$OUT"
 fi
 
-pg_install
-pg_start
-psql "$PG_URL" -qc "CREATE DATABASE province"
-DB="${PG_URL%/postgres}/province"
+if [ -n "${PROVINCE_DB:-}" ]; then
+  # A database of this script's (or a server of the operator's): measured again, left in place.
+  DB=$PROVINCE_DB
+else
+  pg_install
+  pg_start
+  psql "$PG_URL" -qc "CREATE DATABASE province"
+  DB="${PG_URL%/postgres}/province"
+fi
 export WANGGE_DATABASE_URL="$DB" RUST_LOG=${RUST_LOG:-warn}
 "$BIN" migrate
 
@@ -106,7 +117,7 @@ fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_server() { # $1: database URL; sets SERVER_PID and STARTUP_S (exec to /healthz 200)
   local t0; t0=$(date +%s.%N)
-  WANGGE_DATABASE_URL="$1" "$BIN" serve --no-demo --bind "127.0.0.1:$PORT" --photo-dir "$WORK/photos" \
+  WANGGE_DATABASE_URL="$1" WANGGE_HOTSPOT_CACHE_BYTES="$HOTSPOT_CACHE_BYTES" "$BIN" serve --no-demo --bind "127.0.0.1:$PORT" --photo-dir "$WORK/photos" \
     > "$WORK/serve.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 1200); do
@@ -134,7 +145,9 @@ if step serve || step http || step tiles || step hotspot || step assess; then
   start_server "$DB"
   result serve_startup_s "$STARTUP_S"
   result serve_rss_after_start_mb "$(rss_mb)"
-  printf '%s\n' "$PASSWORD" | "$BIN" user create --username bench_admin --role admin --password-stdin >/dev/null
+  # Taken when measuring again on a database of an earlier run (PROVINCE_DB): same password.
+  printf '%s\n' "$PASSWORD" | "$BIN" user create --username bench_admin --role admin --password-stdin \
+    >/dev/null 2>&1 || echo "   (bench_admin exists)"
   TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/auth/login" -H 'content-type: application/json' \
     -d "{\"username\":\"bench_admin\",\"password\":\"$PASSWORD\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 fi
@@ -184,6 +197,10 @@ if step hotspot; then
   fi
   timed_get gistar_grid "/api/hotspots/gistar?unit=grid&include=history"
   timed_get gistar_grid_cached "/api/hotspots/gistar?unit=grid&include=history"
+  timed_get gistar_grid_cached2 "/api/hotspots/gistar?unit=grid&include=history"
+  # Whether the areas and neighbours were kept (a value over the cache's budget is refused).
+  result hotspot_caches "$(curl -s "http://127.0.0.1:$PORT/metrics" \
+    | grep -E '^wangge_cache_(bytes|oversized_total)\{cache="hotspot_(units|weights)"' | tr '\n' ' ')"
   timed_get kde "/api/hotspots/kde?include=history"
   result serve_rss_after_hotspots_mb "$(rss_mb)"
 fi

@@ -67,6 +67,8 @@ pub struct ByteLru<V> {
     name: &'static str,
     budget: usize,
     inner: Mutex<Inner<V>>,
+    /// Values refused for being larger than the whole budget.
+    oversized: std::sync::atomic::AtomicU64,
 }
 
 impl<V> std::fmt::Debug for ByteLru<V> {
@@ -104,9 +106,15 @@ impl<V: Footprint> ByteLru<V> {
                 bytes: 0,
                 clock: 0,
             }),
+            oversized: Default::default(),
         };
         c.report(0, 0);
         c
+    }
+
+    /// How many values were refused for being larger than the whole budget.
+    pub fn oversized(&self) -> u64 {
+        self.oversized.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The budget, bytes.
@@ -140,7 +148,25 @@ impl<V: Footprint> ByteLru<V> {
             let old = inner.entries.swap_remove(pos);
             inner.bytes -= old.bytes;
         }
-        if bytes <= self.budget {
+        if bytes > self.budget {
+            // Computed again on every request that needs it: an operator must hear of it once
+            // (the log) and see how often (the counter), e.g. a province's million grids under
+            // a city-sized hot-spot budget.
+            let before = self
+                .oversized
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            metrics::counter!("wangge_cache_oversized_total", "cache" => self.name).increment(1);
+            if before == 0 {
+                tracing::warn!(
+                    cache = self.name,
+                    bytes,
+                    budget = self.budget,
+                    "a value larger than the cache's whole budget is not kept and will be \
+                     computed again each time it is needed; raise the budget \
+                     (--hotspot-cache-bytes / WANGGE_HOTSPOT_CACHE_BYTES for the hot-spot caches)"
+                );
+            }
+        } else {
             while inner.bytes + bytes > self.budget {
                 let Some(lru) = inner
                     .entries
@@ -211,6 +237,7 @@ mod tests {
         assert_eq!(c.usage(), (80, 2));
         c.insert("huge".into(), Arc::new(Blob(1000)));
         assert!(c.get("huge").is_none(), "larger than the budget: not kept");
+        assert_eq!(c.oversized(), 1, "and counted");
         assert_eq!(c.usage(), (80, 2));
         c.insert("a".into(), Arc::new(Blob(10)));
         assert_eq!(c.usage(), (50, 2));

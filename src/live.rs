@@ -89,12 +89,7 @@ pub async fn load_layers(
     store: &Store,
     at: Option<DateTime<Utc>>,
 ) -> Result<CityLayers, StoreError> {
-    let get = |layer| async move {
-        store
-            .features_at(layer, at)
-            .await
-            .map(|rows| rows.into_iter().map(|r| r.feature).collect::<Vec<_>>())
-    };
+    let get = |layer| store.index_features(layer, at);
     let railways = store
         .basemap("railway")
         .await?

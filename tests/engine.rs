@@ -12,10 +12,10 @@ use geo::{
 };
 use wangge::assign::{CityIndex, CityLayers, EngineConfig, NONE, Status};
 use wangge::domain::crs::Crs;
-use wangge::domain::jurisdiction::{Jurisdiction, Layer};
+use wangge::domain::jurisdiction::{IndexedFeature, Layer};
 use wangge::import;
 
-fn layer(layer: Layer) -> Vec<Jurisdiction> {
+fn layer(layer: Layer) -> Vec<IndexedFeature> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("geodata");
     let name = [format!("{layer}.geojson"), format!("{layer}.geojson.gz")]
         .into_iter()
@@ -23,7 +23,7 @@ fn layer(layer: Layer) -> Vec<Jurisdiction> {
         .unwrap();
     let mut f = import::parse_layer(layer, &import::read_text(&dir.join(name)).unwrap()).unwrap();
     f.sort_by(|a, b| a.code.cmp(&b.code));
-    f
+    f.into_iter().map(IndexedFeature::from).collect()
 }
 
 struct City {
@@ -91,7 +91,7 @@ fn city() -> &'static City {
     })
 }
 
-fn find<'a>(features: &'a [Jurisdiction], code: &str) -> &'a Jurisdiction {
+fn find<'a>(features: &'a [IndexedFeature], code: &str) -> &'a IndexedFeature {
     features.iter().find(|f| f.code == code).unwrap()
 }
 

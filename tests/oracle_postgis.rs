@@ -74,11 +74,7 @@ async fn the_engine_agrees_with_postgis_on_every_level_for_every_point() {
         let geo::Geometry::LineString(l) = &f.geometry else {
             continue;
         };
-        let depth = f
-            .props
-            .get("depth_m")
-            .and_then(serde_json::Value::as_f64)
-            .unwrap_or(0.0);
+        let depth = f.props.depth_m.unwrap_or(0.0);
         let (a, b) = (l.0[0], l.0[1]);
         let (mx, my) = ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
         // Half the depth away from the frontage, perpendicular to it (in local metres).

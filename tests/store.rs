@@ -4,7 +4,7 @@ use crate::common;
 
 use chrono::{Duration, TimeZone, Utc};
 use common::fresh_store;
-use wangge::domain::jurisdiction::{Jurisdiction, Layer};
+use wangge::domain::jurisdiction::{IndexedFeature, Jurisdiction, Layer};
 use wangge::store::{Audit, StoreError};
 
 /// A square grid near 郑州站, WGS84 lon/lat degrees, about 100 m on a side.
@@ -111,6 +111,55 @@ async fn geometry_and_attributes_come_back_exactly_as_stored() {
         .unwrap();
     let back = db.store.features_at(Layer::Grid, None).await.unwrap();
     assert_eq!(back[0].feature, g);
+}
+
+#[tokio::test]
+async fn the_index_reads_the_features_valid_at_a_date_with_the_properties_it_uses() {
+    let db = fresh_store().await;
+    let audit = Audit::system();
+    let mut g = square("410103001001001", "第001网格", 113.65);
+    g.props.extend([
+        ("area_class".to_owned(), serde_json::json!(1)),
+        ("management_level".to_owned(), serde_json::json!(2)),
+        (
+            "remark".to_owned(),
+            serde_json::json!({"long": ["text", "text"]}),
+        ),
+    ]);
+    let old = square("410103001001002", "第002网格", 113.6509);
+    let s = &db.store;
+    s.publish_layer(Layer::Grid, &[g.clone(), old], t(2024, 1, 1), "v1", &audit)
+        .await
+        .unwrap();
+    s.publish_layer(
+        Layer::Grid,
+        std::slice::from_ref(&g),
+        t(2025, 1, 1),
+        "v2",
+        &audit,
+    )
+    .await
+    .unwrap();
+
+    let read = s.index_features(Layer::Grid, None).await.unwrap();
+    assert_eq!(read.len(), 1, "only the current version's features");
+    assert_eq!(
+        read[0],
+        IndexedFeature::from(g.clone()),
+        "every field as stored"
+    );
+    assert_eq!(read[0].props.area_class, Some(1));
+    assert_eq!(read[0].props.area_class, g.area_class());
+
+    let past = s
+        .index_features(Layer::Grid, Some(t(2024, 6, 1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        past.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(),
+        ["410103001001001", "410103001001002"],
+        "a past date reads the features valid then, ordered by code"
+    );
 }
 
 #[tokio::test]

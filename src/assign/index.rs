@@ -13,7 +13,7 @@ use super::geodesy::Tangent;
 use super::result::{AreaRef, Assignment, FrontageHit, Nearest, Owner, Status, ZoneHit, Zones};
 use crate::domain::catalogue::Category;
 use crate::domain::crs::Crs;
-use crate::domain::jurisdiction::Jurisdiction;
+use crate::domain::jurisdiction::IndexedFeature;
 use crate::domain::unit::ResponsibleUnit;
 
 /// "No such feature" in a [`Hit`].
@@ -53,17 +53,17 @@ pub struct CityLayers {
     /// The data version these layers come from.
     pub version: i64,
     /// 区.
-    pub districts: Vec<Jurisdiction>,
+    pub districts: Vec<IndexedFeature>,
     /// 街道/镇.
-    pub streets: Vec<Jurisdiction>,
+    pub streets: Vec<IndexedFeature>,
     /// 社区/村.
-    pub communities: Vec<Jurisdiction>,
+    pub communities: Vec<IndexedFeature>,
     /// 单元网格.
-    pub grids: Vec<Jurisdiction>,
-    /// 门前三包 frontage segments (`depth_m` in props).
-    pub frontages: Vec<Jurisdiction>,
+    pub grids: Vec<IndexedFeature>,
+    /// 门前三包 frontage segments (with their strip depth).
+    pub frontages: Vec<IndexedFeature>,
     /// Zones (kind: urban_village, railway_land, back_alley, inspection_site).
-    pub zones: Vec<Jurisdiction>,
+    pub zones: Vec<IndexedFeature>,
     /// Railway centre lines.
     pub railways: Vec<LineString<f64>>,
     /// Departments, for naming the department of a category.
@@ -173,7 +173,7 @@ struct Area {
     name: Box<str>,
     unit: Option<Box<str>>,
     parent: u32,
-    /// The area class (区域类别) for 考评, if the feature says; see [`Jurisdiction::area_class`].
+    /// The area class (区域类别) for 考评, if the feature says; see [`crate::domain::jurisdiction::Jurisdiction::area_class`].
     class: Option<u8>,
     poly: MultiPolygon<f64>,
 }
@@ -251,7 +251,7 @@ fn lineal(g: &Geometry<f64>) -> Option<LineString<f64>> {
     }
 }
 
-fn areas(features: &[Jurisdiction], parents: &[Area]) -> Vec<Area> {
+fn areas(features: &[IndexedFeature], parents: &[Area]) -> Vec<Area> {
     let by_code: HashMap<&str, u32> = parents
         .iter()
         .enumerate()
@@ -270,7 +270,7 @@ fn areas(features: &[Jurisdiction], parents: &[Area]) -> Vec<Area> {
                     .and_then(|p| by_code.get(p))
                     .copied()
                     .unwrap_or(NONE),
-                class: f.area_class(),
+                class: f.props.area_class,
                 poly: polygonal(&f.geometry)?,
             })
         })
@@ -280,15 +280,15 @@ fn areas(features: &[Jurisdiction], parents: &[Area]) -> Vec<Area> {
     out
 }
 
-fn item(f: &Jurisdiction, depth_m: f64) -> Option<Item> {
+fn item(f: &IndexedFeature, depth_m: f64) -> Option<Item> {
     Some(Item {
         code: f.code.as_str().into(),
         name: f.name.as_str().into(),
         unit: f.unit_code.as_deref().map(Into::into),
         kind: f
             .props
-            .get("site_type")
-            .and_then(|v| v.as_str())
+            .site_type
+            .as_deref()
             .or(f.kind.as_deref())
             .map(Into::into),
         depth_m,
@@ -296,7 +296,7 @@ fn item(f: &Jurisdiction, depth_m: f64) -> Option<Item> {
     })
 }
 
-fn zone(f: &Jurisdiction) -> Option<Zone> {
+fn zone(f: &IndexedFeature) -> Option<Zone> {
     Some(Zone {
         code: f.code.as_str().into(),
         name: f.name.as_str().into(),
@@ -355,18 +355,11 @@ impl CityIndex {
         let mut frontages: Vec<Item> = layers
             .frontages
             .iter()
-            .filter_map(|f| {
-                let depth = f
-                    .props
-                    .get("depth_m")
-                    .and_then(serde_json::Value::as_f64)
-                    .unwrap_or(0.0);
-                item(f, depth)
-            })
+            .filter_map(|f| item(f, f.props.depth_m.unwrap_or(0.0)))
             .collect();
         frontages.sort_by(|a, b| a.code.cmp(&b.code));
 
-        let kind_is = |f: &&Jurisdiction, k: &str| f.kind.as_deref() == Some(k);
+        let kind_is = |f: &&IndexedFeature, k: &str| f.kind.as_deref() == Some(k);
         let zones_of = |kind: &str| {
             let mut z: Vec<Zone> = layers
                 .zones

@@ -132,6 +132,16 @@ impl FromStr for Layer {
     }
 }
 
+/// The feature properties [`IndexedProps::of`] reads; the store's read for the index parses these
+/// and skips the rest of each feature's properties without building them.
+pub const INDEXED_PROPS: [&str; 5] = [
+    "area_class",
+    "management_level",
+    "depth_m",
+    "site_type",
+    "shop_type",
+];
+
 /// A jurisdiction feature as it enters or leaves the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Jurisdiction {
@@ -170,12 +180,78 @@ impl Jurisdiction {
     /// `area_class` (1 or 2), else from `management_level` (1 → 1, 2 or more → 2); `None` when
     /// the feature has neither.
     pub fn area_class(&self) -> Option<u8> {
-        let int = |k: &str| self.props.get(k).and_then(serde_json::Value::as_u64);
+        IndexedProps::area_class_of(&self.props)
+    }
+}
+
+/// The few properties of a feature the assignment index and the vector tiles use, read once
+/// from its properties (all of them optional).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexedProps {
+    /// The area class (区域类别), see [`Jurisdiction::area_class`].
+    pub area_class: Option<u8>,
+    /// A frontage's strip depth from the facade towards the kerb, metres (`depth_m`).
+    pub depth_m: Option<f64>,
+    /// An inspection site's type (`site_type`).
+    pub site_type: Option<String>,
+    /// A frontage's shop type (`shop_type`).
+    pub shop_type: Option<String>,
+}
+
+impl IndexedProps {
+    /// Reads them from a feature's properties; the keys are [`INDEXED_PROPS`].
+    pub fn of(props: &serde_json::Map<String, serde_json::Value>) -> Self {
+        let text = |k: &str| props.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        Self {
+            area_class: Self::area_class_of(props),
+            depth_m: props.get("depth_m").and_then(serde_json::Value::as_f64),
+            site_type: text("site_type"),
+            shop_type: text("shop_type"),
+        }
+    }
+
+    fn area_class_of(props: &serde_json::Map<String, serde_json::Value>) -> Option<u8> {
+        let int = |k: &str| props.get(k).and_then(serde_json::Value::as_u64);
         match (int("area_class"), int("management_level")) {
             (Some(c @ (1 | 2)), _) => Some(c as u8),
             (_, Some(1)) => Some(1),
             (_, Some(l)) if l >= 2 => Some(2),
             _ => None,
+        }
+    }
+}
+
+/// A jurisdiction feature as the assignment index and the tile set are built from it: no
+/// property but the [`IndexedProps`]. Lean on purpose: a province holds three million of them
+/// while its index is built, and a map of properties costs a 0.6 KB tree node each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedFeature {
+    /// Its code.
+    pub code: String,
+    /// Name in Chinese.
+    pub name: String,
+    /// Code of the parent feature.
+    pub parent_code: Option<String>,
+    /// Code of the responsible unit (责任单位).
+    pub unit_code: Option<String>,
+    /// Sub-kind: zone kind, committee kind, shop type.
+    pub kind: Option<String>,
+    /// The properties the index and the tiles use.
+    pub props: IndexedProps,
+    /// Geometry in WGS84 (EPSG:4326), longitude then latitude, in degrees.
+    pub geometry: geo::Geometry<f64>,
+}
+
+impl From<Jurisdiction> for IndexedFeature {
+    fn from(j: Jurisdiction) -> Self {
+        Self {
+            props: IndexedProps::of(&j.props),
+            code: j.code,
+            name: j.name,
+            parent_code: j.parent_code,
+            unit_code: j.unit_code,
+            kind: j.kind,
+            geometry: j.geometry,
         }
     }
 }
@@ -213,6 +289,28 @@ pub struct LayerVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_indexed_props_are_read_from_the_listed_keys_alone() {
+        let full = serde_json::json!({
+            "area_class": 3, "management_level": 1, "depth_m": 4.5, "site_type": "market",
+            "shop_type": "餐饮", "area_m2": 9300.5, "remark": {"a": [1, 2]},
+        });
+        let full = full.as_object().unwrap();
+        let mut listed = full.clone();
+        listed.retain(|k, _| INDEXED_PROPS.contains(&k.as_str()));
+        assert_eq!(IndexedProps::of(full), IndexedProps::of(&listed));
+        assert_eq!(
+            IndexedProps::of(full),
+            IndexedProps {
+                area_class: Some(1),
+                depth_m: Some(4.5),
+                site_type: Some("market".into()),
+                shop_type: Some("餐饮".into()),
+            },
+            "an area class out of range falls back to the management level"
+        );
+    }
 
     #[test]
     fn a_grid_code_must_sit_under_its_community() {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use geo::{MultiPolygon, polygon};
+use geo::{LineString, MultiPolygon, polygon};
 use rayon::prelude::*;
 
 use super::HotspotError;
@@ -216,7 +216,7 @@ impl Areas {
         let polygons: Vec<MultiPolygon<f64>> = areas.iter().map(|a| a.polygon.clone()).collect();
         let area_m2 = polygons.par_iter().map(|p| frame.area_m2(p)).collect();
         let centroids = polygons
-            .iter()
+            .par_iter()
             .map(|p| {
                 let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
                 for poly in &p.0 {
@@ -231,15 +231,20 @@ impl Areas {
                 frame.forward(sx / n, sy / n)
             })
             .collect();
+        // A province has millions of frontages: they are located in parallel, then summed in
+        // index order so the totals do not depend on the threads.
+        let lines: Vec<&LineString<f64>> = index.frontage_lines().map(|(_, _, l)| l).collect();
+        let owned: Vec<Option<(u32, f64)>> = lines
+            .par_iter()
+            .map(|line| {
+                let mid = line.0.get(line.0.len() / 2)?;
+                let u = lift(index, index.locate(mid.x, mid.y).grid, level)?;
+                Some((u, frame.length_m(line)))
+            })
+            .collect();
         let mut frontage_m = vec![0.0; areas.len()];
-        for (_, _, line) in index.frontage_lines() {
-            let Some(mid) = line.0.get(line.0.len() / 2) else {
-                continue;
-            };
-            let hit = index.locate(mid.x, mid.y);
-            if let Some(u) = lift(index, hit.grid, level) {
-                frontage_m[u as usize] += frame.length_m(line);
-            }
+        for (u, m) in owned.into_iter().flatten() {
+            frontage_m[u as usize] += m;
         }
         Self {
             spec: AreaSpec::Admin(level),

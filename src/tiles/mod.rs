@@ -23,7 +23,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
 use crate::assign::CityLayers;
-use crate::domain::jurisdiction::Jurisdiction;
+use crate::domain::jurisdiction::IndexedFeature;
 
 mod pbf;
 pub mod points;
@@ -203,7 +203,7 @@ fn text(v: Option<&str>) -> Option<Prop> {
     v.map(|s| Prop::Text(s.into()))
 }
 
-fn layer_data(layer: TileLayer, features: &[Jurisdiction]) -> LayerData {
+fn layer_data(layer: TileLayer, features: &[IndexedFeature]) -> LayerData {
     let keys: Vec<&'static str> = match layer {
         TileLayer::Frontage => vec!["code", "name", "shop_type", "unit_code", "depth_m"],
         _ => vec!["code", "name", "parent_code", "unit_code"],
@@ -218,17 +218,9 @@ fn layer_data(layer: TileLayer, features: &[Jurisdiction]) -> LayerData {
             TileLayer::Frontage => vec![
                 text(Some(&f.code)),
                 text(Some(&f.name)),
-                text(
-                    f.props
-                        .get("shop_type")
-                        .and_then(|v| v.as_str())
-                        .or(f.kind.as_deref()),
-                ),
+                text(f.props.shop_type.as_deref().or(f.kind.as_deref())),
                 text(f.unit_code.as_deref()),
-                f.props
-                    .get("depth_m")
-                    .and_then(serde_json::Value::as_f64)
-                    .map(Prop::Number),
+                f.props.depth_m.map(Prop::Number),
             ],
             _ => vec![
                 text(Some(&f.code)),
