@@ -109,6 +109,11 @@ pub struct ServeConfig {
     /// Byte budget of the hot spot unit and weight caches (least recently used evicted first).
     #[arg(long, env = "WANGGE_HOTSPOT_CACHE_BYTES", default_value_t = crate::hotspots::DEFAULT_CACHE_BYTES)]
     pub hotspot_cache_bytes: usize,
+    /// Do not load the hot spot points and the default Gi* areas in the background after start
+    /// and after each index build (the first analysis then loads them: seconds for a province
+    /// city).
+    #[arg(long, env = "WANGGE_NO_HOTSPOT_WARM", default_value_t = false)]
+    pub no_hotspot_warm: bool,
     /// Byte budget of the vector tile cache (gzip-compressed tiles of the current data version).
     #[arg(long, env = "WANGGE_TILE_CACHE_BYTES", default_value_t = crate::tile_cache::DEFAULT_BYTES)]
     pub tile_cache_bytes: usize,

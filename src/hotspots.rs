@@ -1,20 +1,24 @@
 //! The hot spot service: the pure analyses of [`crate::hotspot::service`] joined with the store
-//! and the engine. The stored points are read once per data revision (the last audit event id of
-//! cases and history: every import and case change appends one) and located once per index
-//! version; the zone samples are built once per index version. Both are single entries, replaced
+//! and the engine. The stored points are read once per data revision (the last audit event ids of
+//! cases and of history: every import and case change appends one) and located once per index
+//! version. The history, by far the larger part (a province city holds millions of rows), is kept
+//! located on its own and shared with the points, so a case change reads and locates the cases
+//! alone. The zone samples are built once per index version. These are single entries, replaced
 //! when the data changes, and reported in `/metrics` beside the area and neighbour caches. Every
-//! computation runs on the blocking threads. The HTTP handlers are thin callers.
+//! computation runs on the blocking threads. The HTTP handlers are thin callers. [`spawn_warmer`]
+//! loads the points and the default Gi* areas and neighbours after each index build, so the first
+//! request after a start or a jurisdiction change does not wait for them.
 
 use std::sync::Arc;
 
 use crate::assign::CityIndex;
 use crate::hotspot::HotspotError;
 use crate::hotspot::analysis::ZoneSamples;
-use crate::hotspot::dataset::Filter;
+use crate::hotspot::dataset::{Dataset, Filter};
 use crate::hotspot::input::UploadOptions;
 use crate::hotspot::service::{self, Origin, Points, Selection, Service, UploadFormat};
 use crate::live::LiveCity;
-use crate::store::{PointFilter, Store, StoreError};
+use crate::store::{PointFilter, PointRevisions, Store, StoreError};
 
 pub use crate::hotspot::service::DEFAULT_CACHE_BYTES;
 
@@ -55,8 +59,15 @@ pub enum Error {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// The stored points, for one data revision and index version.
-type StoredSlot = Option<(i64, i64, Arc<Points>)>;
+/// The stored points, and the located history they share, each with the revisions and index
+/// version it was built at.
+#[derive(Default)]
+struct StoredSlot {
+    /// (history revision, index version, the located history).
+    history: Option<(i64, i64, Arc<Dataset>)>,
+    /// (revisions, index version, the history and the cases).
+    points: Option<(PointRevisions, i64, Arc<Points>)>,
+}
 
 /// The hot spot service of the serving process.
 pub struct HotspotService {
@@ -67,6 +78,8 @@ pub struct HotspotService {
     // instead of loading again.
     stored: tokio::sync::Mutex<StoredSlot>,
     zones: tokio::sync::Mutex<Option<(i64, Arc<ZoneSamples>)>>,
+    /// The index version of the last finished warm-up (0: none yet).
+    warmed: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for HotspotService {
@@ -95,8 +108,9 @@ impl HotspotService {
             store,
             live,
             analyses: Arc::new(Service::new(cache_bytes)),
-            stored: tokio::sync::Mutex::new(None),
+            stored: tokio::sync::Mutex::new(StoredSlot::default()),
             zones: tokio::sync::Mutex::new(None),
+            warmed: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -138,21 +152,24 @@ impl HotspotService {
         }
     }
 
-    /// The stored points from `store`, unless `slot` holds them at this revision or newer. The
-    /// revision and the points it keys come from the same store, so points a lagging replica has
-    /// not got yet are never kept under a newer key.
+    /// The stored points from `store`, unless `slot` holds them at these revisions or newer; the
+    /// located history is read again only when the history changed. The revisions and the points
+    /// they key come from the same store, so points a lagging replica has not got yet are never
+    /// kept under a newer key.
     async fn load(
         &self,
         store: &Store,
         ix: &Arc<CityIndex>,
         slot: &mut StoredSlot,
     ) -> Result<Arc<Points>, Error> {
-        let revision = store.points_revision().await?;
+        let revisions = store.point_revisions().await?;
+        let version = ix.version();
         // At or above: points read from the primary while the replica lagged are newer than
         // what the replica answers once it is back; they stay until the data moves on.
-        if let Some((r, v, d)) = slot.as_ref()
-            && *r >= revision
-            && *v == ix.version()
+        if let Some((r, v, d)) = slot.points.as_ref()
+            && r.history >= revisions.history
+            && r.cases >= revisions.cases
+            && *v == version
         {
             return Ok(d.clone());
         }
@@ -161,17 +178,58 @@ impl HotspotService {
             cases: !history,
             ..Default::default()
         };
-        let history = store.hotspot_points(&read(true)).await?;
+        let history = match slot.history.as_ref() {
+            Some((h, v, d)) if *h >= revisions.history && *v == version => d.clone(),
+            _ => {
+                // Let the old history go before the new one is read beside it.
+                slot.history = None;
+                slot.points = None;
+                let reports = store.hotspot_points(&read(true)).await?;
+                let ix2 = ix.clone();
+                let located = Arc::new(blocking(move || Points::history(reports, &ix2)).await?);
+                slot.history = Some((revisions.history, version, located.clone()));
+                located
+            }
+        };
         let cases = store.hotspot_points(&read(false)).await?;
         let ix2 = ix.clone();
-        let points = blocking(move || Points::stored(history, cases, &ix2)).await?;
+        let points = blocking(move || Points::stored(&history, cases, &ix2)).await?;
+        // The history is counted here: the points share it, and it is held for them.
         report_slot(
             "hotspot_points",
             crate::cache::Footprint::footprint(&points),
         );
         let points = Arc::new(points);
-        *slot = Some((revision, ix.version(), points.clone()));
+        slot.points = Some((revisions, version, points.clone()));
         Ok(points)
+    }
+
+    /// The index version the located history was built at, and the history itself, if loaded:
+    /// what the stored points share (for diagnostics and tests).
+    pub async fn located_history(&self) -> Option<(i64, Arc<Dataset>)> {
+        let slot = self.stored.lock().await;
+        slot.history.as_ref().map(|(_, v, d)| (*v, d.clone()))
+    }
+
+    /// Loads the stored points and builds the areas and neighbours of the default Gi* (unit grids,
+    /// queen contiguity) for the current index: the first analysis after a start or a change
+    /// then finds them ready. For a province city these take seconds to build.
+    pub async fn warm(&self) -> Result<(), Error> {
+        let s = self
+            .select(Source::Store(service::Include::Both), Filter::default())
+            .await?;
+        let version = s.index.version();
+        self.run(&s, |a, s| a.prepare(s, service::GiParams::default()))
+            .await?;
+        self.warmed
+            .store(version, std::sync::atomic::Ordering::Release);
+        metrics::gauge!("wangge_hotspot_warm_version").set(version as f64);
+        Ok(())
+    }
+
+    /// The index version of the last finished warm-up (0: none yet).
+    pub fn warmed_version(&self) -> i64 {
+        self.warmed.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The points of `source` passing `filter`, in the current city.
@@ -256,4 +314,33 @@ impl HotspotService {
         *slot = Some((ix.version(), s.clone()));
         Ok(s)
     }
+}
+
+/// Warms `hotspots` (see [`HotspotService::warm`]) now and after every index build of the live
+/// city, until `hotspots` is dropped. A failure is logged; the next request loads what it needs.
+pub fn spawn_warmer(
+    hotspots: std::sync::Weak<HotspotService>,
+    mut versions: tokio::sync::watch::Receiver<i64>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let version = *versions.borrow_and_update();
+            let Some(service) = hotspots.upgrade() else {
+                break;
+            };
+            let start = std::time::Instant::now();
+            match service.warm().await {
+                Ok(()) => tracing::info!(
+                    version,
+                    "hot spot points and default areas ready in {:.0?}",
+                    start.elapsed()
+                ),
+                Err(e) => tracing::warn!(error = %e, version, "hot spot warm-up failed"),
+            }
+            drop(service);
+            if versions.changed().await.is_err() {
+                break;
+            }
+        }
+    })
 }

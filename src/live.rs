@@ -40,6 +40,8 @@ pub struct LiveCity {
     history: Mutex<Vec<(VersionKey, Arc<CityIndex>)>>,
     catalogue: ArcSwap<Catalogue>,
     rebuild: tokio::sync::Mutex<()>,
+    /// The version of `current`, for the tasks that follow index builds.
+    versions: tokio::sync::watch::Sender<i64>,
 }
 
 /// Why a point could not be answered.
@@ -182,6 +184,7 @@ impl LiveCity {
     pub async fn load(store: Store, config: EngineConfig) -> Result<Arc<Self>, StoreError> {
         let key = version_key(&store, None).await?;
         let (index, tiles) = build_with_tiles(&store, None, &config, true).await?;
+        let version = index.version();
         let catalogue = ArcSwap::from_pointee(load_catalogue(&store).await?);
         metrics::gauge!("wangge_index_version").set(index.version() as f64);
         Ok(Arc::new(Self {
@@ -193,7 +196,13 @@ impl LiveCity {
             history: Mutex::new(Vec::new()),
             catalogue,
             rebuild: tokio::sync::Mutex::new(()),
+            versions: tokio::sync::watch::Sender::new(version),
         }))
+    }
+
+    /// The version of the current index now and after each rebuild.
+    pub fn versions(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.versions.subscribe()
     }
 
     /// The current index (cheap; keep it for the duration of one request).
@@ -275,9 +284,11 @@ impl LiveCity {
         self.catalogue
             .store(Arc::new(load_catalogue(&self.store).await?));
         self.tiles.store(Arc::new(current_tiles(tiles)?));
+        let built = index.version();
         self.current.store(Arc::new(index));
         self.current_key.store(Arc::new(key));
         metrics::gauge!("wangge_index_version").set(version as f64);
+        self.versions.send_replace(built);
         Ok(true)
     }
 

@@ -336,6 +336,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if let Some(changes) = &changes {
         state.follow_changes(changes);
     }
+    if !config.no_hotspot_warm {
+        state.warm_hotspots();
+    }
     let _sweeper = state
         .cases()
         .spawn_sweeper(Duration::from_secs(config.escalation_sweep_secs.max(1)));

@@ -727,6 +727,111 @@ async fn a_new_case_shows_in_the_next_hotspot_answer_and_a_login_does_not_reload
     assert_eq!(count(&history_only), 0);
 }
 
+#[tokio::test]
+async fn a_case_change_reuses_the_located_history_and_a_history_import_reads_it_again() {
+    use axum::http::{Method, Request, header};
+    use wangge::domain::identity::Role;
+    let app = common::spawn_app().await;
+    let planner = app.login(Role::Planner).await;
+    let points = |include: &'static str| {
+        let (app, planner) = (&app, &planner);
+        async move {
+            let a = app
+                .get(
+                    &format!("/api/hotspots/aggregate?include={include}&unit=fishnet&size_m=500"),
+                    Some(planner),
+                )
+                .await;
+            assert_eq!(a.status, 200, "{}", a.text);
+            a.body["meta"]["points"].as_u64().unwrap()
+        }
+    };
+    let hotspots = app.state.hotspots();
+    assert!(hotspots.located_history().await.is_none());
+    let history_before = points("history").await;
+    let (version, history) = hotspots.located_history().await.expect("history loaded");
+    assert_eq!(version, app.state.live().current().version());
+
+    let clerk = app.login(Role::IntakeClerk).await;
+    let case = serde_json::json!({"idempotency_key": "reuse-1", "category": "0101", "description": "暴露垃圾",
+        "lon": 113.62, "lat": 34.74, "crs": "wgs84"});
+    let created = app
+        .call(Method::POST, "/api/cases", Some(&clerk), Some(case))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(points("cases").await, 1);
+    assert_eq!(points("both").await, history_before + 1);
+    let (_, kept) = hotspots.located_history().await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&history, &kept),
+        "the case change located the history again"
+    );
+
+    let admin = app.login(Role::Admin).await;
+    let csv = "id,reported_at,category,lon,lat,channel,closed_at\n\
+               H-reuse-1,2025-03-01T09:00:00+08:00,0201,113.62,34.74,hotline_12345,\n";
+    let imported = app
+        .request(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/api/import/history")
+                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                .header(header::CONTENT_TYPE, "text/csv")
+                .body(axum::body::Body::from(csv))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+    assert_eq!(points("history").await, history_before + 1);
+    assert_eq!(points("cases").await, 1);
+    let (_, reread) = hotspots.located_history().await.unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&history, &reread));
+    assert_eq!(reread.reports.len() as u64, history_before + 1);
+}
+
+#[tokio::test]
+async fn the_warmer_loads_the_points_and_default_areas_at_start_and_after_each_index_build() {
+    let app = common::spawn_demo_app(wangge::http::HttpSettings::default()).await;
+    let hotspots = app.state.hotspots();
+    assert!(hotspots.located_history().await.is_none());
+    assert!(hotspots.usage().iter().all(|(_, _, entries)| *entries == 0));
+    assert_eq!(hotspots.warmed_version(), 0);
+    app.state.warm_hotspots();
+    let warmed_at = |version: i64| async move {
+        // The warm-up of the demo city takes about a second; a minute is generous for a debug
+        // build on a busy machine.
+        for _ in 0..600 {
+            if hotspots.warmed_version() == version {
+                let (v, history) = hotspots.located_history().await.expect("warmed points");
+                assert_eq!(v, version);
+                return history;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("not warmed at version {version}: {:?}", hotspots.usage());
+    };
+    let first = app.state.live().current().version();
+    let history = warmed_at(first).await;
+    assert_eq!(history.reports.len(), 200_000);
+    let published = app
+        .republish_renamed("district.geojson", "district", "")
+        .await;
+    assert_eq!(published.status, 201, "{}", published.text);
+    let second = app.state.live().current().version();
+    assert!(second > first);
+    let again = warmed_at(second).await;
+    assert!(!std::sync::Arc::ptr_eq(&history, &again));
+    // The Gi* request then finds the default areas and neighbours built.
+    let (areas_bytes, weights_bytes) = (hotspots.usage()[0].1, hotspots.usage()[1].1);
+    let token = app.login(wangge::domain::identity::Role::Planner).await;
+    let gi = app.get("/api/hotspots/gistar", Some(&token)).await;
+    assert_eq!(gi.status, 200, "{}", gi.text);
+    assert_eq!(
+        (hotspots.usage()[0].1, hotspots.usage()[1].1),
+        (areas_bytes, weights_bytes)
+    );
+}
+
 /// Two points 600 km apart: a lattice over their extent is what a careless size makes huge.
 fn far_apart_upload() -> serde_json::Value {
     serde_json::json!({"type": "FeatureCollection", "features": [

@@ -85,14 +85,18 @@ pub struct Points {
 }
 
 impl Points {
-    /// The stored history and cases, in the city's frame.
-    pub fn stored(history: Vec<Report>, cases: Vec<Report>, ix: &CityIndex) -> Self {
-        let first_case = history.len();
-        let mut all = history;
-        all.extend(cases);
+    /// The stored history alone, located in the city's frame: the part of the stored points kept
+    /// while only the cases change (see [`Points::stored`]).
+    pub fn history(history: Vec<Report>, ix: &CityIndex) -> Dataset {
+        Dataset::new(history, Some(city_frame(ix)), Some(ix))
+    }
+
+    /// The stored history (from [`Points::history`] with the same index, shared, not copied)
+    /// followed by the cases.
+    pub fn stored(history: &Dataset, cases: Vec<Report>, ix: &CityIndex) -> Self {
         Self {
-            data: Dataset::new(all, Some(city_frame(ix)), Some(ix)),
-            first_case,
+            data: history.then(cases, Some(ix)),
+            first_case: history.reports.len(),
         }
     }
 
@@ -318,6 +322,19 @@ pub struct GiParams {
     pub transform: Transform,
 }
 
+impl Default for GiParams {
+    /// The API's defaults: unit grids, queen contiguity, binary weights.
+    fn default() -> Self {
+        Self {
+            areas: AreaSpec::new(Default::default(), None, None)
+                .expect("the default areas need no parameter"),
+            weights: WeightSpec::new(Default::default(), None, None)
+                .expect("the default neighbours need no parameter"),
+            transform: Transform::default(),
+        }
+    }
+}
+
 /// One 门前三包 frontage with the reports in its strip.
 #[derive(Debug, Clone, Serialize)]
 pub struct FrontageRow {
@@ -447,6 +464,13 @@ impl Service {
             table: AreaTable::ranked(a, rows, |_| true, |r| r.count, limit),
             outside,
         })
+    }
+
+    /// Builds (or finds cached) the areas and neighbours Gi* with `p` uses on the selection,
+    /// without computing it.
+    pub fn prepare(&self, s: &Selection, p: GiParams) -> Result<(), HotspotError> {
+        let a = self.areas_of(s, p.areas)?;
+        self.weights_of(&a, p.weights).map(drop)
     }
 
     /// Gi* per area, hottest first, at most `limit` rows.

@@ -137,7 +137,7 @@ struct Inner {
     started: Instant,
     feed: tokio::sync::OnceCell<Arc<stream::Hub>>,
     shutdown: tokio::sync::watch::Sender<bool>,
-    hotspots: crate::hotspots::HotspotService,
+    hotspots: Arc<crate::hotspots::HotspotService>,
     tiles: crate::tile_cache::TileCache,
     assessment: crate::assessment::AssessmentService,
     inspections: crate::inspections::InspectionService,
@@ -158,6 +158,15 @@ impl AppState {
         stream::spawn_waker(Arc::downgrade(&self.inner), changes.subscribe());
     }
 
+    /// Loads the hot spot points and default areas now and after every index build, in the
+    /// background (see [`crate::hotspots::spawn_warmer`]). The task ends with the application.
+    pub fn warm_hotspots(&self) {
+        drop(crate::hotspots::spawn_warmer(
+            Arc::downgrade(&self.inner.hotspots),
+            self.inner.live.versions(),
+        ));
+    }
+
     /// State over a store and the live city built from it.
     pub fn new(store: Store, settings: HttpSettings, live: Arc<LiveCity>) -> Self {
         let cases = crate::cases::CaseService::new(
@@ -167,11 +176,11 @@ impl AppState {
             settings.dispatch_rules.clone(),
             settings.photos.clone(),
         );
-        let hotspots = crate::hotspots::HotspotService::new(
+        let hotspots = Arc::new(crate::hotspots::HotspotService::new(
             store.clone(),
             live.clone(),
             settings.hotspot_cache_bytes,
-        );
+        ));
         let settings_tile_bytes = settings.tile_cache_bytes;
         let assessment = crate::assessment::AssessmentService::new(
             store.clone(),

@@ -104,17 +104,45 @@ impl Store {
         })
     }
 
-    /// A number that changes whenever history or cases change: every history import and every
+    /// Numbers that change whenever history or cases change: every history import and every
     /// case change appends to the audit log in the same transaction, so the last id of those
-    /// events is a revision (logins and other events do not count).
-    pub async fn points_revision(&self) -> StoreResult<i64> {
+    /// events is a revision (logins and other events do not count). History and cases apart, so
+    /// that a case change does not make the history be read again.
+    pub async fn point_revisions(&self) -> StoreResult<PointRevisions> {
         on_pool!(self, |pool, d| {
-            Ok(sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT MAX(id) FROM events WHERE entity_type IN ('case', 'history')",
+            // Two backward scans of the (entity_type, id) index.
+            let (history, cases) = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
+                "SELECT (SELECT MAX(id) FROM events WHERE entity_type = 'history'), \
+                        (SELECT MAX(id) FROM events WHERE entity_type = 'case')",
             )
             .fetch_one(pool)
-            .await?
-            .unwrap_or(0))
+            .await?;
+            Ok(PointRevisions {
+                history: history.unwrap_or(0),
+                cases: cases.unwrap_or(0),
+            })
         })
+    }
+
+    /// One number that changes whenever history or cases change (see
+    /// [`Store::point_revisions`]).
+    pub async fn points_revision(&self) -> StoreResult<i64> {
+        Ok(self.point_revisions().await?.latest())
+    }
+}
+
+/// The revisions of the stored points: the last audit event of history imports and of cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointRevisions {
+    /// Last history event id (0 without one).
+    pub history: i64,
+    /// Last case event id (0 without one).
+    pub cases: i64,
+}
+
+impl PointRevisions {
+    /// The later of the two: changes whenever either does.
+    pub fn latest(self) -> i64 {
+        self.history.max(self.cases)
     }
 }

@@ -43,7 +43,7 @@ pub use catalogue::CategoryVersion;
 pub use dispatch_rules::StoredRules;
 pub use geometry::{decode_wkb, encode_wkb};
 pub use history::HistoryReport;
-pub use hotspot::PointFilter;
+pub use hotspot::{PointFilter, PointRevisions};
 pub use inspections::{
     ChecklistVersion, NewFinding, NewRecheck, NewRound, StoredFinding, StoredNotice, StoredRound,
     StoredVisit,
