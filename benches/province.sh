@@ -10,6 +10,7 @@
 #     bash benches/province.sh                # measure again on a province already loaded
 #     (into an existing database: this script starts and removes no cluster then)
 #   STEPS="gen load index serve http tiles hotspot assess inprocess demo" (the default: all)
+#   WARM=0: the server without its hot spot warm-up (--no-hotspot-warm): the first Gi* is cold
 #   (`inprocess`: KDE over all 20,000,000 reports and Gi* over the 1,000,000 grids in one process,
 #   through `cargo bench --bench hotspot`, without loading the whole history into PostgreSQL)
 # Needs: root for apt-get (postgresql-15-postgis-3, wrk), /usr/bin/time, curl, python3.
@@ -117,7 +118,8 @@ fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_server() { # $1: database URL; sets SERVER_PID and STARTUP_S (exec to /healthz 200)
   local t0; t0=$(date +%s.%N)
-  WANGGE_DATABASE_URL="$1" WANGGE_HOTSPOT_CACHE_BYTES="$HOTSPOT_CACHE_BYTES" "$BIN" serve --no-demo --bind "127.0.0.1:$PORT" --photo-dir "$WORK/photos" \
+  WANGGE_DATABASE_URL="$1" WANGGE_HOTSPOT_CACHE_BYTES="$HOTSPOT_CACHE_BYTES" \
+    WANGGE_NO_HOTSPOT_WARM=$([ "${WARM:-1}" = 1 ] && echo false || echo true) "$BIN" serve --no-demo --bind "127.0.0.1:$PORT" --photo-dir "$WORK/photos" \
     > "$WORK/serve.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 1200); do
@@ -195,9 +197,29 @@ if step hotspot; then
     perf record -F 499 -g -p "$SERVER_PID" -o "$WORK/gistar.perf" -- sleep 10 >/dev/null 2>&1 &
     sleep 0.5
   fi
+  # The server warms the stored points and the default Gi* areas and neighbours after start
+  # (unless WARM=0 passes --no-hotspot-warm): how long after /healthz answered it finished.
+  if [ "${WARM:-1}" = 1 ]; then
+    t0=$(date +%s.%N)
+    version=$(curl -sf "http://127.0.0.1:$PORT/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["index_version"])')
+    for _ in $(seq 1 1200); do
+      curl -sf "http://127.0.0.1:$PORT/metrics" | grep -qx "wangge_hotspot_warm_version $version" && break
+      sleep 0.1
+    done
+    result hotspot_warm_after_healthz_s "$(python3 -c "import time; print(round(time.time() - $t0, 2))")"
+  fi
   timed_get gistar_grid "/api/hotspots/gistar?unit=grid&include=history"
   timed_get gistar_grid_cached "/api/hotspots/gistar?unit=grid&include=history"
   timed_get gistar_grid_cached2 "/api/hotspots/gistar?unit=grid&include=history"
+  # An intake changes the cases' revision: the next analysis reads and locates the cases alone.
+  IFS=, read -r _ lon lat < <(sed -n 2p "$PROV/points.csv")
+  for n in 1 2 3; do
+    curl -sf -o /dev/null -X POST "http://127.0.0.1:$PORT/api/cases" -H "authorization: Bearer $TOKEN" \
+      -H 'content-type: application/json' \
+      -d "{\"idempotency_key\":\"province-bench-$(date +%s%N)\",\"category\":\"0101\",\"description\":\"暴露垃圾\",\"lon\":$lon,\"lat\":$lat,\"crs\":\"wgs84\"}" \
+      || { echo "the bench case was refused"; exit 1; }
+    timed_get "gistar_grid_after_intake$n" "/api/hotspots/gistar?unit=grid&include=both"
+  done
   # Whether the areas and neighbours were kept (a value over the cache's budget is refused).
   result hotspot_caches "$(curl -s "http://127.0.0.1:$PORT/metrics" \
     | grep -E '^wangge_cache_(bytes|oversized_total)\{cache="hotspot_(units|weights)"' | tr '\n' ' ')"
