@@ -70,6 +70,9 @@ export async function startWangge(dir, port, env = {}) {
       // The demo's case replay takes a minute or more at first start; the tests make their own
       // cases through the API.
       WANGGE_DEMO_WEEKS: '0',
+      // Only the planner's page analyses hot spots (planner.test.mjs turns this back on); the
+      // others' servers would warm them for nothing, beside Chromium on the same two cores.
+      WANGGE_NO_HOTSPOT_WARM: 'true',
       ...env,
     },
     stdio: ['ignore', log, log],
