@@ -8,10 +8,14 @@
 #     snapshot, sequential requests, p50/p99.
 # Prints a table. Run it alone on the machine.
 #   bash benches/assessment.sh            WEEKS=4 SHARE=0.5 bash benches/assessment.sh
+#   CLONES=5 bash benches/assessment.sh    (five times the demo's case volume, SQLite only)
 # Needs: root for apt-get (postgresql-15-postgis-3) unless PostgreSQL + PostGIS are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WEEKS=${WEEKS:-8}
+# CLONES=K: K times the demo's cases and events (benches/assessment_clone.py), SQLite only; the
+# in-process figures then, not the board.
+CLONES=${CLONES:-1}
 SHARE=${SHARE:-1.0}
 BOARD_REQUESTS=${BOARD_REQUESTS:-2000}
 WORK=$(mktemp -d /tmp/wangge-assessment-bench.XXXXXX)
@@ -39,17 +43,25 @@ PG_BENCH="${PG_URL%/*}/bench"
 BENCH_WEEK=2026-W43
 declare -A URLS=([sqlite]="sqlite://$WORK/bench.db" [postgres]="$PG_BENCH")
 
-for db in sqlite postgres; do
+STORES="sqlite postgres"
+[ "$CLONES" -gt 1 ] && STORES=sqlite
+for db in $STORES; do
   url=${URLS[$db]}
   echo "== $db: the demo city, then $WEEKS weeks × $SHARE of the reports replayed"
   RUST_LOG=warn "$BIN" init --database-url "$url" --demo-weeks 0 > "$WORK/init-$db.log" 2>&1
   start=$(date +%s.%N)
   RUST_LOG=warn "$BIN" demo cases --database-url "$url" --weeks "$WEEKS" --share "$SHARE" > "$WORK/replay-$db.log" 2>&1
   echo "RESULT replay_s $(echo "$(date +%s.%N) - $start" | bc)" | tee "$WORK/$db.txt"
+  if [ "$CLONES" -gt 1 ]; then
+    echo "== $db: the cases and their events cloned to $CLONES times the volume"
+    python3 benches/assessment_clone.py "$WORK/bench.db" "$CLONES" | tail -n 1 | tee -a "$WORK/$db.txt"
+  fi
   echo "== $db: in process"
   WANGGE_BENCH_DATABASE_URL="$url" WANGGE_BENCH_WEEK="$BENCH_WEEK" \
     cargo bench --bench assessment -q 2>/dev/null | tee -a "$WORK/$db.txt"
 done
+
+[ "$CLONES" -gt 1 ] && { cat "$WORK/sqlite.txt"; exit 0; }
 
 echo "== the public board over HTTP (release server, PostgreSQL)"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
