@@ -117,7 +117,7 @@ pub struct ServeConfig {
     /// Byte budget of the vector tile cache (gzip-compressed tiles of the current data version).
     #[arg(long, env = "WANGGE_TILE_CACHE_BYTES", default_value_t = crate::tile_cache::DEFAULT_BYTES)]
     pub tile_cache_bytes: usize,
-    /// Most case events the assessment (考评) keeps in memory, about 1.2 KB each; rankings over
+    /// Most case events the assessment (考评) keeps in memory, about 7 KB each; rankings over
     /// a larger log answer 413 `too_large`. 1,000–50,000,000.
     #[arg(long, env = "WANGGE_ASSESSMENT_MAX_EVENTS", default_value_t = crate::assessment::timelines::DEFAULT_MAX_EVENTS,
         value_parser = parse_max_events)]

@@ -24,7 +24,8 @@ use crate::store::{Store, StoreError};
 pub const GAP_GRACE: Duration = Duration::from_secs(600);
 /// At most this many gaps are remembered (the oldest are dropped first).
 pub const MAX_GAPS: usize = 10_000;
-/// Default for `--assessment-max-events`: about 1.2 KB each in memory.
+/// Default for `--assessment-max-events`. Each event held takes about 7 KB (measured in
+/// docs/scaling.md), so about 15 GB at this bound.
 pub const DEFAULT_MAX_EVENTS: usize = 2_000_000;
 
 /// Every case's timeline by case id; shared, never mutated once handed out.
@@ -38,7 +39,7 @@ pub enum TimelineError {
     Store(#[from] StoreError),
     /// More case events than the bound.
     #[error(
-        "the event log holds more than {max} case events, the bound of --assessment-max-events; raise it (about 1.2 KB of memory each)"
+        "the event log holds more than {max} case events, the bound of --assessment-max-events; raise it (about 7 KB of memory each)"
     )]
     TooLarge {
         /// The bound.
